@@ -1,0 +1,208 @@
+"""The array backend: NumPy on the CPU, CuPy on the GPU, chosen by the arrays themselves.
+
+This is the only module that imports CuPy. Every op in minideeplab starts with::
+
+    xp = backend.get_array_module(x, w)
+
+and then uses ``xp.`` for all array math, so the same code runs on NumPy and CuPy arrays.
+No op reads a global device switch: the device of the result is the device of the inputs.
+
+The *default device* (``MINIDEEPLAB_DEVICE=cpu|gpu`` or :func:`set_default_device`) decides
+only where *new* arrays are created when nothing else says so: freshly initialised
+parameters, datasets moved to the device, and so on.
+
+The few places where NumPy and CuPy differ are wrapped here:
+
+* :func:`scatter_add` (``np.add.at`` vs ``cupyx.scatter_add``),
+* :func:`sparse_module` / :func:`csr_matrix` (``scipy.sparse`` vs ``cupyx.scipy.sparse``),
+* :func:`asnumpy` / :func:`to_device` for explicit transfers.
+"""
+import os
+
+import numpy
+
+try:  # CuPy is optional: everything works on NumPy alone.
+    import cupy
+    import cupyx
+    import cupyx.scipy.sparse as _cupy_sparse
+
+    try:
+        _gpu_available = cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy is installed but no driver or no device
+        _gpu_available = False
+except Exception:  # ImportError, or a broken CUDA installation
+    cupy = None
+    cupyx = None
+    _cupy_sparse = None
+    _gpu_available = False
+
+__all__ = [
+    "DEVICES", "gpu_available", "get_array_module", "is_gpu_array", "asnumpy", "to_device",
+    "device_of", "default_device", "set_default_device", "xp_for", "scatter_add",
+    "sparse_module", "csr_matrix", "synchronize",
+]
+
+DEVICES = ("cpu", "gpu")
+_ENV_VAR = "MINIDEEPLAB_DEVICE"
+_default_device = None  # None: read the environment variable on first use
+
+
+def gpu_available():
+    """True when CuPy imports and sees at least one CUDA device."""
+    return _gpu_available
+
+
+def is_gpu_array(x):
+    """True when ``x`` is a CuPy array (or a CuPy sparse matrix)."""
+    if cupy is None:
+        return False
+    return isinstance(x, cupy.ndarray) or (_cupy_sparse is not None and _cupy_sparse.issparse(x))
+
+
+def _describe(a):
+    shape = getattr(a, "shape", None)
+    return f"{type(a).__module__}.{type(a).__name__} with shape {shape}"
+
+
+def get_array_module(*arrays):
+    """Return ``numpy`` or ``cupy``, whichever module the given arrays belong to.
+
+    Parameters
+    ----------
+    *arrays : arrays, scalars or None
+        NumPy/CuPy arrays decide the module; Python scalars, NumPy scalars and ``None``
+        are ignored.
+
+    Returns
+    -------
+    module
+        ``cupy`` if any argument is a CuPy array, otherwise ``numpy``.
+
+    Raises
+    ------
+    TypeError
+        If NumPy and CuPy arrays are mixed in one call: the caller must move them to one
+        device first (:func:`to_device`). Implicit transfers would hide slow host-device
+        copies.
+    """
+    found_gpu = None
+    found_cpu = None
+    for a in arrays:
+        if a is None:
+            continue
+        if is_gpu_array(a):
+            found_gpu = a
+        elif isinstance(a, numpy.ndarray):
+            found_cpu = a
+    if found_gpu is not None and found_cpu is not None:
+        raise TypeError(
+            "get_array_module: NumPy and CuPy arrays mixed in one call "
+            f"({_describe(found_cpu)} and {_describe(found_gpu)}); "
+            "move them to one device first with minideeplab.backend.to_device(x, 'cpu'|'gpu')")
+    return cupy if found_gpu is not None else numpy
+
+
+def device_of(x):
+    """``"gpu"`` for a CuPy array, ``"cpu"`` for anything else."""
+    return "gpu" if is_gpu_array(x) else "cpu"
+
+
+def asnumpy(x):
+    """Return ``x`` as a NumPy array (a copy from the GPU; ``x`` itself if already NumPy)."""
+    if is_gpu_array(x):
+        return cupy.asnumpy(x)
+    return numpy.asarray(x)
+
+
+def _check_device(device, argname="device"):
+    if device not in DEVICES:
+        raise ValueError(f"{argname} must be one of {DEVICES}, got {device!r}")
+    if device == "gpu" and not _gpu_available:
+        raise RuntimeError(
+            f"{argname}='gpu' asked for, but CuPy with a CUDA device is not available here; "
+            "install the 'gpu' extra (pip install -e '.[gpu]') on a machine with a GPU")
+
+
+def to_device(x, device):
+    """Move an array (or a dict/list/tuple of arrays) to ``"cpu"`` (NumPy) or ``"gpu"`` (CuPy).
+
+    Arrays already on that device are returned as they are, without a copy.
+    """
+    _check_device(device)
+    if isinstance(x, dict):
+        return {k: to_device(v, device) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(v, device) for v in x)
+    if device == "cpu":
+        return asnumpy(x)
+    return cupy.asarray(x)
+
+
+def default_device():
+    """The device for new arrays: :func:`set_default_device`, else ``$MINIDEEPLAB_DEVICE``, else cpu."""
+    if _default_device is not None:
+        return _default_device
+    device = os.environ.get(_ENV_VAR, "cpu").strip().lower() or "cpu"
+    _check_device(device, argname=f"${_ENV_VAR}")
+    return device
+
+
+def set_default_device(device):
+    """Choose where new arrays (e.g. initialised parameters) are created: ``"cpu"`` or ``"gpu"``.
+
+    Returns the previous default, so a caller can restore it. Ops never read this: they
+    follow their inputs.
+    """
+    global _default_device
+    _check_device(device)
+    previous = default_device()
+    _default_device = device
+    return previous
+
+
+def xp_for(device=None):
+    """The array module for ``device`` (``None``: the default device)."""
+    device = default_device() if device is None else device
+    _check_device(device)
+    return cupy if device == "gpu" else numpy
+
+
+def scatter_add(target, indices, values):
+    """In place ``target[indices] += values`` where repeated indices accumulate.
+
+    ``numpy.add.at`` on the CPU, ``cupyx.scatter_add`` on the GPU. ``target`` must be an
+    array the caller allocated (ops never scatter into their caller's arrays).
+    """
+    if is_gpu_array(target):
+        cupyx.scatter_add(target, indices, values)
+    else:
+        numpy.add.at(target, indices, values)
+    return target
+
+
+def sparse_module(xp):
+    """``scipy.sparse`` for NumPy, ``cupyx.scipy.sparse`` for CuPy."""
+    if xp is numpy:
+        import scipy.sparse
+        return scipy.sparse
+    return _cupy_sparse
+
+
+def csr_matrix(data, rows, cols, shape):
+    """A CSR sparse matrix from COO triplets (duplicates summed), on the device of ``data``.
+
+    Parameters
+    ----------
+    data : (nnz,) float array
+    rows, cols : (nnz,) integer arrays
+    shape : (n_rows, n_cols)
+    """
+    xp = get_array_module(data, rows, cols)
+    sp = sparse_module(xp)
+    return sp.coo_matrix((data, (rows, cols)), shape=shape).tocsr()
+
+
+def synchronize(xp):
+    """Wait for queued GPU work (a no-op on NumPy); needed around wall-clock timings."""
+    if xp is not numpy:
+        cupy.cuda.get_current_stream().synchronize()

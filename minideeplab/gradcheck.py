@@ -1,0 +1,138 @@
+"""Gradient checks by central differences, for every hand-written backward pass.
+
+With a random upstream gradient ``dy`` (never all ones: a sum would hide errors that cancel),
+the scalar ``L(inputs) = sum(f(inputs) * dy)`` has the gradient that the backward pass returns
+when it is given ``dy``. Each partial derivative is estimated by central differences::
+
+    dL/dx[k] ~ (L(x + eps e_k) - L(x - eps e_k)) / (2 eps)
+
+which is accurate to O(eps^2); in float64 with eps = 1e-6 the estimate is good to about 1e-8
+relative. Inputs must be float64 for the check to mean anything.
+
+Typical use, for an op pair ``y, cache = op(x, w)`` / ``dx, dw = op_backward(dy, cache)``::
+
+    check_gradients(lambda x, w: op(x, w)[0],
+                    lambda dy, x, w: dict(zip("xw", op_backward(dy, op(x, w)[1]))),
+                    {"x": x, "w": w})
+"""
+import numpy
+
+from . import backend
+
+__all__ = ["GradientCheckError", "numerical_gradient", "compare_gradients", "check_gradients",
+           "rel_error"]
+
+
+class GradientCheckError(AssertionError):
+    """An analytic gradient disagrees with the numerical one (message has the worst index)."""
+
+
+def rel_error(a, b, floor=1e-8):
+    """Element-wise ``|a - b| / max(|a| + |b|, floor)`` as a NumPy array."""
+    a, b = backend.asnumpy(a), backend.asnumpy(b)
+    return numpy.abs(a - b) / numpy.maximum(numpy.abs(a) + numpy.abs(b), floor)
+
+
+def _sample_indices(shape, max_checks, rng):
+    size = int(numpy.prod(shape))
+    if max_checks is None or size <= max_checks:
+        return numpy.arange(size)
+    return numpy.sort(rng.choice(size, size=max_checks, replace=False))
+
+
+def numerical_gradient(f, inputs, name, dy, *, eps=1e-6, indices=None):
+    """Central-difference estimate of d sum(f(**inputs) * dy) / d inputs[name].
+
+    Parameters
+    ----------
+    f : callable(**inputs) -> array y
+    inputs : dict of name -> float64 array (not modified: perturbed copies are used)
+    name : which input to differentiate
+    dy : array shaped like y, the upstream gradient
+    indices : flat indices to estimate (None: all)
+
+    Returns
+    -------
+    (len(indices),) NumPy array of estimates, and the indices used.
+    """
+    x = inputs[name]
+    xp = backend.get_array_module(x)
+    size = int(numpy.prod(x.shape))
+    indices = numpy.arange(size) if indices is None else numpy.asarray(indices)
+    x_copy = x.copy(order="C")  # a private, contiguous copy to perturb
+    xp_flat = x_copy.reshape(-1)  # a view of x_copy
+    args = dict(inputs)
+    args[name] = x_copy
+    out = numpy.empty(len(indices))
+    for k, idx in enumerate(indices):
+        idx = int(idx)
+        old = float(xp_flat[idx])
+        xp_flat[idx] = old + eps
+        plus = float(xp.sum(f(**args) * dy))
+        xp_flat[idx] = old - eps
+        minus = float(xp.sum(f(**args) * dy))
+        xp_flat[idx] = old
+        out[k] = (plus - minus) / (2 * eps)
+    return out, indices
+
+
+def compare_gradients(name, analytic, numeric, indices, shape, *, rtol=1e-5, atol=1e-8):
+    """Raise :class:`GradientCheckError` naming the worst index unless they agree.
+
+    Agreement: ``|a - n| <= atol + rtol * max(|a|, |n|)`` for every checked entry.
+    Returns the worst relative error.
+    """
+    a = backend.asnumpy(analytic).reshape(-1)[indices]
+    err = numpy.abs(a - numeric)
+    bound = atol + rtol * numpy.maximum(numpy.abs(a), numpy.abs(numeric))
+    worst = int(numpy.argmax(err - bound))
+    if err[worst] > bound[worst]:
+        where = numpy.unravel_index(int(indices[worst]), shape)
+        raise GradientCheckError(
+            f"gradient of {name!r} wrong at index {tuple(int(i) for i in where)}: analytic "
+            f"{a[worst]:.10g} vs numerical {numeric[worst]:.10g} (abs error {err[worst]:.3g}, "
+            f"allowed {bound[worst]:.3g}); {int((err > bound).sum())} of {len(indices)} "
+            "checked entries fail")
+    return float(rel_error(a, numeric).max()) if len(a) else 0.0
+
+
+def check_gradients(forward, backward, inputs, *, wrt=None, seed=0, eps=1e-6, rtol=1e-5,
+                    atol=1e-8, max_checks=200):
+    """Check a hand-written backward pass against central differences.
+
+    Parameters
+    ----------
+    forward : callable(**inputs) -> y, an array
+    backward : callable(dy, **inputs) -> dict name -> gradient array (shaped like the input)
+    inputs : dict name -> float64 array
+    wrt : names to check (default: every name that ``backward`` returns)
+    seed : seeds the random upstream gradient ``dy`` ~ N(0, 1) and the sampled indices
+    max_checks : at most this many entries per input are checked (sampled at random)
+
+    Returns
+    -------
+    dict name -> worst relative error seen. Raises :class:`GradientCheckError` on failure.
+    """
+    for k, v in inputs.items():
+        if v.dtype != numpy.float64:
+            raise TypeError(f"check_gradients: input {k!r} must be float64 for a meaningful "
+                            f"check, got {v.dtype}")
+    rng = numpy.random.default_rng(seed)
+    y = forward(**inputs)
+    xp = backend.get_array_module(y)
+    dy = xp.asarray(rng.standard_normal(y.shape))
+    grads = backward(dy, **inputs)
+    names = list(grads) if wrt is None else list(wrt)
+    worst = {}
+    for name in names:
+        if grads.get(name) is None:
+            raise GradientCheckError(f"backward returned no gradient for {name!r}")
+        if tuple(grads[name].shape) != tuple(inputs[name].shape):
+            raise GradientCheckError(
+                f"gradient of {name!r} has shape {tuple(grads[name].shape)}, input has "
+                f"{tuple(inputs[name].shape)}")
+        idx = _sample_indices(inputs[name].shape, max_checks, rng)
+        numeric, idx = numerical_gradient(forward, inputs, name, dy, eps=eps, indices=idx)
+        worst[name] = compare_gradients(name, grads[name], numeric, idx, inputs[name].shape,
+                                        rtol=rtol, atol=atol)
+    return worst

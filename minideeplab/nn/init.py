@@ -1,0 +1,37 @@
+"""Parameter initialisation on the default (or a given) device.
+
+Random numbers are always drawn with NumPy's ``Generator`` on the CPU and then moved, so a seed
+gives the same network on the CPU and on the GPU.
+"""
+import numpy
+
+from .. import backend
+
+__all__ = ["as_rng", "normal", "he_normal", "zeros", "ones"]
+
+
+def as_rng(seed_or_rng=None):
+    """A ``numpy.random.Generator`` from a seed, a Generator (returned as is) or None (seed 0)."""
+    if isinstance(seed_or_rng, numpy.random.Generator):
+        return seed_or_rng
+    return numpy.random.default_rng(0 if seed_or_rng is None else seed_or_rng)
+
+
+def normal(shape, std, rng, dtype="float32", device=None):
+    """Gaussian N(0, std^2) array of ``shape`` (Caffe's ``gaussian`` filler)."""
+    a = (as_rng(rng).standard_normal(shape) * std).astype(dtype)
+    return backend.to_device(a, device or backend.default_device())
+
+
+def he_normal(shape, rng, dtype="float32", device=None):
+    """He/MSRA initialisation for a conv weight (O, C, KH, KW): std = sqrt(2 / (C*KH*KW))."""
+    fan_in = int(numpy.prod(shape[1:]))
+    return normal(shape, numpy.sqrt(2.0 / fan_in), rng, dtype, device)
+
+
+def zeros(shape, dtype="float32", device=None):
+    return backend.xp_for(device).zeros(shape, dtype=dtype)
+
+
+def ones(shape, dtype="float32", device=None):
+    return backend.xp_for(device).ones(shape, dtype=dtype)

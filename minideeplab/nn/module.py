@@ -1,0 +1,194 @@
+"""Modules: thin objects that hold parameters, their gradients and the last forward's cache.
+
+All the math lives in :mod:`minideeplab.functional`; a layer's ``forward`` calls the functional
+op and keeps the cache, its ``backward`` calls the op's backward and stores the parameter
+gradients. The optimiser needs nothing but each module's ``params`` and ``grads`` dicts.
+
+Conventions
+-----------
+* ``params``: name -> array, the trainable parameters (updated in place by the optimiser).
+* ``grads``: name -> array, filled by ``backward``. Gradients **accumulate** across backward
+  calls (so a module used twice, e.g. at several input scales, gets the sum) until
+  :meth:`Module.zero_grad` clears them; call it once per training step.
+* ``buffers``: name -> array, state that is saved but not trained (batch-norm statistics).
+* ``lr_mult`` / ``decay_mult``: per-parameter multipliers of the learning rate and weight decay,
+  as in Caffe's ``param { lr_mult decay_mult }`` (missing names mean 1.0).
+* Child modules assigned as attributes are found automatically; their names make the dotted
+  keys of :meth:`Module.state_dict` (``"aspp.branch0.fc6.weight"``).
+"""
+from collections import namedtuple
+
+import numpy
+
+from .. import backend
+
+__all__ = ["Module", "Sequential", "ParamSlot"]
+
+ParamSlot = namedtuple("ParamSlot", "name module key")
+ParamSlot.__doc__ = ("One trainable parameter: its dotted ``name`` and where it lives, "
+                     "``module.params[key]`` (its gradient in ``module.grads[key]``).")
+
+
+class Module:
+    """Base class of every layer and network."""
+
+    def __init__(self):
+        object.__setattr__(self, "_children", {})
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+        self.lr_mult = {}
+        self.decay_mult = {}
+        self.training = True
+        self.cache = None
+
+    def __setattr__(self, name, value):
+        children = self.__dict__.get("_children")
+        if children is None:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                                 f"before setting {name!r}")
+        if isinstance(value, Module):
+            children[name] = value
+        else:
+            children.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    # -- gradients -------------------------------------------------------------------------
+    def accumulate_grad(self, key, g):
+        """Add ``g`` to ``self.grads[key]`` (or store it, after :meth:`zero_grad`)."""
+        if g is None:
+            return
+        old = self.grads.get(key)
+        self.grads[key] = g if old is None else old + g
+
+    def zero_grad(self):
+        """Forget all gradients, in this module and every child."""
+        for _, m in self.named_modules():
+            m.grads = {}
+
+    # -- traversal -------------------------------------------------------------------------
+    def children(self):
+        """(name, child module) pairs, in the order they were assigned."""
+        return list(self._children.items())
+
+    def named_modules(self, prefix=""):
+        """Yield (dotted name, module) for this module and all descendants."""
+        yield prefix, self
+        for name, child in self._children.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def parameter_slots(self):
+        """Yield a :class:`ParamSlot` for every trainable parameter (what optimisers use)."""
+        for mname, m in self.named_modules():
+            for key in m.params:
+                yield ParamSlot(f"{mname}.{key}" if mname else key, m, key)
+
+    def named_parameters(self):
+        """Yield (dotted name, array) for every trainable parameter."""
+        for slot in self.parameter_slots():
+            yield slot.name, slot.module.params[slot.key]
+
+    def num_parameters(self):
+        """Total number of trainable scalars."""
+        return int(sum(int(numpy.prod(p.shape)) for _, p in self.named_parameters()))
+
+    def train(self, mode=True):
+        """Switch this module and all children to training (``mode=True``) or eval mode."""
+        for _, m in self.named_modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Switch to evaluation mode: dropout off, batch norm uses running statistics."""
+        return self.train(False)
+
+    def to(self, device):
+        """Move every parameter, gradient and buffer to ``"cpu"`` or ``"gpu"``."""
+        for _, m in self.named_modules():
+            m.params = backend.to_device(m.params, device)
+            m.grads = backend.to_device(m.grads, device)
+            m.buffers = backend.to_device(m.buffers, device)
+            m.cache = None
+        return self
+
+    # -- saving ----------------------------------------------------------------------------
+    def _state_slots(self):
+        for mname, m in self.named_modules():
+            for store in (m.params, m.buffers):
+                for key in store:
+                    yield (f"{mname}.{key}" if mname else key), store, key
+
+    def state_dict(self):
+        """A flat dict: dotted name -> array, for every parameter and buffer (not copies)."""
+        return {name: store[key] for name, store, key in self._state_slots()}
+
+    def load_state_dict(self, state, strict=True):
+        """Copy arrays from ``state`` into this module's parameters and buffers, in place.
+
+        Values may be NumPy or CuPy arrays; each is moved to the device of the array it
+        replaces. With ``strict``, missing or unexpected names are an error. Shapes must match.
+        Nothing is modified unless every check passes.
+        """
+        slots = {name: (store, key) for name, store, key in self._state_slots()}
+        missing = sorted(set(slots) - set(state))
+        unexpected = sorted(set(state) - set(slots))
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        for name in slots.keys() & state.keys():
+            store, key = slots[name]
+            if tuple(state[name].shape) != tuple(store[key].shape):
+                raise ValueError(f"load_state_dict: {name!r} has shape "
+                                 f"{tuple(state[name].shape)} in the state but "
+                                 f"{tuple(store[key].shape)} in the module")
+        for name in slots.keys() & state.keys():
+            store, key = slots[name]
+            target = store[key]
+            target[...] = backend.to_device(state[name], backend.device_of(target))
+        return self
+
+
+class Sequential(Module):
+    """Modules applied one after the other; backward runs them in reverse.
+
+    ``Sequential(a, b, c)`` names the children "0", "1", "2"; ``Sequential({"conv1": a, ...})``
+    keeps the given names (they appear in ``state_dict`` keys).
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            items = list(modules[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(modules)]
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: child {name!r} is a {type(m).__name__}, "
+                                "not a Module")
+            setattr(self, name, m)
+        self.layers = [m for _, m in items]
+
+    def forward(self, x):
+        for m in self.layers:
+            x = m(x)
+        return x
+
+    def backward(self, dy):
+        for m in reversed(self.layers):
+            dy = m.backward(dy)
+        return dy
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the same test functions run on every device in $MINIDEEPLAB_TEST_DEVICES.
+
+``MINIDEEPLAB_TEST_DEVICES=cpu`` (the default) runs on NumPy only;
+``MINIDEEPLAB_TEST_DEVICES=cpu,gpu`` runs each device-parametrised test twice, the second
+time with CuPy arrays. Where CuPy or a GPU is missing, the GPU variants are skipped and the
+reason is printed (``pytest -rs``).
+"""
+import os
+
+import numpy as np
+import pytest
+
+from minideeplab import backend
+
+
+def _test_devices():
+    names = [d.strip().lower() for d in os.environ.get("MINIDEEPLAB_TEST_DEVICES", "cpu").split(",")
+             if d.strip()]
+    bad = [d for d in names if d not in backend.DEVICES]
+    if bad:
+        raise ValueError(f"MINIDEEPLAB_TEST_DEVICES: unknown device(s) {bad}; use cpu and/or gpu")
+    return names or ["cpu"]
+
+
+TEST_DEVICES = _test_devices()
+
+
+@pytest.fixture(params=TEST_DEVICES)
+def device(request):
+    """"cpu" or "gpu": the device this run of the test uses."""
+    if request.param == "gpu" and not backend.gpu_available():
+        pytest.skip("GPU variant skipped: CuPy with a CUDA device is not available here")
+    return request.param
+
+
+@pytest.fixture
+def xp(device):
+    """The array module (numpy or cupy) of the current device."""
+    return backend.xp_for(device)
+
+
+@pytest.fixture
+def on(device):
+    """``on(a, b, ...)``: move NumPy arrays to the current device (one array: no tuple)."""
+    def move(*arrays):
+        moved = tuple(None if a is None else backend.to_device(np.asarray(a), device)
+                      for a in arrays)
+        return moved[0] if len(moved) == 1 else moved
+    return move
+
