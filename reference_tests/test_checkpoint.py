@@ -1,0 +1,166 @@
+"""Checkpoints: bit-exact round trip, clear errors on damaged files, atomic writes."""
+import os
+
+import numpy as np
+import pytest
+
+from minideeplab import backend, checkpoint as ckpt, nn
+from minideeplab.optim import SGD
+
+
+def _model_and_optimizer(on, seed=0):
+    model = nn.Sequential({"conv1": nn.Conv2d(3, 4, 3, padding=1, seed=seed),
+                           "conv2": nn.Conv2d(4, 2, 1, seed=seed + 1)})
+    model.to(backend.device_of(on(np.zeros(1))))
+    opt = SGD(model, lr=0.01)
+    rng = np.random.default_rng(seed)
+    for m in (model.conv1, model.conv2):
+        for k, p in m.params.items():
+            m.grads[k] = on(rng.standard_normal(p.shape).astype(p.dtype))
+    opt.step()
+    return model, opt
+
+
+def test_round_trip_is_bit_exact(tmp_path, on):
+    model, opt = _model_and_optimizer(on)
+    data_rng = np.random.default_rng(123)
+    data_rng.random(7)                        # advance it: the saved state is not the seed's
+    config = {"model": "largefov", "lr": 1e-3, "scales": [1, 0.75, 0.5]}
+    path = tmp_path / "run.npz"
+    ckpt.save_checkpoint(path, model, opt, iteration=17, rngs={"data": data_rng},
+                         config=config)
+    loaded = ckpt.load_checkpoint(path)
+    assert loaded.iteration == 17 and loaded.config == config
+    for saved, original in ((loaded.model_state, model.state_dict()),
+                            (loaded.optim_state, opt.state_dict())):
+        assert sorted(saved) == sorted(original)
+        for k in original:
+            o = backend.asnumpy(original[k])
+            assert saved[k].dtype == o.dtype and np.array_equal(saved[k], o), k
+
+    model2, opt2 = _model_and_optimizer(on, seed=5)   # different weights and velocities
+    rng2 = np.random.default_rng(999)
+    assert ckpt.restore_checkpoint(path, model2, opt2, {"data": rng2}) == 17
+    for k, v in model.state_dict().items():
+        assert np.array_equal(backend.asnumpy(model2.state_dict()[k]), backend.asnumpy(v)), k
+    for k, v in opt.state_dict().items():
+        assert np.array_equal(backend.asnumpy(opt2.state_dict()[k]), backend.asnumpy(v)), k
+    assert np.array_equal(rng2.random(5), data_rng.random(5))   # continues the same stream
+
+
+def test_file_holds_only_numeric_arrays(tmp_path):
+    path = tmp_path / "c.npz"
+    ckpt.save_checkpoint(path, {"w": np.ones(3, np.float32)}, config={"a": 1})
+    with np.load(path, allow_pickle=False) as data:       # no pickle needed for any entry
+        assert sorted(data.files) == ["config", "format", "iteration", "model/w"]
+        assert all(data[k].dtype.kind in "iuf" for k in data.files)
+
+
+def test_mt19937_state_round_trips():
+    rng = np.random.Generator(np.random.MT19937(4))
+    a = ckpt.rng_state_to_array(rng)
+    expected = rng.random(3)
+    other = np.random.Generator(np.random.MT19937(0))
+    ckpt.set_rng_state(other, a)
+    assert np.array_equal(other.random(3), expected)
+    with pytest.raises(ValueError, match="saved state is for a MT19937 generator but rng "
+                                         "uses PCG64"):
+        ckpt.set_rng_state(np.random.default_rng(0), a)
+
+
+def test_missing_truncated_and_corrupt_files(tmp_path):
+    path = tmp_path / "good.npz"
+    ckpt.save_checkpoint(path, {"w": np.arange(1000.0)}, iteration=3)
+    data = path.read_bytes()
+
+    with pytest.raises(ckpt.CheckpointError, match="nope.npz' does not exist"):
+        ckpt.load_checkpoint(tmp_path / "nope.npz")
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ckpt.CheckpointError, match=r"truncated.npz' is truncated or corrupt"):
+        ckpt.load_checkpoint(truncated)
+
+    flipped = bytearray(data)
+    flipped[200] ^= 0xFF                       # inside the first array's data: bad CRC
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(bytes(flipped))
+    with pytest.raises(ckpt.CheckpointError, match=r"corrupt.npz' is truncated or corrupt"):
+        ckpt.load_checkpoint(corrupt)
+
+    text = tmp_path / "notes.npz"
+    text.write_text("not a zip file")
+    with pytest.raises(ckpt.CheckpointError, match="notes.npz' is truncated or corrupt"):
+        ckpt.load_checkpoint(text)
+
+    other = tmp_path / "other.npz"
+    np.savez(other, w=np.zeros(2))
+    with pytest.raises(ckpt.CheckpointError, match="not a minideeplab checkpoint"):
+        ckpt.load_checkpoint(other)
+    assert path.read_bytes() == data           # loading never writes
+
+
+def _assert_only(tmp_path, names):
+    assert sorted(os.listdir(tmp_path)) == sorted(names), "temporary file left behind"
+
+
+def test_unwritable_array_leaves_previous_checkpoint(tmp_path):
+    path = tmp_path / "last.npz"
+    ckpt.save_checkpoint(path, {"w": np.ones(4)}, iteration=1)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="'model/bad' has dtype object"):
+        ckpt.save_checkpoint(path, {"w": np.ones(4), "bad": np.array([{}, 1], dtype=object)},
+                             iteration=2)
+    with pytest.raises(TypeError, match="'model/w' must be a NumPy or CuPy array, got list"):
+        ckpt.save_checkpoint(path, {"w": [1.0, 2.0]}, iteration=2)
+    with pytest.raises(TypeError, match="config must be JSON-serialisable"):
+        ckpt.save_checkpoint(path, {"w": np.ones(4)}, config={"f": object()})
+    assert path.read_bytes() == before
+    _assert_only(tmp_path, ["last.npz"])
+
+
+def test_crash_mid_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "last.npz"
+    ckpt.save_checkpoint(path, {"w": np.ones(4)}, iteration=1)
+    before = path.read_bytes()
+
+    def half_written_then_crash(f, **arrays):
+        f.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", half_written_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.save_checkpoint(path, {"w": np.zeros(4)}, iteration=2)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert ckpt.load_checkpoint(path).iteration == 1
+    _assert_only(tmp_path, ["last.npz"])
+
+
+def test_crash_at_rename_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "last.npz"
+    ckpt.save_checkpoint(path, {"w": np.ones(4)}, iteration=1)
+    before = path.read_bytes()
+
+    def fail(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(path, {"w": np.zeros(4)}, iteration=2)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    _assert_only(tmp_path, ["last.npz"])
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="iteration must be an integer >= 0, got -1"):
+        ckpt.save_checkpoint(tmp_path / "a.npz", {}, iteration=-1)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ckpt.save_checkpoint(tmp_path / "no" / "a.npz", {})
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        ckpt.save_checkpoint(tmp_path / "a.npz", {}, rngs={"data": np.random.RandomState(0)})
+    ckpt.save_checkpoint(tmp_path / "a.npz", {})
+    with pytest.raises(KeyError, match="no random generator 'data'"):
+        ckpt.restore_checkpoint(tmp_path / "a.npz", nn.Sequential(),
+                                rngs={"data": np.random.default_rng()})
