@@ -2,12 +2,41 @@
 
 Random numbers are always drawn with NumPy's ``Generator`` on the CPU and then moved, so a seed
 gives the same network on the CPU and on the GPU.
+
+Inside ``with shapes_only():`` every initialiser returns a read-only placeholder of the right
+shape and dtype that takes no memory (a zero-stride view of one zero), so a network can be
+built by its ordinary constructor just to count its parameters (Table 1's 134M-parameter
+VGG-16 costs nothing).
 """
+import contextlib
+import contextvars
+
 import numpy
 
 from .. import backend
 
-__all__ = ["as_rng", "normal", "he_normal", "zeros", "ones"]
+__all__ = ["as_rng", "normal", "he_normal", "zeros", "ones", "shapes_only"]
+
+_SHAPES_ONLY = contextvars.ContextVar("minideeplab_shapes_only", default=False)
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Within this block, initialisers allocate nothing: parameters are placeholders.
+
+    A placeholder is ``numpy.broadcast_to(zero, shape)``: it has the shape and dtype (so
+    ``Module.num_parameters`` counts it) but is read-only and shares one scalar of memory.
+    A network built this way can be inspected and counted, not trained.
+    """
+    token = _SHAPES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _SHAPES_ONLY.reset(token)
+
+
+def _placeholder(shape, dtype):
+    return numpy.broadcast_to(numpy.zeros((), dtype=dtype), tuple(shape))
 
 
 def as_rng(seed_or_rng=None):
@@ -19,6 +48,8 @@ def as_rng(seed_or_rng=None):
 
 def normal(shape, std, rng, dtype="float32", device=None):
     """Gaussian N(0, std^2) array of ``shape`` (Caffe's ``gaussian`` filler)."""
+    if _SHAPES_ONLY.get():
+        return _placeholder(shape, dtype)
     a = (as_rng(rng).standard_normal(shape) * std).astype(dtype)
     return backend.to_device(a, device or backend.default_device())
 
@@ -30,8 +61,12 @@ def he_normal(shape, rng, dtype="float32", device=None):
 
 
 def zeros(shape, dtype="float32", device=None):
+    if _SHAPES_ONLY.get():
+        return _placeholder(shape, dtype)
     return backend.xp_for(device).zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype="float32", device=None):
+    if _SHAPES_ONLY.get():
+        return _placeholder(shape, dtype)
     return backend.xp_for(device).ones(shape, dtype=dtype)
