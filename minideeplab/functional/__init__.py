@@ -5,3 +5,9 @@ All ops take their array module (NumPy or CuPy) from their inputs and never modi
 from ._checks import conv_output_size, effective_kernel_size
 from .conv import METHODS as CONV_METHODS, conv2d, conv2d_backward, col2im, im2col
 from .deinterlace import batch_to_space, space_to_batch
+from .activation import dropout, dropout_backward, relu, relu_backward
+from .pooling import (avg_pool2d, avg_pool2d_backward, global_avg_pool, global_avg_pool_backward,
+                      max_pool2d, max_pool2d_backward, pool_output_size)
+from .batchnorm import batch_norm, batch_norm_backward
+from .resize import (interp_matrix, interp_shrink_size, interp_zoom_size, nearest_indices,
+                     resize_bilinear, resize_bilinear_backward, resize_labels_nearest)

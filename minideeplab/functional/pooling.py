@@ -1,0 +1,244 @@
+"""Max, average and global average pooling, forward and backward.
+
+DeepLab v2's VGG-16 trunk (Caffe release, FACTS.md): pool1-pool3 are 3x3 max pooling with
+stride 2 and padding 1; pool4 and pool5 keep stride 1 (3x3, padding 1), which with conv5's rate 2
+gives output stride 8 (Sec. 3.1). DeepLab v3's image-pooling branch (Chen et al. 2017, Sec. 3.3)
+starts with a global average pool.
+
+Output size, and why it rounds up
+---------------------------------
+Caffe's pooling layer *rounds up*::
+
+    H_out = ceil((H + 2p - k) / s) + 1,   then   H_out -= 1  if  (H_out - 1) * s >= H + p
+
+The correction drops a last window that would start inside the bottom padding (or past it), so
+every window overlaps the real input. This is PyTorch's ``ceil_mode=True`` rule exactly (PyTorch
+applies the correction for any padding, Caffe only for p > 0; the two differ only when k < s
+without padding, where Caffe would emit a window outside the input). We use it by default
+(``ceil_mode=True``) because DeepLab's sizes follow from it: 321 -> 161 -> 81 -> 41 through
+pool1-pool3 (3x3, stride 2, pad 1). ``ceil_mode=False`` gives the floor rule of
+:func:`~minideeplab.functional.conv_output_size`. As in PyTorch, ``padding <= kernel // 2``.
+
+Windows that reach past the padded input (ceil mode) see only the pixels that exist: max
+pooling treats padding as -inf; average pooling divides by the window's size clipped to the
+padded input ``[-p, H + p)`` (Caffe's ``pool_size``; PyTorch's ``count_include_pad=True``), or,
+with ``count_include_pad=False``, by the number of real pixels it covers.
+
+Implementation: the k*k taps of the window are strided slices of the padded input (as in the
+convolution's ``_tap``, with rate 1): one vectorised pass per tap, no loop over pixels.
+
+Shapes: x (N, C, H, W) -> y (N, C, H_out, W_out).
+"""
+from collections import namedtuple
+
+import numpy
+
+from .. import backend
+from ._checks import check_array, check_pair
+
+__all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+           "avg_pool2d_backward", "global_avg_pool", "global_avg_pool_backward"]
+
+MaxPoolCache = namedtuple("MaxPoolCache", "x_shape kernel stride padding argmax")
+MaxPoolCache.__doc__ = ("x_shape (N, C, H, W); kernel, stride, padding as (h, w) pairs; argmax "
+                        "(N, C, H_out, W_out): which tap t = p*KW + q of each window held the "
+                        "maximum (the first one, in row-major order, on ties: as Caffe/PyTorch).")
+AvgPoolCache = namedtuple("AvgPoolCache", "x_shape kernel stride padding divisor")
+AvgPoolCache.__doc__ = ("x_shape (N, C, H, W); kernel, stride, padding as (h, w) pairs; divisor "
+                        "(H_out, W_out): the number each window's sum was divided by.")
+GlobalPoolCache = namedtuple("GlobalPoolCache", "x_shape")
+
+
+def pool_output_size(size, kernel, stride, padding, ceil_mode=True):
+    """Output length of pooling along one axis (Caffe's rounding up by default; see module doc).
+
+    ``ceil_mode=True``: ``ceil((size + 2p - k) / s) + 1``, minus one if the last window would
+    start at or beyond ``size + p``. ``ceil_mode=False``: ``(size + 2p - k) // s + 1``.
+    """
+    span = size + 2 * padding - kernel
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1              # ceil division with integers only
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _check_pool(fn, x, kernel, stride, padding):
+    check_array(fn, "x", x, ndim=4)
+    kernel = check_pair(fn, "kernel", kernel, 1)
+    stride = kernel if stride is None else check_pair(fn, "stride", stride, 1)
+    padding = check_pair(fn, "padding", padding, 0)
+    for ax, (k, p) in enumerate(zip(kernel, padding)):
+        if p > k // 2:
+            raise ValueError(f"{fn}: padding must be at most half the kernel, got "
+                             f"padding={padding}, kernel={kernel}")
+        if x.shape[2 + ax] + 2 * p < k:
+            raise ValueError(f"{fn}: kernel {kernel} larger than the padded input "
+                             f"(x.shape={tuple(x.shape)}, padding={padding})")
+    return kernel, stride, padding
+
+
+def _sizes(x_shape, kernel, stride, padding, ceil_mode):
+    return tuple(pool_output_size(x_shape[2 + a], kernel[a], stride[a], padding[a], ceil_mode)
+                 for a in (0, 1))
+
+
+def _padded(x, out_size, kernel, stride, padding, fill):
+    """x placed at [ph:ph+H, pw:pw+W] of a ``fill``-valued array that every window fits in."""
+    xp = backend.get_array_module(x)
+    N, C, H, W = x.shape
+    (ph, pw), (OH, OW) = padding, out_size
+    Hn = max((OH - 1) * stride[0] + kernel[0], ph + H)   # ceil mode may need extra rows
+    Wn = max((OW - 1) * stride[1] + kernel[1], pw + W)
+    x_pad = xp.full((N, C, Hn, Wn), fill, dtype=x.dtype)
+    x_pad[:, :, ph:ph + H, pw:pw + W] = x
+    return x_pad
+
+
+def _taps(kernel, stride, out_size):
+    """Yield (t, rows, cols): tap t = p*KW + q of the window reads x_pad[:, :, rows, cols]."""
+    (OH, OW), (sh, sw) = out_size, stride
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            # output (i, j) reads row s*i + p: rows p, p + s, ..., p + s*(OH-1)
+            yield (p * kernel[1] + q, slice(p, p + sh * (OH - 1) + 1, sh),
+                   slice(q, q + sw * (OW - 1) + 1, sw))
+
+
+def _check_dy(fn, dy, cache, out_size):
+    check_array(fn, "dy", dy, ndim=4)
+    expected = tuple(cache.x_shape[:2]) + tuple(out_size)
+    if tuple(dy.shape) != expected:
+        raise ValueError(f"{fn}: dy.shape={tuple(dy.shape)} does not match the forward output "
+                         f"shape {expected}")
+
+
+def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
+    """Max pooling: ``y[n, c, i, j] = max_{p,q} x_pad[n, c, s*i + p, s*j + q]`` (pad = -inf).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float array
+    kernel : int or (KH, KW); stride : int or pair (default: the kernel); padding : int or
+        pair, at most kernel // 2
+    ceil_mode : round the output size up as Caffe does (default) or down
+
+    Returns
+    -------
+    y : (N, C, H_out, W_out), sizes from :func:`pool_output_size`
+    cache : MaxPoolCache for :func:`max_pool2d_backward`
+    """
+    kernel, stride, padding = _check_pool("max_pool2d", x, kernel, stride, padding)
+    xp = backend.get_array_module(x)
+    out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
+    x_pad = _padded(x, out_size, kernel, stride, padding, -numpy.inf)
+    arg_dtype = numpy.uint8 if kernel[0] * kernel[1] <= 256 else numpy.int32
+    y = argmax = None
+    for t, rows, cols in _taps(kernel, stride, out_size):
+        v = x_pad[:, :, rows, cols]                                    # (N, C, OH, OW)
+        if y is None:
+            y, argmax = v.copy(), xp.zeros(v.shape, dtype=arg_dtype)
+            continue
+        better = v > y                          # strict: the first maximum wins on ties
+        argmax = xp.where(better, argmax.dtype.type(t), argmax)
+        xp.maximum(y, v, out=y)
+    return y, MaxPoolCache(x.shape, kernel, stride, padding, argmax)
+
+
+def max_pool2d_backward(dy, cache):
+    """Gradient of :func:`max_pool2d`: each dy goes to the input that was the window's maximum.
+
+    dy (N, C, H_out, W_out) -> dx (N, C, H, W). Overlapping windows (stride < kernel) add up.
+    Within one tap the windows' pixels are distinct, so a ``+=`` per tap needs no scatter.
+    """
+    _check_dy("max_pool2d_backward", dy, cache, cache.argmax.shape[2:])
+    xp = backend.get_array_module(dy, cache.argmax)
+    N, C, H, W = cache.x_shape
+    ph, pw = cache.padding
+    out_size = dy.shape[2:]
+    Hn = max((out_size[0] - 1) * cache.stride[0] + cache.kernel[0], ph + H)
+    Wn = max((out_size[1] - 1) * cache.stride[1] + cache.kernel[1], pw + W)
+    dx_pad = xp.zeros((N, C, Hn, Wn), dtype=dy.dtype)
+    zero = xp.zeros((), dtype=dy.dtype)
+    for t, rows, cols in _taps(cache.kernel, cache.stride, out_size):
+        dx_pad[:, :, rows, cols] += xp.where(cache.argmax == t, dy, zero)
+    return dx_pad[:, :, ph:ph + H, pw:pw + W].copy()
+
+
+def _divisor_1d(xp, size, out, kernel, stride, padding, count_include_pad):
+    start = xp.arange(out) * stride - padding                   # first row of each window
+    end = xp.minimum(start + kernel, size + padding)            # clipped to the padded input
+    if not count_include_pad:
+        start, end = xp.maximum(start, 0), xp.minimum(end, size)
+    return end - start
+
+
+def avg_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True, count_include_pad=True):
+    """Average pooling: each window's sum divided by its size (see the module doc).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float array
+    kernel, stride, padding, ceil_mode : as :func:`max_pool2d`
+    count_include_pad : count the zero padding in the divisor (Caffe's AVE pooling; default)
+
+    Returns
+    -------
+    y : (N, C, H_out, W_out)
+    cache : AvgPoolCache for :func:`avg_pool2d_backward`
+    """
+    kernel, stride, padding = _check_pool("avg_pool2d", x, kernel, stride, padding)
+    xp = backend.get_array_module(x)
+    N, C, H, W = x.shape
+    out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
+    dh = _divisor_1d(xp, H, out_size[0], kernel[0], stride[0], padding[0], count_include_pad)
+    dw = _divisor_1d(xp, W, out_size[1], kernel[1], stride[1], padding[1], count_include_pad)
+    divisor = (dh[:, None] * dw[None, :]).astype(x.dtype)               # (OH, OW)
+    x_pad = _padded(x, out_size, kernel, stride, padding, 0)
+    y = xp.zeros((N, C) + out_size, dtype=x.dtype)
+    for _, rows, cols in _taps(kernel, stride, out_size):
+        y += x_pad[:, :, rows, cols]
+    y /= divisor
+    return y, AvgPoolCache(x.shape, kernel, stride, padding, divisor)
+
+
+def avg_pool2d_backward(dy, cache):
+    """Gradient of :func:`avg_pool2d`: every pixel of a window gets ``dy / divisor``.
+
+    dy (N, C, H_out, W_out) -> dx (N, C, H, W).
+    """
+    _check_dy("avg_pool2d_backward", dy, cache, cache.divisor.shape)
+    xp = backend.get_array_module(dy, cache.divisor)
+    N, C, H, W = cache.x_shape
+    ph, pw = cache.padding
+    out_size = dy.shape[2:]
+    Hn = max((out_size[0] - 1) * cache.stride[0] + cache.kernel[0], ph + H)
+    Wn = max((out_size[1] - 1) * cache.stride[1] + cache.kernel[1], pw + W)
+    g = dy / cache.divisor
+    dx_pad = xp.zeros((N, C, Hn, Wn), dtype=dy.dtype)
+    for _, rows, cols in _taps(cache.kernel, cache.stride, out_size):
+        dx_pad[:, :, rows, cols] += g
+    return dx_pad[:, :, ph:ph + H, pw:pw + W].copy()
+
+
+def global_avg_pool(x):
+    """Global average pooling (DeepLab v3's image-level features, Sec. 3.3).
+
+    x (N, C, H, W) -> y (N, C, 1, 1), the mean over all H*W positions. The v3 image-pooling
+    branch brings it back to (H, W) with :func:`resize_bilinear`, which from a 1x1 map is a
+    plain broadcast.
+    """
+    check_array("global_avg_pool", "x", x, ndim=4)
+    return x.mean(axis=(2, 3), keepdims=True), GlobalPoolCache(x.shape)
+
+
+def global_avg_pool_backward(dy, cache):
+    """Gradient of :func:`global_avg_pool`: dy (N, C, 1, 1) broadcast back, divided by H*W.
+
+    dy (N, C, 1, 1) -> dx (N, C, H, W).
+    """
+    _check_dy("global_avg_pool_backward", dy, cache, (1, 1))
+    xp = backend.get_array_module(dy)
+    N, C, H, W = cache.x_shape
+    return xp.broadcast_to(dy / (H * W), cache.x_shape).copy()
