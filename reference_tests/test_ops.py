@@ -205,3 +205,47 @@ def test_pool_bad_input(op, on):
     with pytest.raises(ValueError, match=r"dy.shape=\(1, 2, 3, 5\) does not match the forward "
                                          r"output shape \(1, 2, 5, 5\)"):
         backward(y[:, :, :3], cache)
+
+
+# ------------------------------------------------------------------------------ add, concat
+def test_add_and_concat_values_and_gradients(on):
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((2, 3, 4, 5)) for _ in range(3)]
+    y, _ = F.add(on(*xs))
+    assert_close(y, xs[0] + xs[1] + xs[2], 1e-15, 0)
+    ys = [rng.standard_normal((2, c, 4, 5)) for c in (1, 3, 2)]
+    z, _ = F.concat(on(*ys))
+    assert_close(z, np.concatenate(ys, axis=1), 0, 0)
+    inputs = {f"x{i}": on(x) for i, x in enumerate(xs)}
+    check_gradients(lambda **kw: F.add(list(kw.values()))[0],
+                    lambda dy, **kw: dict(zip(kw, F.add_backward(dy, F.add(list(kw.values()))[1]))),
+                    inputs, max_checks=40)
+    inputs = {f"x{i}": on(x) for i, x in enumerate(ys)}
+    check_gradients(lambda **kw: F.concat(list(kw.values()))[0],
+                    lambda dy, **kw: dict(zip(kw, F.concat_backward(
+                        dy, F.concat(list(kw.values()))[1]))),
+                    inputs, max_checks=40)
+
+
+def test_add_backward_returns_separate_arrays(on):
+    dy = on(np.ones((1, 2, 3, 3)))
+    grads = F.add_backward(dy, F.add(on(np.zeros((1, 2, 3, 3)), np.zeros((1, 2, 3, 3))))[1])
+    grads[0] += 1                                             # must not change dy or grads[1]
+    assert_close(dy, np.ones((1, 2, 3, 3)), 0, 0)
+    assert_close(grads[1], np.ones((1, 2, 3, 3)), 0, 0)
+
+
+def test_add_and_concat_bad_input(on):
+    a, b = on(np.zeros((1, 2, 3, 3)), np.zeros((1, 2, 4, 3)))
+    with pytest.raises(ValueError, match=r"add: xs\[1\].shape=\(1, 2, 4, 3\) differs from "
+                                         r"xs\[0\].shape=\(1, 2, 3, 3\)"):
+        F.add([a, b])
+    with pytest.raises(ValueError, match=r"concat: xs\[1\].shape=\(1, 2, 4, 3\) and "
+                                         r"xs\[0\].shape=\(1, 2, 3, 3\) must agree"):
+        F.concat([a, b])
+    with pytest.raises(ValueError, match=r"xs must hold at least one array"):
+        F.add([])
+    with pytest.raises(TypeError, match=r"xs must be a list of arrays"):
+        F.concat(a)
+    with pytest.raises(TypeError, match=r"xs\[1\] has dtype float32 but xs\[0\] has dtype float64"):
+        F.add([a, a.astype("float32")])

@@ -1,0 +1,131 @@
+"""Softmax, log-softmax and the pixel-wise softmax cross-entropy loss with an ignore label.
+
+DeepLab v2, Sec. 4.1: "Our loss function is the sum of cross-entropy terms for each spatial
+position in the CNN output map (subsampled by 8 compared to the original image). All positions
+and labels are equally weighted in the overall loss." The Caffe release
+(``SoftmaxWithLoss`` with ``ignore_label: 255``, normalization VALID) divides the sum by the
+number of pixels whose label is not ignored, over the whole batch::
+
+    loss = -(1 / |V|) * sum_{(n, i, j) in V} log softmax(logits[n, :, i, j])[labels[n, i, j]]
+
+where V is the set of pixels with ``labels != ignore_index`` (VOC marks object boundaries and
+padding with 255). With no valid pixel at all the loss is 0 and its gradient is 0 (Caffe would
+divide by zero; PyTorch returns NaN).
+
+Numerical stability: the log-sum-exp is taken after subtracting the per-pixel maximum logit,
+so logits of magnitude 1e4 (whose ``exp`` overflows even in float64) give exact results.
+
+Shapes: logits (N, L, H, W) float; labels (N, H, W) integer in [0, L) or ``ignore_index``.
+"""
+from collections import namedtuple
+
+from .. import backend
+from ._checks import check_array
+
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
+
+CrossEntropyCache = namedtuple("CrossEntropyCache", "prob labels valid count")
+CrossEntropyCache.__doc__ = """prob (N, L, H, W): the softmax of the logits; labels (N, H, W):
+the labels with ignored pixels set to 0; valid (N, H, W) bool: the pixels that count; count:
+their number (an int)."""
+
+
+def log_softmax(x, axis=1):
+    """``log softmax(x)`` along ``axis`` (the label axis of (N, L, H, W) by default), stably:
+    ``x - m - log(sum(exp(x - m)))`` with ``m`` the maximum along ``axis``. Returns an array
+    shaped like x."""
+    check_array("log_softmax", "x", x)
+    xp = backend.get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(x, axis=1):
+    """Softmax along ``axis`` (class probabilities of a score map (N, L, H, W) by default).
+
+    ``exp(x - m) / sum(exp(x - m))`` with ``m`` the maximum along ``axis``, so large logits do
+    not overflow. Returns an array shaped like x whose entries along ``axis`` sum to 1.
+    """
+    check_array("softmax", "x", x)
+    xp = backend.get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _check_labels(fn, logits, labels, ignore_index):
+    check_array(fn, "logits", logits, ndim=4)
+    check_array(fn, "labels", labels, floating=False)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
+                        f"(labels.shape={tuple(labels.shape)}); convert with .astype('int64')")
+    N, L, H, W = logits.shape
+    if tuple(labels.shape) != (N, H, W):
+        raise ValueError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
+                         f"logits.shape={tuple(logits.shape)}: expected ({N}, {H}, {W}) "
+                         "(downsample the labels with resize_labels_nearest)")
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, int)):
+        raise TypeError(f"{fn}: ignore_index must be an int or None, got {ignore_index!r}")
+
+
+def softmax_cross_entropy(logits, labels, *, ignore_index=255):
+    """Mean softmax cross-entropy over the non-ignored pixels (DeepLab v2, Sec. 4.1).
+
+    Parameters
+    ----------
+    logits : (N, L, H, W) float array, the score map
+    labels : (N, H, W) integer array; each value is a class in [0, L) or ``ignore_index``
+    ignore_index : int or None; pixels with this label do not count (None: every pixel counts)
+
+    Returns
+    -------
+    loss : 0-d array of the logits' dtype (0 when every pixel is ignored)
+    cache : CrossEntropyCache for :func:`softmax_cross_entropy_backward`
+
+    Raises
+    ------
+    ValueError if a label outside [0, L) (other than ``ignore_index``) occurs, or the shapes
+    do not match; TypeError for non-integer labels.
+    """
+    fn = "softmax_cross_entropy"
+    _check_labels(fn, logits, labels, ignore_index)
+    xp = backend.get_array_module(logits, labels)
+    L = logits.shape[1]
+    valid = labels != ignore_index if ignore_index is not None else xp.ones(labels.shape, bool)
+    bad = valid & ((labels < 0) | (labels >= L))
+    if bool(bad.any()):
+        values = sorted(int(v) for v in backend.asnumpy(xp.unique(labels[bad]))[:5])
+        raise ValueError(f"{fn}: labels must be in [0, {L}) or the ignore_index {ignore_index}, "
+                         f"found {values} (labels.shape={tuple(labels.shape)}, "
+                         f"logits.shape={tuple(logits.shape)})")
+    safe = xp.where(valid, labels, 0).astype("int64")                   # (N, H, W)
+    logp = log_softmax(logits, axis=1)                                  # (N, L, H, W)
+    picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]      # (N, H, W)
+    count = int(valid.sum())
+    total = -(picked * valid).sum()
+    loss = xp.asarray(total / max(count, 1), dtype=logits.dtype)
+    return loss, CrossEntropyCache(xp.exp(logp), safe, valid, count)
+
+
+def softmax_cross_entropy_backward(cache, dloss=1.0):
+    """Gradient of the loss of :func:`softmax_cross_entropy` with respect to the logits.
+
+    ``dlogits[n, l, i, j] = dloss * (softmax[n, l, i, j] - [l == labels[n, i, j]]) / |V|`` on
+    valid pixels, 0 on ignored ones (and everywhere when no pixel is valid).
+
+    Parameters
+    ----------
+    cache : CrossEntropyCache
+    dloss : float or 0-d array, the upstream gradient of the scalar loss (default 1)
+
+    Returns
+    -------
+    dlogits : (N, L, H, W)
+    """
+    xp = backend.get_array_module(cache.prob)
+    prob = cache.prob
+    L = prob.shape[1]
+    onehot = xp.arange(L).reshape(1, L, 1, 1) == cache.labels[:, None]  # (N, L, H, W)
+    per_pixel = xp.asarray(dloss, dtype=prob.dtype) / prob.dtype.type(max(cache.count, 1))
+    scale = cache.valid[:, None] * per_pixel                            # (N, 1, H, W)
+    return (prob - onehot) * scale
