@@ -1,0 +1,58 @@
+"""ReLU and dropout layers: thin holders around :mod:`minideeplab.functional.activation`."""
+import numpy
+
+from .. import functional as F
+from .module import Module
+
+__all__ = ["ReLU", "Dropout"]
+
+
+class ReLU(Module):
+    """``y = max(x, 0)``; no parameters. Shapes: x (...) -> y (...)."""
+
+    def forward(self, x):
+        y, self.cache = F.relu(x)
+        return y
+
+    def backward(self, dy):
+        return F.relu_backward(dy, self.cache)
+
+    def __repr__(self):
+        return "ReLU()"
+
+
+class Dropout(Module):
+    """Inverted dropout (DeepLab's fc6/fc7: p = 0.5); the identity in eval mode.
+
+    Parameters
+    ----------
+    p : float in [0, 1], probability of dropping an element
+    seed : int, numpy Generator or None. The layer owns a ``numpy.random.Generator``
+        (``self.rng``) that advances with every training forward pass, so consecutive passes
+        draw new masks and a seed makes the whole sequence reproducible. None draws fresh
+        entropy from the OS (not reproducible); networks pass each dropout layer its own seed.
+        Save ``self.rng`` with a checkpoint to resume the exact sequence.
+
+    The mask of the last forward pass is kept in the cache and used by ``backward``.
+    Shapes: x (...) -> y (...).
+    """
+
+    def __init__(self, p=0.5, *, seed=None):
+        super().__init__()
+        self.p = p
+        self.reseed(seed)
+
+    def reseed(self, seed):
+        """Restart the mask sequence from ``seed`` (an int, a Generator, or None)."""
+        self.rng = seed if isinstance(seed, numpy.random.Generator) else \
+            numpy.random.default_rng(seed)
+
+    def forward(self, x):
+        y, self.cache = F.dropout(x, self.p, training=self.training, rng=self.rng)
+        return y
+
+    def backward(self, dy):
+        return F.dropout_backward(dy, self.cache)
+
+    def __repr__(self):
+        return f"Dropout(p={self.p})"
