@@ -37,8 +37,7 @@ def relu(x):
     """
     check_array("relu", "x", x)
     xp = backend.get_array_module(x)
-    mask = x > 0
-    return xp.where(mask, x, xp.zeros((), dtype=x.dtype)), ReluCache(mask)
+    return xp.maximum(x, 0), ReluCache(x > 0)
 
 
 def relu_backward(dy, cache):
@@ -47,11 +46,11 @@ def relu_backward(dy, cache):
     dy : array shaped like x -> dx : array shaped like x
     """
     check_array("relu_backward", "dy", dy)
-    xp = backend.get_array_module(dy, cache.mask)
+    backend.get_array_module(dy, cache.mask)
     if dy.shape != cache.mask.shape:
         raise ValueError(f"relu_backward: dy.shape={tuple(dy.shape)} does not match the forward "
                          f"input shape {tuple(cache.mask.shape)}")
-    return xp.where(cache.mask, dy, xp.zeros((), dtype=dy.dtype))
+    return dy * cache.mask        # arithmetic, not where(): no branch per element
 
 
 def dropout(x, p, *, training, rng=None):
@@ -94,7 +93,8 @@ def dropout(x, p, *, training, rng=None):
     keep = rng.random(x.shape, dtype=numpy.float32) >= p          # P(keep) = 1 - p
     mask = backend.to_device(keep, backend.device_of(x))
     scale = 1.0 / (1.0 - p)
-    y = xp.where(mask, x * x.dtype.type(scale), xp.zeros((), dtype=x.dtype))
+    y = x * mask
+    y *= x.dtype.type(scale)
     return y, DropoutCache(mask, scale)
 
 
@@ -106,8 +106,10 @@ def dropout_backward(dy, cache):
     check_array("dropout_backward", "dy", dy)
     if cache.mask is None:
         return dy.copy()
-    xp = backend.get_array_module(dy, cache.mask)
+    backend.get_array_module(dy, cache.mask)
     if dy.shape != cache.mask.shape:
         raise ValueError(f"dropout_backward: dy.shape={tuple(dy.shape)} does not match the "
                          f"forward input shape {tuple(cache.mask.shape)}")
-    return xp.where(cache.mask, dy * dy.dtype.type(cache.scale), xp.zeros((), dtype=dy.dtype))
+    dx = dy * cache.mask
+    dx *= dy.dtype.type(cache.scale)
+    return dx

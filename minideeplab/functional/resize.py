@@ -79,6 +79,33 @@ def interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="floa
     return a.astype(dtype)
 
 
+def _last_axis(x, a):
+    """(..., n_in) -> (..., n_out): ``x @ a.T`` as one 2-D GEMM (copies x if not contiguous).
+
+    One large GEMM instead of N*C small ones (a broadcasting ``x @ a.T``): each BLAS call has
+    a fixed cost, which is large when its threads compete with other work for the cores.
+    """
+    out = x.reshape(-1, x.shape[-1]) @ a.T                   # (N*C*H, n_in) @ (n_in, n_out)
+    return out.reshape(x.shape[:-1] + (a.shape[0],))
+
+
+def separable_matmul(x, a_h, a_w):
+    """``y[n, c] = a_h @ x[n, c] @ a_w.T`` for every (n, c), as two GEMMs.
+
+    x (N, C, H, W), a_h (H_out, H), a_w (W_out, W) -> y (N, C, H_out, W_out), contiguous.
+    The order only changes the cost: when the width shrinks, columns go first (the large
+    input is read in place); otherwise rows go first, so that the final column pass writes
+    the (large) output in its final layout.
+    """
+    xp = backend.get_array_module(x, a_h, a_w)
+    if a_w.shape[0] < a_w.shape[1]:
+        t = _last_axis(x, a_w)                                 # (N, C, H, W_out)
+        y = _last_axis(t.swapaxes(2, 3), a_h).swapaxes(2, 3)   # (N, C, H_out, W_out)
+        return xp.ascontiguousarray(y)
+    t = _last_axis(x.swapaxes(2, 3), a_h).swapaxes(2, 3)       # (N, C, H_out, W)
+    return _last_axis(t, a_w)                                  # (N, C, H_out, W_out)
+
+
 def resize_bilinear(x, size, *, align_corners=True):
     """Bilinear resizing to an arbitrary size, up or down (Caffe ``Interp``; DeepLab Sec. 3).
 
@@ -101,9 +128,7 @@ def resize_bilinear(x, size, *, align_corners=True):
     N, C, H, W = x.shape
     a_h = interp_matrix(H, H_out, align_corners=align_corners, xp=xp, dtype=x.dtype)
     a_w = interp_matrix(W, W_out, align_corners=align_corners, xp=xp, dtype=x.dtype)
-    t = x @ a_w.T                    # (N, C, H, W) @ (W, W_out) -> (N, C, H, W_out)
-    y = a_h @ t                      # (H_out, H) @ (N, C, H, W_out) -> (N, C, H_out, W_out)
-    return y, ResizeCache(a_h, a_w, x.shape)
+    return separable_matmul(x, a_h, a_w), ResizeCache(a_h, a_w, x.shape)
 
 
 def resize_bilinear_backward(dy, cache):
@@ -117,8 +142,7 @@ def resize_bilinear_backward(dy, cache):
     if tuple(dy.shape) != expected:
         raise ValueError(f"resize_bilinear_backward: dy.shape={tuple(dy.shape)} does not match "
                          f"the forward output shape {expected}")
-    dt = cache.a_h.T @ dy            # (H, H_out) @ (N, C, H_out, W_out) -> (N, C, H, W_out)
-    return dt @ cache.a_w            # (N, C, H, W_out) @ (W_out, W) -> (N, C, H, W)
+    return separable_matmul(dy, cache.a_h.T, cache.a_w.T)
 
 
 def nearest_indices(in_size, out_size, xp=None):

@@ -1,0 +1,130 @@
+"""Benchmark: forward + backward of DeepLab's non-convolution layers at training sizes.
+
+Each row is one layer of DeepLab-LargeFOV / ASPP on a 321x321 crop (output stride 8), float32,
+batch N: its median wall time for one forward and one backward pass, and (with --torch) the
+same computed by PyTorch on the CPU in the same run, with the ratio ours / PyTorch.
+
+    python benchmarks/bench_layers.py                  # N = 2
+    python benchmarks/bench_layers.py --batch 10 --torch
+    python benchmarks/bench_layers.py --device gpu     # the same on CuPy (no PyTorch column)
+"""
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from minideeplab import backend, functional as F
+
+
+def median_time(fn, xp, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    backend.synchronize(xp)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        backend.synchronize(xp)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def cases(N):
+    """(name, input shape, ours(x, labels) -> None, torch(x, labels) -> None)."""
+    def pair(op, back, *args, **kw):
+        def run(x, _):
+            y, c = op(x, *args, **kw)
+            back(y, c)
+        return run
+
+    def bn(x, _):
+        C = x.shape[1]
+        xp = backend.get_array_module(x)
+        one, zero = xp.ones(C, x.dtype), xp.zeros(C, x.dtype)
+        y, c = F.batch_norm(x, one, zero, zero, one, training=True)
+        F.batch_norm_backward(y, c)
+
+    def ce(x, labels):
+        _, c = F.softmax_cross_entropy(x, labels)
+        F.softmax_cross_entropy_backward(c)
+
+    def dropout(x, _):
+        y, c = F.dropout(x, 0.5, training=True, rng=rng)
+        F.dropout_backward(y, c)
+
+    rng = np.random.default_rng(0)
+    return [
+        ("pool1 max 3x3/2 p1", (N, 64, 321, 321), pair(F.max_pool2d, F.max_pool2d_backward, 3, 2, 1),
+         lambda t, T, _: T.max_pool2d(t, 3, 2, 1, ceil_mode=True)),
+        ("pool5 max 3x3/1 p1", (N, 512, 41, 41), pair(F.max_pool2d, F.max_pool2d_backward, 3, 1, 1),
+         lambda t, T, _: T.max_pool2d(t, 3, 1, 1, ceil_mode=True)),
+        ("avg 3x3/1 p1", (N, 512, 41, 41), pair(F.avg_pool2d, F.avg_pool2d_backward, 3, 1, 1),
+         lambda t, T, _: T.avg_pool2d(t, 3, 1, 1, ceil_mode=True)),
+        ("relu fc6", (N, 1024, 41, 41), pair(F.relu, F.relu_backward), lambda t, T, _: T.relu(t)),
+        ("dropout fc6", (N, 1024, 41, 41), dropout, lambda t, T, _: T.dropout(t, 0.5)),
+        ("batch norm train", (N, 256, 41, 41), bn,
+         lambda t, T, _: T.batch_norm(t, None, None, training=True)),
+        ("resize 41->321 (ac)", (N, 21, 41, 41),
+         pair(F.resize_bilinear, F.resize_bilinear_backward, (321, 321)),
+         lambda t, T, _: T.interpolate(t, size=(321, 321), mode="bilinear", align_corners=True)),
+        ("resize 321->41 (ac)", (N, 21, 321, 321),
+         pair(F.resize_bilinear, F.resize_bilinear_backward, (41, 41)),
+         lambda t, T, _: T.interpolate(t, size=(41, 41), mode="bilinear", align_corners=True)),
+        ("cross-entropy 41x41", (N, 21, 41, 41), ce,
+         lambda t, T, lab: T.cross_entropy(t, lab, ignore_index=255)),
+        ("cross-entropy 321x321", (N, 21, 321, 321), ce,
+         lambda t, T, lab: T.cross_entropy(t, lab, ignore_index=255)),
+    ]
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, NumPy {np.__version__}, {platform.python_version()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--torch", action="store_true", help="also time PyTorch (CPU)")
+    args = ap.parse_args()
+    xp = backend.xp_for(args.device)
+    use_torch = args.torch and args.device == "cpu"
+    if use_torch:
+        import torch
+        import torch.nn.functional as T
+    rng = np.random.default_rng(0)
+    print(f"# fwd+bwd, float32, N={args.batch}, {args.device}: {machine()}")
+    print("| layer | input | ours (ms) |" + (" PyTorch (ms) | ours / PyTorch |" if use_torch
+                                              else ""))
+    print("|---|---|---|" + ("---|---|" if use_torch else ""))
+    for name, shape, ours, theirs in cases(args.batch):
+        x_np = rng.standard_normal(shape).astype("float32")
+        lab_np = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+        lab_np[rng.random(lab_np.shape) < 0.1] = 255
+        x, lab = xp.asarray(x_np), xp.asarray(lab_np)
+        t = median_time(lambda: ours(x, lab), xp, args.repeats)
+        row = f"| {name} | {shape} | {1e3 * t:.1f} |"
+        if use_torch:
+            xt = torch.tensor(x_np, requires_grad=True)
+            lt = torch.tensor(lab_np)
+
+            def torch_run():
+                y = theirs(xt, T, lt)
+                y.backward(torch.ones_like(y) if y.ndim == 0 else y.detach())
+            tt = median_time(torch_run, xp, args.repeats)
+            row += f" {1e3 * tt:.1f} | {t / tt:.2f} |"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
