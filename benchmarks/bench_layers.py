@@ -56,7 +56,8 @@ def cases(N):
 
     rng = np.random.default_rng(0)
     return [
-        ("pool1 max 3x3/2 p1", (N, 64, 321, 321), pair(F.max_pool2d, F.max_pool2d_backward, 3, 2, 1),
+        ("pool1 max 3x3/2 p1", (N, 64, 321, 321),
+         pair(F.max_pool2d, F.max_pool2d_backward, 3, 2, 1),
          lambda t, T, _: T.max_pool2d(t, 3, 2, 1, ceil_mode=True)),
         ("pool5 max 3x3/1 p1", (N, 512, 41, 41), pair(F.max_pool2d, F.max_pool2d_backward, 3, 1, 1),
          lambda t, T, _: T.max_pool2d(t, 3, 1, 1, ceil_mode=True)),

@@ -1,4 +1,4 @@
-"""Batch normalisation: PyTorch golden values (train, eval, running statistics), gradients, errors."""
+"""Batch normalisation: PyTorch golden values (train, eval, running statistics), gradients."""
 import numpy as np
 import pytest
 
@@ -111,7 +111,8 @@ def test_batch_norm_bad_input(on):
     with pytest.raises(TypeError, match=r"beta has dtype float32 but x has dtype float64"):
         F.batch_norm(**dict(inputs, beta=inputs["beta"].astype("float32")), training=True)
     one = dict(inputs, x=inputs["x"][:1, :, :1, :1])
-    with pytest.raises(ValueError, match=r"more than one value per channel.*x.shape=\(1, 3, 1, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"more than one value per channel.*x.shape=\(1, 3, 1, 1\)"):
         F.batch_norm(**one, training=True)
     F.batch_norm(**one, training=False)                       # fine with running statistics
     _, cache = F.batch_norm(**inputs, training=True)

@@ -1,4 +1,4 @@
-"""Softmax cross-entropy with an ignore label: PyTorch golden values, stability, gradients, errors."""
+"""Softmax cross-entropy with an ignore label: PyTorch golden values, stability, gradients."""
 import numpy as np
 import pytest
 import scipy.special

@@ -1,4 +1,4 @@
-"""Layer classes and containers: Sequential, Parallel, parameters by name, state_dict, train/eval."""
+"""Layers and containers: Sequential, Parallel, parameter names, state_dict, train/eval."""
 import numpy as np
 import pytest
 

@@ -16,11 +16,12 @@ from ._checks import check_array
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 
 ReluCache = namedtuple("ReluCache", "mask")
-ReluCache.__doc__ = "mask: boolean array shaped like x, True where x > 0 (where the gradient flows)."
+ReluCache.__doc__ = "mask: boolean array shaped like x, True where x > 0 (where gradients flow)."
 
 DropoutCache = namedtuple("DropoutCache", "mask scale")
 DropoutCache.__doc__ = ("mask: boolean array shaped like x (True = kept), or None when dropout "
-                        "was the identity (eval mode or p = 0); scale: 1 / (1 - p), or 0 for p = 1.")
+                        "was the identity (eval mode or p = 0); scale: 1 / (1 - p) "
+                        "(0 for p = 1).")
 
 
 def relu(x):

@@ -126,6 +126,6 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     prob = cache.prob
     L = prob.shape[1]
     onehot = xp.arange(L).reshape(1, L, 1, 1) == cache.labels[:, None]  # (N, L, H, W)
-    per_pixel = xp.asarray(dloss, dtype=prob.dtype) / prob.dtype.type(max(cache.count, 1))
-    scale = cache.valid[:, None] * per_pixel                            # (N, 1, H, W)
-    return (prob - onehot) * scale
+    dlogits = (prob - onehot) * cache.valid[:, None]      # (N, L, H, W), 0 where ignored
+    dlogits *= xp.asarray(dloss, dtype=prob.dtype) / prob.dtype.type(max(cache.count, 1))
+    return dlogits

@@ -43,7 +43,7 @@ ResizeCache.__doc__ = ("a_h (H_out, H_in) and a_w (W_out, W_in): the interpolati
 
 
 def interp_zoom_size(size, zoom_factor):
-    """Caffe ``Interp`` with ``zoom_factor: z``: ``size + (size - 1)(z - 1)`` (41 -> 321 for z = 8)."""
+    """Caffe ``Interp`` with ``zoom_factor: z``: ``size + (size-1)(z-1)`` (41 -> 321 for z = 8)."""
     return size + (size - 1) * (zoom_factor - 1)
 
 
