@@ -1,0 +1,282 @@
+"""Data augmentation as in DeepLab v2 (Sec. 4) and batching into network inputs.
+
+The Caffe release augments each training image on the host, in this order: a random scale in
+[0.5, 1.5] (image bilinear, label nearest: labels are never mixed), a random horizontal mirror,
+padding up to the crop size (image with the mean pixel, label with the ignore value 255; Caffe
+pads at the bottom and the right) and a random crop (321 x 321 on VOC). The network input is the
+image minus the mean pixel, not divided by anything.
+
+All functions take a NumPy ``Generator`` for their randomness, return new arrays (never write
+into the caller's), and work on NumPy or CuPy arrays alike (the arrays decide).
+
+Resampling conventions (pixel centres at integer coordinates):
+
+* images, :func:`resize_image`: bilinear with half-pixel centres,
+  ``src = (i + 0.5) * H_in / H_out - 0.5`` clamped to the image (OpenCV's ``INTER_LINEAR``,
+  which the Caffe data layer uses; PyTorch's ``align_corners=False``), rounded back to uint8;
+* labels, :func:`resize_label`: nearest, ``src = floor((i + 0.5) * H_in / H_out)``; with
+  ``align_corners=True``, ``src = round(i * (H_in - 1) / (H_out - 1))``, which for sizes
+  ``8k + 1`` and :func:`shrink_label` picks ``label[8i, 8j]`` exactly (Caffe's Interp with
+  ``shrink_factor: 8``).
+"""
+import numpy as np
+
+from .. import backend
+from ..functional import _checks
+
+__all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label", "shrink_label",
+           "random_scale", "random_mirror", "pad_to", "random_crop", "augment", "to_batch"]
+
+MEAN_BGR = (104.008, 116.669, 122.675)   # Caffe's ImageNet mean pixel (the VGG-16 release), B, G, R
+MEAN_RGB = MEAN_BGR[::-1]                # the same in the RGB order our images use
+IGNORE_INDEX = 255
+_MAX_CROP = 4096                         # larger crops are almost surely a mistake (e.g. a pixel count)
+
+
+def _check_image(fn, image, name="image"):
+    _checks.check_array(fn, name, image, floating=False)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{fn}: {name} must be a (H, W, 3) uint8 RGB array, got shape "
+                         f"{tuple(image.shape)} dtype {image.dtype}")
+
+
+def _check_label(fn, label, name="label", ndim=2):
+    _checks.check_array(fn, name, label, floating=False)
+    if label.dtype.kind not in "iu" or (ndim is not None and label.ndim != ndim):
+        raise ValueError(f"{fn}: {name} must be a {'(H, W)' if ndim == 2 else ''} integer array, "
+                         f"got shape {tuple(label.shape)} dtype {label.dtype}")
+
+
+def _check_image_label(fn, image, label):
+    _check_image(fn, image)
+    _check_label(fn, label)
+    if image.shape[:2] != label.shape:
+        raise ValueError(f"{fn}: image is {tuple(image.shape[:2])} but label is "
+                         f"{tuple(label.shape)} (image.shape={tuple(image.shape)})")
+    backend.get_array_module(image, label)
+
+
+def _linear_weights(xp, n_out, n_in):
+    """Half-pixel bilinear taps along one axis: (lo, hi, frac) each (n_out,)."""
+    src = (xp.arange(n_out, dtype=xp.float64) + 0.5) * (n_in / n_out) - 0.5
+    src = xp.clip(src, 0.0, n_in - 1.0)
+    lo = xp.floor(src).astype(xp.int64)
+    hi = xp.minimum(lo + 1, n_in - 1)
+    return lo, hi, src - lo
+
+
+def resize_image(image, out_hw):
+    """Bilinear resize of a uint8 RGB image (half-pixel centres, see the module docstring).
+
+    image (H, W, 3) uint8 -> (H_out, W_out, 3) uint8.
+    """
+    fn = "resize_image"
+    _check_image(fn, image)
+    oh, ow = _checks.check_pair(fn, "out_hw", out_hw, 1)
+    xp = backend.get_array_module(image)
+    img = image.astype(xp.float64)
+    lo, hi, f = _linear_weights(xp, oh, image.shape[0])
+    img = img[lo] * (1.0 - f)[:, None, None] + img[hi] * f[:, None, None]     # (oh, W, 3)
+    lo, hi, f = _linear_weights(xp, ow, image.shape[1])
+    img = img[:, lo] * (1.0 - f)[None, :, None] + img[:, hi] * f[None, :, None]  # (oh, ow, 3)
+    return xp.clip(xp.rint(img), 0, 255).astype(xp.uint8)
+
+
+def resize_label(label, out_hw, align_corners=False):
+    """Nearest-neighbour resize of a label map (only picks existing values, never mixes them).
+
+    label (..., H, W) integer -> (..., H_out, W_out), same dtype.
+    """
+    fn = "resize_label"
+    _check_label(fn, label, ndim=None)
+    if label.ndim < 2:
+        raise ValueError(f"{fn}: label must have at least 2 dims (..., H, W), got shape "
+                         f"{tuple(label.shape)}")
+    oh, ow = _checks.check_pair(fn, "out_hw", out_hw, 1)
+    xp = backend.get_array_module(label)
+
+    def index(n_out, n_in):
+        i = xp.arange(n_out, dtype=xp.float64)
+        if align_corners:
+            src = xp.floor(i * ((n_in - 1) / max(n_out - 1, 1)) + 0.5)
+        else:
+            src = xp.floor((i + 0.5) * (n_in / n_out))
+        return xp.clip(src, 0, n_in - 1).astype(xp.int64)
+
+    rows, cols = index(oh, label.shape[-2]), index(ow, label.shape[-1])
+    return label[..., rows[:, None], cols[None, :]]
+
+
+def shrink_label(labels, factor=8):
+    """Labels at the score map's resolution: (..., H, W) -> (..., (H-1)//f + 1, (W-1)//f + 1).
+
+    Nearest with align-corners indices, so for ``H = 8k + 1`` this is ``labels[..., ::8, ::8]``
+    (Caffe's Interp ``shrink_factor: 8`` on the label, DeepLab v2's training at output stride 8).
+    """
+    f = _checks.check_int("shrink_label", "factor", factor, 1)
+    _check_label("shrink_label", labels, ndim=None)
+    h, w = labels.shape[-2:]
+    return resize_label(labels, ((h - 1) // f + 1, (w - 1) // f + 1), align_corners=True)
+
+
+def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
+    """Resize image (bilinear) and label (nearest) by one factor drawn uniformly from scale_range.
+
+    The new size is ``round(H * s), round(W * s)`` (at least 1). Returns (image, label).
+    """
+    fn = "random_scale"
+    _check_image_label(fn, image, label)
+    lo, hi = scale_range
+    if not 0 < lo <= hi:
+        raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, got {scale_range!r}")
+    s = rng.uniform(lo, hi)
+    h, w = label.shape
+    out = (max(1, int(round(h * s))), max(1, int(round(w * s))))
+    return resize_image(image, out), resize_label(label, out)
+
+
+def random_mirror(image, label, rng, p=0.5):
+    """Flip image and label left-right together with probability p. Returns new arrays."""
+    _check_image_label("random_mirror", image, label)
+    if rng.random() < p:
+        return image[:, ::-1].copy(), label[:, ::-1].copy()
+    return image.copy(), label.copy()
+
+
+def _mean_uint8(fn, mean):
+    m = np.asarray(mean, dtype=np.float64)
+    if m.shape != (3,) or np.any(m < 0) or np.any(m > 255):
+        raise ValueError(f"{fn}: mean must be 3 values in [0, 255], got {mean!r}")
+    return np.rint(m).astype(np.uint8)
+
+
+def pad_to(image, label, min_hw, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
+    """Pad at the bottom and right up to at least ``min_hw`` (as Caffe's data layer).
+
+    The image is padded with the mean pixel rounded to uint8 (so it becomes ~0 after the mean
+    is subtracted), the label with ``ignore_index`` (those pixels count in no loss and no metric).
+    Returns (image (H', W', 3) uint8, label (H', W')) with ``H' = max(H, min_h)``.
+    """
+    fn = "pad_to"
+    _check_image_label(fn, image, label)
+    mh, mw = _checks.check_pair(fn, "min_hw", min_hw, 1)
+    xp = backend.get_array_module(image)
+    h, w = label.shape
+    H, W = max(h, mh), max(w, mw)
+    out_img = xp.empty((H, W, 3), dtype=xp.uint8)
+    out_img[...] = xp.asarray(_mean_uint8(fn, mean))
+    out_img[:h, :w] = image
+    out_lab = xp.full((H, W), ignore_index, dtype=label.dtype)
+    out_lab[:h, :w] = label
+    return out_img, out_lab
+
+
+def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
+    """Pad (see :func:`pad_to`) then cut a ``crop_size`` window at a uniform random offset."""
+    fn = "random_crop"
+    ch, cw = _checks.check_pair(fn, "crop_size", crop_size, 1)
+    if max(ch, cw) > _MAX_CROP:
+        raise ValueError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
+                         "DeepLab crops 321 x 321 (VOC) or 513 x 513")
+    image, label = pad_to(image, label, (ch, cw), mean=mean, ignore_index=ignore_index)
+    h, w = label.shape
+    y0 = int(rng.integers(0, h - ch + 1))
+    x0 = int(rng.integers(0, w - cw + 1))
+    return image[y0:y0 + ch, x0:x0 + cw].copy(), label[y0:y0 + ch, x0:x0 + cw].copy()
+
+
+def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=True,
+            mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
+    """The paper's training augmentation: random scale, random mirror, pad and random crop.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    label : (H, W) integer
+    rng : numpy.random.Generator
+    crop_size : int or (h, w) or None
+        None: no padding or cropping (the output size then varies with the scale).
+    scale_range : (lo, hi) or None
+        None: no rescaling.
+    mirror : bool
+
+    Returns
+    -------
+    image (h, w, 3) uint8, label (h, w) of label's dtype
+    """
+    _check_image_label("augment", image, label)
+    if scale_range is not None:
+        image, label = random_scale(image, label, rng, scale_range)
+    if mirror:
+        image, label = random_mirror(image, label, rng)
+    if crop_size is not None:
+        image, label = random_crop(image, label, crop_size, rng, mean, ignore_index)
+    return image, label
+
+
+def to_batch(images, labels=None, mean=MEAN_RGB, channel_order="rgb", device=None,
+             num_classes=None, ignore_index=IGNORE_INDEX):
+    """Stack images (and labels) into network inputs on a device.
+
+    Parameters
+    ----------
+    images : (N, H, W, 3) uint8 array or a list of (H, W, 3) uint8 arrays of one size
+    labels : (N, H, W) integer array, a list of (H, W) arrays, or None
+    mean : 3 floats, in RGB order (MEAN_RGB by default)
+    channel_order : "rgb" or "bgr"
+        "bgr" reverses the channels (mean too) for weights converted from Caffe, whose inputs
+        are BGR.
+    device : "cpu", "gpu" or None (the default device)
+    num_classes : int, optional
+        If given, label values must lie in [0, num_classes) or be ignore_index.
+
+    Returns
+    -------
+    x : (N, 3, H, W) float32, ``image - mean`` (no division: Caffe's VGG-16 expects 0..255)
+    y : (N, H, W) int64, or None when labels is None
+    """
+    fn = "to_batch"
+    _checks.check_choice(fn, "channel_order", channel_order, ("rgb", "bgr"))
+    device = backend.default_device() if device is None else device
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError(f"{fn}: images is an empty list")
+        for i, im in enumerate(images):
+            _check_image(fn, im, name=f"images[{i}]")
+        shapes = {tuple(im.shape) for im in images}
+        if len(shapes) > 1:
+            raise ValueError(f"{fn}: images have different shapes {sorted(shapes)}; crop or "
+                             "resize them to one size first")
+        xp = backend.get_array_module(*images)
+        images = xp.stack(images)
+    _checks.check_array(fn, "images", images, floating=False)
+    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8, got shape {tuple(images.shape)}"
+                         f" dtype {images.dtype}")
+    xp = backend.get_array_module(images)
+    m = np.asarray(mean, dtype=np.float32)
+    _mean_uint8(fn, m)
+    x = images.astype(xp.float32) - xp.asarray(m)               # (N, H, W, 3)
+    if channel_order == "bgr":
+        x = x[..., ::-1]
+    x = xp.ascontiguousarray(x.transpose(0, 3, 1, 2))           # (N, H, W, 3) -> (N, 3, H, W)
+    x = backend.to_device(x, device)
+    if labels is None:
+        return x, None
+    if isinstance(labels, (list, tuple)):
+        for i, lab in enumerate(labels):
+            _check_label(fn, lab, name=f"labels[{i}]")
+        labels = backend.get_array_module(*labels).stack(labels)
+    _check_label(fn, labels, name="labels", ndim=3)
+    if tuple(labels.shape) != (images.shape[0],) + tuple(images.shape[1:3]):
+        raise ValueError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
+                         f"images.shape={tuple(images.shape)}")
+    if num_classes is not None:
+        lab_xp = backend.get_array_module(labels)
+        bad = ((labels < 0) | (labels >= num_classes)) & (labels != ignore_index)
+        if bool(bad.any()):
+            values = backend.asnumpy(lab_xp.unique(labels[bad]))[:8].tolist()
+            raise ValueError(f"{fn}: labels have values {values} outside [0, {num_classes}) "
+                             f"or {ignore_index} (labels.shape={tuple(labels.shape)})")
+    y = backend.to_device(labels.astype(backend.get_array_module(labels).int64), device)
+    return x, y

@@ -1,0 +1,282 @@
+"""A built-in synthetic segmentation dataset: coloured shapes on textured backgrounds.
+
+No download, no cache: every image is drawn on demand from a NumPy ``Generator`` seeded with
+``(seed, split, index)``, so image ``i`` of a split is the same whatever ``num_images`` is, and
+the train and val splits never share an image.
+
+The data are built to show the three challenges DeepLab v2 addresses (Sec. 1):
+
+* **Field of view.** The class is decided by the *shape* of an object, never by its colour
+  (colours are drawn independently of the class). The interior of a large disc looks exactly
+  like the interior of a large square; only a field of view that reaches the object's outline
+  can tell them apart (atrous convolution, Sec. 3.1).
+* **Multiple scales.** One image holds objects from about 1/16 (at least ``min_pixels``) to 1/2
+  of the image side, log-uniformly distributed (ASPP, Sec. 3.2).
+* **Boundaries.** Objects sit on smooth random colour fields with stripes and pixel noise and
+  may occlude each other, so a stride-8 score map must be sharpened at the boundaries
+  (bilinear upsampling and the dense CRF, Sec. 3.3; the trimap of Fig. 10).
+
+Geometry (what the label of each class is; pixel centres are at integer coordinates
+``(y, x)``): every object fits in a circle of diameter ``size`` (radius ``R = size / 2``)
+centred at ``(cy, cx)``; ``(u, v)`` are the pixel offsets rotated by ``-angle``.
+
+=====  ========  ==============================================================================
+label  name      pixels that belong to the object
+=====  ========  ==============================================================================
+0      background everything not covered by an object (including the hole of a ring)
+1      disc      ``r <= R``                         (``r`` distance to the centre)
+2      square    ``max(|u|, |v|) <= R / sqrt(2)``   (corners on the circle)
+3      triangle  equilateral, circumradius ``R``: ``dx cos t_k + dy sin t_k <= R / 2`` for the
+                 three edge normals ``t_k = angle + 2 pi k / 3``
+4      ring      ``R / 2 < r <= R``
+5      cross     a plus sign of side ``a = 6 R / sqrt(10)`` and arm width ``a / 3`` (arm-end
+                 corners on the circle): ``|u| <= a/2 and |v| <= a/6``, or the same with u, v
+                 swapped
+=====  ========  ==============================================================================
+
+Objects are painted largest first, so small ones occlude large ones; a placement that would
+hide more than ``max_occlusion`` of an earlier object's visible pixels is drawn again, so every
+object keeps a recognisable part of its outline.
+"""
+import collections
+import math
+
+import numpy as np
+
+from ..functional import _checks
+
+__all__ = ["SyntheticShapes", "ShapeObject", "CLASS_NAMES", "shape_mask"]
+
+CLASS_NAMES = ("background", "disc", "square", "triangle", "ring", "cross")
+_SPLITS = {"train": 0, "val": 1}
+
+ShapeObject = collections.namedtuple("ShapeObject", "cls cy cx size angle color")
+ShapeObject.__doc__ = """One painted object: class index (1..5), centre (cy, cx) in pixels,
+size (diameter of the enclosing circle, pixels), angle (radians), color (r, g, b floats)."""
+
+
+def shape_mask(cls, dy, dx, size, angle):
+    """Boolean mask of one shape (the table in the module docstring).
+
+    Parameters
+    ----------
+    cls : int
+        Class index 1..5 (disc, square, triangle, ring, cross).
+    dy, dx : (H, W) float arrays
+        Offsets of the pixel centres from the object's centre.
+    size : float
+        Diameter of the circle the shape fits in.
+    angle : float
+        Rotation in radians (ignored by disc and ring).
+
+    Returns
+    -------
+    (H, W) bool array
+    """
+    R = size / 2.0
+    c, s = math.cos(angle), math.sin(angle)
+    u = dx * c + dy * s           # offsets in the object's own frame
+    v = -dx * s + dy * c
+    r2 = dy * dy + dx * dx
+    if cls == 1:                  # disc
+        return r2 <= R * R
+    if cls == 2:                  # square: half-side R / sqrt(2) puts the corners on the circle
+        h = R / math.sqrt(2.0)
+        return (np.abs(u) <= h) & (np.abs(v) <= h)
+    if cls == 3:                  # equilateral triangle: inradius R / 2, three half-planes
+        inside = np.ones(dy.shape, dtype=bool)
+        for k in range(3):
+            t = angle + 2.0 * math.pi * k / 3.0
+            inside &= dx * math.cos(t) + dy * math.sin(t) <= R / 2.0
+        return inside
+    if cls == 4:                  # ring (annulus), inner radius R / 2
+        return (r2 <= R * R) & (r2 > (R / 2.0) ** 2)
+    if cls == 5:                  # cross: arm-end corner (a/2, a/6) at distance R
+        a = 6.0 * R / math.sqrt(10.0)
+        au, av = np.abs(u), np.abs(v)
+        return ((au <= a / 2) & (av <= a / 6)) | ((au <= a / 6) & (av <= a / 2))
+    raise ValueError(f"shape_mask: cls must be 1..5 ({CLASS_NAMES[1:]}), got {cls!r}")
+
+
+def _interp_matrix(n_out, n_in):
+    """(n_out, n_in) linear-interpolation weights, align-corners (end points map to end points)."""
+    pos = np.linspace(0.0, n_in - 1.0, n_out)
+    lo = np.minimum(np.floor(pos).astype(int), n_in - 2)
+    frac = pos - lo
+    m = np.zeros((n_out, n_in))
+    m[np.arange(n_out), lo] = 1.0 - frac
+    m[np.arange(n_out), lo + 1] = frac
+    return m
+
+
+def _background(rng, H, W, yy, xx):
+    """(H, W, 3) float texture: a smooth random colour field plus stripes (no noise yet)."""
+    g = 3                                              # a 3x3 grid of random colours ...
+    grid = rng.uniform(0.0, 255.0, size=(g, g, 3))
+    ay, ax = _interp_matrix(H, g), _interp_matrix(W, g)
+    field = np.einsum("yi,ijc,xj->yxc", ay, grid, ax)  # ... bilinearly stretched to (H, W, 3)
+    amp = rng.uniform(8.0, 30.0)                       # grey stripes, random period/orientation
+    period = rng.uniform(4.0, 14.0)
+    theta = rng.uniform(0.0, math.pi)
+    phase = rng.uniform(0.0, 2.0 * math.pi)
+    stripes = amp * np.sin(2.0 * math.pi * (xx * math.cos(theta) + yy * math.sin(theta)) / period
+                           + phase)
+    return field + stripes[:, :, None]
+
+
+def _contrasting_color(rng, under, min_contrast, tries=30):
+    """A random RGB colour at least ``min_contrast`` (L2) from ``under``, else the farthest tried."""
+    best, best_d = None, -1.0
+    for _ in range(tries):
+        color = rng.uniform(0.0, 255.0, size=3)
+        d = float(np.linalg.norm(color - under))
+        if d >= min_contrast:
+            return color
+        if d > best_d:
+            best, best_d = color, d
+    return best
+
+
+def generate_image(rng, height, width, *, max_objects=4, min_pixels=9.0, scale_range=(1 / 16, 1 / 2),
+                   max_occlusion=0.3, noise=8.0, min_contrast=90.0, rotate=True):
+    """Draw one image, its label and the list of its objects.
+
+    Returns
+    -------
+    image : (H, W, 3) uint8
+    label : (H, W) uint8, values in 0..5
+    objects : list of ShapeObject, in painting order (later ones on top)
+    """
+    H, W = height, width
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    canvas = _background(rng, H, W, yy, xx)
+    label = np.zeros((H, W), dtype=np.uint8)
+    owner = np.full((H, W), -1, dtype=np.int64)          # which object each pixel shows
+    side = min(H, W)
+    lo = max(min_pixels, scale_range[0] * side)
+    hi = max(lo, scale_range[1] * side)
+    n = int(rng.integers(2, max_objects + 1)) if max_objects >= 2 else max_objects
+    sizes = np.sort(np.exp(rng.uniform(math.log(lo), math.log(hi), size=n)))[::-1]
+    objects = []
+    for size in sizes:
+        R = size / 2.0
+        for _ in range(20):                               # rejection sampling of the placement
+            cls = int(rng.integers(1, len(CLASS_NAMES)))
+            cy = rng.uniform(R, H - 1 - R) if H - 1 > 2 * R else (H - 1) / 2.0
+            cx = rng.uniform(R, W - 1 - R) if W - 1 > 2 * R else (W - 1) / 2.0
+            angle = rng.uniform(0.0, 2.0 * math.pi) if rotate else math.pi / 2  # pi/2: tip up
+            mask = shape_mask(cls, yy - cy, xx - cx, size, angle)
+            if not mask.any():
+                continue
+            hidden = np.bincount(owner[mask & (owner >= 0)], minlength=len(objects))
+            visible = np.bincount(owner[owner >= 0], minlength=len(objects))
+            if np.all(hidden <= max_occlusion * np.maximum(visible, 1)):
+                break
+        else:
+            continue                                      # no room for this object: skip it
+        under = canvas[mask].mean(axis=0)
+        color = _contrasting_color(rng, under, min_contrast)
+        shade = rng.uniform(-15.0, 15.0) * ((xx - cx) * math.cos(angle)
+                                            + (yy - cy) * math.sin(angle)) / R
+        canvas[mask] = color + shade[mask][:, None]
+        label[mask] = cls
+        owner[mask] = len(objects)
+        objects.append(ShapeObject(cls, float(cy), float(cx), float(size), float(angle),
+                                   tuple(float(c) for c in color)))
+    canvas += rng.normal(0.0, noise, size=canvas.shape)
+    image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+    return image, label, objects
+
+
+class SyntheticShapes:
+    """Shapes-on-texture segmentation data, deterministic from a seed (see the module docstring).
+
+    Parameters
+    ----------
+    split : "train" or "val"
+        The two splits are drawn from different random streams and never share an image.
+    num_images : int, optional
+        Number of images (default 1000 for train, 200 for val).
+    size : int or (H, W)
+        Image size. Sizes ``8k + 1`` (65, 81, 97, 129) make the label shrink exactly to the
+        stride-8 score map (``label[::8, ::8]``, as Caffe's Interp ``shrink_factor: 8``).
+    seed : int
+        Different seeds give different data; the same seed gives the same data.
+    max_objects : int
+        Each image holds 2..max_objects objects (fewer when they do not fit).
+    min_pixels : float
+        Smallest object size in pixels (shapes stay recognisable at about 9 px).
+    scale_range : (float, float)
+        Object sizes as fractions of the image side, log-uniform; the lower end is raised to
+        ``min_pixels``.
+    noise : float
+        Standard deviation of the Gaussian pixel noise (0..255 scale).
+
+    Items are ``(image, label)``: image (H, W, 3) uint8 RGB, label (H, W) uint8 in 0..5
+    (``num_classes = 6``, background included; there is no ignore label).
+    """
+
+    class_names = CLASS_NAMES
+    num_classes = len(CLASS_NAMES)
+
+    def __init__(self, split="train", num_images=None, size=97, seed=0, *, max_objects=4,
+                 min_pixels=9.0, scale_range=(1 / 16, 1 / 2), noise=8.0, rotate=True):
+        fn = "SyntheticShapes"
+        _checks.check_choice(fn, "split", split, tuple(_SPLITS))
+        if num_images is None:
+            num_images = 1000 if split == "train" else 200
+        self.split = split
+        self.num_images = _checks.check_int(fn, "num_images", num_images, 0)
+        self.size = _checks.check_pair(fn, "size", size, 17)
+        self.seed = _checks.check_int(fn, "seed", seed, 0)
+        self.max_objects = _checks.check_int(fn, "max_objects", max_objects, 1)
+        if not (isinstance(scale_range, (tuple, list)) and len(scale_range) == 2
+                and 0 < scale_range[0] <= scale_range[1] <= 1):
+            raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi <= 1, "
+                             f"got {scale_range!r}")
+        if not 1 <= min_pixels <= min(self.size) / 2:
+            raise ValueError(f"{fn}: min_pixels must be in [1, min(size)/2 = {min(self.size) / 2}]"
+                             f", got {min_pixels!r}")
+        if noise < 0:
+            raise ValueError(f"{fn}: noise must be >= 0, got {noise!r}")
+        self.min_pixels = float(min_pixels)
+        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
+        self.noise = float(noise)
+        self.rotate = bool(rotate)
+
+    def __len__(self):
+        return self.num_images
+
+    def _generate(self, index):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"SyntheticShapes: index must be an integer, got {index!r}")
+        i = int(index) + self.num_images if index < 0 else int(index)
+        if not 0 <= i < self.num_images:
+            raise IndexError(f"SyntheticShapes: index {index} out of range for "
+                             f"{self.num_images} images")
+        rng = np.random.default_rng([self.seed, _SPLITS[self.split], i])
+        return generate_image(rng, *self.size, max_objects=self.max_objects,
+                              min_pixels=self.min_pixels, scale_range=self.scale_range,
+                              noise=self.noise, rotate=self.rotate)
+
+    def __getitem__(self, index):
+        """``(image (H, W, 3) uint8, label (H, W) uint8)`` of image ``index``."""
+        image, label, _ = self._generate(index)
+        return image, label
+
+    def objects(self, index):
+        """The objects of image ``index`` (list of :class:`ShapeObject`, painting order)."""
+        return self._generate(index)[2]
+
+    def load_arrays(self):
+        """All images stacked: images (N, H, W, 3) uint8 and labels (N, H, W) uint8."""
+        H, W = self.size
+        images = np.empty((self.num_images, H, W, 3), dtype=np.uint8)
+        labels = np.empty((self.num_images, H, W), dtype=np.uint8)
+        for i in range(self.num_images):
+            images[i], labels[i] = self[i]
+        return images, labels
+
+    def __repr__(self):
+        return (f"SyntheticShapes(split={self.split!r}, num_images={self.num_images}, "
+                f"size={self.size}, seed={self.seed})")
