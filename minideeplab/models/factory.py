@@ -1,0 +1,78 @@
+"""Build any DeepLab variant by name (the command line's ``--model``).
+
+================  ===============================================================  ==========
+name              network                                                          paper
+================  ===============================================================  ==========
+``"largefov"``    VGG-16, fc6 3x3 rate 12, 1024 channels                           v2 Tab. 3
+``"aspp-s"``      VGG-16, ASPP rates (2, 4, 8, 12), branches summed                v2 Tab. 3
+``"aspp-l"``      VGG-16, ASPP rates (6, 12, 18, 24), branches summed              v2 Tab. 3
+``"resnet"``      ResNet-101, output stride 8, four 3x3 convs to classes, summed   v2 Sec. 4
+``"v3"``          ResNet-101, output stride 16, multi-grid (1, 2, 4), ASPP v3      v3 Sec. 3.3
+================  ===============================================================  ==========
+
+``tiny=True`` shrinks a network for CPU training in minutes: VGG width 1/16 (conv1 4 channels,
+fc6/fc7 64), ResNet blocks (1, 1, 1, 1) at width 1/8. Explicit ``width``/``depth`` win.
+"""
+from .msc import MultiScale
+from .resnet import TINY_RESNET, DeepLabResNet
+from .vgg import deeplab_vgg16
+
+__all__ = ["MODEL_NAMES", "TINY_VGG_WIDTH", "build_model"]
+
+MODEL_NAMES = ("largefov", "aspp-s", "aspp-l", "resnet", "v3")
+TINY_VGG_WIDTH = 1 / 16
+_VGG_RATES = {"largefov": None, "aspp-s": (2, 4, 8, 12), "aspp-l": (6, 12, 18, 24)}
+
+
+def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, scales=None,
+                method="holes", seed=0, dtype="float32", device=None, **kwargs):
+    """A DeepLab network by name (see the module doc).
+
+    Parameters
+    ----------
+    name : one of :data:`MODEL_NAMES`
+    num_classes : int, L
+    tiny : bool, the small CPU presets (see the module doc)
+    width : float, channel multiplier (default 1, or the tiny preset's)
+    depth : ResNet depth, 50 / 101 / 152 or four block counts (default 101, or tiny's);
+        not allowed for the VGG models
+    scales : None, or multi-scale input scales such as (1, 0.75, 0.5): the network is wrapped
+        in :class:`~.msc.MultiScale` (max fusion)
+    method : "holes" | "deinterlace" | "direct", the atrous convolution method
+    seed, dtype, device : initialisation seed, parameter dtype and device
+    **kwargs : passed on: for VGG (:func:`~.vgg.deeplab_vgg16`) ``fc6_kernel``, ``fc6_rate``,
+        ``fc_channels``, ``dropout``; for ResNet (:class:`~.resnet.DeepLabResNet`)
+        ``output_stride``, ``multi_grid``, ``rates``, ``frozen_bn``, ``aspp_channels``, ...
+
+    Returns
+    -------
+    Module with ``forward(x) -> logits``, ``backward(dlogits) -> dx``, ``output_stride`` and
+    ``build_args`` (a JSON-able dict such that ``build_model(**build_args)`` rebuilds it, for
+    checkpoints).
+    """
+    if name not in MODEL_NAMES:
+        raise ValueError(f"build_model: unknown model name {name!r}; choose one of "
+                         f"{MODEL_NAMES}")
+    args = dict(name=name, num_classes=num_classes, tiny=tiny, width=width, depth=depth,
+                scales=None if scales is None else list(scales), method=method, seed=seed,
+                dtype=dtype, **kwargs)
+    common = dict(method=method, seed=seed, dtype=dtype, device=device)
+    if name in _VGG_RATES:
+        if depth is not None:
+            raise ValueError(f"build_model: depth={depth!r} is for the ResNet models, not "
+                             f"{name!r}")
+        width = (TINY_VGG_WIDTH if tiny else 1.0) if width is None else width
+        model = deeplab_vgg16(num_classes, aspp_rates=_VGG_RATES[name], width=width,
+                              **common, **kwargs)
+    else:
+        if width is None:
+            width = TINY_RESNET["width"] if tiny else 1.0
+        if depth is None:
+            depth = TINY_RESNET["depth"] if tiny else 101
+        depth = tuple(depth) if isinstance(depth, list) else depth
+        model = DeepLabResNet(num_classes, "v2" if name == "resnet" else "v3", depth=depth,
+                              width=width, **common, **kwargs)
+    if scales is not None:
+        model = MultiScale(model, scales)
+    model.build_args = args
+    return model

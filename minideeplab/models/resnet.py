@@ -1,0 +1,258 @@
+"""ResNet backbones with atrous convolution, and DeepLab's v2 and v3 heads on top.
+
+DeepLab v2, Sec. 4.1 ("we re-purpose ResNet-101 by atrous convolution"), and DeepLab v3
+(Chen et al. 2017, Sec. 3.2-3.3; seeds/001):
+
+* **Bottleneck block** (He et al. 2016): 1x1 (C -> P) - BN - ReLU - 3x3 (P -> P, stride s,
+  rate r) - BN - ReLU - 1x1 (P -> 4P) - BN, plus the shortcut (identity, or 1x1 stride-s
+  convolution + BN when the shape changes), then ReLU. The stride sits on the 3x3 convolution
+  (torchvision's "ResNet v1.5"); Caffe's MSRA ResNet-101 that DeepLab v2 used puts it on the
+  first 1x1 instead. The parameter count is the same.
+* **Output stride** (FACTS.md; torchvision's ``replace_stride_with_dilation``): the stem
+  (7x7/2 conv, 3x3/2 max pool) and layer2 halve the map four times in all (stride 8); layer3
+  and layer4 halve it again for output stride 32. For output stride 16 layer4's stride becomes
+  1 and its rate 2; for 8, layer3 gets rate 2 and layer4 rate 4. As in torchvision, the first
+  block of a converted stage keeps the previous rate in its 3x3 convolution: that convolution
+  reads the previous stage's map, whose samples are ``r_prev`` apart. With this rule the
+  converted network computes exactly the same numbers as the strided one at the positions
+  the strided one computes (the test checks it).
+* **Multi-grid** (v3, Sec. 3.2): layer4's blocks use ``rate * grid[i]``, e.g. (1, 2, 4).
+* **v2 head** (``"resnet"``): four 3x3 convolutions straight to the classes at rates
+  6, 12, 18, 24 (output stride 8), summed; Caffe's ``fc1_voc12_c0..c3``, lr x10 / bias x20.
+* **v3 head** (``"v3"``): :class:`~minideeplab.nn.ASPPv3` (1x1, three 3x3 atrous branches,
+  image pooling; BN; concatenated; 1x1 projection) and a 1x1 classifier.
+* **Batch norm**: with ``frozen_bn`` every BN uses its running statistics in training too and
+  gamma/beta are fixed, as DeepLab v2 trains ResNet-101 (Caffe ``use_global_stats``); the
+  default trains BN with batch statistics (needs batches of several images; v3 uses 16).
+
+Initialisation: He-normal convolutions, BN gamma 1 and beta 0, the v2 head Gaussian 0.01.
+Shapes: x (N, 3, H, W) -> logits (N, L, h, w), h = H / output_stride (rounded up).
+"""
+import numbers
+
+from .. import nn
+from ..nn import init
+from .vgg import scaled
+
+__all__ = ["RESNET_DEPTHS", "TINY_RESNET", "Bottleneck", "ResNetBackbone", "DeepLabResNet",
+           "stage_strides_and_rates"]
+
+RESNET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+TINY_RESNET = dict(depth=(1, 1, 1, 1), width=1 / 8)   # a few seconds per step on a CPU
+EXPANSION = 4
+
+
+def _bn(channels, bn):
+    return nn.BatchNorm2d(channels, momentum=bn["momentum"], frozen=bn["frozen"],
+                          freeze_affine=bn["frozen"], dtype=bn["dtype"], device=bn["device"])
+
+
+class Bottleneck(nn.Module):
+    """ResNet's bottleneck block with an atrous 3x3 convolution (see the module doc).
+
+    Parameters: in_channels C, planes P (output 4P), stride s, rate r (of the 3x3),
+    ``method`` of the atrous convolution, ``seed`` (Generator), ``bn`` (dict of batch-norm
+    options). Children: ``main`` (conv1 bn1 relu1 conv2 bn2 relu2 conv3 bn3), ``shortcut``
+    (conv + bn, only when s != 1 or C != 4P), ``relu``.
+    Shapes: x (N, C, H, W) -> y (N, 4P, H_out, W_out), H_out = (H - 1) // s + 1.
+    """
+
+    def __init__(self, in_channels, planes, *, stride=1, rate=1, method="holes", seed=None,
+                 bn):
+        super().__init__()
+        conv = dict(bias=False, seed=seed, dtype=bn["dtype"], device=bn["device"])
+        out = planes * EXPANSION
+        self.main = nn.Sequential({
+            "conv1": nn.Conv2d(in_channels, planes, 1, **conv),
+            "bn1": _bn(planes, bn), "relu1": nn.ReLU(),
+            "conv2": nn.Conv2d(planes, planes, 3, stride=stride, rate=rate, padding=rate,
+                               method=method if stride == 1 else "holes", **conv),
+            "bn2": _bn(planes, bn), "relu2": nn.ReLU(),
+            "conv3": nn.Conv2d(planes, out, 1, **conv),
+            "bn3": _bn(out, bn)})
+        self.has_shortcut = stride != 1 or in_channels != out
+        if self.has_shortcut:
+            self.shortcut = nn.Sequential({"conv": nn.Conv2d(in_channels, out, 1,
+                                                             stride=stride, **conv),
+                                           "bn": _bn(out, bn)})
+        self.relu = nn.ReLU()
+        self.stride, self.rate = stride, rate
+
+    def forward(self, x):
+        identity = self.shortcut(x) if self.has_shortcut else x
+        return self.relu(self.main(x) + identity)     # the sum is a new array
+
+    def backward(self, dy):
+        d = self.relu.backward(dy)                     # d reaches both paths unchanged
+        dx = self.main.backward(d)
+        return dx + (self.shortcut.backward(d) if self.has_shortcut else d)
+
+    def __repr__(self):
+        w = self.main.conv2.params["weight"]
+        return (f"Bottleneck({self.main.conv1.params['weight'].shape[1]}, {w.shape[0]}, "
+                f"stride={self.stride}, rate={self.rate})")
+
+
+def stage_strides_and_rates(output_stride, depth, multi_grid=None):
+    """Per block (stride, rate of its 3x3) for layer1..layer4, for an output stride.
+
+    Returns a list of four lists. Stages whose stride is turned into a rate get stride 1; the
+    first block of such a stage keeps the previous rate (see the module doc); layer4's rates are
+    multiplied by ``multi_grid`` (one factor per block of layer4).
+    """
+    if output_stride not in (8, 16, 32):
+        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+    grid = tuple(multi_grid) if multi_grid is not None else (1,) * depth[3]
+    if len(grid) != depth[3]:
+        raise ValueError(f"multi_grid must have one factor per layer4 block ({depth[3]}), "
+                         f"got {grid!r}")
+    dilate = {8: (False, False, True, True), 16: (False, False, False, True),
+              32: (False,) * 4}[output_stride]
+    stages, rate = [], 1
+    for s, (stride, blocks) in enumerate(zip((1, 2, 2, 2), depth)):
+        previous = rate
+        if dilate[s]:
+            rate, stride = rate * stride, 1
+        g = grid if s == 3 else (1,) * blocks
+        stages.append([(stride if b == 0 else 1, (previous if b == 0 else rate) * g[b])
+                       for b in range(blocks)])
+    return stages
+
+
+class ResNetBackbone(nn.Module):
+    """ResNet (bottleneck) trunk with a chosen output stride: stem, layer1 .. layer4.
+
+    Parameters
+    ----------
+    depth : 50, 101, 152, or a tuple of four block counts (``(1, 1, 1, 1)`` for a tiny net)
+    width : float, multiplies every channel count (1.0: 64 .. 2048 channels)
+    output_stride : 8, 16 or 32
+    multi_grid : None or one factor per layer4 block, e.g. (1, 2, 4) (v3)
+    method : atrous convolution method of the stride-1 3x3 convolutions
+    frozen_bn : bool, freeze every batch norm (statistics and affine), as DeepLab v2
+    bn_momentum : float, running-statistics momentum
+    seed, dtype, device : as the layers
+
+    ``out_channels``: 2048 * width. Shapes: x (N, 3, H, W) -> (N, out_channels, h, w).
+    """
+
+    def __init__(self, depth=101, width=1.0, output_stride=8, multi_grid=None, *,
+                 method="holes", frozen_bn=False, bn_momentum=0.1, seed=0, dtype="float32",
+                 device=None):
+        super().__init__()
+        blocks = RESNET_DEPTHS.get(depth, depth) if not isinstance(depth, tuple) else depth
+        if not (isinstance(blocks, tuple) and len(blocks) == 4
+                and all(isinstance(b, int) and b >= 1 for b in blocks)):
+            raise ValueError(f"ResNetBackbone: depth must be one of {sorted(RESNET_DEPTHS)} or "
+                             f"a tuple of four block counts >= 1, got {depth!r}")
+        if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
+            raise ValueError(f"ResNetBackbone: width must be a number > 0, got {width!r}")
+        try:
+            plan = stage_strides_and_rates(output_stride, blocks, multi_grid)
+        except ValueError as e:
+            raise ValueError(f"ResNetBackbone: {e}") from None
+        rng = init.as_rng(seed)
+        bn = dict(momentum=bn_momentum, frozen=frozen_bn, dtype=dtype, device=device)
+        stem = scaled(64, width)
+        self.stem = nn.Sequential({
+            "conv1": nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False, seed=rng,
+                               dtype=dtype, device=device),
+            "bn1": _bn(stem, bn), "relu": nn.ReLU(),
+            "pool": nn.MaxPool2d(3, 2, 1)})
+        cin = stem
+        for s, (planes, stage) in enumerate(zip((64, 128, 256, 512), plan), start=1):
+            p = scaled(planes, width)
+            layer = {}
+            for b, (stride, rate) in enumerate(stage):
+                layer[str(b)] = Bottleneck(cin, p, stride=stride, rate=rate, method=method,
+                                           seed=rng, bn=bn)
+                cin = p * EXPANSION
+            setattr(self, f"layer{s}", nn.Sequential(layer))
+        self.out_channels = cin
+        self.output_stride = output_stride
+        self.plan = plan
+
+    def stages(self):
+        return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def forward(self, x):
+        for stage in self.stages():
+            x = stage(x)
+        return x
+
+    def backward(self, dy):
+        for stage in reversed(self.stages()):
+            dy = stage.backward(dy)
+        return dy
+
+
+class DeepLabResNet(nn.Module):
+    """DeepLab on a ResNet backbone with the v2 head (``head="v2"``) or v3's ASPP (``"v3"``).
+
+    Parameters
+    ----------
+    num_classes : int, L
+    head : "v2" (four 3x3 convolutions to the classes, summed) or "v3" (ASPPv3 + classifier)
+    depth, width, multi_grid, method, frozen_bn, bn_momentum, seed, dtype, device : as
+        :class:`ResNetBackbone`
+    output_stride : 8 (v2's default) or 16 (v3's default); 32 needs explicit ``rates``
+    rates : the head's atrous rates; default v2 (6, 12, 18, 24) at output stride 8 (halved at
+        16), v3 (6, 12, 18) at 16 or (12, 24, 36) at 8 (the rates scale with the map)
+    aspp_channels : v3's branch width (256 * width by default)
+
+    Children ``backbone`` and ``head``. Shapes: x (N, 3, H, W) -> logits (N, L, h, w).
+    """
+
+    def __init__(self, num_classes=21, head="v2", *, depth=101, width=1.0, output_stride=None,
+                 multi_grid=None, rates=None, aspp_channels=None, method="holes",
+                 frozen_bn=False, bn_momentum=0.1, dropout=0.0, seed=0, dtype="float32",
+                 device=None):
+        super().__init__()
+        if head not in ("v2", "v3"):
+            raise ValueError(f"DeepLabResNet: head must be 'v2' or 'v3', got {head!r}")
+        if output_stride is None:
+            output_stride = 8 if head == "v2" else 16
+        if multi_grid is None and head == "v3":
+            multi_grid = (1, 2, 4)
+            blocks = RESNET_DEPTHS.get(depth, depth)
+            if isinstance(blocks, tuple) and len(blocks) == 4 and blocks[3] != 3:
+                multi_grid = None                   # the (1, 2, 4) grid needs 3 blocks
+        rng = init.as_rng(seed)
+        self.backbone = ResNetBackbone(depth, width, output_stride, multi_grid, method=method,
+                                       frozen_bn=frozen_bn, bn_momentum=bn_momentum, seed=rng,
+                                       dtype=dtype, device=device)
+        c = self.backbone.out_channels
+        if rates is None:
+            rates = _default_rates(head, output_stride)
+        if head == "v2":
+            convs = {}
+            for i, r in enumerate(rates):
+                conv = nn.Conv2d(c, num_classes, 3, rate=r, padding=r, method=method,
+                                 weight_std=0.01, seed=rng, dtype=dtype, device=device)
+                conv.lr_mult.update(weight=10.0, bias=20.0)
+                convs[f"c{i}"] = conv
+            self.head = nn.Parallel(convs, combine="sum")
+        else:
+            self.head = nn.ASPPv3(c, aspp_channels or scaled(256, width), tuple(rates),
+                                  num_classes=num_classes, dropout=dropout, method=method,
+                                  bn_momentum=bn_momentum, bn_frozen=frozen_bn, seed=rng,
+                                  dtype=dtype, device=device)
+        self.output_stride = output_stride
+        self.rates = tuple(rates)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+    def backward(self, dlogits):
+        return self.backbone.backward(self.head.backward(dlogits))
+
+
+def _default_rates(head, output_stride):
+    if head == "v2":
+        table = {8: (6, 12, 18, 24), 16: (3, 6, 9, 12)}
+    else:
+        table = {8: nn.ASPP_V3_RATES_OS8, 16: nn.ASPP_V3_RATES_OS16}
+    if output_stride not in table:
+        raise ValueError(f"DeepLabResNet: no default {head} rates for output_stride="
+                         f"{output_stride}; give rates=(...) explicitly")
+    return table[output_stride]
