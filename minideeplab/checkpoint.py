@@ -33,7 +33,7 @@ from . import backend
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "load_arrays",
            "save_checkpoint", "load_checkpoint", "restore_checkpoint", "json_to_array",
-           "array_to_json", "rng_state_to_array", "set_rng_state"]
+           "array_to_json", "rng_state_to_array", "set_rng_state", "module_rngs"]
 
 FORMAT_VERSION = 1
 
@@ -98,6 +98,17 @@ def set_rng_state(rng, array):
                          f"{type(rng.bit_generator).__name__}")
     rng.bit_generator.state = state
     return rng
+
+
+def module_rngs(model, prefix="module:"):
+    """Every ``numpy.random.Generator`` a model's layers own (dropout's ``rng``), by name.
+
+    ``{"module:head.branch0.drop6": Generator, ...}``: pass it (merged with the data
+    pipeline's generators) as ``rngs`` to :func:`save_checkpoint` and
+    :func:`restore_checkpoint`, so that a resumed run draws the same dropout masks.
+    """
+    return {f"{prefix}{name}": m.rng for name, m in model.named_modules()
+            if isinstance(getattr(m, "rng", None), numpy.random.Generator)}
 
 
 # ----------------------------------------------------------------------------- raw arrays

@@ -164,3 +164,20 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(KeyError, match="no random generator 'data'"):
         ckpt.restore_checkpoint(tmp_path / "a.npz", nn.Sequential(),
                                 rngs={"data": np.random.default_rng()})
+
+
+def test_module_rngs_resume_the_same_dropout_masks(tmp_path):
+    def net():
+        return nn.Sequential({"drop": nn.Dropout(0.5, seed=1),
+                              "inner": nn.Sequential({"drop": nn.Dropout(0.5, seed=2)})})
+
+    a = net()
+    x = np.ones((4, 8))
+    a(x), a.inner(x)                                   # advance both generators
+    rngs = ckpt.module_rngs(a)
+    assert sorted(rngs) == ["module:drop", "module:inner.drop"]
+    ckpt.save_checkpoint(tmp_path / "c.npz", a, rngs=rngs)
+    b = net()
+    ckpt.restore_checkpoint(tmp_path / "c.npz", b, rngs=ckpt.module_rngs(b))
+    assert np.array_equal(a(x), b(x)) and np.array_equal(a.inner(x), b.inner(x))
+    assert not np.array_equal(a(x), net()(x))          # a fresh net draws other masks

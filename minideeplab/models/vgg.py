@@ -132,7 +132,7 @@ def deeplab_vgg16(num_classes=21, fc6_kernel=3, fc6_rate=12, fc_channels=1024,
     ----------
     num_classes : int, L (21 for PASCAL VOC)
     fc6_kernel, fc6_rate : fc6's kernel size and atrous rate (Table 1: 7/4, 4/4, 4/8, 3/12);
-        ignored rate when ``aspp_rates`` is given (the kernel still applies to every branch)
+        with ``aspp_rates`` the rate is ignored and the kernel applies to every branch
     fc_channels : channels of fc6 and fc7 (4096 in the original VGG-16, 1024 in LargeFOV)
     aspp_rates : None, or a tuple of rates: DeepLab-ASPP with one fc6-fc7-fc8 branch per rate,
         outputs summed, e.g. (6, 12, 18, 24) for ASPP-L, (2, 4, 8, 12) for ASPP-S
