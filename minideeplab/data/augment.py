@@ -205,6 +205,8 @@ def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=Tr
     image (h, w, 3) uint8, label (h, w) of label's dtype
     """
     _check_image_label("augment", image, label)
+    if scale_range is None and not mirror and crop_size is None:
+        return image.copy(), label.copy()        # new arrays even when nothing is done
     if scale_range is not None:
         image, label = random_scale(image, label, rng, scale_range)
     if mirror:
