@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["demo"]
+COMMANDS = ["demo", "crf"]
 
 
 def build_parser():

@@ -1,0 +1,13 @@
+"""The fully connected CRF of DeepLab (paper Sec. 3.3): mean field with naive or lattice filtering.
+
+- :func:`dense_crf`                  the public entry point
+- :mod:`.meanfield`                  the mean-field loop and kernel normalisation (written once)
+- :mod:`.naive`, :mod:`.lattice`     exact O(N^2) and permutohedral-lattice Gaussian filtering
+"""
+from .dense import METHODS, PROB_FLOOR, dense_crf
+from .lattice import LatticeFilter
+from .meanfield import NORMALIZATIONS, MeanFieldHistory, mean_field, normalized_filter
+from .naive import NaiveFilter
+
+__all__ = ["dense_crf", "METHODS", "NORMALIZATIONS", "PROB_FLOOR", "LatticeFilter",
+           "NaiveFilter", "MeanFieldHistory", "mean_field", "normalized_filter"]

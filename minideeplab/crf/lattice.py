@@ -1,0 +1,226 @@
+"""Gaussian filtering on the permutohedral lattice, as a chain of sparse matrices.
+
+Adams, Baek & Davis, "Fast High-Dimensional Filtering Using the Permutohedral Lattice"
+(Eurographics 2010), as Kraehenbuehl's dense-CRF code (``permutohedral.cpp``) implements it.
+The exact filter ``out_i = sum_j exp(-|f_i - f_j|^2 / 2) v_j`` costs O(N^2); the lattice does it
+approximately in O(N d^2) by three linear steps:
+
+1. **splat**: every point ``f_i`` lies in one simplex of the lattice; it spreads its value to the
+   simplex's d+1 corners with barycentric weights (each row of weights sums to 1);
+2. **blur**: along each of the d+1 lattice axes, every vertex takes
+   ``v + 1/2 (v_left + v_right)`` (missing neighbours count as zero);
+3. **slice**: every point reads the d+1 corners back with the same weights, times
+   ``alpha = 1 / (1 + 2^-d)``.
+
+All three are linear and depend only on the features, so they are sparse matrices built once
+per image: ``K V ~ alpha * S^T B_d ... B_0 S V`` with the splat matrix S (M vertices x N points,
+N(d+1) non-zeros) and one blur matrix B_j (M x M, at most 3 non-zeros per row) per axis. One
+product filters all L labels at once (V is N x L), on scipy.sparse or cupyx.scipy.sparse.
+
+No Python loop runs over points or vertices: each lattice vertex's integer coordinates are
+encoded as one int64 (mixed radix), vertices are deduplicated with ``unique`` (which also gives
+the splat matrix's row of every (point, corner) pair), and the neighbour of vertex k along axis j
+is found by ``searchsorted`` because, the code being linear in the coordinates, the neighbour's
+code is ``code_k + delta_j``. (The reference stores coordinates as 16-bit integers in a hash
+table, which overflows for small sigmas on large images; 64 bits do not.)
+
+Conventions (and where they differ from Adams et al.):
+
+* blur weights (1/2, 1, 1/2) as the reference CRF code, not Adams' (1/4, 1/2, 1/4); with the
+  slice factor alpha this makes a constant signal come out at about 1 (the exact kernel's
+  row sums are a constant times that, which any of the CRF's normalisations divides out);
+* blur axes in the order 0, 1, ..., d (the reference's forward order);
+* the features are scaled by ``s_i = (d+1) sqrt(2/3) / sqrt((i+1)(i+2))`` before elevation, so
+  that splat-blur-slice approximates a Gaussian of unit standard deviation in feature space.
+"""
+import copy
+import math
+
+from .. import backend
+
+__all__ = ["LatticeFilter", "build_lattice", "BLUR_WEIGHT"]
+
+BLUR_WEIGHT = 0.5  # each neighbour's weight in one blur step (the centre's is 1)
+
+
+def _elevate(features, xp):
+    """Scale the features and lift them onto the hyperplane ``sum = 0`` in d+1 dimensions.
+
+    ``features`` (N, d) -> elevated (d+1, N) float64 (coordinate-major: each line below is one
+    vectorised operation over the N points). Adams et al. 2010, Sec. 3.1: the lattice lives on
+    ``H_d = {x in R^(d+1): sum x = 0}``; the embedding is the reference code's
+    ``elevated[j] = sum_{k>=j} c_k - j c_{j-1}`` with ``c_i = s_i f_i`` and
+    ``s_i = (d+1) sqrt(2/3) / sqrt((i+1)(i+2))`` (which makes the whole filter a unit Gaussian).
+    """
+    N, d = features.shape
+    elevated = xp.empty((d + 1, N), dtype=xp.float64)
+    tail = xp.zeros(N, dtype=xp.float64)           # sum_{k >= j} c_k, built from the end
+    for j in range(d, 0, -1):
+        c = features[:, j - 1].astype(xp.float64) * ((d + 1) * math.sqrt(2.0 / 3.0)
+                                                    / math.sqrt(j * (j + 1)))
+        elevated[j] = tail - j * c
+        tail += c
+    elevated[0] = tail
+    return elevated
+
+
+def _enclosing_simplex(elevated, xp):
+    """The simplex that contains each elevated point (Adams et al. 2010, Sec. 3.1, Fig. 3).
+
+    Parameters
+    ----------
+    elevated : (d+1, N) float64
+
+    Returns
+    -------
+    rem0 : (d+1, N) int64, the nearest "remainder-0" lattice point (all coordinates multiples
+        of d+1, summing to 0)
+    rank : (d+1, N) int64, rank[i, n] = position of coordinate i in the decreasing order of
+        ``elevated - rem0`` for point n (a permutation of 0..d per point)
+    bary : (d+1, N) float64, barycentric weights of the d+1 corners, >= 0, summing to 1
+    """
+    d1, N = elevated.shape
+    d = d1 - 1
+    rem0 = d1 * xp.ceil(elevated / d1 - 0.5)   # nearest multiple of d+1 (ties down, as the reference)
+    total = xp.rint(rem0.sum(axis=0) / d1).astype(xp.int64)             # (N,)
+    diff = elevated - rem0
+    rank = xp.zeros((d1, N), dtype=xp.int64)
+    for i in range(d1):                        # rank by pairwise comparison, ties: lower i first
+        for j in range(i + 1, d1):
+            i_below = diff[i] < diff[j]
+            rank[i] += i_below
+            rank[j] += ~i_below
+    # if rem0 does not sum to 0, shift ranks (and rem0 by d+1) so ranks lie in 0..d again
+    rank += total
+    shift = d1 * ((rank < 0).astype(xp.int64) - (rank > d).astype(xp.int64))
+    rank += shift
+    rem0 = rem0.astype(xp.int64) + shift
+    # barycentric weights from the sorted differences (Adams et al., Sec. 3.1, "splatting")
+    bary = xp.zeros((d + 2, N), dtype=xp.float64)
+    points = xp.arange(N)
+    for i in range(d1):
+        v = (elevated[i] - rem0[i]) / d1
+        bary[d - rank[i], points] += v
+        bary[d - rank[i] + 1, points] -= v
+    bary[0] += 1.0 + bary[d + 1]
+    return rem0, rank, bary[:d1]
+
+
+def _vertex_codes(rem0, rank, xp):
+    """One int64 code per (corner, point): corner r of point n has the coordinates
+    ``rem0[i, n] + (r if rank[i, n] <= d - r else r - (d+1))``, i = 0..d-1 (the last one is
+    implied by ``sum = 0``). The code is ``sum_i (coord_i - low_i) * stride_i`` (mixed radix),
+    with a margin of d on each side so that every neighbour (coordinates +-1 or +-d) has a code.
+
+    Returns codes (d+1, N) int64 and strides, a list of d Python ints.
+    """
+    d1, N = rem0.shape
+    d = d1 - 1
+    low = [int(v) - 2 * d for v in backend.asnumpy(rem0[:d].min(axis=1))]   # corner >= rem0 - d
+    high = [int(v) + 2 * d for v in backend.asnumpy(rem0[:d].max(axis=1))]  # corner <= rem0 + d
+    strides, size = [], 1
+    for lo, hi in zip(low, high):
+        strides.append(size)
+        size *= hi - lo + 1
+    if size >= 2 ** 62:
+        raise ValueError(
+            f"permutohedral lattice: the features span {size:.3g} possible lattice keys, more "
+            "than a 64-bit key can hold; the sigmas are far too small for this image")
+    base = xp.zeros(N, dtype=xp.int64)                # code of rem0 itself
+    for i in range(d):
+        base += (rem0[i] - low[i]) * strides[i]
+    codes = xp.empty((d1, N), dtype=xp.int64)
+    for r in range(d1):
+        codes[r] = base + r * sum(strides)            # canonical offset r on every coordinate ...
+        for i in range(d):                            # ... minus d+1 where rank[i] > d - r
+            codes[r] -= (d1 * strides[i]) * (rank[i] > d - r)
+    return codes, strides
+
+
+def build_lattice(features):
+    """The splat and blur matrices of the permutohedral lattice for ``features``.
+
+    Parameters
+    ----------
+    features : (N, d) float array, each feature already divided by its sigma (the kernel is
+        ``exp(-|f_i - f_j|^2 / 2)``), NumPy or CuPy
+
+    Returns
+    -------
+    splat : (M, N) float32 CSR matrix, ``splat[k, n]`` = barycentric weight of vertex k in
+        point n's simplex (d+1 non-zeros per column, each column sums to 1)
+    blurs : list of d+1 (M, M) float32 CSR matrices ``I + 1/2 (P_j + P_j^T)``, with
+        ``P_j[k, k'] = 1`` when k' is k's neighbour along lattice axis j
+    """
+    xp = backend.get_array_module(features)
+    N, d = features.shape
+    elevated = _elevate(features, xp)                                   # (d+1, N)
+    rem0, rank, bary = _enclosing_simplex(elevated, xp)
+    codes, strides = _vertex_codes(rem0, rank, xp)                      # (d+1, N)
+    keys, vertex = xp.unique(codes.ravel(), return_inverse=True)        # keys sorted, (M,)
+    M = int(keys.shape[0])
+    points = xp.tile(xp.arange(N), d + 1)       # entry r*N + n of the ravel is corner r of point n
+    splat = backend.csr_matrix(bary.ravel().astype(xp.float32), vertex.ravel(), points, (M, N))
+    blurs = []
+    for j in range(d + 1):
+        # neighbour along axis j: every coordinate - 1 except coordinate j, which gets + d
+        delta = -sum(strides) + ((d + 1) * strides[j] if j < d else 0)
+        target = keys + delta
+        pos = xp.minimum(xp.searchsorted(keys, target), M - 1)
+        found = keys[pos] == target
+        a, b = xp.nonzero(found)[0], pos[found]      # a's neighbour is b (so b's other one is a)
+        eye = xp.arange(M)
+        rows = xp.concatenate([eye, a, b])
+        cols = xp.concatenate([eye, b, a])
+        data = xp.concatenate([xp.ones(M, dtype=xp.float32),
+                               xp.full(2 * a.shape[0], BLUR_WEIGHT, dtype=xp.float32)])
+        blurs.append(backend.csr_matrix(data, rows, cols, (M, M)))
+    return splat, blurs
+
+
+def _scale_columns(A, scale):
+    """``A diag(scale)`` for a CSR matrix A, sharing A's index arrays (O(nnz))."""
+    xp = backend.get_array_module(A.data)
+    data = (A.data * scale[A.indices]).astype(A.dtype)
+    return backend.sparse_module(xp).csr_matrix((data, A.indices, A.indptr), shape=A.shape)
+
+
+class LatticeFilter:
+    """``V -> diag(left) K diag(right) V`` with K the permutohedral approximation of the Gaussian.
+
+    Parameters
+    ----------
+    features : (N, d) float array (NumPy or CuPy), already divided by the sigmas
+
+    Calling the filter: ``out = filt(V)`` with V (N, C) float32, out (N, C) float32, computed
+    as ``slice @ (B_d @ (... (B_0 @ (splat @ V))))``: d+3 CSR products, all C columns at once.
+    ``slice = alpha * splat^T`` with ``alpha = 1 / (1 + 2^-d)``. :meth:`with_scales` folds the
+    diagonal scalings (the CRF's normalisation and weight) into the splat and slice matrices,
+    so they cost nothing per call.
+    """
+
+    def __init__(self, features):
+        self.xp = backend.get_array_module(features)
+        self.n_points, self.dim = features.shape
+        self.raw_splat, self.blurs = build_lattice(features)
+        self.n_vertices = self.raw_splat.shape[0]
+        self.alpha = 1.0 / (1.0 + 2.0 ** (-self.dim))   # the reference's slice scaling
+        self.splat = self.raw_splat                                      # (M, N)
+        self.slice = (self.raw_splat.T * self.alpha).tocsr()             # (N, M)
+
+    def with_scales(self, left=None, right=None):
+        """A filter computing ``diag(left) K diag(right) V`` (K unscaled); left, right (N,) or None."""
+        other = copy.copy(self)
+        ones = self.xp.ones(self.n_points, dtype=self.xp.float64)
+        other.splat = _scale_columns(self.raw_splat, ones if right is None else right)
+        # diag(left) alpha S^T = (S diag(alpha left))^T
+        other.slice = _scale_columns(self.raw_splat,
+                                     self.alpha * (ones if left is None else left)).T.tocsr()
+        return other
+
+    def __call__(self, V):
+        """(N, C) float32 -> (N, C) float32."""
+        out = self.splat @ V          # (M, C) splat
+        for B in self.blurs:          # (M, C) blur along each of the d+1 axes
+            out = B @ out
+        return self.slice @ out       # (N, C) slice
