@@ -82,6 +82,17 @@ def test_caffe_update_differs_from_pytorch_when_lr_changes(on):
     assert abs(float(net.head.params["weight"][0]) - 0.805) > 0.04
 
 
+def test_float32_stays_float32(on):
+    net = _net(on)
+    net.head.params = {k: v.astype(np.float32) for k, v in net.head.params.items()}
+    opt = SGD(net, lr=0.01, weight_decay=0.1)
+    net.head.grads = {k: v.astype(np.float32) for k, v in
+                      {"weight": on(np.array([0.1, 0.2])), "bias": on(np.array([0.3]))}.items()}
+    opt.step(0.5)
+    assert all(v.dtype == np.float32 for v in net.head.params.values())
+    assert all(v.dtype == np.float32 for v in opt.state_dict().values())
+
+
 def test_step_does_not_modify_the_gradients(on):
     net = _net(on)
     opt = SGD(net, lr=0.01, weight_decay=0.1)
