@@ -1,4 +1,4 @@
-"""ResNet backbones and DeepLab's v2/v3 heads: counts, output strides, atrous equivalence, gradients."""
+"""ResNet backbones and DeepLab v2/v3 heads: counts, output strides, atrous equivalence, grads."""
 import numpy as np
 import pytest
 
