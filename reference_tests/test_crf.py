@@ -1,0 +1,213 @@
+"""dense_crf: the brute-force definition, lattice vs naive, known cases, the trimap, bad input.
+
+Oracles: ``crf_oracles.brute_force_crf`` computes the CRF of DeepLab v2 Sec. 3.3 from the formulas
+(double loop over pixel pairs, Potts sum over ``l' != l`` without the cancellation trick); the
+naive method must equal it. The lattice approximates the naive method: measured on 4 synthetic
+65x65 images and a 72x54 crop of grace_hopper.jpg at DeepLab's ResNet setting (4, 67, 3, 3, 1):
+pooled argmax agreement 99.2-99.4%, mean |dQ| 0.003-0.005, max |dQ| up to 0.99 (a few near-tie
+pixels flip; see the report), so the tests bound agreement and mean |dQ|, not max |dQ|.
+"""
+import matplotlib.cbook
+import numpy as np
+import pytest
+
+from crf_oracles import brute_force_crf, network_probs
+from helpers import assert_close
+from minideeplab import backend
+from minideeplab.crf import NORMALIZATIONS, PROB_FLOOR, dense_crf, naive
+from minideeplab.data import SyntheticShapes
+from minideeplab.metrics import trimap_accuracy
+
+RESNET = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
+
+
+def _tiny_case(seed=0, H=4, W=5, L=3):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, size=(H, W, 3)).astype(np.uint8)
+    probs = rng.dirichlet(np.ones(L), size=(H, W)).transpose(2, 0, 1).astype(np.float32)
+    return image, probs
+
+
+def _synthetic(n, size=65, seed=0):
+    images, labels = SyntheticShapes("val", num_images=n, size=size, seed=seed).load_arrays()
+    probs = [network_probs(lab, 6, seed=i) for i, lab in enumerate(labels)]
+    return list(images), list(labels), probs
+
+
+def _hopper(size=(72, 54)):
+    """grace_hopper.jpg (bundled with matplotlib), centre-cropped to 4:3 and resized, with
+    3 regions from its smoothed brightness as a stand-in segmentation."""
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        top = (h - w * 3 // 4) // 2
+        image = np.asarray(im.crop((0, top, w, top + w * 3 // 4)).resize(size, Image.BILINEAR))
+    lum = gaussian_filter(image.astype(np.float64).mean(axis=2), 2)
+    label = np.digitize(lum, np.quantile(lum, [1 / 3, 2 / 3]))
+    return image, label, network_probs(label, 3, seed=0)
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_naive_equals_brute_force_definition(normalization, on):
+    image, probs = _tiny_case(seed=1)
+    params = dict(w1=2.0, theta_alpha=2.0, theta_beta=40.0, w2=1.5, theta_gamma=1.5,
+                  iterations=4)
+    if normalization == "none":      # raw kernels: smaller weights keep the scores moderate
+        params.update(w1=0.3, w2=0.2)
+    expected = brute_force_crf(image, probs, normalization=normalization, **params)
+    Q = dense_crf(*on(image, probs), method="naive", normalization=normalization, **params)
+    assert Q.dtype == np.float32 and Q.shape == probs.shape
+    assert_close(Q, expected, rtol=1e-5, atol=1e-6, name=f"naive vs brute force ({normalization})")
+
+
+def test_lattice_agrees_with_naive_on_synthetic_images(on):
+    images, _, probs = _synthetic(4)
+    agree, dq, worst = [], [], 0.0
+    for image, p in zip(images, probs):
+        Qn = backend.asnumpy(dense_crf(*on(image, p), method="naive", **RESNET))
+        Ql = backend.asnumpy(dense_crf(*on(image, p), method="lattice", **RESNET))
+        agree.append(Qn.argmax(0) == Ql.argmax(0))
+        dq.append(np.abs(Qn - Ql))
+        worst = max(worst, float(dq[-1].max()))
+    agreement = float(np.mean(np.concatenate([a.ravel() for a in agree])))
+    mean_dq = float(np.mean(np.concatenate([d.ravel() for d in dq])))
+    print(f"synthetic: agreement {agreement:.4f}, mean |dQ| {mean_dq:.4f}, max |dQ| {worst:.3f}")
+    assert agreement >= 0.99
+    assert mean_dq <= 0.01
+
+
+def test_lattice_agrees_with_naive_on_a_photo(on):
+    image, _, probs = _hopper()
+    Qn = backend.asnumpy(dense_crf(*on(image, probs), method="naive", **RESNET))
+    Ql = backend.asnumpy(dense_crf(*on(image, probs), method="lattice", **RESNET))
+    agreement = float(np.mean(Qn.argmax(0) == Ql.argmax(0)))
+    mean_dq = float(np.abs(Qn - Ql).mean())
+    print(f"photo: agreement {agreement:.4f}, mean |dQ| {mean_dq:.4f}, "
+          f"max |dQ| {np.abs(Qn - Ql).max():.3f}")
+    assert agreement >= 0.99
+    assert mean_dq <= 0.01
+
+
+@pytest.mark.parametrize("method", ["naive", "lattice"])
+def test_zero_weights_give_softmax_of_log_probs(method, on):
+    image, probs = _tiny_case(seed=2, H=6, W=7, L=4)
+    probs = np.maximum(probs, 1e-3)
+    probs /= probs.sum(axis=0)            # normalised and above the floor: softmax(log p) = p
+    Q = dense_crf(*on(image, probs), w1=0.0, w2=0.0, method=method)
+    assert_close(Q, probs, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_iterations_give_softmax_of_log_probs(on):
+    image, probs = _tiny_case(seed=3, H=6, W=7, L=4)
+    probs = probs * 3.0 + 0.01            # not normalised: the softmax normalises
+    Q = dense_crf(*on(image, probs), iterations=0)
+    expected = np.maximum(probs, PROB_FLOOR) / np.maximum(probs, PROB_FLOOR).sum(axis=0)
+    assert_close(Q, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["naive", "lattice"])
+def test_uniform_image_with_noisy_unary_gets_smoother(method, on):
+    rng = np.random.default_rng(5)
+    H, W = 40, 48
+    truth = (np.arange(W)[None, :] >= W // 2).repeat(H, axis=0).astype(np.int64)  # two halves
+    logits = 1.5 * np.eye(2)[truth].transpose(2, 0, 1) + rng.standard_normal((2, H, W))
+    probs = (np.exp(logits) / np.exp(logits).sum(axis=0)).astype(np.float32)
+    image = np.full((H, W, 3), 128, dtype=np.uint8)        # no edges: only smoothing is left
+    Q = backend.asnumpy(dense_crf(*on(image, probs), method=method, **RESNET))
+
+    def n_label_changes(lab):
+        return int((lab[1:] != lab[:-1]).sum() + (lab[:, 1:] != lab[:, :-1]).sum())
+
+    before, after = probs.argmax(0), Q.argmax(0)
+    print(f"{method}: label changes {n_label_changes(before)} -> {n_label_changes(after)}, "
+          f"accuracy {np.mean(before == truth):.3f} -> {np.mean(after == truth):.3f}")
+    assert n_label_changes(after) < 0.25 * n_label_changes(before)
+    assert np.mean(after == truth) > np.mean(before == truth) + 0.1
+
+
+def test_history_matches_the_iterations(on):
+    image, probs = _tiny_case(seed=4, H=8, W=9, L=3)
+    Q, hist = dense_crf(*on(image, probs), iterations=3, return_history=True)
+    assert len(hist.Q) == len(hist.scores) == 4
+    assert_close(hist.Q[-1], Q, rtol=0, atol=0)
+    assert_close(hist.scores[0], np.log(np.maximum(probs, PROB_FLOOR)), rtol=1e-6, atol=1e-6)
+    for t in range(4):                    # Q[t] = softmax(scores[t]) over labels
+        s = backend.asnumpy(hist.scores[t]).astype(np.float64)
+        e = np.exp(s - s.max(axis=0))
+        assert_close(hist.Q[t], e / e.sum(axis=0), rtol=1e-5, atol=1e-6, name=f"t={t}")
+    Q2 = dense_crf(*on(image, probs), iterations=2)
+    assert_close(hist.Q[2], Q2, rtol=1e-6, atol=1e-7)
+
+
+def test_inputs_are_not_modified(on):
+    image, probs = on(*_tiny_case(seed=6, H=6, W=6))
+    image0, probs0 = image.copy(), probs.copy()
+    dense_crf(image, probs, iterations=2)
+    assert_close(image, image0, rtol=0, atol=0)
+    assert_close(probs, probs0, rtol=0, atol=0)
+
+
+def test_crf_sharpens_boundaries_in_the_trimap_band():
+    """Paper Fig. 10: with a blurred, upsampled unary the CRF gains most near the boundaries."""
+    images, labels, probs = _synthetic(4, size=97, seed=1)
+    Q = [dense_crf(im, p, **RESNET) for im, p in zip(images, probs)]
+    widths = [1, 2, 4, 1000]
+    before = trimap_accuracy([p.argmax(0) for p in probs], labels, widths, 6)
+    after = trimap_accuracy([q.argmax(0) for q in Q], labels, widths, 6)
+    gain = after.pixel_accuracy - before.pixel_accuracy
+    print("trimap accuracy before", np.round(before.pixel_accuracy, 3),
+          "after", np.round(after.pixel_accuracy, 3))
+    assert np.all(gain[:3] >= 0.08)                # bands of 1, 2, 4 pixels
+    assert np.all(gain[:3] > 2 * gain[3])          # more than on the whole image
+    assert after.mean_iou[0] > before.mean_iou[0] + 0.1
+
+
+def test_naive_refuses_large_images():
+    image = np.zeros((160, 160, 3), dtype=np.uint8)
+    probs = np.full((2, 160, 160), 0.5, dtype=np.float32)
+    assert 160 * 160 > naive.MAX_PIXELS
+    with pytest.raises(ValueError, match='method="lattice"'):
+        dense_crf(image, probs, method="naive")
+
+
+def _bad_cases():
+    img, p = _tiny_case(seed=7)
+    nan = p.copy()
+    nan[0, 1, 1] = np.nan
+    neg = p.copy()
+    neg[1, 0, 0] = -0.1
+    return [
+        ("image float", dict(image=img.astype(np.float32)), TypeError, "image must be an RGB uint8"),
+        ("image gray", dict(image=img[:, :, 0]), ValueError, r"image must have shape \(H, W, 3\)"),
+        ("image rgba", dict(image=np.concatenate([img, img[:, :, :1]], axis=2)), ValueError,
+         r"image.shape=\(4, 5, 4\)"),
+        ("image list", dict(image=img.tolist()), TypeError, "image must be a NumPy or CuPy array"),
+        ("probs HWL", dict(probs=p.transpose(1, 2, 0)), ValueError, r"probs must have shape \(L, H, W\)"),
+        ("probs size", dict(probs=p[:, :3]), ValueError, r"probs.shape=\(3, 3, 5\)"),
+        ("probs int", dict(probs=(p > 0.3).astype(np.int64)), TypeError, "probs must be a floating"),
+        ("probs nan", dict(probs=nan), ValueError, "probs contains NaN"),
+        ("probs negative", dict(probs=neg), ValueError, "probs contains negative values"),
+        ("one label", dict(probs=p[:1]), ValueError, "probs has L = 1 label"),
+        ("theta_alpha 0", dict(theta_alpha=0.0), ValueError, "theta_alpha .* must be > 0"),
+        ("theta_beta neg", dict(theta_beta=-3.0), ValueError, "theta_beta .* must be > 0"),
+        ("theta_gamma 0", dict(theta_gamma=0), ValueError, "theta_gamma .* must be > 0"),
+        ("theta_alpha nan", dict(theta_alpha=float("nan")), TypeError, "theta_alpha must be a finite"),
+        ("w1 negative", dict(w1=-1.0), ValueError, "w1 .* must be >= 0"),
+        ("iterations", dict(iterations=-1), ValueError, "iterations must be >= 0"),
+        ("iterations float", dict(iterations=2.5), TypeError, "iterations must be an integer"),
+        ("method", dict(method="exact"), ValueError, "unknown method 'exact'"),
+        ("normalization", dict(normalization="row"), ValueError, "unknown normalization 'row'"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c[0])
+def test_bad_input_names_the_argument(case):
+    _, override, error, match = case
+    image, probs = _tiny_case(seed=7)
+    kwargs = dict(image=image, probs=probs)
+    kwargs.update(override)
+    image, probs = kwargs.pop("image"), kwargs.pop("probs")
+    with pytest.raises(error, match=match):
+        dense_crf(image, probs, **kwargs)
