@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["demo", "crf"]
+COMMANDS = ["demo", "train", "evaluate", "predict", "crf"]
 
 
 def build_parser():

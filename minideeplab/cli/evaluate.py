@@ -1,0 +1,50 @@
+"""``python -m minideeplab evaluate CHECKPOINT``: mIoU of a trained model the paper's way.
+
+One confusion matrix accumulated over the whole val set (label 255 ignored), per-class IOU,
+pixel accuracy; ``--crf`` refines every prediction with the dense CRF first, ``--trimap``
+also reports accuracy in bands around the label boundaries (Fig. 10).
+"""
+import sys
+
+import numpy as np
+
+from .. import backend
+from ..train import evaluate, make_datasets, model_from_checkpoint
+from .train import add_dataset_argument, parse_dataset
+
+
+def add_parser(sub):
+    p = sub.add_parser("evaluate", help="mIoU of a checkpoint on a val set", description=__doc__)
+    p.add_argument("checkpoint", help="a checkpoint.npz written by 'train'")
+    add_dataset_argument(p)
+    p.add_argument("--num-val", type=int, default=None, help="synthetic: val images")
+    p.add_argument("--crf", action="store_true", help="dense CRF on top (lattice, defaults)")
+    p.add_argument("--device", choices=backend.DEVICES, default=None)
+    return p
+
+
+def run(args):
+    try:
+        model, config = model_from_checkpoint(args.checkpoint, device=args.device)
+        name, root = parse_dataset(args.dataset)
+        changes = dict(dataset=name, data_root=root)
+        if args.num_val:
+            changes["num_val"] = args.num_val
+        _, val = make_datasets(config.replace(**changes))
+    except (ValueError, OSError, KeyError) as e:
+        print(f"minideeplab evaluate: error: {e}", file=sys.stderr)
+        return 2
+    post = None
+    if args.crf:
+        from ..crf import dense_crf
+
+        def post(image, probs):
+            return backend.asnumpy(dense_crf(image, probs).argmax(axis=0))
+    cm = evaluate(model, val, input_scale=config.input_scale, device=args.device,
+                  postprocess=post)
+    names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]
+    print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels")
+    for n, iou in zip(names, cm.iou()):
+        print(f"  {n:>14s}  IOU {iou:.4f}" if np.isfinite(iou) else f"  {n:>14s}  IOU   n/a")
+    print(f"mean IOU {cm.mean_iou():.4f}   pixel accuracy {cm.pixel_accuracy():.4f}")
+    return 0

@@ -1,0 +1,343 @@
+"""Training DeepLab end to end: batches, loss at output stride 8, SGD with "poly", checkpoints.
+
+DeepLab v2, Sec. 4.1 and the Caffe release (FACTS.md): mini-batches of 10 crops, softmax
+cross-entropy over the stride-8 score map against labels shrunk by nearest sampling
+(``label[8i, 8j]``, ignore label 255, mean over the counted pixels), SGD with momentum 0.9 and
+weight decay 5e-4 in Caffe's form, and the "poly" learning rate
+``base * (1 - it/max_iter)^0.9`` (Table 2: better than "step").
+
+One iteration of :class:`Trainer`::
+
+    images, labels = a batch of augmented crops               # data/augment.py
+    x = (images - mean) * input_scale                          # (N, 3, H, W) float32
+    logits = model(x)                                          # (N, L, h, w), h = H / 8
+    loss = softmax_cross_entropy(logits, shrink(labels))       # or logits upsampled to (H, W)
+    model.backward(d loss / d logits); sgd.step(poly_lr(...))
+
+All randomness (batch choice, augmentation, dropout masks) comes from generators that are
+saved in every checkpoint, so ``resume`` continues bit for bit: training 2N steps straight and
+N steps + resume + N steps give identical weights.
+
+``input_scale``: the paper fine-tunes ImageNet weights that expect ``image - mean`` in 0..255
+units. Networks trained here from scratch with He initialisation train much better on inputs of
+unit scale, hence the default 1/64 (about one over the pixel standard deviation).
+"""
+import dataclasses
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import backend, checkpoint as ckpt, functional as F
+from .data.augment import augment, to_batch
+from .metrics import ConfusionMatrix
+from .models import build_model
+from .optim import SGD, make_schedule
+from .progress import progress
+
+__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "evaluate", "predict_logits",
+           "predict", "make_datasets", "model_from_checkpoint"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stopped before touching any checkpoint."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a training run (saved as JSON inside each checkpoint).
+
+    The defaults train the tiny DeepLab-ASPP-L on the synthetic shapes in a few minutes on
+    a CPU; the paper's VOC settings are ``tiny=False, crop_size=321, base_lr=1e-3,
+    max_iter=20000, input_scale=1.0`` with ImageNet-initialised weights.
+    """
+    model: str = "aspp-l"             # largefov | aspp-s | aspp-l | resnet | v3
+    tiny: bool = True                 # the small CPU presets of models.build_model
+    width: float = None               # channel multiplier (None: the preset's)
+    method: str = "holes"             # atrous convolution: holes | deinterlace
+    scales: tuple = None              # multi-scale inputs, e.g. (1, 0.75, 0.5); None: off
+    dataset: str = "synthetic"        # synthetic | voc
+    data_root: str = None             # voc: the VOCdevkit/VOC2012 folder
+    image_size: int = 81              # synthetic: image side (8k + 1)
+    num_train: int = 1000             # synthetic: images in the train split
+    num_val: int = 100                # synthetic: images in the val split (voc: all)
+    crop_size: int = 81               # training crops (321 on VOC)
+    scale_range: tuple = (0.5, 1.5)   # random rescaling (None: off)
+    mirror: bool = True
+    batch_size: int = 10
+    max_iter: int = 2000
+    base_lr: float = 0.01
+    lr_policy: str = "poly"           # poly | step
+    power: float = 0.9                # poly
+    step_size: int = 2000             # step: lr *= gamma every step_size iterations
+    gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    loss_at: str = "stride8"          # stride8: shrunk labels; full: upsampled logits
+    input_scale: float = 1 / 64
+    val_every: int = 0                # 0: validate only at the end
+    checkpoint_every: int = 0         # 0: checkpoint only at the end (when out_dir is set)
+    seed: int = 0
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self):
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, d):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**d)
+
+
+def make_datasets(config):
+    """(train, val) datasets of ``config``: SyntheticShapes or VOCSegmentation."""
+    if config.dataset == "synthetic":
+        from .data.synthetic import SyntheticShapes
+        return (SyntheticShapes("train", config.num_train, size=config.image_size,
+                                seed=config.seed),
+                SyntheticShapes("val", config.num_val, size=config.image_size, seed=config.seed))
+    if config.dataset == "voc":
+        from .data.voc import VOCSegmentation
+        if not config.data_root:
+            raise ValueError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
+        return (VOCSegmentation(config.data_root, "train"),
+                VOCSegmentation(config.data_root, "val"))
+    raise ValueError(f"unknown dataset {config.dataset!r}; choose 'synthetic' or 'voc'")
+
+
+def _array_source(dataset):
+    """Stacked arrays for in-memory datasets (fast batching); None for file-backed ones."""
+    return dataset.load_arrays() if hasattr(dataset, "load_arrays") else None
+
+
+class Trainer:
+    """Runs the training loop of a :class:`TrainConfig`.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    out_dir : folder for ``checkpoint.npz`` and ``history.json`` (None: nothing written)
+    device : "cpu" | "gpu" | None (the default device)
+    model, train_set, val_set : override what ``config`` would build
+    show_progress : draw a progress bar with the loss and the learning rate
+    """
+
+    def __init__(self, config, *, out_dir=None, device=None, model=None, train_set=None,
+                 val_set=None, show_progress=True):
+        self.config = config
+        self.device = device or backend.default_device()
+        self.out_dir = out_dir
+        if train_set is None or val_set is None:
+            built_train, built_val = make_datasets(config)
+            train_set = built_train if train_set is None else train_set
+            val_set = built_val if val_set is None else val_set
+        self.train_set, self.val_set = train_set, val_set
+        self.num_classes = train_set.num_classes
+        self._train_arrays = _array_source(train_set)
+        self.model = model if model is not None else build_model(
+            config.model, self.num_classes, tiny=config.tiny, width=config.width,
+            scales=config.scales, method=config.method, seed=config.seed, device=self.device)
+        self.optimizer = SGD(self.model, lr=config.base_lr, momentum=config.momentum,
+                             weight_decay=config.weight_decay)
+        self.schedule = make_schedule(config.lr_policy, config.base_lr, config.max_iter,
+                                      power=config.power, step_size=config.step_size,
+                                      gamma=config.gamma)
+        self.data_rng = np.random.default_rng([config.seed, 7])
+        self.iteration = 0
+        self.history = {"iteration": [], "loss": [], "lr": [], "time": [], "val": []}
+        self.elapsed = 0.0          # training seconds before this process (from a resume)
+        self.show_progress = show_progress
+
+    # -- one step ----------------------------------------------------------------------
+    def _batch(self):
+        c, rng = self.config, self.data_rng
+        idx = rng.integers(0, len(self.train_set), size=c.batch_size)
+        images, labels = [], []
+        for i in idx:
+            if self._train_arrays is not None:
+                image, label = self._train_arrays[0][i], self._train_arrays[1][i]
+            else:
+                image, label = self.train_set[int(i)]
+            image, label = augment(image, label, rng, crop_size=c.crop_size,
+                                       scale_range=c.scale_range, mirror=c.mirror)
+            images.append(image)
+            labels.append(label)
+        x, y = to_batch(images, labels, device=self.device, num_classes=self.num_classes)
+        return x * np.float32(c.input_scale), y
+
+    def step(self):
+        """One SGD iteration; returns the loss (a float). Raises TrainingDiverged on NaN/inf."""
+        c = self.config
+        x, labels = self._batch()
+        self.model.train()
+        logits = self.model(x)                                         # (N, L, h, w)
+        if c.loss_at == "stride8":
+            target = F.resize_labels_nearest(labels, logits.shape[2:])  # label[8i, 8j]
+            loss, cache = F.softmax_cross_entropy(logits, target)
+            dlogits = F.softmax_cross_entropy_backward(cache)
+        elif c.loss_at == "full":
+            up, up_cache = F.resize_bilinear(logits, labels.shape[1:], align_corners=True)
+            loss, cache = F.softmax_cross_entropy(up, labels)
+            dlogits = F.resize_bilinear_backward(F.softmax_cross_entropy_backward(cache),
+                                                 up_cache)
+        else:
+            raise ValueError(f"loss_at must be 'stride8' or 'full', got {c.loss_at!r}")
+        loss = float(loss)
+        lr = self.schedule(self.iteration)
+        if not math.isfinite(loss):
+            where = (f"the last good checkpoint {os.path.join(self.out_dir, 'checkpoint.npz')!r} "
+                     "is untouched" if self.out_dir else "no checkpoint was written")
+            raise TrainingDiverged(
+                f"loss became {loss} at iteration {self.iteration} (lr {lr:.3g}); training "
+                f"stopped and {where}. Lower base_lr (now {c.base_lr:g}) or input_scale.")
+        self.optimizer.zero_grad()
+        self.model.backward(dlogits)
+        self.optimizer.step(lr)
+        self.iteration += 1
+        return loss, lr
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self, until=None, log=print):
+        """Train up to iteration ``until`` (default ``max_iter``); returns the history dict.
+
+        Validates every ``val_every`` iterations and at the end, and checkpoints every
+        ``checkpoint_every`` iterations and at the end when ``out_dir`` is set.
+        """
+        c = self.config
+        until = c.max_iter if until is None else min(until, c.max_iter)
+        bar = progress(total=until - self.iteration, desc=f"train {c.model}",
+                       disable=not self.show_progress)
+        start = time.perf_counter() - self.elapsed
+        while self.iteration < until:
+            loss, lr = self.step()
+            now = time.perf_counter() - start
+            for key, value in (("iteration", self.iteration), ("loss", loss), ("lr", lr),
+                               ("time", now)):
+                self.history[key].append(value)
+            bar.update(1)
+            bar.set(loss=loss, lr=lr)
+            last = self.iteration == until
+            if (c.val_every and self.iteration % c.val_every == 0) or last:
+                self.elapsed = time.perf_counter() - start
+                cm = self.validate()
+                self.history["val"].append({"iteration": self.iteration, "time": self.elapsed,
+                                            "mean_iou": cm.mean_iou(),
+                                            "pixel_accuracy": cm.pixel_accuracy()})
+                start = time.perf_counter() - self.elapsed   # validation time is not counted
+                if log and (not self.show_progress or last):
+                    log(f"iteration {self.iteration}: loss {loss:.4f}, val mIoU "
+                        f"{cm.mean_iou():.4f}, pixel acc {cm.pixel_accuracy():.4f}")
+            if self.out_dir and ((c.checkpoint_every and self.iteration % c.checkpoint_every
+                                  == 0) or last):
+                self.elapsed = time.perf_counter() - start
+                self.save(os.path.join(self.out_dir, "checkpoint.npz"))
+        bar.close()
+        self.elapsed = time.perf_counter() - start
+        return self.history
+
+    def validate(self):
+        """A ConfusionMatrix over the whole val set (full resolution, 255 ignored)."""
+        return evaluate(self.model, self.val_set, input_scale=self.config.input_scale,
+                        device=self.device, show_progress=False)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def rngs(self):
+        return {"data": self.data_rng, **ckpt.module_rngs(self.model)}
+
+    def save(self, path):
+        """Write an atomic checkpoint (model, optimiser, generators, config, history)."""
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        config = {"train": self.config.to_json(), "model": getattr(self.model, "build_args",
+                                                                     None),
+                  "history": self.history, "elapsed": self.elapsed}
+        ckpt.save_checkpoint(path, self.model, self.optimizer, iteration=self.iteration,
+                             rngs=self.rngs(), config=config)
+        if self.out_dir:
+            tmp = os.path.join(self.out_dir, "history.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(self.history, f)
+            os.replace(tmp, os.path.join(self.out_dir, "history.json"))
+
+    @classmethod
+    def resume(cls, path, **kwargs):
+        """A Trainer restored from a checkpoint; ``run()`` continues where it stopped."""
+        loaded = ckpt.load_checkpoint(path)
+        if "train" not in loaded.config:
+            raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} was not written by "
+                                       "Trainer (no training config inside)")
+        trainer = cls(TrainConfig.from_json(loaded.config["train"]), **kwargs)
+        trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
+                                                    trainer.rngs())
+        trainer.history = loaded.config.get("history", trainer.history)
+        trainer.elapsed = float(loaded.config.get("elapsed", 0.0))
+        return trainer
+
+
+# ----------------------------------------------------------------------------- inference
+def predict_logits(model, images, *, input_scale=1 / 64, device=None, size=None):
+    """Full-resolution class scores for a batch of images (DeepLab v2, Sec. 3.1: bilinear).
+
+    images (N, H, W, 3) uint8 -> scores (N, L, H, W) float32 on the device: the network's
+    stride-8 map upsampled with align_corners=True (Caffe's Interp) to the image size.
+    """
+    x, _ = to_batch(images, device=device)
+    model.eval()
+    logits = model(x * np.float32(input_scale))
+    out_size = tuple(images.shape[1:3]) if size is None else tuple(size)
+    up, _ = F.resize_bilinear(logits, out_size, align_corners=True)
+    return up
+
+
+def predict(model, image, *, input_scale=1 / 64, device=None):
+    """One image (H, W, 3) uint8 -> (labels (H, W) int64, probabilities (L, H, W)), host arrays."""
+    scores = predict_logits(model, image[None], input_scale=input_scale, device=device)
+    probs = F.softmax(scores, axis=1)[0]
+    return backend.asnumpy(probs.argmax(axis=0)), backend.asnumpy(probs)
+
+
+def evaluate(model, dataset, *, input_scale=1 / 64, device=None, batch_size=10,
+             num_classes=None, show_progress=True, postprocess=None):
+    """Accumulate one confusion matrix over ``dataset`` (mIoU the paper's way, 255 ignored).
+
+    ``postprocess(image, probs) -> labels`` (e.g. a dense CRF) replaces the argmax when given.
+    Images of one size are evaluated in batches; otherwise one by one.
+    """
+    num_classes = num_classes or dataset.num_classes
+    cm = ConfusionMatrix(num_classes)
+    arrays = _array_source(dataset)
+    n = len(dataset)
+    step = batch_size if arrays is not None else 1
+    for start in progress(range(0, n, step), desc="evaluate", disable=not show_progress):
+        if arrays is not None:
+            images, labels = arrays[0][start:start + step], arrays[1][start:start + step]
+        else:
+            image, label = dataset[start]
+            images, labels = image[None], label[None]
+        scores = predict_logits(model, images, input_scale=input_scale, device=device)
+        if postprocess is None:
+            pred = scores.argmax(axis=1)
+        else:
+            probs = backend.asnumpy(F.softmax(scores, axis=1))
+            pred = np.stack([postprocess(im, p) for im, p in zip(images, probs)])
+        cm.update(pred, backend.to_device(np.asarray(labels), backend.device_of(pred)))
+    return cm
+
+
+def model_from_checkpoint(path, device=None):
+    """(model, TrainConfig) rebuilt from a training checkpoint, weights loaded, in eval mode."""
+    loaded = ckpt.load_checkpoint(path)
+    if not loaded.config.get("model"):
+        raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} does not record how to "
+                                   "build its model (no 'model' entry in its config)")
+    model = build_model(**loaded.config["model"], device=device or backend.default_device())
+    model.load_state_dict(loaded.model_state)
+    return model.eval(), TrainConfig.from_json(loaded.config["train"])
