@@ -3,11 +3,14 @@
 - :func:`dense_crf`                  the public entry point
 - :mod:`.meanfield`                  the mean-field loop and kernel normalisation (written once)
 - :mod:`.naive`, :mod:`.lattice`     exact O(N^2) and permutohedral-lattice Gaussian filtering
+- :func:`cross_validate`             the paper's coarse-to-fine search of w1, theta_alpha, theta_beta
 """
+from .crossval import PAPER_GRID, CrossValidationResult, cross_validate
 from .dense import METHODS, PROB_FLOOR, dense_crf
 from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, MeanFieldHistory, mean_field, normalized_filter
 from .naive import NaiveFilter
 
-__all__ = ["dense_crf", "METHODS", "NORMALIZATIONS", "PROB_FLOOR", "LatticeFilter",
-           "NaiveFilter", "MeanFieldHistory", "mean_field", "normalized_filter"]
+__all__ = ["dense_crf", "cross_validate", "CrossValidationResult", "PAPER_GRID", "METHODS",
+           "NORMALIZATIONS", "PROB_FLOOR", "LatticeFilter", "NaiveFilter", "MeanFieldHistory",
+           "mean_field", "normalized_filter"]
