@@ -1,4 +1,4 @@
-"""``python -m minideeplab crf IMAGE PROBS.npy --out labels.png``: refine a segmentation with the CRF.
+"""``python -m minideeplab crf IMAGE PROBS.npy --out labels.png``: refine labels with the CRF.
 
 IMAGE is any picture Pillow reads (converted to RGB); PROBS.npy holds the network's softmax
 probabilities as an (L, H, W) float array at the image's size (DeepLab upsamples its stride-8

@@ -3,7 +3,7 @@
 - :func:`dense_crf`                  the public entry point
 - :mod:`.meanfield`                  the mean-field loop and kernel normalisation (written once)
 - :mod:`.naive`, :mod:`.lattice`     exact O(N^2) and permutohedral-lattice Gaussian filtering
-- :func:`cross_validate`             the paper's coarse-to-fine search of w1, theta_alpha, theta_beta
+- :func:`cross_validate`             the paper's coarse-to-fine search of the CRF's parameters
 """
 from .crossval import PAPER_GRID, CrossValidationResult, cross_validate
 from .dense import METHODS, PROB_FLOOR, dense_crf

@@ -4,8 +4,10 @@ The model (DeepLab v2, eq. 2-3; Kraehenbuehl & Koltun 2011, eq. 1-3): with ``x_i
 pixel i, ``p_i`` its position and ``I_i`` its colour,
 
     E(x) = sum_i -log P(x_i)
-           + sum_{i,j} [x_i != x_j] ( w1 exp(-|p_i-p_j|^2 / 2 theta_alpha^2 - |I_i-I_j|^2 / 2 theta_beta^2)
-                                    + w2 exp(-|p_i-p_j|^2 / 2 theta_gamma^2) )
+           + sum_{i,j} [x_i != x_j] ( w1 exp(-|p_i-p_j|^2 / 2 ta^2 - |I_i-I_j|^2 / 2 tb^2)
+                                    + w2 exp(-|p_i-p_j|^2 / 2 tg^2) )
+
+(ta, tb, tg = theta_alpha, theta_beta, theta_gamma).
 
 The first kernel (appearance, "bilateral") works on the 5-D features
 ``(x/theta_alpha, y/theta_alpha, r/theta_beta, g/theta_beta, b/theta_beta)``, the second
@@ -27,7 +29,7 @@ __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_
 
 METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
-PROB_FLOOR = 1e-5   # probabilities are clipped here before -log (as pydensecrf's unary_from_softmax)
+PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_softmax)
 
 
 def check_crf_inputs(fn, image, probs, **params):
@@ -86,7 +88,7 @@ def spatial_features(H, W, theta, xp):
 
 
 def bilateral_features(image, theta_alpha, theta_beta):
-    """(N, 5) float64 ``(x/theta_alpha, y/theta_alpha, r/theta_beta, g/theta_beta, b/theta_beta)``."""
+    """(N, 5) float64 ``(x, y) / theta_alpha`` and ``(r, g, b) / theta_beta`` per pixel."""
     xp = backend.get_array_module(image)
     H, W, _ = image.shape
     rgb = image.reshape(H * W, 3).astype(xp.float64) / theta_beta
@@ -137,11 +139,17 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
       earlier v2.x release), "before" (``K D^-1``), "none" (raw ``K``; the exact
       and lattice kernels then differ by a global factor, so naive and lattice disagree).
     * Lattice: blur weights (1/2, 1, 1/2) along each of the d+1 axes and slice scaling
-      ``1 / (1 + 2^-d)``, as the reference (Adams et al. use (1/4, 1/2, 1/4)); any global factor
-      cancels in the normalised modes. Keys are 64-bit (the reference's 16-bit keys overflow).
+      ``1 / (1 + 2^-d)``, as the reference (Adams et al. use (1/4, 1/2, 1/4)); the global
+      factor this leaves (lattice row sums ~0.5x the exact ones in 5-D, ~0.9x in 2-D) cancels
+      in the normalised modes. Blur order 0..d, so the lattice's K is only nearly symmetric
+      (its transpose blurs in the reverse order), as in the reference. Keys are 64-bit.
+    * Accuracy of "lattice" against "naive" (measured, symmetric normalisation): messages
+      within 0.8-1.6% relative L2 for the 2-D smoothness kernel and 3.5-7% for the 5-D
+      appearance kernel; final labels agree on >= 99% of the pixels at DeepLab's settings.
     * The smoothness kernel is filtered by the same method as the appearance kernel (a 2-D
-      permutohedral lattice for "lattice", as the reference; measured within ~1.5% relative L2
-      of the exact Gaussian for theta_gamma in 1..10), not by a separable Gaussian.
+      permutohedral lattice for "lattice", as the reference), not by a separable Gaussian: at
+      theta_gamma = 1 both cost about the same, and for larger theta_gamma the lattice is
+      cheaper (fewer vertices), while its error stays near 1%.
     * Potts compatibility ``[l != l']``; update ``Q = softmax(-U + w1 Kn1 Q + w2 Kn2 Q)``.
     * Defaults: the issue's (w1, theta_alpha, theta_beta, w2, theta_gamma) = (4, 67, 3, 3, 3);
       DeepLab's released ResNet-101 setting has theta_gamma = 1, VGG v1's is (4, 121, 5, 3, 3).

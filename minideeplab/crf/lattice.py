@@ -81,7 +81,7 @@ def _enclosing_simplex(elevated, xp):
     """
     d1, N = elevated.shape
     d = d1 - 1
-    rem0 = d1 * xp.ceil(elevated / d1 - 0.5)   # nearest multiple of d+1 (ties down, as the reference)
+    rem0 = d1 * xp.ceil(elevated / d1 - 0.5)   # nearest multiple of d+1, ties down (reference)
     total = xp.rint(rem0.sum(axis=0) / d1).astype(xp.int64)             # (N,)
     diff = elevated - rem0
     rank = xp.zeros((d1, N), dtype=xp.int64)
@@ -209,7 +209,7 @@ class LatticeFilter:
         self.slice = (self.raw_splat.T * self.alpha).tocsr()             # (N, M)
 
     def with_scales(self, left=None, right=None):
-        """A filter computing ``diag(left) K diag(right) V`` (K unscaled); left, right (N,) or None."""
+        """A filter for ``diag(left) K diag(right) V``, K unscaled; left, right (N,) or None."""
         other = copy.copy(self)
         ones = self.xp.ones(self.n_points, dtype=self.xp.float64)
         other.splat = _scale_columns(self.raw_splat, ones if right is None else right)

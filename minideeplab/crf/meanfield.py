@@ -43,8 +43,8 @@ def normalized_filter(filt, normalization, weight=1.0):
     ``"after"``                          ``w D^-1 K Q`` (each message a weighted average)
     ``"before"``                         ``w K D^-1 Q``
     ``"none"``                           ``w K Q`` (the raw filter; the exact kernel's and the
-                                         lattice's differ by a global factor, about 2 for a
-                                         5-D lattice)
+                                         lattice's differ by a global factor, about 2 for the
+                                         5-D lattice and 1.15 for the 2-D one)
 
     Parameters
     ----------

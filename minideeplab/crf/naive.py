@@ -5,8 +5,8 @@ Kraehenbuehl & Koltun 2011, eq. 3-4: the mean-field message of a Gaussian kernel
 ``i = j`` included. Written as a matrix product ``out = K V`` with ``K_ij = exp(-|f_i - f_j|^2/2)``
 it costs N^2 kernel values per call: fine for a 64x64 image (1.7 * 10^7), hopeless for a PASCAL
 image (3.5 * 10^10). Memory stays near :data:`MEMORY_BUDGET` bytes whatever N: when the whole K
-fits in it (N <= 5792 pixels, 256 MB) it is computed once and kept; otherwise it is recomputed at every
-call, ``chunk`` rows at a time, each block ``K[rows, :]`` multiplied by V and dropped.
+fits in it (N <= 5792 pixels, 256 MB) it is computed once and kept; otherwise it is recomputed
+at every call, ``chunk`` rows at a time, each block ``K[rows, :]`` multiplied by V and dropped.
 """
 from .. import backend
 
