@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["demo", "train", "evaluate", "predict", "crf"]
+COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce"]
 
 
 def build_parser():

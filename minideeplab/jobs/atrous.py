@@ -1,0 +1,51 @@
+"""Jobs for Sec. 3.1, atrous convolution: Fig. 2, Fig. 3, and holes vs deinterlacing."""
+from ..reproduce import job
+from ..viz import atrous, deinterlace
+from ..viz.common import save_figure
+
+
+@job(name="fig2", paper="Fig. 2", files=["fig2_atrous_1d.png"],
+     notebook="01_atrous_convolution.ipynb")
+def fig2(out_dir, quick, device, progress):
+    """Atrous convolution in 1-D: sparse (low resolution, rate 1) vs dense (rate 2) extraction."""
+    fig, _ = atrous.fig2_atrous_1d(device=device)
+    return [save_figure(fig, out_dir / "fig2_atrous_1d.png")]
+
+
+@job(name="fig3", paper="Fig. 3", files=["fig3_atrous_2d.png"],
+     notebook="01_atrous_convolution.ipynb")
+def fig3(out_dir, quick, device, progress):
+    """Atrous convolution in 2-D on a photo: downsample-convolve-upsample vs rate 2 at full size."""
+    fig, _ = atrous.fig3_atrous_2d(device=device)
+    return [save_figure(fig, out_dir / "fig3_atrous_2d.png")]
+
+
+# the timing layer: fc6-like, 41x41 (a 321 crop at output stride 8); quick: 32 channels
+TIMING_FULL = dict(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), channels=128, repeats=5)
+TIMING_QUICK = dict(rates=(1, 2, 12), channels=16, repeats=1)
+
+
+def timing_title(channels, device, size=41):
+    return (f"conv2d fwd+bwd, x (1, {channels}, {size}, {size}), w ({channels}, {channels}, 3, 3), "
+            f"float32, {device}")
+
+
+@job(name="deinterlace", paper="Sec. 3.1", notebook="02_holes_vs_deinterlacing.ipynb",
+     files={"deinterlace_steps.png": "Deinterlacing step by step (pad, r*r sub-images, "
+                                     "ordinary conv, re-interlace) equals the holes result.",
+            "deinterlace_timing.png": "conv2d forward+backward time vs rate, holes vs "
+                                      "deinterlacing (this machine).",
+            "deinterlace_timing.txt": "The same timings as a table."})
+def deinterlace_job(out_dir, quick, device, progress):
+    """The two ways to compute atrous convolution: deinterlacing step by step, and both timed."""
+    fig, _ = deinterlace.fig_deinterlace_steps(rate=2, device=device)
+    paths = [save_figure(fig, out_dir / "deinterlace_steps.png")]
+    cfg = TIMING_QUICK if quick else TIMING_FULL
+    rows = deinterlace.time_atrous_methods(device=device, progress=progress, **cfg)
+    title = timing_title(cfg["channels"], device)
+    paths.append(save_figure(deinterlace.fig_deinterlace_timing(rows, title),
+                             out_dir / "deinterlace_timing.png"))
+    path = out_dir / "deinterlace_timing.txt"
+    path.write_text(f"Holes vs deinterlacing, median of {cfg['repeats']}: {title}\n"
+                    f"{deinterlace.format_timing(rows)}\n")
+    return paths + [path]

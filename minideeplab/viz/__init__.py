@@ -1,0 +1,21 @@
+"""Figures: every picture in figures/ and in the tutorials is made by a function here.
+
+One module per topic; each function returns a :class:`matplotlib.figure.Figure` (and, where a
+notebook or test checks a claim, the numbers it drew). Nothing here calls ``plt.show()`` or
+uses pyplot's global state, so the same functions work in a notebook (``%matplotlib inline``,
+then end a cell with ``fig``) and headless (:func:`save_figure`).
+
+- :mod:`.atrous`       Fig. 2 (1-D) and Fig. 3 (2-D): sparse vs dense feature extraction
+- :mod:`.deinterlace`  holes vs deinterlacing, step by step and timed
+- :mod:`.fov`          Table 1: fc6 taps, field of view, measured receptive field
+- :mod:`.resize`       bilinear upsampling: align_corners, zoom by 8, gradient check
+- :mod:`.device`       CPU vs GPU timings
+- :mod:`.common`       :func:`save_figure`, the style, the sample photo
+"""
+from .common import DPI, new_figure, sample_image, save_figure
+from .atrous import fig2_atrous_1d, fig3_atrous_2d
+from .deinterlace import (fig_deinterlace_steps, fig_deinterlace_timing, format_timing,
+                          time_atrous_methods)
+from .fov import fig_table1_fov, impulse_receptive_field
+from .resize import (fig_align_corners, fig_gradient_check, fig_upsample_scores,
+                     resize_gradient_check)
