@@ -105,7 +105,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
             filt = make_filter(spatial_features(H, W, theta_gamma, xp), method)
             smooth = [normalized_filter(filt, normalization, w2)]
         prepared.append((image, unary_from_probs(probs), smooth, label))
-        baseline.update(probs.argmax(axis=0), label)
+        baseline.update(probs.argmax(axis=0), xp.asarray(label))
 
     scores = {}                                   # (i, j, k) grid index -> (miou, accuracy)
     table = []
