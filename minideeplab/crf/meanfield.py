@@ -71,15 +71,18 @@ def normalized_filter(filt, normalization, weight=1.0):
 def softmax(scores, out=None):
     """Softmax over labels (axis 1) of (N, L) scores, into ``out`` (which may be ``scores``).
 
-    The usual ``exp(s - max s)`` costs a slow reduction over 21 labels per pixel; mean-field
-    scores are ``log P`` (>= log 1e-5) plus bounded messages, so ``exp(s)`` neither overflows nor
-    underflows in practice. Rows where it does (sum inf or 0) are redone with the max shift.
+    Any per-row shift leaves the softmax unchanged. The usual ``max_l s`` per pixel costs a slow
+    reduction over 21 labels per row; one global shift, the largest score of all, costs a fast
+    flat reduction and already rules out overflow. Rows whose scores all lie so far below it that
+    their exponentials underflow to 0 (possible only with huge messages) are redone with their
+    own maximum.
     """
     xp = backend.get_array_module(scores)
-    out = xp.exp(scores, out=out)
+    out = xp.subtract(scores, scores.max(), out=out)
+    xp.exp(out, out=out)
     z = out.sum(axis=1)                                                 # (N,)
-    bad = ~(xp.isfinite(z) & (z > 0))
-    if bool(bad.any()):                    # rare: scores beyond float32's exp range
+    bad = ~(z > 0)
+    if bool(bad.any()):
         rows = xp.nonzero(bad)[0]
         s = scores[rows]
         out[rows] = xp.exp(s - s.max(axis=1, keepdims=True))
