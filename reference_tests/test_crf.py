@@ -4,8 +4,9 @@ Oracles: ``crf_oracles.brute_force_crf`` computes the CRF of DeepLab v2 Sec. 3.3
 (double loop over pixel pairs, Potts sum over ``l' != l`` without the cancellation trick); the
 naive method must equal it. The lattice approximates the naive method: measured on 8 synthetic
 65x65 images and a 72x54 crop of grace_hopper.jpg at DeepLab's ResNet setting (4, 67, 3, 3, 1):
-pooled argmax agreement 99.35% (per image 98.6-100%) and 99.43%, mean |dQ| 0.003 and 0.005, max |dQ| up to 0.99 (a few near-tie
-pixels flip; see the report), so the tests bound agreement and mean |dQ|, not max |dQ|.
+pooled argmax agreement 99.35% (per image 98.6-100%) and 99.43%, mean |dQ| 0.002 and 0.005,
+max |dQ| up to 0.99 (a few near-tie pixels flip completely), so the tests bound the agreement
+and the mean |dQ|, not the max.
 """
 import matplotlib.cbook
 import numpy as np
