@@ -74,8 +74,8 @@ def fig_align_corners(values=(0.0, 3.0, 1.0, 2.0), out_size=9, device="cpu"):
     values = np.asarray(values, np.float64)
     n_in = len(values)
     results = {}
-    fig = new_figure(12, 6.8)
-    gs = fig.add_gridspec(2, 2, width_ratios=[2.4, 1])
+    fig = new_figure(12.5, 6.8)
+    gs = fig.add_gridspec(2, 2, width_ratios=[2.2, 1.1])
     top = float(values.max()) + 0.6
     for row, (ac, name, formula) in enumerate(CONVENTIONS):
         res = resize_1d(values, out_size, ac, device)
@@ -103,10 +103,11 @@ def fig_align_corners(values=(0.0, 3.0, 1.0, 2.0), out_size=9, device="cpu"):
         style_axes(ax, title=f"{name}: {formula}",
                    xlabel="position in input pixel units", ylabel="value")
         ax = fig.add_subplot(gs[row, 1])
-        ax.imshow(res.matrix, cmap="Greys", vmin=0, vmax=1)
+        ax.imshow(res.matrix, cmap="Greys", vmin=0, vmax=1, aspect="auto")
         for (i, j), v in np.ndenumerate(res.matrix):
             if v > 0:
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6.5, color="white" if v > 0.6 else "black")
+                ax.text(j, i, f"{v:.3f}".rstrip("0").rstrip("."), ha="center", va="center",
+                        fontsize=6.5, color="white" if v > 0.6 else "black")
         ax.set_xticks(range(n_in))
         ax.set_yticks(range(out_size))
         style_axes(ax, title=f"A (out = A @ in), align_corners={ac}", xlabel="input pixel j",

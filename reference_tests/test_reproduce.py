@@ -1,0 +1,158 @@
+"""``python -m minideeplab reproduce``: the quick run produces every file figures/README.md lists,
+prints Table 1 as in the paper, and figures/README.md matches the job registry.
+
+The registry's own behaviour (declared files enforced, failures isolated, unknown names
+refused) is tested on throw-away jobs registered into an empty registry.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minideeplab import reproduce
+from minideeplab.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ROOT / "figures"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Table 1 of the paper (kernel, rate, RF/FOV, params) -- seeds/002, the paper's Table 1
+PAPER_TABLE1 = [("7x7", 4, 224, "134.3M"), ("4x4", 4, 128, "65.1M"), ("4x4", 8, 224, "65.1M"),
+                ("3x3", 12, 224, "20.5M")]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    proc = subprocess.run([sys.executable, "-m", "minideeplab", "reproduce", "--quick",
+                           "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    return out, proc
+
+
+def test_quick_run_succeeds(quick_run):
+    _, proc = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_quick_run_writes_every_file_the_readme_lists(quick_run):
+    out, _ = quick_run
+    listed = reproduce.readme_files((FIGURES / "README.md").read_text())
+    assert listed, "figures/README.md lists no file"
+    missing = [f for f in listed if not (out / f).is_file() or (out / f).stat().st_size == 0]
+    assert not missing, f"reproduce --quick did not write {missing}"
+    for f in listed:
+        if f.endswith(".png"):
+            assert (out / f).read_bytes()[:8] == PNG_MAGIC, f
+
+
+def test_quick_run_prints_table1_as_in_the_paper(quick_run):
+    _, proc = quick_run
+    for kernel, rate, fov, params in PAPER_TABLE1:
+        pattern = rf"^\s*{kernel}\s+{rate}\s+\d+\s+\d+\s+[\d,]+\s+{re.escape(params)}\s+\d+\s+{fov}\s*$"
+        assert re.search(pattern, proc.stdout, re.MULTILINE), (kernel, rate, proc.stdout)
+
+
+def test_quick_run_writes_the_same_readme(quick_run):
+    out, _ = quick_run
+    assert (out / "README.md").read_text() == (FIGURES / "README.md").read_text()
+
+
+def test_committed_readme_matches_the_registry():
+    assert (FIGURES / "README.md").read_text() == reproduce.figures_readme(), (
+        "figures/README.md is stale: run `python -m minideeplab reproduce --readme`")
+
+
+def test_committed_figures_exist():
+    listed = reproduce.readme_files((FIGURES / "README.md").read_text())
+    missing = [f for f in listed if not (FIGURES / f).is_file()]
+    assert not missing, f"run `python -m minideeplab reproduce` and commit {missing}"
+
+
+def test_every_job_names_an_existing_notebook():
+    for j in reproduce.jobs():
+        assert j.notebook is None or (ROOT / "tutorials" / j.notebook).is_file(), j
+
+
+# ----------------------------------------------------------------------- the registry itself
+@pytest.fixture
+def registry(monkeypatch):
+    """An empty registry for throw-away jobs (the real jobs are restored afterwards)."""
+    reproduce.jobs()                              # make sure the real jobs are imported first
+    monkeypatch.setattr(reproduce, "_REGISTRY", {})
+    return reproduce
+
+
+def test_registered_job_runs_and_its_table_is_printed(registry, tmp_path):
+    @registry.job(name="t1", paper="Table 9", files={"t.txt": "a table", "f.png": "a figure"})
+    def t1(out_dir, quick, device, progress):
+        """A test job."""
+        (out_dir / "t.txt").write_text(f"quick={quick} device={device}\n")
+        (out_dir / "f.png").write_bytes(PNG_MAGIC)
+        return [out_dir / "t.txt", out_dir / "f.png"]
+
+    import io
+    stream = io.StringIO()
+    results = registry.run_jobs(None, tmp_path, quick=True, show_progress=False, stream=stream)
+    assert [(r.name, r.error) for r in results] == [("t1", None)]
+    assert "quick=True device=cpu" in stream.getvalue()
+    text = registry.figures_readme()
+    assert "| [t.txt](t.txt) | Table 9 | a table |" in text
+    assert registry.readme_files(text) == ["t.txt", "f.png"]
+
+
+def test_a_job_must_write_exactly_its_declared_files(registry, tmp_path):
+    @registry.job(name="liar", paper="Fig. 1", files=["a.png"])
+    def liar(out_dir, quick, device, progress):
+        return []
+
+    @registry.job(name="after", paper="Fig. 2", files=["b.png"])
+    def after(out_dir, quick, device, progress):
+        (out_dir / "b.png").write_bytes(PNG_MAGIC)
+        return [out_dir / "b.png"]
+
+    results = registry.run_jobs(None, tmp_path, show_progress=False)
+    assert "declared files ['a.png'] but returned []" in results[0].error
+    assert results[1].error is None and results[1].files == [tmp_path / "b.png"]
+
+
+def test_a_failing_job_does_not_stop_the_others(registry, tmp_path):
+    @registry.job(name="boom", paper="Fig. 1", files=["a.png"])
+    def boom(out_dir, quick, device, progress):
+        raise ZeroDivisionError("boom")
+
+    @registry.job(name="fine", paper="Fig. 2", files=["b.png"])
+    def fine(out_dir, quick, device, progress):
+        (out_dir / "b.png").write_bytes(PNG_MAGIC)
+        return [out_dir / "b.png"]
+
+    results = registry.run_jobs(None, tmp_path, show_progress=False)
+    assert "ZeroDivisionError: boom" in results[0].error
+    assert results[1].error is None
+
+
+def test_duplicate_names_and_files_are_refused(registry):
+    registry.job(name="x", paper="Fig. 1", files=["x.png"])(lambda *a: None)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.job(name="x", paper="Fig. 1", files=["y.png"])(lambda *a: None)
+    with pytest.raises(ValueError, match=r"x.png.*already written by job 'x'"):
+        registry.job(name="z", paper="Fig. 1", files=["x.png"])(lambda *a: None)
+    with pytest.raises(ValueError, match="without spaces"):
+        registry.job(name="a b", paper="Fig. 1", files=["q.png"])
+    with pytest.raises(ValueError, match="at least one file"):
+        registry.job(name="empty", paper="Fig. 1", files=[])
+
+
+def test_unknown_job_names_are_refused(capsys):
+    with pytest.raises(ValueError, match=r"unknown job\(s\) \['nope'\]"):
+        reproduce.get_jobs(["nope"])
+    assert cli_main(["reproduce", "--only", "nope", "--out", "unused"]) == 2
+    assert "unknown job(s) ['nope']" in capsys.readouterr().err
+
+
+def test_quick_mode_reads_the_environment(monkeypatch):
+    for value, expected in (("1", True), ("true", True), ("0", False), ("", False)):
+        monkeypatch.setenv(reproduce.QUICK_ENV, value)
+        assert reproduce.quick_mode() is expected
