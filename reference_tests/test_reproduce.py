@@ -51,7 +51,9 @@ def test_quick_run_writes_every_file_the_readme_lists(quick_run):
 def test_quick_run_prints_table1_as_in_the_paper(quick_run):
     _, proc = quick_run
     for kernel, rate, fov, params in PAPER_TABLE1:
-        pattern = rf"^\s*{kernel}\s+{rate}\s+\d+\s+\d+\s+[\d,]+\s+{re.escape(params)}\s+\d+\s+{fov}\s*$"
+        # kernel rate channels k_e params (M) RF FOV
+        pattern = (rf"^\s*{kernel}\s+{rate}\s+\d+\s+\d+\s+[\d,]+\s+{re.escape(params)}"
+                   rf"\s+\d+\s+{fov}\s*$")
         assert re.search(pattern, proc.stdout, re.MULTILINE), (kernel, rate, proc.stdout)
 
 

@@ -12,7 +12,7 @@ from ..viz.common import save_figure
                               "pixels; RF also measured with impulses."},
      notebook="03_field_of_view_table1.ipynb")
 def table1_job(out_dir, quick, device, progress):
-    """fc6 kernel/rate variants: effective kernel, parameters, RF and FOV, computed from the models."""
+    """fc6 variants: effective kernel, parameters, RF and FOV, computed from the models."""
     rows = table1()
     path = out_dir / "table1.txt"
     path.write_text(format_table1(rows) + "\n")

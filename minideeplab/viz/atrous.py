@@ -170,8 +170,9 @@ def fig2_atrous_1d(length=13, w=(1.0, 2.0, 1.0), rate=2, seed=0, device="cpu"):
               f"pad {pad}) on a low resolution input x[::{rate}]", "input\n(low res)", norm,
               outline=low_pos)
     ax = fig.add_subplot(gs[1])
+    pads = range(1, rate * pad + 1)
     _panel_1d(ax, list(range(L)), n.x, list(range(L)), n.y_dense, n.w, rate,
-              [-k for k in range(1, rate * pad + 1)] + [L - 1 + k for k in range(1, rate * pad + 1)],
+              [-k for k in pads] + [L - 1 + k for k in pads],
               f"(b) Dense feature extraction: atrous convolution (kernel {K}, rate {rate}, "
               f"pad {rate * pad}) on the high resolution input x", "input\n(high res)", norm,
               outline=low_pos)
@@ -242,8 +243,8 @@ def fig3_atrous_2d(image=None, kernel=None, rate=2, zoom=(262, 226, 40), device=
                                                     f"(white: no response computed)")]
     bottom = [(a.image, dict(cmap="gray", vmin=0, vmax=1), f"input at full resolution\n"
                                                             f"({H}x{W})"),
-              (upsample_filter(a.kernel, rate), kern, f"kernel {K}x{K}, rate {rate}\n"
-                                                      f"(effective {ke}x{ke}, {K * K} non-zero)"),
+              (upsample_filter(a.kernel, rate), kern,
+               f"kernel {K}x{K}, rate {rate}\n(effective {ke}x{ke}, still {K * K} weights)"),
               (a.dense, resp, f"dense response ({H}x{W})\n= responses at all positions"),
               (a.dense[r0:r0 + s, c0:c0 + s], zoomed, "same zoom: every position computed")]
     for row, panels in enumerate((top, bottom)):
