@@ -44,3 +44,9 @@ def test_notebook_is_committed_executed_and_clean(path):
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
     assert not any("sys.path" in c.source for c in code), "import the installed library"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+def test_tutorials_readme_lists_every_notebook():
+    index = (TUTORIALS / "README.md").read_text()
+    missing = [p.name for p in NOTEBOOKS if f"]({p.name})" not in index]
+    assert not missing, f"add {missing} to tutorials/README.md"
