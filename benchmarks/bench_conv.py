@@ -15,24 +15,11 @@ Goals (issue 2): holes >= 70% of the matmul rate; deinterlace within 1.5x of hol
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 
 from minideeplab import backend, functional as F
-
-
-def median_time(fn, xp, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    backend.synchronize(xp)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        backend.synchronize(xp)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from minideeplab.timing import median_time
 
 
 def conv_case(xp, N, rate, method, rng, C=512, O=1024, S=41, K=3):

@@ -11,24 +11,11 @@ same computed by PyTorch on the CPU in the same run, with the ratio ours / PyTor
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 
 from minideeplab import backend, functional as F
-
-
-def median_time(fn, xp, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    backend.synchronize(xp)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        backend.synchronize(xp)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from minideeplab.timing import median_time
 
 
 def cases(N):

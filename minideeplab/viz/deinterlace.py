@@ -13,13 +13,13 @@ keeps every intermediate array; :func:`fig_deinterlace_steps` draws them next to
 result. :func:`time_atrous_methods` times ``conv2d(method="holes")`` against
 ``conv2d(method="deinterlace")`` over rates.
 """
-import time
 from collections import namedtuple
 
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from .. import backend
+from ..timing import median_time
 from ..functional import batch_to_space, conv2d, conv2d_backward, space_to_batch
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
@@ -153,18 +153,6 @@ def fig_deinterlace_steps(x=None, kernel=None, rate=2, device="cpu"):
     return fig, s
 
 
-def _median_time(fn, xp, repeats):
-    fn()                                   # warm-up: allocations, BLAS threads, GPU kernels
-    backend.synchronize(xp)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        backend.synchronize(xp)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channels=256,
                         batch=1, kernel=3, repeats=3, device="cpu", progress=None, seed=0):
     """Median time of one conv2d forward + backward, holes vs deinterlace, for each rate.
@@ -189,7 +177,7 @@ def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channe
             y, cache = conv2d(x, w, padding=pad, rate=r, method=method)
             conv2d_backward(y, cache)
         sub = -(-(size + 2 * pad) // r)                     # ceil((size + 2 pad) / r)
-        rows.append(TimingRow(r, method, _median_time(fwd_bwd, xp, repeats), sub))
+        rows.append(TimingRow(r, method, median_time(fwd_bwd, xp, repeats), sub))
     return rows
 
 

@@ -7,12 +7,12 @@ same workloads (an fc6-like atrous convolution forward+backward with both method
 forward+backward pass of a tiny DeepLab-LargeFOV) on every device asked for and available,
 and :func:`fig_device_timing` draws them side by side.
 """
-import time
 from collections import namedtuple
 
 import numpy as np
 
 from .. import backend
+from ..timing import median_time
 from ..functional import conv2d, conv2d_backward
 from .common import SUBIMAGE_COLORS, new_figure, style_axes
 
@@ -79,16 +79,8 @@ def time_on_devices(devices=("cpu", "gpu"), *, quick=False, repeats=3, progress=
     rows = []
     for name, setup, device in (progress(cases, desc="devices") if progress else cases):
         xp = backend.xp_for(device)
-        run = setup(xp)
-        run()                                   # warm-up: allocations, kernels compiled
-        backend.synchronize(xp)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            run()
-            backend.synchronize(xp)
-            times.append(time.perf_counter() - t0)
-        rows.append(DeviceTiming(name, device, float(np.median(times))))
+        # warm-up call first: allocations, GPU kernels compiled
+        rows.append(DeviceTiming(name, device, median_time(setup(xp), xp, repeats)))
     return rows
 
 

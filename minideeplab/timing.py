@@ -1,0 +1,31 @@
+"""Wall-clock timing that is honest on a GPU: synchronise before reading the clock.
+
+CuPy launches kernels asynchronously, so ``time.perf_counter()`` around a call measures only
+the launch unless the device is synchronised first. Benchmarks, figures and notebooks all time
+code with :func:`median_time`.
+"""
+import time
+
+import numpy
+
+from . import backend
+
+__all__ = ["median_time"]
+
+
+def median_time(fn, xp=numpy, repeats=5, warmup=1):
+    """Median wall time in seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls.
+
+    The warm-up calls absorb one-off costs (first allocations, BLAS thread start, GPU kernel
+    compilation); ``xp`` (numpy or cupy) says which device to synchronise around each call.
+    """
+    for _ in range(warmup):
+        fn()
+    backend.synchronize(xp)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        backend.synchronize(xp)
+        times.append(time.perf_counter() - t0)
+    return float(numpy.median(times))
