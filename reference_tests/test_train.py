@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from minideeplab import backend, checkpoint, functional as F
+from minideeplab import backend, checkpoint
 from minideeplab.cli import main as cli_main
 from minideeplab.data import SyntheticShapes
 from minideeplab.metrics import ConfusionMatrix

@@ -23,6 +23,12 @@ def add_parser(sub):
     return p
 
 
+def _crf_labels(image, probs):
+    """Labels after the dense CRF (lattice, default parameters) on one image's softmax."""
+    from ..crf import dense_crf
+    return backend.asnumpy(dense_crf(image, probs).argmax(axis=0))
+
+
 def run(args):
     try:
         model, config = model_from_checkpoint(args.checkpoint, device=args.device)
@@ -34,12 +40,7 @@ def run(args):
     except (ValueError, OSError, KeyError) as e:
         print(f"minideeplab evaluate: error: {e}", file=sys.stderr)
         return 2
-    post = None
-    if args.crf:
-        from ..crf import dense_crf
-
-        def post(image, probs):
-            return backend.asnumpy(dense_crf(image, probs).argmax(axis=0))
+    post = _crf_labels if args.crf else None
     cm = evaluate(model, val, input_scale=config.input_scale, device=args.device,
                   postprocess=post)
     names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]

@@ -65,7 +65,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     check_array(fn, "w", w, ndim=4)
     if b is not None:
         check_array(fn, "b", b, ndim=1)
-    xp = backend.get_array_module(x, w, b)
+    backend.get_array_module(x, w, b)  # a TypeError if NumPy and CuPy arrays are mixed
     check_same_dtype(fn, x=x, w=w, b=b)
     stride = check_int(fn, "stride", stride, 1)
     rate = check_int(fn, "rate", rate, 1)

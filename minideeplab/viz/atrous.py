@@ -239,8 +239,8 @@ def fig3_atrous_2d(image=None, kernel=None, rate=2, zoom=(262, 226, 40), device=
            (a.kernel, kern, f"kernel {K}x{K}, rate 1\n(vertical Gaussian derivative)"),
            (a.sparse, resp, f"sparse response ({h}x{w})\n= responses at 1/{rate * rate} of "
                             "the positions"),
-           (a.implanted[r0:r0 + s, c0:c0 + s], zoomed, f"upsampled to image coords, zoom\n"
-                                                    f"(white: no response computed)")]
+           (a.implanted[r0:r0 + s, c0:c0 + s], zoomed, "upsampled to image coords, zoom\n"
+                                                    "(white: no response computed)")]
     bottom = [(a.image, dict(cmap="gray", vmin=0, vmax=1), f"input at full resolution\n"
                                                             f"({H}x{W})"),
               (upsample_filter(a.kernel, rate), kern,

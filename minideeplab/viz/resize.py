@@ -17,7 +17,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from .. import backend
-from ..functional import interp_matrix, resize_bilinear, resize_bilinear_backward
+from ..functional import resize_bilinear, resize_bilinear_backward
 from ..gradcheck import numerical_gradient, rel_error
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
