@@ -4,4 +4,4 @@ Importing this package registers every job with :func:`minideeplab.reproduce.job
 topic, write ``minideeplab/jobs/<topic>.py`` with ``@job(...)`` functions and import it here;
 then run ``python -m minideeplab reproduce --readme`` to update figures/README.md.
 """
-from . import atrous, fov, resize  # noqa: F401  (imported to register their jobs)
+from . import atrous, fov, resize, training, aspp, crf  # noqa: F401  (register their jobs)

@@ -1,0 +1,96 @@
+"""Dense-CRF figures: the mean-field iterations (Fig. 5), before/after (Fig. 6), trimap (Fig. 10).
+"""
+import numpy as np
+
+from ..data.palette import colorize
+from ..metrics import boundary_band
+from .common import caption, new_figure, style_axes
+
+__all__ = ["fig5_meanfield", "fig6_before_after", "fig10_trimap"]
+
+
+def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
+                   class_name=None):
+    """Score maps (row 1) and belief maps (row 2) of one class after mean-field iterations.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    history : :class:`minideeplab.crf.MeanFieldHistory` (``dense_crf(..., return_history=True)``);
+        ``scores[t]`` and ``Q[t]`` are (L, H, W) after t iterations, t = 0 the DCNN output
+    label_index : the class whose maps are shown (the paper shows "Aeroplane")
+    """
+    steps = [t for t in steps if t < len(history.Q)]
+    cols = len(steps) + 1
+    fig = new_figure(1.9 * cols, 4.2, suptitle="Fig. 5: score map (before softmax) and belief "
+                     f"map (after softmax) for '{class_name or label_index}' after each "
+                     "mean-field iteration")
+    ax = fig.add_subplot(2, cols, 1)
+    ax.imshow(image)
+    ax.set_axis_off()
+    style_axes(ax, title="image")
+    scores = [np.asarray(history.scores[t][label_index]) for t in steps]
+    lo, hi = min(s.min() for s in scores), max(s.max() for s in scores)
+    for k, t in enumerate(steps):
+        top = fig.add_subplot(2, cols, k + 2)
+        top.imshow(scores[k], cmap="jet", vmin=lo, vmax=hi)
+        style_axes(top, title="DCNN output" if t == 0 else f"iteration {t}")
+        bottom = fig.add_subplot(2, cols, cols + k + 2)
+        bottom.imshow(np.asarray(history.Q[t][label_index]), cmap="jet", vmin=0, vmax=1)
+        for a in (top, bottom):
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.add_subplot(2, cols, cols + 1).set_axis_off()
+    caption(fig, "The DCNN's scores are smooth and blobby; a few mean-field iterations of the "
+                 "fully connected CRF snap the belief to the object's edges.")
+    return fig
+
+
+def fig6_before_after(images, labels, before, after, *, max_images=4):
+    """Image, ground truth, DeepLab before the CRF, after the CRF (paper Fig. 6)."""
+    n = min(len(images), max_images)
+    fig = new_figure(7.6, 1.9 * n + 0.5, suptitle="Fig. 6: DeepLab results before / after CRF "
+                     "(synthetic val images)")
+    names = ("image", "ground truth", "DCNN output", "after CRF")
+    for i in range(n):
+        for j, panel in enumerate((images[i], colorize(labels[i]), colorize(before[i]),
+                                   colorize(after[i]))):
+            ax = fig.add_subplot(n, 4, 4 * i + j + 1)
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                style_axes(ax, title=names[j])
+    return fig
+
+
+def fig10_trimap(image, label, results, *, example_widths=(1, 4)):
+    """(a) trimap examples: bands of two widths; (b) mean IOU (and pixel accuracy) vs width.
+
+    Parameters
+    ----------
+    image, label : one example (H, W, 3) uint8 and (H, W)
+    results : dict curve name (e.g. "before CRF") -> :class:`minideeplab.metrics.TrimapResult`
+    """
+    fig = new_figure(11.5, 3.3, suptitle="Fig. 10: accuracy in a band around object boundaries")
+    grid = fig.add_gridspec(1, 2 + len(example_widths) + 2)
+    panels = [(image, "image"), (colorize(label), "ground truth")]
+    for w in example_widths:
+        band = np.asarray(boundary_band(label, w))
+        shown = np.where(band[..., None], colorize(label), 40).astype(np.uint8)
+        panels.append((shown, f"trimap of {w} px"))
+    for k, (panel, title) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, k])
+        ax.imshow(panel, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        style_axes(ax, title="(a) " + title if k == 0 else title)
+    ax = fig.add_subplot(grid[0, len(panels):])
+    for name, r in results.items():
+        ax.plot(r.widths, 100 * r.mean_iou, "o-", ms=3, label=f"{name}: mean IOU")
+        ax.plot(r.widths, 100 * r.pixel_accuracy, "s--", ms=3, alpha=0.6,
+                label=f"{name}: pixel acc.")
+    style_axes(ax, "(b) accuracy vs trimap width", "trimap width (pixels)", "%")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
