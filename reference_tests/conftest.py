@@ -7,10 +7,15 @@ reason is printed (``pytest -rs``).
 """
 import os
 
-import numpy as np
-import pytest
+# Before NumPy starts its BLAS: one thread per test process. Tests are not benchmarks, and
+# OpenBLAS's worker threads spin-wait, which makes small GEMMs crawl when cores are shared.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from minideeplab import backend
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from minideeplab import backend  # noqa: E402
 
 
 def _test_devices():
@@ -48,3 +53,11 @@ def on(device):
         return moved[0] if len(moved) == 1 else moved
     return move
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Models trained by tutorials and reproduce jobs go to a throw-away cache, never the
+    user's ~/.cache/minideeplab (subprocesses and notebook kernels inherit the variable)."""
+    if "MINIDEEPLAB_CACHE" not in os.environ:
+        os.environ["MINIDEEPLAB_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
