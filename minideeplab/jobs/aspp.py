@@ -1,7 +1,7 @@
 """Jobs for Sec. 3.2: ASPP's sampling grids (Fig. 4) and LargeFOV vs ASPP-S vs ASPP-L (Table 3)."""
 from .. import experiments as ex
 from ..reproduce import job
-from ..viz import aspp, training
+from ..viz import aspp
 from ..viz.common import save_figure
 
 
@@ -22,24 +22,7 @@ def fig4(out_dir, quick, device, progress):
      notebook="04_aspp.ipynb")
 def table3(out_dir, quick, device, progress):
     """LargeFOV vs ASPP-S vs ASPP-L on the synthetic shapes, before and after the CRF."""
-    rows, histories, preds = [], {}, {}
-    for name in progress(("largefov", "aspp-s", "aspp-l"), desc="train"):
-        run = ex.trained(name, quick, device, show_progress=False)
-        res = ex.before_after_crf(run, ex.crf_params(ex.trained("aspp-l", quick, device,
-                                                                show_progress=False), quick))
-        histories[name] = run.history
-        preds[name] = res["before"]
-        rows.append([name, run.model.num_parameters(), res["miou_before"], res["miou_after"],
-                     f"{run.history['time'][-1] / 60:.1f}"])
-    header = ["model", "params", "mIoU before CRF", "mIoU after CRF", "train min"]
-    (out_dir / "table3.txt").write_text(
-        "Table 3 in miniature: tiny DeepLab-VGG16 on the synthetic shapes (val)\n"
-        + training.table_text(rows, header) + "\n")
-    curves = training.fig_training_curves(histories, title="Table 3 in miniature: LargeFOV vs "
-                                          "ASPP-S vs ASPP-L", show_lr=False)
-    fig8 = training.fig_predictions(res["images"], res["labels"],
-                                    {"LargeFOV": preds["largefov"], "ASPP-L": preds["aspp-l"]},
-                                    suptitle="Fig. 8 in miniature: LargeFOV vs ASPP-L (before "
-                                             "CRF)")
-    return [out_dir / "table3.txt", save_figure(curves, out_dir / "table3_curves.png"),
-            save_figure(fig8, out_dir / "fig8_aspp_predictions.png")]
+    result = ex.table3(quick, device, progress)
+    (out_dir / "table3.txt").write_text(result.text + "\n")
+    return [out_dir / "table3.txt", save_figure(result.curves, out_dir / "table3_curves.png"),
+            save_figure(result.predictions, out_dir / "fig8_aspp_predictions.png")]

@@ -1,7 +1,6 @@
 """Jobs for Sec. 4.1's training protocol: "poly" vs "step" learning rate (Table 2)."""
 from .. import experiments as ex
 from ..reproduce import job
-from ..viz import training
 from ..viz.common import save_figure
 
 
@@ -12,14 +11,6 @@ from ..viz.common import save_figure
      notebook="06_training.ipynb")
 def table2(out_dir, quick, device, progress):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations."""
-    runs = {name: ex.trained(name, quick, device, show_progress=False)
-            for name in progress(("aspp-l", "aspp-l-step"), desc="train")}
-    rows = [[r.config.lr_policy, r.config.max_iter, r.config.batch_size,
-             r.history["val"][-1]["mean_iou"]] for r in runs.values()]
-    (out_dir / "table2.txt").write_text(
-        "Table 2 in miniature: learning-rate policy, tiny ASPP-L, synthetic shapes (val)\n"
-        + training.table_text(rows, ["policy", "iterations", "batch", "mIoU"]) + "\n")
-    fig = training.fig_training_curves({f"{r.config.lr_policy}": r.history
-                                        for r in runs.values()},
-                                       title="Table 2 in miniature: 'poly' vs 'step'")
-    return [out_dir / "table2.txt", save_figure(fig, out_dir / "table2_curves.png")]
+    result = ex.table2(quick, device, progress)
+    (out_dir / "table2.txt").write_text(result.text + "\n")
+    return [out_dir / "table2.txt", save_figure(result.figure, out_dir / "table2_curves.png")]

@@ -11,7 +11,7 @@ then end a cell with ``fig``) and headless (:func:`save_figure`).
 - :mod:`.resize`       bilinear upsampling: align_corners, zoom by 8, gradient check
 - :mod:`.device`       CPU vs GPU timings
 - :mod:`.aspp`         Fig. 4: ASPP's sampling grids
-- :mod:`.training`     learning curves (Tables 2, 3) and prediction grids (Fig. 8)
+- :mod:`.training`     learning curves (Tables 2, 3), prediction grids (Fig. 8), lr, augmentation
 - :mod:`.crf`          Fig. 5 (mean-field maps), Fig. 6 (before/after), Fig. 10 (trimap)
 - :mod:`.common`       :func:`save_figure`, the style, the sample photo
 """
@@ -22,6 +22,7 @@ from .deinterlace import (fig_deinterlace_steps, fig_deinterlace_timing, format_
 from .fov import fig_table1_fov, impulse_receptive_field
 from .resize import (fig_align_corners, fig_gradient_check, fig_upsample_scores,
                      resize_gradient_check)
-from .aspp import aspp_taps, fig4_aspp_grids
-from .crf import fig5_meanfield, fig6_before_after, fig10_trimap
-from .training import fig_predictions, fig_training_curves, table_text
+from .aspp import aspp_taps, fig4_aspp_grids, fig_valid_taps, valid_tap_counts
+from .crf import fig5_meanfield, fig6_before_after, fig10_trimap, fig_naive_vs_lattice
+from .training import (fig_augmentation, fig_lr_schedules, fig_predictions,
+                       fig_training_curves, table_text)

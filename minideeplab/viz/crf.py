@@ -1,4 +1,5 @@
-"""Dense-CRF figures: the mean-field iterations (Fig. 5), before/after (Fig. 6), trimap (Fig. 10).
+"""Dense-CRF figures: the mean-field iterations (Fig. 5), before/after (Fig. 6), trimap (Fig. 10),
+and naive vs lattice filtering (time and agreement).
 """
 import numpy as np
 
@@ -6,7 +7,7 @@ from ..data.palette import colorize
 from ..metrics import boundary_band
 from .common import caption, new_figure, style_axes
 
-__all__ = ["fig5_meanfield", "fig6_before_after", "fig10_trimap"]
+__all__ = ["fig5_meanfield", "fig6_before_after", "fig10_trimap", "fig_naive_vs_lattice"]
 
 
 def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
@@ -93,4 +94,34 @@ def fig10_trimap(image, label, results, *, example_widths=(1, 4)):
     style_axes(ax, "(b) accuracy vs trimap width", "trimap width (pixels)", "%")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    return fig
+
+
+def fig_naive_vs_lattice(comparisons):
+    """Time of one dense_crf call vs pixels (log-log), and the labels' agreement, per method.
+
+    Parameters
+    ----------
+    comparisons : list of :class:`minideeplab.crf.MethodComparison` (one per image size)
+    """
+    n = np.array([c.pixels for c in comparisons], dtype=np.float64)
+    fig = new_figure(9.0, 3.4, suptitle="Dense CRF: exact O(N^2) filtering vs the permutohedral "
+                                        "lattice")
+    ax = fig.add_subplot(1, 2, 1)
+    for name, key, marker in (("naive (exact)", "naive_seconds", "o-"),
+                              ("lattice", "lattice_seconds", "s-")):
+        ax.loglog(n, [getattr(c, key) for c in comparisons], marker, ms=4, label=name)
+    style_axes(ax, "time of one CRF (10 iterations)", "pixels N = H x W", "seconds")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax = fig.add_subplot(1, 2, 2)
+    agreement = [100 * c.agreement for c in comparisons]
+    ax.semilogx(n, agreement, "o-", ms=4, color="#2ca02c")
+    for x, y, c in zip(n, agreement, comparisons):
+        ax.annotate(f"max |dQ| {c.max_abs_diff:.0e}", (x, y), textcoords="offset points",
+                    xytext=(0, -14), ha="center", fontsize=7)
+    style_axes(ax, "lattice vs naive: pixels with the same label", "pixels N = H x W", "%")
+    ax.set_ylim(min(95.0, min(agreement) - 1), 100.5)
+    ax.margins(x=0.15)
+    ax.grid(alpha=0.3, which="both")
     return fig

@@ -1,4 +1,5 @@
-"""Training figures: learning curves (Tables 2 and 3 in miniature) and predictions (Fig. 8).
+"""Training figures: learning curves (Tables 2 and 3 in miniature), predictions (Fig. 8), the
+learning-rate schedules and the data augmentation (Sec. 4.1).
 
 All functions take the ``history`` dicts of :meth:`minideeplab.train.Trainer.run` (lists
 ``iteration``, ``loss``, ``lr``, ``time`` and ``val``, a list of dicts with ``iteration``,
@@ -6,10 +7,13 @@ All functions take the ``history`` dicts of :meth:`minideeplab.train.Trainer.run
 """
 import numpy as np
 
+from ..data.augment import augment, shrink_label
 from ..data.palette import colorize
-from .common import SUBIMAGE_COLORS, new_figure, style_axes
+from ..optim import poly_lr, step_lr
+from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
-__all__ = ["fig_training_curves", "fig_predictions", "smooth", "table_text"]
+__all__ = ["fig_training_curves", "fig_predictions", "smooth", "table_text", "fig_lr_schedules",
+           "fig_augmentation"]
 
 
 def smooth(values, window=25):
@@ -85,3 +89,73 @@ def table_text(rows, header):
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def fig_lr_schedules(base_lr, max_iter, *, power=0.9, step_size=None, gamma=0.1):
+    """The "poly" and "step" learning rates of iterations 0 .. max_iter - 1 (Sec. 4.1, Table 2).
+
+    Pure functions of the iteration (:func:`minideeplab.optim.poly_lr`, :func:`step_lr`);
+    ``step_size`` defaults to ``max_iter // 3``.
+
+    Returns
+    -------
+    fig, lrs: dict "poly" / "step" -> (max_iter,) float64 learning rates
+    """
+    step_size = max(1, max_iter // 3) if step_size is None else step_size
+    it = np.arange(max_iter)
+    lrs = {"poly": np.array([poly_lr(base_lr, int(i), max_iter, power) for i in it]),
+           "step": np.array([step_lr(base_lr, int(i), step_size, gamma) for i in it])}
+    fig = new_figure(6.4, 3.4, suptitle="Learning-rate policies (Caffe's lr_policy)")
+    ax = fig.add_subplot(1, 1, 1)
+    labels = {"poly": f"poly: base (1 - it/{max_iter})^{power:g}",
+              "step": f"step: base x {gamma:g}^(it // {step_size})"}
+    for color, (name, lr) in zip(SUBIMAGE_COLORS, lrs.items()):
+        ax.plot(it, lr, color=color, lw=1.5, label=labels[name],
+                drawstyle="steps-post" if name == "step" else "default")
+    style_axes(ax, None, "iteration", "learning rate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig, lrs
+
+
+def fig_augmentation(image, label, *, n=4, seed=0, crop_size=None, scale_range=(0.5, 1.5),
+                     mirror=True, stride=8):
+    """One training image and ``n`` random augmentations of it, with their stride-8 targets.
+
+    Rows: images, labels (white: 255, the padding that no loss counts), and the labels the
+    loss sees at the score map's resolution, ``label[8i, 8j]``
+    (:func:`minideeplab.data.augment.shrink_label`).
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    label : (H, W) integer
+    n, seed : how many augmentations, drawn from ``numpy.random.default_rng(seed)``
+    crop_size, scale_range, mirror : as :func:`minideeplab.data.augment.augment`
+
+    Returns
+    -------
+    fig, samples: list of n + 1 (image, label, shrunk label) triples, the original first
+    """
+    rng = np.random.default_rng(seed)
+    samples = [(image, label, shrink_label(label, stride))]
+    for _ in range(n):
+        im, lb = augment(image, label, rng, crop_size=crop_size, scale_range=scale_range,
+                         mirror=mirror)
+        samples.append((im, lb, shrink_label(lb, stride)))
+    cols = len(samples)
+    fig = new_figure(1.9 * cols, 6.2, suptitle="Training augmentation (Sec. 4.1): scale, "
+                                               "mirror, pad, crop")
+    for j, (im, lb, small) in enumerate(samples):
+        for i, (panel, name) in enumerate(((im, "image"), (colorize(lb), "label"),
+                                           (colorize(small), f"label at stride {stride}"))):
+            ax = fig.add_subplot(3, cols, i * cols + j + 1)
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            title = ("original" if j == 0 else f"sample {j}") + (f": {name}" if i else "")
+            style_axes(ax, title=title if i == 0 or j == 0 else
+                       f"{panel.shape[0]}x{panel.shape[1]}")
+    caption(fig, f"Bottom row: what the loss compares the {stride}x smaller score map with "
+                 f"(nearest sampling, label[{stride}i, {stride}j]).")
+    return fig, samples
