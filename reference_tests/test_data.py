@@ -157,6 +157,10 @@ def test_synthetic_bad_arguments():
         SyntheticShapes("val", 5)[5]
     with pytest.raises(ValueError, match="scale_range"):
         SyntheticShapes(scale_range=(0.5, 0.1))
+    with pytest.raises(ValueError, match=r"min_pixels must be in \[1, min\(size\) = 17\]"):
+        SyntheticShapes(size=17, min_pixels=18)
+    image, label = SyntheticShapes("val", 2, size=17)[1]       # the smallest size still works
+    assert image.shape == (17, 17, 3) and label.max() > 0
 
 
 # --------------------------------------------------------------------------------- VOC loader

@@ -231,7 +231,8 @@ class SyntheticShapes:
         Object sizes (diameter of the enclosing circle) as fractions of the shorter image side,
         log-uniform; the lower end is raised to ``min_pixels``.
     min_pixels : float
-        Smallest object size in pixels (default 9: shapes stay recognisable).
+        Smallest object size in pixels (default 9: shapes stay recognisable); on tiny images
+        it may exceed ``scale_range[1]`` times the side, and then every object has this size.
     rotate : bool
         Rotate squares, triangles and crosses by a random angle (else: axis-aligned, tip up).
     stripes : float
@@ -275,9 +276,9 @@ class SyntheticShapes:
         if not (isinstance(lo_hi, (tuple, list)) and len(lo_hi) == 2 and 0 < lo_hi[0] <= lo_hi[1] <= 1):
             raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi <= 1, "
                              f"got {lo_hi!r}")
-        if not 1 <= opts["min_pixels"] <= min(self.size) / 2:
-            raise ValueError(f"{fn}: min_pixels must be in [1, min(size)/2 = {min(self.size) / 2}]"
-                             f", got {opts['min_pixels']!r}")
+        if not 1 <= opts["min_pixels"] <= min(self.size):
+            raise ValueError(f"{fn}: min_pixels must be in [1, min(size) = {min(self.size)}], "
+                             f"got {opts['min_pixels']!r}")
         for name in ("stripes", "noise"):
             if not opts[name] >= 0:
                 raise ValueError(f"{fn}: {name} must be >= 0, got {opts[name]!r}")
