@@ -52,7 +52,7 @@ def _check_label_map(fn, name, a, num_classes, ignore_index, allow_ignore):
                          f"({name}.shape={tuple(a.shape)}, num_classes={num_classes})")
 
 
-def _check_pair(fn, pred, label, num_classes, ignore_index):
+def _check_pred_label(fn, pred, label, num_classes, ignore_index):
     _check_label_map(fn, "label", label, num_classes, ignore_index, allow_ignore=True)
     _check_label_map(fn, "pred", pred, num_classes, ignore_index, allow_ignore=False)
     if pred.shape != label.shape:
@@ -79,7 +79,7 @@ def confusion_matrix(pred, label, num_classes, ignore_index=255):
     """
     fn = "confusion_matrix"
     L = _checks.check_int(fn, "num_classes", num_classes, 1)
-    _check_pair(fn, pred, label, L, ignore_index)
+    _check_pred_label(fn, pred, label, L, ignore_index)
     xp = backend.get_array_module(pred, label)
     pred, label = pred.ravel(), label.ravel()
     if ignore_index is not None:
@@ -251,7 +251,7 @@ def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
         raise ValueError(f"{fn}: widths must be a non-empty list of numbers >= 0, got {widths}")
     mats = [ConfusionMatrix(L, ignore_index) for _ in widths]
     for k, (pred, label) in enumerate(zip(preds, labels)):
-        _check_pair(f"{fn} (image {k})", pred, label, L, ignore_index)
+        _check_pred_label(f"{fn} (image {k})", pred, label, L, ignore_index)
         if label.ndim != 2:
             raise ValueError(f"{fn}: image {k}: label must be (H, W), got shape {tuple(label.shape)}")
         pred, label = backend.asnumpy(pred), backend.asnumpy(label)

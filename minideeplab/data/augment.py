@@ -43,7 +43,8 @@ def _check_image(fn, image, name="image"):
 def _check_label(fn, label, name="label", ndim=2):
     _checks.check_array(fn, name, label, floating=False)
     if label.dtype.kind not in "iu" or (ndim is not None and label.ndim != ndim):
-        raise ValueError(f"{fn}: {name} must be a {'(H, W)' if ndim == 2 else ''} integer array, "
+        dims = {2: "(H, W) ", 3: "(N, H, W) "}.get(ndim, "")
+        raise ValueError(f"{fn}: {name} must be a {dims}integer array, "
                          f"got shape {tuple(label.shape)} dtype {label.dtype}")
 
 
