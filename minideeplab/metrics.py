@@ -90,7 +90,7 @@ def confusion_matrix(pred, label, num_classes, ignore_index=255):
 
 
 def iou_per_class(matrix):
-    """(L,) float64 ``TP / (TP + FP + FN)`` from an (L, L) confusion matrix; nan where the union is 0."""
+    """(L,) float64 ``TP / (TP + FP + FN)`` from an (L, L) confusion matrix; nan for union 0."""
     m = np.asarray(backend.asnumpy(matrix), dtype=np.float64)
     tp = np.diag(m)
     union = m.sum(axis=0) + m.sum(axis=1) - tp
@@ -221,7 +221,8 @@ def _as_list(fn, name, arrays):
         if arrays.ndim == 3:
             return list(arrays)
     raise ValueError(f"{fn}: {name} must be a (N, H, W) or (H, W) array or a list of (H, W) "
-                     f"arrays, got {type(arrays).__name__} with shape {getattr(arrays, 'shape', None)}")
+                     f"arrays, got {type(arrays).__name__} with shape "
+                     f"{getattr(arrays, 'shape', None)}")
 
 
 def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
@@ -253,7 +254,8 @@ def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
     for k, (pred, label) in enumerate(zip(preds, labels)):
         _check_pred_label(f"{fn} (image {k})", pred, label, L, ignore_index)
         if label.ndim != 2:
-            raise ValueError(f"{fn}: image {k}: label must be (H, W), got shape {tuple(label.shape)}")
+            raise ValueError(f"{fn}: image {k}: label must be (H, W), got shape "
+                             f"{tuple(label.shape)}")
         pred, label = backend.asnumpy(pred), backend.asnumpy(label)
         dist = boundary_distance(label)
         for w, cm in zip(widths, mats):

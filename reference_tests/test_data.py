@@ -236,7 +236,8 @@ def test_voc_missing_files_are_listed(voc_tree):
 
 def test_voc_bad_label_files(voc_tree):
     _, root, ids, labels = voc_tree
-    Image.fromarray(np.zeros((16, 15, 3), np.uint8)).save(root / "SegmentationClass" / f"{ids[4]}.png")
+    rgb_png = root / "SegmentationClass" / f"{ids[4]}.png"
+    Image.fromarray(np.zeros((16, 15, 3), np.uint8)).save(rgb_png)
     with pytest.raises(ValueError, match=r"mode 'RGB' PNG; a label must be a palette"):
         VOCSegmentation(root, "val")[1]
     bad = labels[ids[3]].copy(); bad[5, 5] = 30
@@ -268,7 +269,8 @@ def test_label_png_round_trip_and_voc_palette(tmp_path):
 def test_colorize_and_overlay():
     lab = np.array([[0, 1], [15, 255]])
     col = colorize(lab)
-    np.testing.assert_array_equal(col, [[[0, 0, 0], [128, 0, 0]], [[192, 128, 128], [255, 255, 255]]])
+    np.testing.assert_array_equal(col, [[[0, 0, 0], [128, 0, 0]],
+                                        [[192, 128, 128], [255, 255, 255]]])
     assert tuple(colorize(lab, ignore_color=(0, 0, 0))[1, 1]) == (0, 0, 0)
     img = np.full((2, 2, 3), 100, np.uint8)
     out = overlay(img, lab, alpha=0.25)
@@ -434,7 +436,8 @@ def test_to_batch_values_layout_and_device(device):
     np.testing.assert_array_equal(y[1], labels[1])
     xb, none = to_batch(np.stack(images), channel_order="bgr", device=device)
     assert none is None
-    assert backend.asnumpy(xb)[1, 0, 4, 7] == pytest.approx(images[1][4, 7, 2] - MEAN_BGR[0], abs=1e-4)
+    blue = images[1][4, 7, 2] - MEAN_BGR[0]                      # channel 0 is B in BGR
+    assert backend.asnumpy(xb)[1, 0, 4, 7] == pytest.approx(blue, abs=1e-4)
     assert MEAN_RGB == MEAN_BGR[::-1]
 
 
@@ -444,7 +447,7 @@ def test_to_batch_bad_inputs():
         to_batch([im, np.zeros((5, 5, 3), np.uint8)])
     with pytest.raises(ValueError, match=r"images\[1\] must be a \(H, W, 3\) uint8.*float64"):
         to_batch([im, im.astype(float)])
-    with pytest.raises(ValueError, match=r"images must be \(N, H, W, 3\) uint8, got shape \(4, 5, 3\)"):
+    with pytest.raises(ValueError, match=r"images must be \(N, H, W, 3\) uint8, got shape \(4, 5"):
         to_batch(im)
     with pytest.raises(ValueError, match=r"labels.shape=\(1, 4, 4\) does not match"):
         to_batch([im], [np.zeros((4, 4), np.uint8)])

@@ -104,7 +104,8 @@ def test_accumulation_equals_concatenation_not_per_image_mean():
     np.testing.assert_array_equal(cm.matrix, one.matrix)
     # the set-wide IOU of class 1 is 36/37, not the mean of per-image IOUs (1 + 0) / 2
     assert cm.iou()[1] == pytest.approx(36 / 37)
-    per_image = np.mean([ConfusionMatrix(2).update(p, t).mean_iou() for p, t in [(p1, t1), (p2, t2)]])
+    per_image = np.mean([ConfusionMatrix(2).update(p, t).mean_iou()
+                         for p, t in [(p1, t1), (p2, t2)]])
     assert abs(per_image - cm.mean_iou()) > 0.2
     assert cm.reset().matrix.sum() == 0
 

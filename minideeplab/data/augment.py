@@ -30,7 +30,7 @@ __all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label
 MEAN_BGR = (104.008, 116.669, 122.675)   # Caffe's ImageNet mean pixel (the VGG-16 release), B, G, R
 MEAN_RGB = MEAN_BGR[::-1]                # the same in the RGB order our images use
 IGNORE_INDEX = 255
-_MAX_CROP = 4096                         # larger crops are almost surely a mistake (e.g. a pixel count)
+_MAX_CROP = 4096                         # larger crops are almost surely a mistake
 
 
 def _check_image(fn, image, name="image"):
@@ -129,7 +129,8 @@ def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
     _check_image_label(fn, image, label)
     lo, hi = scale_range
     if not 0 < lo <= hi:
-        raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, got {scale_range!r}")
+        raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, "
+                         f"got {scale_range!r}")
     s = rng.uniform(lo, hi)
     h, w = label.shape
     out = (max(1, int(round(h * s))), max(1, int(round(w * s))))

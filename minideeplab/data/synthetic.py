@@ -145,7 +145,7 @@ def _background(rng, H, W, yy, xx, stripes):
 
 
 def _contrasting_color(rng, under, min_contrast, tries=30):
-    """A random RGB colour at least ``min_contrast`` (L2) from ``under``, else the farthest tried."""
+    """A random RGB colour ``min_contrast`` (L2) or more from ``under``, else the farthest tried."""
     best, best_d = None, -1.0
     for _ in range(tries):
         color = rng.uniform(0.0, 255.0, size=3)
@@ -276,7 +276,8 @@ class SyntheticShapes:
         self.seed = _checks.check_int(fn, "seed", seed, 0)
         self.max_objects = _checks.check_int(fn, "max_objects", opts["max_objects"], 1)
         lo_hi = opts["scale_range"]
-        if not (isinstance(lo_hi, (tuple, list)) and len(lo_hi) == 2 and 0 < lo_hi[0] <= lo_hi[1] <= 1):
+        if not (isinstance(lo_hi, (tuple, list)) and len(lo_hi) == 2
+                and 0 < lo_hi[0] <= lo_hi[1] <= 1):
             raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi <= 1, "
                              f"got {lo_hi!r}")
         if not 1 <= opts["min_pixels"] <= min(self.size):
@@ -286,7 +287,8 @@ class SyntheticShapes:
             if not opts[name] >= 0:
                 raise ValueError(f"{fn}: {name} must be >= 0, got {opts[name]!r}")
         if not 0 <= opts["max_occlusion"] <= 1:
-            raise ValueError(f"{fn}: max_occlusion must be in [0, 1], got {opts['max_occlusion']!r}")
+            raise ValueError(f"{fn}: max_occlusion must be in [0, 1], "
+                             f"got {opts['max_occlusion']!r}")
         self.scale_range = (float(lo_hi[0]), float(lo_hi[1]))
         self.min_pixels = float(opts["min_pixels"])
         self.rotate = bool(opts["rotate"])

@@ -42,7 +42,7 @@ def _pil():
 
 
 def find_voc_dir(root):
-    """The ``VOC2012`` folder for ``root`` (itself, ``root/VOC2012`` or ``root/VOCdevkit/VOC2012``)."""
+    """The ``VOC2012`` folder: ``root`` itself, ``root/VOC2012`` or ``root/VOCdevkit/VOC2012``."""
     root = os.fspath(root)
     tried = [root, os.path.join(root, "VOC2012"), os.path.join(root, "VOCdevkit", "VOC2012")]
     for d in tried:
@@ -135,8 +135,8 @@ class VOCSegmentation:
             self.root, "ImageSets", *default_list.split("/"))
         self.label_dir = os.path.join(self.root, label_dir or default_labels)
         if not os.path.isfile(self.list_file):
-            raise FileNotFoundError(f"VOCSegmentation: the list file of split {split!r} is missing: "
-                                    f"{self.list_file}")
+            raise FileNotFoundError(f"VOCSegmentation: the list file of split {split!r} is "
+                                    f"missing: {self.list_file}")
         self.ids = _parse_list(self.list_file)
         if not self.ids:
             raise ValueError(f"VOCSegmentation: the list file {self.list_file} names no images")
@@ -144,7 +144,8 @@ class VOCSegmentation:
                    for p in (self.image_path(i), self.label_path(i)) if not os.path.isfile(p)]
         if missing:
             shown = "\n  ".join(missing[:_SHOW_MISSING])
-            more = f"\n  ... and {len(missing) - _SHOW_MISSING} more" if len(missing) > _SHOW_MISSING else ""
+            extra = len(missing) - _SHOW_MISSING
+            more = f"\n  ... and {extra} more" if extra > 0 else ""
             raise FileNotFoundError(
                 f"VOCSegmentation: {len(missing)} file(s) missing for split {split!r} "
                 f"({len(self.ids)} images listed in {self.list_file}):\n  {shown}{more}")
