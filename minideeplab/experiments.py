@@ -53,7 +53,9 @@ VARIANTS = {
     "aspp-s": dict(model="aspp-s"),
     "aspp-l": dict(model="aspp-l"),
     "aspp-l-step": dict(model="aspp-l", lr_policy="step"),
+    "aspp-l-large": dict(model="aspp-l", preset="large"),     # only large objects (bench)
 }
+VAL_EVERY = 500   # full runs validate every 500 iterations: the mIoU-vs-time curves
 
 # Quick mode: tiny images and a handful of iterations (seconds per variant)
 QUICK = dict(image_size=33, crop_size=33, num_train=16, num_val=6, batch_size=4, max_iter=8,
@@ -79,7 +81,7 @@ def variant_config(name, quick=False):
     """The TrainConfig of variant ``name`` (full or quick)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; choose one of {tuple(VARIANTS)}")
-    config = TrainConfig(**VARIANTS[name])
+    config = TrainConfig(val_every=VAL_EVERY, **VARIANTS[name])
     if config.lr_policy == "step":
         config = config.replace(step_size=max(1, config.max_iter * 2 // 3))
     if quick:

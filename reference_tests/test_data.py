@@ -71,7 +71,7 @@ def reference_mask(obj, h, w):
     return inside.reshape(h, w)
 
 
-@pytest.mark.parametrize("preset", ["default", "hard"])
+@pytest.mark.parametrize("preset", ["default", "hard", "large"])
 def test_labels_are_the_painted_shapes(preset):
     """Each object's visible pixels carry its class; everything else is background."""
     ds = SyntheticShapes("train", 30, size=81, seed=1, preset=preset)
@@ -91,7 +91,7 @@ def test_labels_are_the_painted_shapes(preset):
     assert mismatched <= 1e-3 * total        # only pixel centres exactly on an edge may differ
 
 
-@pytest.mark.parametrize("preset", ["default", "hard"])
+@pytest.mark.parametrize("preset", ["default", "hard", "large"])
 def test_every_class_appears_and_colour_does_not_decide_the_class(preset):
     ds = SyntheticShapes("val", 150, size=65, seed=2, preset=preset)
     colours = {c: [] for c in range(1, 6)}
@@ -107,7 +107,8 @@ def test_every_class_appears_and_colour_does_not_decide_the_class(preset):
         assert np.all(np.abs(v.mean(axis=0) - overall) < 30), (c, v.mean(axis=0), overall)
 
 
-@pytest.mark.parametrize("size,preset,lo,hi", [(81, "default", 1 / 4, 3 / 4),
+@pytest.mark.parametrize("size,preset,lo,hi", [(81, "large", 1 / 4, 3 / 4),
+                                                (129, "default", 1 / 16, 1 / 2),
                                                 (65, "hard", 1 / 16, 1 / 2),
                                                 (129, "hard", 1 / 16, 1 / 2)])
 def test_object_sizes_span_the_scale_range(size, preset, lo, hi):

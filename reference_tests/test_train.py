@@ -12,7 +12,8 @@ from minideeplab.train import TrainConfig, Trainer, TrainingDiverged, evaluate
 
 # 33x33 images: a stride-8 map of 5x5, a tiny network, a few ms per step
 SMALL = TrainConfig(model="aspp-l", tiny=True, image_size=33, crop_size=33, num_train=8,
-                    num_val=4, batch_size=4, max_iter=6, base_lr=0.01)
+                    num_val=4, batch_size=4, max_iter=6, base_lr=0.01, loss_at="stride8",
+                    scale_range=(0.5, 1.5), preset="large")
 
 
 def _weights(trainer):

@@ -79,7 +79,7 @@ def test_compare_methods_without_pairwise_terms_gives_the_softmax_of_log_p(devic
 
 
 def test_compare_methods_reports_the_methods_outputs_and_their_agreement():
-    image, _ = SyntheticShapes("val", 1, size=33)[0]
+    image, _ = SyntheticShapes("val", 1, size=33, preset="large")[0]
     probs = _probs(33, 33, 5, seed=1)
     params = dict(w1=4.0, theta_alpha=20.0, theta_beta=10.0, w2=3.0, theta_gamma=1.0)
     c = compare_methods(image, probs, **params)

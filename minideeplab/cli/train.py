@@ -5,7 +5,8 @@ Examples::
     python -m minideeplab train --model aspp-l --max-iter 2000 --out runs/aspp-l
     python -m minideeplab train --resume runs/aspp-l/checkpoint.npz       # continue
     python -m minideeplab train --model largefov --full --dataset voc VOCdevkit/VOC2012 \\
-        --crop-size 321 --lr 1e-3 --input-scale 1 --max-iter 20000 --device gpu --out runs/voc
+        --crop-size 321 --random-scale --loss-at stride8 --lr 1e-3 --input-scale 1 \\
+        --max-iter 20000 --device gpu --out runs/voc
 """
 import json
 import os
@@ -47,11 +48,14 @@ def add_parser(sub):
     p.add_argument("--method", choices=("holes", "deinterlace"), default=DEFAULTS.method)
     p.add_argument("--msc", action="store_true", help="multi-scale inputs (1, 0.75, 0.5), max")
     add_dataset_argument(p)
+    p.add_argument("--preset", choices=("default", "hard", "large"), default=DEFAULTS.preset,
+                   help="synthetic data: object sizes and clutter (see minideeplab.data)")
     p.add_argument("--image-size", type=int, default=DEFAULTS.image_size)
     p.add_argument("--num-train", type=int, default=DEFAULTS.num_train)
     p.add_argument("--num-val", type=int, default=DEFAULTS.num_val)
     p.add_argument("--crop-size", type=int, default=DEFAULTS.crop_size)
-    p.add_argument("--no-scale", action="store_true", help="no random rescaling")
+    p.add_argument("--random-scale", action="store_true",
+                   help="the paper's random rescaling by 0.5 .. 1.5")
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     p.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter)
     p.add_argument("--lr", type=float, default=DEFAULTS.base_lr, help="base learning rate")
@@ -73,8 +77,8 @@ def config_from_args(args):
     return TrainConfig(
         model=args.model, tiny=args.tiny, width=args.width, method=args.method,
         scales=(1.0, 0.75, 0.5) if args.msc else None, dataset=dataset, data_root=root,
-        image_size=args.image_size, num_train=args.num_train, num_val=args.num_val,
-        crop_size=args.crop_size, scale_range=None if args.no_scale else DEFAULTS.scale_range,
+        preset=args.preset, image_size=args.image_size, num_train=args.num_train,
+        num_val=args.num_val, crop_size=args.crop_size, scale_range=(0.5, 1.5) if args.random_scale else None,
         batch_size=args.batch_size, max_iter=args.max_iter, base_lr=args.lr,
         lr_policy=args.lr_policy, step_size=args.step_size, loss_at=args.loss_at,
         input_scale=args.input_scale, val_every=args.val_every,

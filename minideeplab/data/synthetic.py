@@ -16,24 +16,28 @@ The data are built to show the three challenges DeepLab v2 addresses (Sec. 1):
   may occlude each other, so a stride-8 score map must be sharpened at the boundaries
   (bilinear upsampling and the dense CRF, Sec. 3.3; the trimap of Fig. 10).
 
-Two presets (any setting can also be passed on its own and overrides the preset):
+Three presets (any setting can also be passed on its own and overrides the preset):
 
 =================  ==============  ==========  ======  =======  =====  =============
 preset             scale_range     objects     rotate  stripes  noise  max_occlusion
 =================  ==============  ==========  ======  =======  =====  =============
-``"default"``      1/4 .. 3/4      2 .. 3      no      15       5      0.15
+``"default"``      1/16 .. 1/2     2 .. 3      no      15       5      0.15
 ``"hard"``         1/16 .. 1/2     2 .. 4      yes     30       8      0.3
+``"large"``        1/4 .. 3/4      2 .. 3      no      15       5      0.15
 =================  ==============  ==========  ======  =======  =====  =============
 
-The default preset is what a tiny DeepLab learns in minutes on a CPU: at side 97 the tiny
-DeepLab-ASPP-L (width 1/16) reached a val mean IOU of 0.81 in about 7 minutes on 2 CPU cores
-(loss on upsampled logits, no random rescaling; 0.78 at side 81). The size of the objects
-relative to the output stride limits any stride-8 score map: the true labels themselves, shrunk
-to stride 8 (``label[8i, 8j]``), one-hot encoded and bilinearly upsampled back, reach a mean IOU
-of only 0.80 on ``"default"`` images of side 97 (0.77 at 81, 0.85 at 129) and 0.72 on
-``"hard"`` ones (0.67 at 81, 0.78 at 129). A trained network does better than that (its scores
-are not one-hot), but the gap is the paper's boundary problem. The hard preset shows the
-multi-scale and boundary problems at their sharpest (small objects, rotations, clutter).
+``"default"`` has the full range of object sizes (about 1/16 to 1/2 of the image side; the
+smallest are raised to ``min_pixels``) on moderately cluttered backgrounds; ``"hard"`` adds
+rotations and more clutter; ``"large"`` keeps only large objects, for demonstrations that must
+train in a few minutes.
+
+The size of the objects relative to the output stride limits any stride-8 score map: the true
+labels themselves, shrunk to stride 8 (``label[8i, 8j]``), one-hot encoded and bilinearly
+upsampled back, reach a mean IOU of only about 0.72 on images of side 97 with objects down to
+1/16 of the side (0.78 at side 129), and 0.80 with the "large" objects (0.85 at 129). A trained
+network can do somewhat better (its scores are not one-hot), but this gap is the paper's
+boundary problem, which the dense CRF addresses. Measured with the tiny DeepLab-ASPP-L
+(benchmarks/bench_train.py, 2 CPU cores): see README.md, "Performance".
 
 Geometry (what the label of each class is; pixel centres are at integer coordinates
 ``(y, x)``): every object fits in a circle of diameter ``size`` (radius ``R = size / 2``)
@@ -226,7 +230,7 @@ class SyntheticShapes:
         ``shrink_factor: 8``).
     seed : int
         Different seeds give different data; the same seed gives the same data.
-    preset : "default" or "hard"
+    preset : "default", "hard" or "large"
         The settings below, as in the table of the module docstring.
     max_objects : int
         Each image holds 2..max_objects objects (fewer when they do not fit).
@@ -252,10 +256,12 @@ class SyntheticShapes:
     class_names = CLASS_NAMES
     num_classes = len(CLASS_NAMES)
     PRESETS = {
-        "default": dict(max_objects=3, scale_range=(1 / 4, 3 / 4), min_pixels=9.0, rotate=False,
-                        stripes=15.0, noise=5.0, max_occlusion=0.15),
+        "default": dict(max_objects=3, scale_range=(1 / 16, 1 / 2), min_pixels=9.0,
+                        rotate=False, stripes=15.0, noise=5.0, max_occlusion=0.15),
         "hard": dict(max_objects=4, scale_range=(1 / 16, 1 / 2), min_pixels=9.0, rotate=True,
                      stripes=30.0, noise=8.0, max_occlusion=0.3),
+        "large": dict(max_objects=3, scale_range=(1 / 4, 3 / 4), min_pixels=9.0, rotate=False,
+                      stripes=15.0, noise=5.0, max_occlusion=0.15),
     }
 
     def __init__(self, split="train", num_images=None, size=97, seed=0, *, preset="default",

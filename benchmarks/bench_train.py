@@ -1,0 +1,115 @@
+"""Benchmark: train the tiny DeepLab-ASPP-L on the synthetic shapes on the CPU; mIoU vs wall time.
+
+Issue 4's acceptance: val mIoU >= 0.80 within 10 minutes on 2 CPU cores. On the same budget
+(the same iterations) it also trains LargeFOV and ASPP-L with the "step" policy: the paper's
+Tables 3 (LargeFOV vs ASPP) and 2 (poly vs step) in miniature; and ASPP-L on the "large"
+preset (objects 1/4 .. 3/4 of the side instead of 1/16 .. 1/2).
+
+The runs are :mod:`minideeplab.experiments`' variants, trained with
+:func:`minideeplab.experiments.trained`, so they land in the same checkpoint cache that
+``python -m minideeplab reproduce`` and the tutorials read (run this first and they reuse the
+networks). A run already in the cache is not trained again: delete $MINIDEEPLAB_CACHE (default
+~/.cache/minideeplab) to time it afresh.
+
+    python benchmarks/bench_train.py                          # all four, ~10 minutes each
+    python benchmarks/bench_train.py --runs aspp-l            # only the acceptance run
+
+Wall time counts training only (the validation passes every 500 iterations are excluded).
+Writes benchmarks/results/train_synthetic.{json,md,png}; the CRF column uses the CRF
+parameters cross-validated on 20 val images of that run (:func:`experiments.crf_search`).
+"""
+import argparse
+import json
+import os
+import platform
+
+import numpy as np
+
+from minideeplab import backend, experiments as ex
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNS = ("aspp-l", "largefov", "aspp-l-step", "aspp-l-large")
+
+
+def machine():
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    return f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}, NumPy {np.__version__}"
+
+
+def minutes_to(history, target):
+    """Training minutes until val mIoU first reached ``target`` (None if never)."""
+    for v in history["val"]:
+        if v["mean_iou"] >= target:
+            return v["time"] / 60
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    ap.add_argument("--no-crf", action="store_true", help="skip the CRF column")
+    ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    results = {}
+    for name in args.runs:
+        run = ex.trained(name, device=args.device)
+        h = run.history
+        row = dict(config=run.config.to_json(), val=h["val"], train_minutes=h["time"][-1] / 60,
+                   final_miou=h["val"][-1]["mean_iou"],
+                   miou_at_10_min=max([v["mean_iou"] for v in h["val"] if v["time"] <= 600],
+                                      default=None),
+                   minutes_to_080=minutes_to(h, 0.80))
+        if not args.no_crf:
+            res = ex.before_after_crf(run, ex.crf_params(run))
+            row["miou_after_crf"] = res["miou_after"]
+        results[name] = row
+        print(f"{name}: val mIoU {row['final_miou']:.4f} after {row['train_minutes']:.1f} min"
+              + (f", {row['miou_after_crf']:.4f} with the CRF" if "miou_after_crf" in row
+                 else ""), flush=True)
+    with open(os.path.join(args.out, "train_synthetic.json"), "w") as f:
+        json.dump({"machine": machine(), "results": results}, f, indent=1)
+    lines = [f"Machine: {machine()}", "",
+             "| run | preset | iterations | train time (min) | val mIoU at end | best by 10 min "
+             "| minutes to 0.80 | with CRF |", "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['config']['preset']} | {r['config']['max_iter']} | "
+                     f"{r['train_minutes']:.1f} | {r['final_miou']:.4f} | "
+                     f"{fmt(r['miou_at_10_min'], '.4f')} | {fmt(r['minutes_to_080'], '.1f')} | "
+                     f"{fmt(r.get('miou_after_crf'), '.4f')} |")
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(args.out, "train_synthetic.md"), "w") as f:
+        f.write(table + "\n")
+    plot(results, os.path.join(args.out, "train_synthetic.png"))
+
+
+def plot(results, path):
+    from minideeplab.viz.common import new_figure, save_figure, style_axes
+    fig = new_figure(6.4, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    for name, r in results.items():
+        ax.plot([v["time"] / 60 for v in r["val"]], [v["mean_iou"] for v in r["val"]],
+                marker="o", ms=3, label=f"{name} ({r['config']['preset']} preset)")
+    ax.axhline(0.8, color="grey", lw=0.8, ls="--")
+    ax.axvline(10, color="grey", lw=0.8, ls=":")
+    style_axes(ax, "Tiny DeepLab on the synthetic shapes, 2 CPU cores",
+               "training wall time (minutes)", "val mean IOU")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    main()
