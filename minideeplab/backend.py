@@ -14,6 +14,7 @@ parameters, datasets moved to the device, and so on.
 The few places where NumPy and CuPy differ are wrapped here:
 
 * :func:`scatter_add` (``np.add.at`` vs ``cupyx.scatter_add``),
+* :func:`random_uniform` (random numbers made on the device, seeded from a NumPy Generator),
 * :func:`sparse_module` / :func:`csr_matrix` (``scipy.sparse`` vs ``cupyx.scipy.sparse``),
 * :func:`asnumpy` / :func:`to_device` for explicit transfers.
 """
@@ -39,7 +40,7 @@ except Exception:  # ImportError, or a broken CUDA installation
 __all__ = [
     "DEVICES", "gpu_available", "get_array_module", "is_gpu_array", "asnumpy", "to_device",
     "device_of", "default_device", "set_default_device", "xp_for", "scatter_add",
-    "sparse_module", "csr_matrix", "synchronize",
+    "sparse_module", "csr_matrix", "synchronize", "random_uniform",
 ]
 
 DEVICES = ("cpu", "gpu")
@@ -178,6 +179,20 @@ def scatter_add(target, indices, values):
     else:
         numpy.add.at(target, indices, values)
     return target
+
+
+def random_uniform(xp, shape, rng, dtype="float32"):
+    """Uniform [0, 1) numbers of ``shape`` made where ``xp`` computes, driven by ``rng``.
+
+    ``rng`` (a ``numpy.random.Generator``) is the only random state, so saving it saves the
+    whole sequence (checkpoints, bit-exact resume). On NumPy the numbers are ``rng.random``;
+    on CuPy, ``rng`` draws one 63-bit seed for a CuPy generator that makes them on the GPU, so
+    no array crosses the bus (the two devices then draw different, equally random, numbers).
+    """
+    if xp is numpy:
+        return rng.random(shape, dtype=dtype)
+    seed = int(rng.integers(0, 2 ** 63 - 1))
+    return cupy.random.default_rng(seed).random(shape, dtype=dtype)
 
 
 def sparse_module(xp):

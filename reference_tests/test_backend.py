@@ -70,3 +70,15 @@ def test_csr_matrix_sums_duplicates(xp, on):
     dense = np.array([[0, 3.0, 0], [0, 0, 4.0], [3.0, 0, 0]])
     v = np.array([1.0, 10.0, 100.0])
     assert_close(m @ on(v), dense @ v, 1e-12, 1e-12)
+
+
+def test_random_uniform_is_driven_by_the_numpy_generator(xp, device):
+    a = backend.random_uniform(xp, (3, 4), np.random.default_rng(5))
+    b = backend.random_uniform(xp, (3, 4), np.random.default_rng(5))
+    assert backend.device_of(a) == device and a.shape == (3, 4) and a.dtype == np.float32
+    np.testing.assert_array_equal(backend.asnumpy(a), backend.asnumpy(b))  # same state, same
+    values = backend.asnumpy(backend.random_uniform(xp, (20000,), np.random.default_rng(1)))
+    assert values.min() >= 0 and values.max() < 1 and abs(values.mean() - 0.5) < 0.01
+    if device == "cpu":  # on NumPy: exactly the generator's own stream
+        np.testing.assert_array_equal(
+            a, np.random.default_rng(5).random((3, 4), dtype="float32"))

@@ -67,9 +67,10 @@ def dropout(x, p, *, training, rng=None):
     p : float in [0, 1], the probability of *dropping* an element (DeepLab: 0.5)
     training : bool; False returns ``x`` unchanged (a copy)
     rng : ``numpy.random.Generator`` or int seed; required when training with p > 0.
-        The mask is always drawn with NumPy on the CPU (then moved to x's device), so a seed
-        gives the same mask on the CPU and on the GPU. A Generator advances with each call;
-        an int seed gives the same mask every call.
+        A Generator advances with each call; an int seed gives the same mask every call. On
+        the GPU the mask is made on the device from one seed that ``rng`` draws
+        (:func:`minideeplab.backend.random_uniform`): no mask crosses the bus, and the masks
+        differ from the CPU's.
 
     Returns
     -------
@@ -91,8 +92,7 @@ def dropout(x, p, *, training, rng=None):
                          f"training with p={p} > 0 (x.shape={tuple(x.shape)})")
     if not isinstance(rng, numpy.random.Generator):
         rng = numpy.random.default_rng(rng)
-    keep = rng.random(x.shape, dtype=numpy.float32) >= p          # P(keep) = 1 - p
-    mask = backend.to_device(keep, backend.device_of(x))
+    mask = backend.random_uniform(xp, x.shape, rng) >= p           # P(keep) = 1 - p
     scale = 1.0 / (1.0 - p)
     y = x * mask
     y *= x.dtype.type(scale)
