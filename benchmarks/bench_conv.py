@@ -13,13 +13,11 @@ of the same shape ((O, C*K*K) @ (C*K*K, N*H_out*W_out)) timed in the same run.
 Goals (issue 2): holes >= 70% of the matmul rate; deinterlace within 1.5x of holes.
 """
 import argparse
-import os
-import platform
 
 import numpy as np
 
 from minideeplab import backend, functional as F
-from minideeplab.timing import median_time
+from minideeplab.timing import describe_machine, median_time
 
 
 def conv_case(xp, N, rate, method, rng, C=512, O=1024, S=41, K=3):
@@ -50,17 +48,6 @@ def matmul_case(xp, N, rng, C=512, O=1024, S=41, K=3):
     return lambda: a @ b
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, NumPy {np.__version__}, {platform.python_version()}"
 
 
 def main():
@@ -75,7 +62,7 @@ def main():
     xp = backend.xp_for(args.device)
     rng = np.random.default_rng(0)
     methods = ["holes", "deinterlace"] + (["direct"] if args.direct else [])
-    print(f"# conv fwd+bwd, fc6 of DeepLab-LargeFOV, float32, {args.device}: {machine()}")
+    print(f"# conv fwd+bwd, fc6 of DeepLab-LargeFOV, float32, {args.device}: {describe_machine()}")
     print("| N | rate | method | time (ms) | GFLOP/s | vs matmul | vs holes |")
     print("|---|---|---|---|---|---|---|")
     for N in args.batches:

@@ -18,15 +18,13 @@ Prints a markdown table for the README's performance section.
 """
 import argparse
 import datetime
-import os
-import platform
 
 import numpy as np
 
 from minideeplab import backend, functional as F
 from minideeplab.models import build_model
 from minideeplab.optim import SGD
-from minideeplab.timing import median_time
+from minideeplab.timing import describe_machine, median_time
 
 RESNET_CRF = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
 
@@ -36,14 +34,7 @@ def device_name(device):
         import cupy
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         return props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu} ({os.cpu_count()} cores)"
+    return describe_machine()
 
 
 def matmul_rate(xp, n):

@@ -9,13 +9,11 @@ same computed by PyTorch on the CPU in the same run, with the ratio ours / PyTor
     python benchmarks/bench_layers.py --device gpu     # the same on CuPy (no PyTorch column)
 """
 import argparse
-import os
-import platform
 
 import numpy as np
 
 from minideeplab import backend, functional as F
-from minideeplab.timing import median_time
+from minideeplab.timing import describe_machine, median_time
 
 
 def cases(N):
@@ -67,15 +65,6 @@ def cases(N):
     ]
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, NumPy {np.__version__}, {platform.python_version()}"
 
 
 def main():
@@ -91,7 +80,7 @@ def main():
         import torch
         import torch.nn.functional as T
     rng = np.random.default_rng(0)
-    print(f"# fwd+bwd, float32, N={args.batch}, {args.device}: {machine()}")
+    print(f"# fwd+bwd, float32, N={args.batch}, {args.device}: {describe_machine()}")
     print("| layer | input | ours (ms) |" + (" PyTorch (ms) | ours / PyTorch |" if use_torch
                                               else ""))
     print("|---|---|---|" + ("---|---|" if use_torch else ""))

@@ -21,26 +21,15 @@ parameters cross-validated on 20 val images of that run (:func:`experiments.crf_
 import argparse
 import json
 import os
-import platform
 
-import numpy as np
 
 from minideeplab import backend, experiments as ex
+from minideeplab.timing import describe_machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = ("aspp-l", "largefov", "aspp-l-step", "aspp-l-large")
 
 
-def machine():
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    return f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}, NumPy {np.__version__}"
 
 
 def minutes_to(history, target):
@@ -76,8 +65,8 @@ def main():
               + (f", {row['miou_after_crf']:.4f} with the CRF" if "miou_after_crf" in row
                  else ""), flush=True)
     with open(os.path.join(args.out, "train_synthetic.json"), "w") as f:
-        json.dump({"machine": machine(), "results": results}, f, indent=1)
-    lines = [f"Machine: {machine()}", "",
+        json.dump({"machine": describe_machine(), "results": results}, f, indent=1)
+    lines = [f"Machine: {describe_machine()}", "",
              "| run | preset | iterations | train time (min) | val mIoU at end | best by 10 min "
              "| minutes to 0.80 | with CRF |", "|---|---|---|---|---|---|---|---|"]
 

@@ -4,13 +4,15 @@ CuPy launches kernels asynchronously, so ``time.perf_counter()`` around a call m
 the launch unless the device is synchronised first. Benchmarks, figures and notebooks all time
 code with :func:`median_time`.
 """
+import os
+import platform
 import time
 
 import numpy
 
 from . import backend
 
-__all__ = ["median_time"]
+__all__ = ["median_time", "describe_machine"]
 
 
 def median_time(fn, xp=numpy, repeats=5, warmup=1):
@@ -29,3 +31,17 @@ def median_time(fn, xp=numpy, repeats=5, warmup=1):
         backend.synchronize(xp)
         times.append(time.perf_counter() - t0)
     return float(numpy.median(times))
+
+
+def describe_machine():
+    """One line naming the CPU, its cores, the BLAS thread setting, NumPy and Python versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    return (f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}, NumPy "
+            f"{numpy.__version__}, Python {platform.python_version()}")
