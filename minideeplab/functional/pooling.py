@@ -156,14 +156,25 @@ def max_pool2d_backward(dy, cache):
     """
     _check_dy("max_pool2d_backward", dy, cache, cache.argmax.shape[2:])
     xp = backend.get_array_module(dy, cache.argmax)
-    N, C, H, W = cache.x_shape
-    ph, pw = cache.padding
-    out_size = dy.shape[2:]
-    Hn = max((out_size[0] - 1) * cache.stride[0] + cache.kernel[0], ph + H)
-    Wn = max((out_size[1] - 1) * cache.stride[1] + cache.kernel[1], pw + W)
-    dx_pad = xp.zeros((N, C, Hn, Wn), dtype=dy.dtype)
-    for t, rows, cols in _taps(cache.kernel, cache.stride, out_size):
+    dx_pad = _padded_gradient(xp, cache, dy)
+    for t, rows, cols in _taps(cache.kernel, cache.stride, dy.shape[2:]):
         dx_pad[:, :, rows, cols] += dy * (cache.argmax == t)
+    return _unpad(dx_pad, cache)
+
+
+def _padded_gradient(xp, cache, dy):
+    """Zeros covering the padded input and every window: (N, C, Hn, Wn), for a backward."""
+    N, C, H, W = cache.x_shape
+    (ph, pw), (oh, ow) = cache.padding, dy.shape[2:]
+    Hn = max((oh - 1) * cache.stride[0] + cache.kernel[0], ph + H)
+    Wn = max((ow - 1) * cache.stride[1] + cache.kernel[1], pw + W)
+    return xp.zeros((N, C, Hn, Wn), dtype=dy.dtype)
+
+
+def _unpad(dx_pad, cache):
+    """The input's part of a padded gradient: (N, C, Hn, Wn) -> (N, C, H, W), a copy."""
+    H, W = cache.x_shape[2:]
+    ph, pw = cache.padding
     return dx_pad[:, :, ph:ph + H, pw:pw + W].copy()
 
 
@@ -211,16 +222,11 @@ def avg_pool2d_backward(dy, cache):
     """
     _check_dy("avg_pool2d_backward", dy, cache, cache.divisor.shape)
     xp = backend.get_array_module(dy, cache.divisor)
-    N, C, H, W = cache.x_shape
-    ph, pw = cache.padding
-    out_size = dy.shape[2:]
-    Hn = max((out_size[0] - 1) * cache.stride[0] + cache.kernel[0], ph + H)
-    Wn = max((out_size[1] - 1) * cache.stride[1] + cache.kernel[1], pw + W)
     g = dy / cache.divisor
-    dx_pad = xp.zeros((N, C, Hn, Wn), dtype=dy.dtype)
-    for _, rows, cols in _taps(cache.kernel, cache.stride, out_size):
+    dx_pad = _padded_gradient(xp, cache, dy)
+    for _, rows, cols in _taps(cache.kernel, cache.stride, dy.shape[2:]):
         dx_pad[:, :, rows, cols] += g
-    return dx_pad[:, :, ph:ph + H, pw:pw + W].copy()
+    return _unpad(dx_pad, cache)
 
 
 def global_avg_pool(x):
