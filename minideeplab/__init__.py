@@ -1,12 +1,21 @@
 """minideeplab: DeepLab (Chen et al., TPAMI 2017) from scratch in NumPy/CuPy, for reading and teaching.
 
-Sub-modules:
+Sub-modules (``import minideeplab`` loads the first four; the others on demand):
 
-- :mod:`minideeplab.backend`    NumPy or CuPy, chosen by the arrays; device helpers
-- :mod:`minideeplab.functional` forward/backward pairs: atrous convolution and every layer
-- :mod:`minideeplab.nn`         thin layer classes holding ``params`` and ``grads``
-- :mod:`minideeplab.gradcheck`  central-difference gradient checks
+- :mod:`minideeplab.backend`     NumPy or CuPy, chosen by the arrays; device helpers
+- :mod:`minideeplab.functional`  forward/backward pairs: atrous convolution and every layer
+- :mod:`minideeplab.nn`          thin layer classes holding ``params`` and ``grads``; ASPP
+- :mod:`minideeplab.gradcheck`   central-difference gradient checks
+- :mod:`minideeplab.models`      DeepLab-VGG16 (Table 1), ResNet (v2/v3 heads), multi-scale
+- :mod:`minideeplab.optim`       SGD in Caffe's form, "poly" and "step"
+- :mod:`minideeplab.data`        synthetic shapes, PASCAL VOC, augmentation, palettes
+- :mod:`minideeplab.metrics`     confusion matrix, mIoU, trimap
+- :mod:`minideeplab.train`       the training loop, evaluation, prediction
+- :mod:`minideeplab.checkpoint`  atomic .npz checkpoints read without pickle
+- :mod:`minideeplab.crf`         the fully connected CRF: mean field, naive and lattice filters
+- :mod:`minideeplab.experiments` the paper's tables and figures in miniature
+- :mod:`minideeplab.viz`, :mod:`minideeplab.reproduce`  figures and ``python -m minideeplab reproduce``
 """
-from . import backend, functional, gradcheck, nn
+from . import backend, functional, gradcheck, nn  # noqa: F401
 
 __version__ = "0.1.0"
