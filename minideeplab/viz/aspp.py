@@ -107,13 +107,13 @@ def valid_tap_counts(map_size, rate, *, kernel=3):
     return inside(H)[:, None] * inside(W)[None, :]
 
 
-def fig_valid_taps(map_sizes=(11, 41, 65), rates=tuple(range(1, 41)), *,
+def fig_valid_taps(map_sizes=(13, 41, 65), rates=tuple(range(1, 41)), *,
                    marked=ASPP_L_RATES):
     """DeepLab v3's Fig. 4 for our maps: the mean number of valid taps of a 3x3 filter vs rate.
 
     Parameters
     ----------
-    map_sizes : square map sides (11: an 81-pixel synthetic image at output stride 8; 41: a
+    map_sizes : square map sides (13: a 97-pixel synthetic image at output stride 8; 41: a
         321-pixel VOC crop; 65: v3's 513 crop at output stride 8)
     rates : the x axis
     marked : rates drawn as vertical lines (ASPP-L's)
