@@ -41,7 +41,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import backend, functional as F
-from .train import TrainConfig, Trainer, model_from_checkpoint, predict_logits
+from .train import TrainConfig, Trainer, model_from_loaded, predict_logits
 
 __all__ = ["VARIANTS", "CRF_PARAMS", "cache_dir", "variant_config", "trained",
            "val_arrays", "val_probabilities", "crf_refine", "TrainedRun", "crf_search",
@@ -82,12 +82,10 @@ def variant_config(name, quick=False):
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; choose one of {tuple(VARIANTS)}")
     config = TrainConfig(val_every=VAL_EVERY, **VARIANTS[name])
-    if config.lr_policy == "step":
-        config = config.replace(step_size=max(1, config.max_iter * 2 // 3))
     if quick:
         config = config.replace(**QUICK)
-        if config.lr_policy == "step":
-            config = config.replace(step_size=max(1, config.max_iter * 2 // 3))
+    if config.lr_policy == "step":                      # drop the rate after two thirds
+        config = config.replace(step_size=max(1, config.max_iter * 2 // 3))
     return config
 
 
@@ -103,9 +101,10 @@ def trained(name, quick=False, device=None, show_progress=True):
     path = os.path.join(folder, "checkpoint.npz")
     if os.path.exists(path):
         from .checkpoint import load_checkpoint
-        model, _ = model_from_checkpoint(path, device=device)
-        history = load_checkpoint(path).config.get("history", {})
+        loaded = load_checkpoint(path)                       # read the file once
+        history = loaded.config.get("history", {})
         if history.get("iteration") and history["iteration"][-1] >= config.max_iter:
+            model, _ = model_from_loaded(loaded, path, device=device)
             return TrainedRun(name, model, config, history, path)
     trainer = Trainer(config, out_dir=folder, device=device, show_progress=show_progress)
     history = trainer.run(log=None)

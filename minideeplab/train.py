@@ -38,7 +38,7 @@ from .optim import SGD, make_schedule
 from .progress import progress
 
 __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "evaluate", "predict_logits",
-           "predict", "make_datasets", "model_from_checkpoint"]
+           "predict", "make_datasets", "model_from_checkpoint", "model_from_loaded"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -347,7 +347,12 @@ def evaluate(model, dataset, *, input_scale=1 / 64, device=None, batch_size=10,
 
 def model_from_checkpoint(path, device=None):
     """(model, TrainConfig) rebuilt from a training checkpoint, weights loaded, in eval mode."""
-    loaded = ckpt.load_checkpoint(path)
+    return model_from_loaded(ckpt.load_checkpoint(path), path, device)
+
+
+def model_from_loaded(loaded, path, device=None):
+    """:func:`model_from_checkpoint` for a checkpoint already read with ``load_checkpoint``
+    (``path`` only names it in errors)."""
     if not loaded.config.get("model"):
         raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} does not record how to "
                                    "build its model (no 'model' entry in its config)")
