@@ -32,10 +32,11 @@ def find_notebooks(names=None, directory=None):
     paths = sorted(p for p in directory.glob("*.ipynb") if not p.name.startswith("."))
     if not names:
         return paths
-    chosen = [p for p in paths if any(p.name == n or p.stem == n or p.name.split("_")[0] == n
-                                      for n in names)]
-    missing = [n for n in names if not any(p.name == n or p.stem == n or
-                                           p.name.split("_")[0] == n for p in chosen)]
+    def matches(p, n):
+        return n in (p.name, p.stem, p.name.split("_")[0])
+
+    chosen = [p for p in paths if any(matches(p, n) for n in names)]
+    missing = [n for n in names if not any(matches(p, n) for p in chosen)]
     if missing:
         raise ValueError(f"no notebook matches {missing} in {directory}; there are "
                          f"{[p.name for p in paths]}")

@@ -105,16 +105,20 @@ def test_registered_job_runs_and_its_table_is_printed(registry, tmp_path):
     assert registry.readme_files(text) == ["t.txt", "f.png"]
 
 
+def _register_a_good_job(registry):
+    """A job "fine" that writes exactly its declared file b.png."""
+    @registry.job(name="fine", paper="Fig. 2", files=["b.png"])
+    def fine(out_dir, quick, device, progress):
+        (out_dir / "b.png").write_bytes(PNG_MAGIC)
+        return [out_dir / "b.png"]
+
+
 def test_a_job_must_write_exactly_its_declared_files(registry, tmp_path):
     @registry.job(name="liar", paper="Fig. 1", files=["a.png"])
     def liar(out_dir, quick, device, progress):
         return []
 
-    @registry.job(name="after", paper="Fig. 2", files=["b.png"])
-    def after(out_dir, quick, device, progress):
-        (out_dir / "b.png").write_bytes(PNG_MAGIC)
-        return [out_dir / "b.png"]
-
+    _register_a_good_job(registry)
     results = registry.run_jobs(None, tmp_path, show_progress=False)
     assert "declared files ['a.png'] but returned []" in results[0].error
     assert results[1].error is None and results[1].files == [tmp_path / "b.png"]
@@ -125,11 +129,7 @@ def test_a_failing_job_does_not_stop_the_others(registry, tmp_path):
     def boom(out_dir, quick, device, progress):
         raise ZeroDivisionError("boom")
 
-    @registry.job(name="fine", paper="Fig. 2", files=["b.png"])
-    def fine(out_dir, quick, device, progress):
-        (out_dir / "b.png").write_bytes(PNG_MAGIC)
-        return [out_dir / "b.png"]
-
+    _register_a_good_job(registry)
     results = registry.run_jobs(None, tmp_path, show_progress=False)
     assert "ZeroDivisionError: boom" in results[0].error
     assert results[1].error is None

@@ -84,11 +84,15 @@ def time_on_devices(devices=("cpu", "gpu"), *, quick=False, repeats=3, progress=
     return rows
 
 
+def _pivot(rows):
+    """(sorted devices, workloads in first-seen order, {(workload, device): seconds})."""
+    by = {(r.workload, r.device): r.seconds for r in rows}
+    return sorted({r.device for r in rows}), list(dict.fromkeys(r.workload for r in rows)), by
+
+
 def format_device_timing(rows):
     """A text table: one line per workload, ms per device, and the speed-up when both ran."""
-    devices = sorted({r.device for r in rows})
-    names = list(dict.fromkeys(r.workload for r in rows))
-    by = {(r.workload, r.device): r.seconds for r in rows}
+    devices, names, by = _pivot(rows)
     head = f"{'workload':26s}" + "".join(f"{d + ' ms':>11s}" for d in devices)
     if len(devices) == 2:
         head += f"{'cpu/gpu':>9s}"
@@ -103,9 +107,7 @@ def format_device_timing(rows):
 
 def fig_device_timing(rows, title="The same code on NumPy (cpu) and CuPy (gpu)"):
     """Grouped bars: one group per workload, one bar per device (log scale). Returns the Figure."""
-    devices = sorted({r.device for r in rows})
-    names = list(dict.fromkeys(r.workload for r in rows))
-    by = {(r.workload, r.device): r.seconds for r in rows}
+    devices, names, by = _pivot(rows)
     fig = new_figure(7.5, 3.8)
     ax = fig.add_subplot()
     width = 0.8 / len(devices)
