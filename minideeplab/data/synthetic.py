@@ -31,13 +31,13 @@ smallest are raised to ``min_pixels``) on moderately cluttered backgrounds; ``"h
 rotations and more clutter; ``"large"`` keeps only large objects, for demonstrations that must
 train in a few minutes.
 
-The size of the objects relative to the output stride limits any stride-8 score map: the true
-labels themselves, shrunk to stride 8 (``label[8i, 8j]``), one-hot encoded and bilinearly
-upsampled back, reach a mean IOU of only about 0.72 on images of side 97 with objects down to
-1/16 of the side (0.78 at side 129), and 0.80 with the "large" objects (0.85 at 129). A trained
-network can do somewhat better (its scores are not one-hot), but this gap is the paper's
-boundary problem, which the dense CRF addresses. Measured with the tiny DeepLab-ASPP-L
-(benchmarks/bench_train.py, 2 CPU cores): see README.md, "Performance".
+Small objects are hard for a stride-8 score map: the true labels themselves, shrunk to stride
+8 (``label[8i, 8j]``), one-hot encoded and bilinearly upsampled back, reach a mean IOU of only
+about 0.72 on images of side 97 with objects down to 1/16 of the side. That is not a hard limit:
+free scores on the 13x13 grid, fitted to each label (benchmarks/bench_train.py, "stride-8
+ceiling"), reach 0.94, so a network with enough capacity can place the boundaries between grid
+points; the tiny DeepLab-ASPP-L trained for 10 minutes on 2 CPU cores does not (0.70), and the
+dense CRF closes most of the gap (0.88). See README.md, "Performance".
 
 Geometry (what the label of each class is; pixel centres are at integer coordinates
 ``(y, x)``): every object fits in a circle of diameter ``size`` (radius ``R = size / 2``)
