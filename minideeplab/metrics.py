@@ -24,7 +24,7 @@ import collections
 import numpy as np
 
 from . import backend
-from .functional import _checks
+from . import checks
 
 __all__ = ["confusion_matrix", "ConfusionMatrix", "iou_per_class", "mean_iou", "pixel_accuracy",
            "boundary_distance", "boundary_band", "trimap_accuracy", "TrimapResult"]
@@ -36,7 +36,7 @@ TrimapResult.__doc__ = """Trimap evaluation (Fig. 10): for each band width (W,),
 
 def _check_label_map(fn, name, a, num_classes, ignore_index, allow_ignore):
     """``a`` must be an integer NumPy/CuPy array with values in [0, L) (or ignore_index)."""
-    _checks.check_array(fn, name, a, floating=False)
+    checks.check_array(fn, name, a, floating=False)
     if a.dtype.kind not in "iu":
         hint = " (take the argmax over the class axis first)" if a.dtype.kind == "f" else ""
         raise TypeError(f"{fn}: {name} must be an integer label array, got dtype {a.dtype} "
@@ -78,7 +78,7 @@ def confusion_matrix(pred, label, num_classes, ignore_index=255):
     (L, L) int64 array on the inputs' device; rows are true labels, columns predictions.
     """
     fn = "confusion_matrix"
-    L = _checks.check_int(fn, "num_classes", num_classes, 1)
+    L = checks.check_int(fn, "num_classes", num_classes, 1)
     _check_pred_label(fn, pred, label, L, ignore_index)
     xp = backend.get_array_module(pred, label)
     pred, label = pred.ravel(), label.ravel()
@@ -127,7 +127,7 @@ class ConfusionMatrix:
     """
 
     def __init__(self, num_classes, ignore_index=255):
-        self.num_classes = _checks.check_int("ConfusionMatrix", "num_classes", num_classes, 1)
+        self.num_classes = checks.check_int("ConfusionMatrix", "num_classes", num_classes, 1)
         self.ignore_index = ignore_index
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
@@ -187,7 +187,7 @@ def boundary_distance(label):
     """
     from scipy import ndimage
     fn = "boundary_distance"
-    _checks.check_array(fn, "label", label, ndim=2, floating=False)
+    checks.check_array(fn, "label", label, ndim=2, floating=False)
     lab = backend.asnumpy(label)
     edge = np.zeros(lab.shape, dtype=bool)
     dv = lab[1:, :] != lab[:-1, :]         # (H-1, W): a change between vertical neighbours
@@ -243,7 +243,7 @@ def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
     TrimapResult(widths (W,), pixel_accuracy (W,), mean_iou (W,), num_pixels (W,))
     """
     fn = "trimap_accuracy"
-    L = _checks.check_int(fn, "num_classes", num_classes, 1)
+    L = checks.check_int(fn, "num_classes", num_classes, 1)
     preds, labels = _as_list(fn, "preds", preds), _as_list(fn, "labels", labels)
     if len(preds) != len(labels):
         raise ValueError(f"{fn}: {len(preds)} preds but {len(labels)} labels")

@@ -25,32 +25,10 @@ The schedules are pure functions of the iteration (Caffe's ``lr_policy``):
   Table 2: 1.17% better than "step");
 * ``"step"``: ``base_lr * gamma ** (it // step_size)``.
 """
-import numbers
-
 from . import backend
+from .checks import check_int, check_number
 
 __all__ = ["SGD", "poly_lr", "step_lr", "make_schedule", "SCHEDULES"]
-
-
-def _check_number(fn, name, value, minimum=None, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
-    value = float(value)
-    if value != value:
-        raise ValueError(f"{fn}: {name} is NaN")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {value}")
-    return value
-
-
-def _check_iter(fn, name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -65,12 +43,12 @@ def poly_lr(base_lr, it, max_iter, power=0.9):
     power : float >= 0 (DeepLab v2 uses 0.9)
     """
     fn = "poly_lr"
-    base_lr = _check_number(fn, "base_lr", base_lr, 0.0)
-    max_iter = _check_iter(fn, "max_iter", max_iter, 1)
-    it = _check_iter(fn, "it", it, 0)
+    base_lr = check_number(fn, "base_lr", base_lr, 0.0)
+    max_iter = check_int(fn, "max_iter", max_iter, 1)
+    it = check_int(fn, "it", it, 0)
     if it > max_iter:
         raise ValueError(f"{fn}: it must be <= max_iter, got it={it}, max_iter={max_iter}")
-    power = _check_number(fn, "power", power, 0.0)
+    power = check_number(fn, "power", power, 0.0)
     return base_lr * (1.0 - it / max_iter) ** power
 
 
@@ -85,10 +63,10 @@ def step_lr(base_lr, it, step_size, gamma=0.1):
     gamma : float in [0, 1], the factor of each drop
     """
     fn = "step_lr"
-    base_lr = _check_number(fn, "base_lr", base_lr, 0.0)
-    it = _check_iter(fn, "it", it, 0)
-    step_size = _check_iter(fn, "step_size", step_size, 1)
-    gamma = _check_number(fn, "gamma", gamma, 0.0, 1.0)
+    base_lr = check_number(fn, "base_lr", base_lr, 0.0)
+    it = check_int(fn, "it", it, 0)
+    step_size = check_int(fn, "step_size", step_size, 1)
+    gamma = check_number(fn, "gamma", gamma, 0.0, 1.0)
     return base_lr * gamma ** (it // step_size)
 
 
@@ -138,9 +116,9 @@ class SGD:
         if not hasattr(model, "parameter_slots"):
             raise TypeError(f"{fn}: model must be a minideeplab.nn.Module, got "
                             f"{type(model).__name__}")
-        self.lr = _check_number(fn, "lr", lr, 0.0)
-        self.momentum = _check_number(fn, "momentum", momentum, 0.0, 1.0)
-        self.weight_decay = _check_number(fn, "weight_decay", weight_decay, 0.0)
+        self.lr = check_number(fn, "lr", lr, 0.0)
+        self.momentum = check_number(fn, "momentum", momentum, 0.0, 1.0)
+        self.weight_decay = check_number(fn, "weight_decay", weight_decay, 0.0)
         self.slots = list(model.parameter_slots())
         self.velocity = {}
         for slot in self.slots:
@@ -159,7 +137,7 @@ class SGD:
         uses ``self.lr``. Raises if a trainable parameter has no gradient (``backward`` was
         not called, or ``zero_grad`` came after it).
         """
-        lr = self.lr if lr is None else _check_number("SGD.step", "lr", lr, 0.0)
+        lr = self.lr if lr is None else check_number("SGD.step", "lr", lr, 0.0)
         m = self.momentum
         for slot in self.slots:
             lr_mult, decay_mult = self.multipliers(slot)

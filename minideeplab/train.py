@@ -188,7 +188,8 @@ class Trainer:
         return x * np.float32(c.input_scale), y
 
     def step(self):
-        """One SGD iteration; returns the loss (a float). Raises TrainingDiverged on NaN/inf."""
+        """One SGD iteration; returns ``(loss, lr)``, the batch's loss and the learning rate used
+        (floats). Raises TrainingDiverged on NaN/inf."""
         c = self.config
         x, labels = self._batch()
         self.model.train()

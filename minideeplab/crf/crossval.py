@@ -17,7 +17,7 @@ import collections
 import itertools
 
 from .. import backend
-from ..functional._checks import check_choice, check_int
+from ..checks import check_choice, check_int
 from ..metrics import ConfusionMatrix
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
                     unary_from_probs)

@@ -19,7 +19,7 @@ import math
 import numbers
 
 from .. import backend
-from ..functional._checks import check_array, check_choice, check_int
+from ..checks import check_array, check_choice, check_int
 from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
 from .naive import NaiveFilter

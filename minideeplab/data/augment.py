@@ -22,7 +22,7 @@ Resampling conventions (pixel centres at integer coordinates):
 import numpy as np
 
 from .. import backend
-from ..functional import _checks
+from .. import checks
 
 __all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label", "shrink_label",
            "random_scale", "random_mirror", "pad_to", "random_crop", "augment", "to_batch"]
@@ -34,14 +34,14 @@ _MAX_CROP = 4096                         # larger crops are almost surely a mist
 
 
 def _check_image(fn, image, name="image"):
-    _checks.check_array(fn, name, image, floating=False)
+    checks.check_array(fn, name, image, floating=False)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"{fn}: {name} must be a (H, W, 3) uint8 RGB array, got shape "
                          f"{tuple(image.shape)} dtype {image.dtype}")
 
 
 def _check_label(fn, label, name="label", ndim=2):
-    _checks.check_array(fn, name, label, floating=False)
+    checks.check_array(fn, name, label, floating=False)
     if label.dtype.kind not in "iu" or (ndim is not None and label.ndim != ndim):
         dims = {2: "(H, W) ", 3: "(N, H, W) "}.get(ndim, "")
         raise ValueError(f"{fn}: {name} must be a {dims}integer array, "
@@ -73,7 +73,7 @@ def resize_image(image, out_hw):
     """
     fn = "resize_image"
     _check_image(fn, image)
-    oh, ow = _checks.check_pair(fn, "out_hw", out_hw, 1)
+    oh, ow = checks.check_pair(fn, "out_hw", out_hw, 1)
     xp = backend.get_array_module(image)
     img = image.astype(xp.float64)
     lo, hi, f = _linear_weights(xp, oh, image.shape[0])
@@ -93,7 +93,7 @@ def resize_label(label, out_hw, align_corners=False):
     if label.ndim < 2:
         raise ValueError(f"{fn}: label must have at least 2 dims (..., H, W), got shape "
                          f"{tuple(label.shape)}")
-    oh, ow = _checks.check_pair(fn, "out_hw", out_hw, 1)
+    oh, ow = checks.check_pair(fn, "out_hw", out_hw, 1)
     xp = backend.get_array_module(label)
 
     def index(n_out, n_in):
@@ -114,7 +114,7 @@ def shrink_label(labels, factor=8):
     Nearest with align-corners indices, so for ``H = 8k + 1`` this is ``labels[..., ::8, ::8]``
     (Caffe's Interp ``shrink_factor: 8`` on the label, DeepLab v2's training at output stride 8).
     """
-    f = _checks.check_int("shrink_label", "factor", factor, 1)
+    f = checks.check_int("shrink_label", "factor", factor, 1)
     _check_label("shrink_label", labels, ndim=None)
     h, w = labels.shape[-2:]
     return resize_label(labels, ((h - 1) // f + 1, (w - 1) // f + 1), align_corners=True)
@@ -161,7 +161,7 @@ def pad_to(image, label, min_hw, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
     """
     fn = "pad_to"
     _check_image_label(fn, image, label)
-    mh, mw = _checks.check_pair(fn, "min_hw", min_hw, 1)
+    mh, mw = checks.check_pair(fn, "min_hw", min_hw, 1)
     xp = backend.get_array_module(image)
     h, w = label.shape
     H, W = max(h, mh), max(w, mw)
@@ -176,7 +176,7 @@ def pad_to(image, label, min_hw, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
 def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
     """Pad (see :func:`pad_to`) then cut a ``crop_size`` window at a uniform random offset."""
     fn = "random_crop"
-    ch, cw = _checks.check_pair(fn, "crop_size", crop_size, 1)
+    ch, cw = checks.check_pair(fn, "crop_size", crop_size, 1)
     if max(ch, cw) > _MAX_CROP:
         raise ValueError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
                          "DeepLab crops 321 x 321 (VOC) or 513 x 513")
@@ -240,7 +240,7 @@ def to_batch(images, labels=None, mean=MEAN_RGB, channel_order="rgb", device=Non
     y : (N, H, W) int64, or None when labels is None
     """
     fn = "to_batch"
-    _checks.check_choice(fn, "channel_order", channel_order, ("rgb", "bgr"))
+    checks.check_choice(fn, "channel_order", channel_order, ("rgb", "bgr"))
     device = backend.default_device() if device is None else device
     if isinstance(images, (list, tuple)):
         if not images:
@@ -253,7 +253,7 @@ def to_batch(images, labels=None, mean=MEAN_RGB, channel_order="rgb", device=Non
                              "resize them to one size first")
         xp = backend.get_array_module(*images)
         images = xp.stack(images)
-    _checks.check_array(fn, "images", images, floating=False)
+    checks.check_array(fn, "images", images, floating=False)
     if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
         raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8, got shape {tuple(images.shape)}"
                          f" dtype {images.dtype}")

@@ -66,7 +66,7 @@ import math
 
 import numpy as np
 
-from ..functional import _checks
+from .. import checks
 
 __all__ = ["SyntheticShapes", "ShapeObject", "CLASS_NAMES", "shape_mask", "generate_image"]
 
@@ -268,8 +268,8 @@ class SyntheticShapes:
                  max_objects=None, scale_range=None, min_pixels=None, rotate=None, stripes=None,
                  noise=None, max_occlusion=None):
         fn = "SyntheticShapes"
-        _checks.check_choice(fn, "split", split, tuple(_SPLITS))
-        _checks.check_choice(fn, "preset", preset, tuple(self.PRESETS))
+        checks.check_choice(fn, "split", split, tuple(_SPLITS))
+        checks.check_choice(fn, "preset", preset, tuple(self.PRESETS))
         given = dict(max_objects=max_objects, scale_range=scale_range, min_pixels=min_pixels,
                      rotate=rotate, stripes=stripes, noise=noise, max_occlusion=max_occlusion)
         opts = {k: (self.PRESETS[preset][k] if v is None else v) for k, v in given.items()}
@@ -277,10 +277,10 @@ class SyntheticShapes:
             num_images = 1000 if split == "train" else 200
         self.split = split
         self.preset = preset
-        self.num_images = _checks.check_int(fn, "num_images", num_images, 0)
-        self.size = _checks.check_pair(fn, "size", size, 17)
-        self.seed = _checks.check_int(fn, "seed", seed, 0)
-        self.max_objects = _checks.check_int(fn, "max_objects", opts["max_objects"], 1)
+        self.num_images = checks.check_int(fn, "num_images", num_images, 0)
+        self.size = checks.check_pair(fn, "size", size, 17)
+        self.seed = checks.check_int(fn, "seed", seed, 0)
+        self.max_objects = checks.check_int(fn, "max_objects", opts["max_objects"], 1)
         lo_hi = opts["scale_range"]
         if not (isinstance(lo_hi, (tuple, list)) and len(lo_hi) == 2
                 and 0 < lo_hi[0] <= lo_hi[1] <= 1):

@@ -2,8 +2,9 @@
 
 All ops take their array module (NumPy or CuPy) from their inputs and never modify them.
 """
-from ._checks import conv_output_size, effective_kernel_size
-from .conv import METHODS as CONV_METHODS, conv2d, conv2d_backward, col2im, im2col
+from ..checks import conv_output_size, effective_kernel_size
+from .im2col import col2im, im2col
+from .conv import METHODS as CONV_METHODS, conv2d, conv2d_backward
 from .deinterlace import batch_to_space, space_to_batch
 from .activation import dropout, dropout_backward, relu, relu_backward
 from .pooling import (avg_pool2d, avg_pool2d_backward, global_avg_pool, global_avg_pool_backward,

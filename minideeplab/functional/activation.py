@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
-from ._checks import check_array
+from ..checks import check_array
 
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 

@@ -33,7 +33,7 @@ import numbers
 from collections import namedtuple
 
 from .. import backend
-from ._checks import check_array, check_same_dtype
+from ..checks import check_array, check_same_dtype
 
 __all__ = ["batch_norm", "batch_norm_backward"]
 

@@ -11,7 +11,7 @@ Shapes: xs is a list of B arrays. For ``add`` all are (N, C, H, W) and y is (N, 
 from collections import namedtuple
 
 from .. import backend
-from ._checks import check_array, check_same_dtype
+from ..checks import check_array, check_same_dtype
 
 __all__ = ["add", "add_backward", "concat", "concat_backward"]
 

@@ -16,9 +16,10 @@ The three methods compute exactly this sum:
     multiplied by a (O, C) weight matrix.
 ``"holes"``
     Caffe's im2col with dilation ("sparsely sample the input feature maps"): gather all taps
-    into a column matrix of shape (N, C*KH*KW, H_out*W_out) and do one GEMM. The backward is
-    two GEMMs and col2im. Like Caffe, the columns are rebuilt in the backward pass instead of
-    being kept, so a deep network does not hold every layer's column matrix in memory.
+    of the whole batch into one column matrix of shape (C*KH*KW, H_out*W_out*N) and do one
+    GEMM (:mod:`.im2col`, which works on (C, H, W, N) arrays). The backward is two GEMMs and
+    col2im. Like Caffe, the columns are rebuilt in the backward pass instead of being kept, so a
+    deep network does not hold every layer's column matrix in memory.
 ``"deinterlace"``
     TensorFlow's ``atrous_conv2d`` (``space_to_batch``): split the input into r*r sub-images,
     run an ordinary convolution, re-interlace. Lives in :mod:`.deinterlace`.
@@ -28,8 +29,11 @@ Shapes: x (N, C, H, W); w (O, C, KH, KW); b (O,) or None; y (N, O, H_out, W_out)
 from collections import namedtuple
 
 from .. import backend
-from ._checks import (check_array, check_choice, check_int, check_pair, check_same_dtype,
+from ..checks import (check_array, check_choice, check_int, check_pair, check_same_dtype,
                       conv_output_size)
+from .deinterlace import deinterlace_backward, deinterlace_forward
+from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, tap_slices,
+                     to_chwn)
 
 __all__ = ["conv2d", "conv2d_backward", "METHODS"]
 
@@ -90,7 +94,6 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
             raise ValueError(f"{fn}: method='deinterlace' supports stride=1 only, got "
                              f"stride={stride}; use method='holes' or 'direct' for strided "
                              "convolution")
-        from .deinterlace import deinterlace_forward
         y, inner = deinterlace_forward(x, w, (ph, pw), rate)
         cache = ConvCache(None, x.shape, w, b is not None, stride, (ph, pw), rate, method,
                           inner)
@@ -129,7 +132,6 @@ def conv2d_backward(dy, cache):
     check_array("conv2d_backward", "dy", dy, ndim=4)
     backend.get_array_module(dy, cache.w)
     if cache.method == "deinterlace":
-        from .deinterlace import deinterlace_backward
         dx, dw = deinterlace_backward(dy, cache.inner)
     else:
         Hp, Wp = H + 2 * ph, W + 2 * pw
@@ -150,24 +152,6 @@ def conv2d_backward(dy, cache):
     return dx, dw, db
 
 
-def pad2d(x, ph, pw):
-    """Zero-pad the last two axes of (N, C, H, W) by ph rows and pw columns on each side."""
-    if ph == 0 and pw == 0:
-        return x
-    xp = backend.get_array_module(x)
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-
-
-def _tap(p, q, rate, stride, OH, OW):
-    """The (rows, cols) slices of x_pad that tap (p, q) of the filter reads, for every output.
-
-    Output (i, j) reads x_pad[s*i + r*p, s*j + r*q], so tap (p, q) reads rows
-    r*p, r*p + s, ..., r*p + s*(OH-1): one strided slice.
-    """
-    return (slice(rate * p, rate * p + stride * (OH - 1) + 1, stride),
-            slice(rate * q, rate * q + stride * (OW - 1) + 1, stride))
-
-
 def _out_size(x_pad, w, stride, rate):
     return (conv_output_size(x_pad.shape[2], w.shape[2], stride=stride, rate=rate),
             conv_output_size(x_pad.shape[3], w.shape[3], stride=stride, rate=rate))
@@ -181,7 +165,7 @@ def _direct_forward(x_pad, w, stride, rate):
     y = xp.zeros((x_pad.shape[0], w.shape[0], OH, OW), dtype=x_pad.dtype)
     for p in range(w.shape[2]):
         for q in range(w.shape[3]):
-            rows, cols = _tap(p, q, rate, stride, OH, OW)
+            rows, cols = tap_slices(p, q, rate, stride, OH, OW)
             y += xp.einsum("oc,nchw->nohw", w[:, :, p, q], x_pad[:, :, rows, cols])
     return y
 
@@ -194,102 +178,7 @@ def _direct_backward(dy, x_pad, w, stride, rate):
     dw = xp.zeros_like(w)
     for p in range(w.shape[2]):
         for q in range(w.shape[3]):
-            rows, cols = _tap(p, q, rate, stride, OH, OW)
+            rows, cols = tap_slices(p, q, rate, stride, OH, OW)
             dw[:, :, p, q] = xp.einsum("nohw,nchw->oc", dy, x_pad[:, :, rows, cols])
             dx_pad[:, :, rows, cols] += xp.einsum("oc,nohw->nchw", w[:, :, p, q], dy)
     return dx_pad, dw
-
-
-# ----------------------------------------------------------------------------- holes
-# The GEMM wants channels outermost and the batch innermost: the holes path works on
-# (C, H, W, N) arrays ("CHWN"), one transpose on the way in and one on the way out. With the
-# batch innermost, every tap's slice copies runs of OW*N contiguous numbers, which keeps
-# im2col fast even for the tiny sub-images of the deinterlacing method.
-
-def to_chwn(x):
-    """(N, C, H, W) -> (C, H, W, N), contiguous."""
-    xp = backend.get_array_module(x)
-    return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
-
-
-def from_chwn(x_t):
-    """(C, H, W, N) -> (N, C, H, W), contiguous."""
-    xp = backend.get_array_module(x_t)
-    return xp.ascontiguousarray(x_t.transpose(3, 0, 1, 2))
-
-
-def im2col(x_t, KH, KW, stride, rate):
-    """Gather the inputs of every output position into columns, taps ``rate`` apart.
-
-    Parameters
-    ----------
-    x_t : (C, Hp, Wp, N) padded input, channels first and batch last
-
-    Returns
-    -------
-    cols : (C*KH*KW, OH*OW*N). Column ``(i*OW + j)*N + n`` holds the C*KH*KW inputs that
-        output (i, j) of image n multiplies with the filter, in the order of
-        ``w.reshape(O, C*KH*KW)``, so that the whole batch is one GEMM ``w2 @ cols``.
-    """
-    xp = backend.get_array_module(x_t)
-    C, Hp, Wp, N = x_t.shape
-    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
-    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
-    if KH == 1 and KW == 1 and stride == 1:
-        return x_t.reshape(C, Hp * Wp * N)  # a 1x1 filter reads each pixel once: no copy
-    cols = xp.empty((C, KH, KW, OH, OW, N), dtype=x_t.dtype)
-    for p in range(KH):
-        for q in range(KW):
-            rows, cs = _tap(p, q, rate, stride, OH, OW)
-            cols[:, p, q] = x_t[:, rows, cs, :]               # (C, OH, OW, N)
-    return cols.reshape(C * KH * KW, OH * OW * N)
-
-
-def col2im(dcols, x_t_shape, KH, KW, stride, rate):
-    """The adjoint of :func:`im2col`: add every column entry back onto the pixel it came from.
-
-    dcols (C*KH*KW, OH*OW*N) -> dx_t (C, Hp, Wp, N). Within one tap the strided slice
-    touches each pixel at most once, so a plain ``+=`` per tap needs no scatter-add.
-    """
-    xp = backend.get_array_module(dcols)
-    C, Hp, Wp, N = x_t_shape
-    if KH == 1 and KW == 1 and stride == 1:
-        return dcols.reshape(C, Hp, Wp, N)
-    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
-    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
-    dcols = dcols.reshape(C, KH, KW, OH, OW, N)
-    dx_t = xp.zeros(x_t_shape, dtype=dcols.dtype)
-    for p in range(KH):
-        for q in range(KW):
-            rows, cs = _tap(p, q, rate, stride, OH, OW)
-            dx_t[:, rows, cs, :] += dcols[:, p, q]
-    return dx_t
-
-
-def holes_forward_chwn(x_t, w, stride, rate):
-    """Atrous convolution as one GEMM for the whole batch, in the (C, H, W, N) layout.
-
-    x_t (C, Hp, Wp, N) padded -> y_t (O, OH, OW, N):
-    (O, C*KH*KW) @ (C*KH*KW, OH*OW*N).
-    """
-    C, Hp, Wp, N = x_t.shape
-    O, _, KH, KW = w.shape
-    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
-    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
-    cols = im2col(x_t, KH, KW, stride, rate)              # (CKK, OH*OW*N)
-    y_t = w.reshape(O, C * KH * KW) @ cols                 # (O, OH*OW*N)
-    return y_t.reshape(O, OH, OW, N)
-
-
-def holes_backward_chwn(dy_t, x_t, w, stride, rate):
-    """Gradients of :func:`holes_forward_chwn`: dw = dy cols^T, dcols = w^T dy, then col2im.
-
-    dy_t (O, OH, OW, N) -> dx_t (C, Hp, Wp, N), dw (O, C, KH, KW). As in Caffe, the column
-    matrix is rebuilt here rather than kept from the forward pass.
-    """
-    O, C, KH, KW = w.shape
-    dy2 = dy_t.reshape(O, -1)                              # (O, OH*OW*N)
-    cols = im2col(x_t, KH, KW, stride, rate)               # (CKK, OH*OW*N)
-    dw = dy2 @ cols.T                                      # (O, CKK), summed over the batch
-    dcols = w.reshape(O, C * KH * KW).T @ dy2              # (CKK, OH*OW*N)
-    return col2im(dcols, x_t.shape, KH, KW, stride, rate), dw.reshape(w.shape)

@@ -35,6 +35,7 @@ batch to space (adjoint of space to batch), crop away the padding.
 from collections import namedtuple
 
 from .. import backend
+from .im2col import holes_backward_chwn, holes_forward_chwn, pad2d
 
 __all__ = ["space_to_batch", "batch_to_space", "deinterlace_forward", "deinterlace_backward"]
 
@@ -129,8 +130,6 @@ def deinterlace_forward(x, w, padding, rate):
     y : (N, O, Hp - r*(KH-1), Wp - r*(KW-1)) without bias
     cache : DeinterlaceCache
     """
-    from .conv import holes_forward_chwn, pad2d  # the ordinary (rate-1) GEMM convolution
-
     xp = backend.get_array_module(x, w)
     ph, pw = padding
     r = rate
@@ -157,8 +156,6 @@ def deinterlace_forward(x, w, padding, rate):
 
 def deinterlace_backward(dy, cache):
     """The adjoint of every forward step, in reverse order. Returns (dx, dw)."""
-    from .conv import holes_backward_chwn
-
     xp = backend.get_array_module(dy, cache.w)
     N, C, H, W = cache.x_shape
     O, _, KH, KW = cache.w.shape

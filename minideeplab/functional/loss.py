@@ -20,7 +20,7 @@ Shapes: logits (N, L, H, W) float; labels (N, H, W) integer in [0, L) or ``ignor
 from collections import namedtuple
 
 from .. import backend
-from ._checks import check_array
+from ..checks import check_array
 
 __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
 

@@ -34,7 +34,7 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
-from ._checks import check_array, check_pair
+from ..checks import check_array, check_pair
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward", "global_avg_pool", "global_avg_pool_backward"]

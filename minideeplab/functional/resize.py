@@ -32,7 +32,7 @@ Shapes: x (N, C, H, W) -> y (N, C, H_out, W_out); labels (N, H, W) or (H, W).
 from collections import namedtuple
 
 from .. import backend
-from ._checks import check_array, check_choice, check_pair
+from ..checks import check_array, check_choice, check_pair
 
 __all__ = ["interp_matrix", "resize_bilinear", "resize_bilinear_backward",
            "resize_labels_nearest", "nearest_indices", "interp_zoom_size", "interp_shrink_size"]

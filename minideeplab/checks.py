@@ -1,13 +1,15 @@
-"""Argument checks and size arithmetic shared by the ops.
+"""Argument checks and size arithmetic shared by the whole library.
 
-Every op validates its inputs with these helpers so that bad input fails early with an error
-that names the function, the argument and the shapes involved.
+Every public function (the functional ops, the layers, the CRF, the optimiser, the metrics, the
+data pipeline) validates its inputs with these helpers, so that bad input fails early, before
+any work, with an error that names the function, the argument and the shapes involved. Each
+helper takes the calling function's name ``fn`` first for that message.
 """
 import numbers
 
 import numpy
 
-from .. import backend
+from . import backend
 
 
 def conv_output_size(size, kernel, *, stride=1, padding=0, rate=1):
@@ -46,6 +48,20 @@ def check_int(fn, name, value, minimum):
     return int(value)
 
 
+def check_number(fn, name, value, minimum=None, maximum=None):
+    """Check a real-valued hyper-parameter (bools and NaN are refused); returns a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    if value != value:
+        raise ValueError(f"{fn}: {name} is NaN")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {value}")
+    return value
+
+
 def check_pair(fn, name, value, minimum):
     """An int or a pair of ints (for height and width), each >= minimum."""
     if isinstance(value, (tuple, list)):
@@ -58,6 +74,7 @@ def check_pair(fn, name, value, minimum):
 
 
 def check_choice(fn, name, value, choices):
+    """Check that ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{fn}: unknown {name} {value!r}; choose one of {tuple(choices)}")
     return value

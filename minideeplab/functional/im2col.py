@@ -1,0 +1,130 @@
+"""The im2col core of convolution: padding, the column matrix and its adjoint, one GEMM.
+
+DeepLab v2, Sec. 3.1: Caffe computes atrous convolution by "adding to the im2col function ...
+the option to sparsely sample the underlying feature maps": gather the inputs of every output
+position into a column matrix, taps ``rate`` apart, and multiply it by the filters in one GEMM.
+Both atrous methods of :mod:`.conv` are built on this module: "holes" calls
+:func:`holes_forward_chwn` with the rate, and "deinterlace" (:mod:`.deinterlace`) calls it with
+rate 1 on each group of sub-images.
+
+Layout: the GEMM wants channels outermost and the batch innermost, so this module works on
+(C, H, W, N) arrays ("CHWN"); :func:`to_chwn` / :func:`from_chwn` convert. With the batch
+innermost, every tap's slice copies runs of OW*N contiguous numbers, which keeps im2col fast even
+for the tiny sub-images of the deinterlacing method.
+
+Shapes, for a padded input (C, Hp, Wp, N), filters (O, C, KH, KW), stride s and rate r:
+``OH = (Hp - r*(KH-1) - 1) // s + 1`` (likewise OW); the column matrix is
+(C*KH*KW, OH*OW*N) and the output (O, OH, OW, N).
+"""
+from .. import backend
+from ..checks import conv_output_size
+
+__all__ = ["pad2d", "tap_slices", "to_chwn", "from_chwn", "im2col", "col2im",
+           "holes_forward_chwn", "holes_backward_chwn"]
+
+
+def pad2d(x, ph, pw):
+    """Zero-pad the last two axes of (N, C, H, W) by ph rows and pw columns on each side."""
+    if ph == 0 and pw == 0:
+        return x
+    xp = backend.get_array_module(x)
+    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def tap_slices(p, q, rate, stride, OH, OW):
+    """The (rows, cols) slices of x_pad that tap (p, q) of the filter reads, for every output.
+
+    Output (i, j) reads x_pad[s*i + r*p, s*j + r*q], so tap (p, q) reads rows
+    r*p, r*p + s, ..., r*p + s*(OH-1): one strided slice.
+    """
+    return (slice(rate * p, rate * p + stride * (OH - 1) + 1, stride),
+            slice(rate * q, rate * q + stride * (OW - 1) + 1, stride))
+
+
+def to_chwn(x):
+    """(N, C, H, W) -> (C, H, W, N), contiguous."""
+    xp = backend.get_array_module(x)
+    return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def from_chwn(x_t):
+    """(C, H, W, N) -> (N, C, H, W), contiguous."""
+    xp = backend.get_array_module(x_t)
+    return xp.ascontiguousarray(x_t.transpose(3, 0, 1, 2))
+
+
+def im2col(x_t, KH, KW, stride, rate):
+    """Gather the inputs of every output position into columns, taps ``rate`` apart.
+
+    Parameters
+    ----------
+    x_t : (C, Hp, Wp, N) padded input, channels first and batch last
+
+    Returns
+    -------
+    cols : (C*KH*KW, OH*OW*N). Column ``(i*OW + j)*N + n`` holds the C*KH*KW inputs that
+        output (i, j) of image n multiplies with the filter, in the order of
+        ``w.reshape(O, C*KH*KW)``, so that the whole batch is one GEMM ``w2 @ cols``.
+    """
+    xp = backend.get_array_module(x_t)
+    C, Hp, Wp, N = x_t.shape
+    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
+    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
+    if KH == 1 and KW == 1 and stride == 1:
+        return x_t.reshape(C, Hp * Wp * N)  # a 1x1 filter reads each pixel once: no copy
+    cols = xp.empty((C, KH, KW, OH, OW, N), dtype=x_t.dtype)
+    for p in range(KH):
+        for q in range(KW):
+            rows, cs = tap_slices(p, q, rate, stride, OH, OW)
+            cols[:, p, q] = x_t[:, rows, cs, :]               # (C, OH, OW, N)
+    return cols.reshape(C * KH * KW, OH * OW * N)
+
+
+def col2im(dcols, x_t_shape, KH, KW, stride, rate):
+    """The adjoint of :func:`im2col`: add every column entry back onto the pixel it came from.
+
+    dcols (C*KH*KW, OH*OW*N) -> dx_t (C, Hp, Wp, N). Within one tap the strided slice
+    touches each pixel at most once, so a plain ``+=`` per tap needs no scatter-add.
+    """
+    xp = backend.get_array_module(dcols)
+    C, Hp, Wp, N = x_t_shape
+    if KH == 1 and KW == 1 and stride == 1:
+        return dcols.reshape(C, Hp, Wp, N)
+    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
+    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
+    dcols = dcols.reshape(C, KH, KW, OH, OW, N)
+    dx_t = xp.zeros(x_t_shape, dtype=dcols.dtype)
+    for p in range(KH):
+        for q in range(KW):
+            rows, cs = tap_slices(p, q, rate, stride, OH, OW)
+            dx_t[:, rows, cs, :] += dcols[:, p, q]
+    return dx_t
+
+
+def holes_forward_chwn(x_t, w, stride, rate):
+    """Atrous convolution as one GEMM for the whole batch, in the (C, H, W, N) layout.
+
+    x_t (C, Hp, Wp, N) padded -> y_t (O, OH, OW, N):
+    (O, C*KH*KW) @ (C*KH*KW, OH*OW*N).
+    """
+    C, Hp, Wp, N = x_t.shape
+    O, _, KH, KW = w.shape
+    OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
+    OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
+    cols = im2col(x_t, KH, KW, stride, rate)              # (CKK, OH*OW*N)
+    y_t = w.reshape(O, C * KH * KW) @ cols                 # (O, OH*OW*N)
+    return y_t.reshape(O, OH, OW, N)
+
+
+def holes_backward_chwn(dy_t, x_t, w, stride, rate):
+    """Gradients of :func:`holes_forward_chwn`: dw = dy cols^T, dcols = w^T dy, then col2im.
+
+    dy_t (O, OH, OW, N) -> dx_t (C, Hp, Wp, N), dw (O, C, KH, KW). As in Caffe, the column
+    matrix is rebuilt here rather than kept from the forward pass.
+    """
+    O, C, KH, KW = w.shape
+    dy2 = dy_t.reshape(O, -1)                              # (O, OH*OW*N)
+    cols = im2col(x_t, KH, KW, stride, rate)               # (CKK, OH*OW*N)
+    dw = dy2 @ cols.T                                      # (O, CKK), summed over the batch
+    dcols = w.reshape(O, C * KH * KW).T @ dy2              # (CKK, OH*OW*N)
+    return col2im(dcols, x_t.shape, KH, KW, stride, rate), dw.reshape(w.shape)
