@@ -16,20 +16,26 @@ key in the .npz     what
 Only numeric arrays are stored, so :func:`numpy.load` reads it with ``allow_pickle=False``:
 opening a checkpoint never runs code from the file.
 
-Writing is atomic. The arrays go to a temporary file in the same directory, which is flushed,
-``fsync``-ed and then renamed over the target with :func:`os.replace` (atomic on POSIX and
-Windows when both are on one file system). A crash or an error while writing leaves the
-previous checkpoint untouched and removes the temporary file; a reader never sees a half
+Writing is atomic (:func:`minideeplab.fileio.atomic_write`): the arrays go to a new temporary
+file in the same folder, which is flushed, ``fsync``-ed and renamed over the target. A crash or
+an error while writing leaves the previous checkpoint untouched; a reader never sees a half
 written checkpoint.
+
+Reading validates what it reads (:func:`load_checkpoint`): the layout above, the iteration an
+integer >= 0, the config a JSON mapping, every weight and velocity real floating point and
+finite. A file that fails is a :class:`CheckpointError` naming the file and the entry; a
+checkpoint that loads is one a model can use. What the config entries mean (and their ranges)
+is checked by whoever reads them, e.g. :meth:`minideeplab.train.Trainer.resume`.
 """
+import copy
 import json
 import os
-import tempfile
 from collections import namedtuple
 
 import numpy
 
 from . import backend
+from .fileio import atomic_write
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "load_arrays",
            "save_checkpoint", "load_checkpoint", "restore_checkpoint", "json_to_array",
@@ -37,10 +43,12 @@ __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "lo
 
 FORMAT_VERSION = 1
 
-Checkpoint = namedtuple("Checkpoint", "model_state optim_state iteration rng_states config")
+Checkpoint = namedtuple("Checkpoint", "model_state optim_state iteration rng_states config path",
+                        defaults=(None,))
 Checkpoint.__doc__ = """A loaded checkpoint: ``model_state`` and ``optim_state`` (flat dicts
 name -> NumPy array), ``iteration`` (int), ``rng_states`` (dict name -> uint8 array, see
-:func:`set_rng_state`) and ``config`` (the decoded JSON, a dict)."""
+:func:`set_rng_state`), ``config`` (the decoded JSON, a dict) and ``path`` (the file it was
+read from, for error messages; None when built by hand)."""
 
 
 class CheckpointError(ValueError):
@@ -133,40 +141,16 @@ def save_arrays(path, arrays):
     """Write a flat dict ``name -> array`` to ``path`` as ``.npz``, atomically.
 
     ``path`` is used as given (no ``.npz`` is appended). Arrays may be NumPy or CuPy (copied
-    to the host). On any error the file at ``path`` keeps its previous content and no
-    temporary file is left behind.
+    to the host). Written with :func:`minideeplab.fileio.atomic_write`: on any error the file
+    at ``path`` keeps its previous content and no temporary file is left behind.
     """
-    fn = "save_arrays"
+    host = _host_arrays("save_arrays", arrays)
     path = os.fspath(path)
-    host = _host_arrays(fn, arrays)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{fn}: directory {directory!r} does not exist (for {path!r})")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **host)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); harmless where unsupported
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+        raise FileNotFoundError(f"save_arrays: directory {directory!r} does not exist (for "
+                                f"{path!r})")
+    return atomic_write(path, lambda f: numpy.savez(f, **host))
 
 
 def load_arrays(path):
@@ -178,9 +162,32 @@ def load_arrays(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path!r} is a folder, not a checkpoint file")
     try:
-        with numpy.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if not magic.startswith(b"PK"):     # every .npz is a zip archive
+            what = ("a pickle" if magic[:1] == b"\x80" else "a single array (.npy)"
+                    if magic == b"\x93NUM" else "empty" if not magic else "not a zip archive")
+            raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt: it is {what}, "
+                                  "not a checkpoint (.npz archive)")
+        data = numpy.load(path, allow_pickle=False)
+        if not isinstance(data, numpy.lib.npyio.NpzFile):
+            raise CheckpointError(f"checkpoint {path!r} holds a single array (a .npy file), "
+                                  "not a checkpoint (.npz archive)")
+        with data:
             return {key: data[key] for key in data.files}
+    except CheckpointError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise CheckpointError(f"checkpoint {path!r} holds pickled Python objects; they are "
+                                  "never loaded (unpickling can run code from the file)") from e
+        raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt and cannot be "
+                              f"read ({type(e).__name__}: {e})") from e
+    except PermissionError as e:
+        raise CheckpointError(f"checkpoint {path!r} cannot be read (permission denied)") from e
     except Exception as e:  # BadZipFile, EOFError, ValueError, SyntaxError (bad header)...
         raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt and cannot be "
                               f"read ({type(e).__name__}: {e})") from e
@@ -227,45 +234,130 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
     return save_arrays(path, arrays)
 
 
+def _scalar_int(path, arrays, key):
+    a = arrays[key]
+    if a.shape != () or a.dtype.kind not in "iu":
+        raise CheckpointError(f"checkpoint {path!r}: entry {key!r} must be an integer scalar, "
+                              f"got dtype {a.dtype} shape {a.shape}")
+    return int(a)
+
+
+def _json_entry(path, key, a):
+    if a.ndim != 1 or a.dtype != numpy.uint8:
+        raise CheckpointError(f"checkpoint {path!r}: entry {key!r} must be JSON text in a 1-D "
+                              f"uint8 array, got dtype {a.dtype} shape {a.shape}")
+    try:
+        return array_to_json(a)
+    except ValueError as e:        # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"checkpoint {path!r}: entry {key!r} is not valid JSON text "
+                              f"({e})") from e
+
+
+def _check_weights(path, key, a):
+    """Parameters, buffers and velocities must be real floating point and finite."""
+    if a.dtype.kind != "f":
+        raise CheckpointError(f"checkpoint {path!r}: entry {key!r} has dtype {a.dtype}; "
+                              "weights and optimiser state must be real floating point")
+    finite = numpy.isfinite(a)
+    if not finite.all():
+        bad = a[~finite]
+        raise CheckpointError(f"checkpoint {path!r}: entry {key!r} holds {bad.size} non-finite "
+                              f"value(s) of {a.size} (e.g. {bad.ravel()[0]}); these weights "
+                              "are unusable (a run that diverged?)")
+
+
 def load_checkpoint(path):
-    """Load a checkpoint written by :func:`save_checkpoint` into a :class:`Checkpoint`.
+    """Load and validate a checkpoint written by :func:`save_checkpoint`: a :class:`Checkpoint`.
 
     Everything comes back as NumPy arrays on the host; :func:`restore_checkpoint` (or
-    ``model.load_state_dict``) moves them to the model's device.
+    ``model.load_state_dict``) moves them to the model's device. Nothing from the file is
+    executed (no pickle). Raises :class:`CheckpointError` naming the file and the entry when
+    the file is missing, unreadable or corrupt, has entries of another layout, an iteration
+    that is not an integer >= 0, a config that is not a JSON mapping, a random generator
+    state that is not a JSON mapping, or weights/optimiser state that are not real floating
+    point or not finite.
     """
     arrays = load_arrays(path)
+    path = os.fspath(path)
     missing = [k for k in ("format", "iteration", "config") if k not in arrays]
     if missing:
-        raise CheckpointError(f"checkpoint {os.fspath(path)!r} is not a minideeplab "
-                              f"checkpoint: no {missing} entries (found "
-                              f"{sorted(arrays)[:8]}...)")
-    version = int(arrays["format"])
+        raise CheckpointError(f"checkpoint {path!r} is not a minideeplab checkpoint: no "
+                              f"{missing} entries (found {sorted(arrays)[:8]}...)")
+    version = _scalar_int(path, arrays, "format")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {os.fspath(path)!r} has format {version}; this "
-                              f"version of minideeplab reads format {FORMAT_VERSION}")
+        raise CheckpointError(f"checkpoint {path!r} has format {version}; this version of "
+                              f"minideeplab reads format {FORMAT_VERSION}")
+    iteration = _scalar_int(path, arrays, "iteration")
+    if iteration < 0:
+        raise CheckpointError(f"checkpoint {path!r}: entry 'iteration' must be >= 0, got "
+                              f"{iteration}")
+    config = _json_entry(path, "config", arrays["config"])
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint {path!r}: entry 'config' must be a JSON mapping, "
+                              f"got {type(config).__name__}")
     groups = {"model/": {}, "optim/": {}, "rng/": {}}
     for key, value in arrays.items():
-        for prefix, group in groups.items():
-            if key.startswith(prefix):
-                group[key[len(prefix):]] = value
-    return Checkpoint(groups["model/"], groups["optim/"], int(arrays["iteration"]),
-                      groups["rng/"], array_to_json(arrays["config"]))
+        prefix = next((p for p in groups if key.startswith(p) and len(key) > len(p)), None)
+        if prefix is None:
+            if key not in ("format", "iteration", "config"):
+                raise CheckpointError(f"checkpoint {path!r}: unknown entry {key!r} (entries "
+                                      "are model/*, optim/*, rng/*, iteration, config, format)")
+            continue
+        if prefix == "rng/":
+            state = _json_entry(path, key, value)
+            if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+                raise CheckpointError(f"checkpoint {path!r}: entry {key!r} is not a random "
+                                      "generator state (a JSON mapping with 'bit_generator')")
+        else:
+            _check_weights(path, key, value)
+        groups[prefix][key[len(prefix):]] = value
+    return Checkpoint(groups["model/"], groups["optim/"], iteration, groups["rng/"], config,
+                      path)
+
+
+def _check_state(where, kind, saved, current):
+    """Names, shapes and dtypes of a saved state against the live one; CheckpointError."""
+    missing = sorted(set(current) - set(saved))
+    unexpected = sorted(set(saved) - set(current))
+    if missing or unexpected:
+        raise CheckpointError(f"{where} does not fit this {kind}: missing entries "
+                              f"{missing[:8]}, unexpected entries {unexpected[:8]}")
+    for name, live in current.items():
+        a = saved[name]
+        if tuple(a.shape) != tuple(live.shape) or a.dtype != live.dtype:
+            raise CheckpointError(f"{where}: {kind} entry {name!r} is {a.dtype} "
+                                  f"{tuple(a.shape)} in the file but {live.dtype} "
+                                  f"{tuple(live.shape)} in the {kind}")
 
 
 def restore_checkpoint(checkpoint, model, optimizer=None, rngs=None):
     """Load a :class:`Checkpoint` (or a path) into ``model``, ``optimizer`` and ``rngs``.
 
-    Every ``rngs`` name must be in the checkpoint. Returns the saved iteration.
+    Every ``rngs`` name must be in the checkpoint; names, shapes and dtypes must match the
+    model's and the optimiser's. Everything is checked before anything is changed; a
+    mismatch is a :class:`CheckpointError` naming the file and the entry. Returns the saved
+    iteration.
     """
     if not isinstance(checkpoint, Checkpoint):
         checkpoint = load_checkpoint(checkpoint)
-    for name in rngs or {}:
+    where = f"checkpoint {checkpoint.path!r}" if checkpoint.path else "the checkpoint"
+    rngs = dict(rngs or {})
+    for name in rngs:
         if name not in checkpoint.rng_states:
-            raise KeyError(f"restore_checkpoint: no random generator {name!r} in the "
-                           f"checkpoint (it has {sorted(checkpoint.rng_states)})")
+            raise CheckpointError(f"restore_checkpoint: no random generator {name!r} in "
+                                  f"{where} (it has {sorted(checkpoint.rng_states)})")
+    _check_state(where, "model", checkpoint.model_state, model.state_dict())
+    if optimizer is not None:
+        _check_state(where, "optimiser", checkpoint.optim_state, optimizer.state_dict())
+    for name, rng in rngs.items():        # try each state on a copy first
+        try:
+            set_rng_state(copy.deepcopy(rng), checkpoint.rng_states[name])
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise CheckpointError(f"{where}: entry 'rng/{name}' is not a usable state for "
+                                  f"this generator ({e})") from e
     model.load_state_dict(checkpoint.model_state)
     if optimizer is not None:
         optimizer.load_state_dict(checkpoint.optim_state)
-    for name, rng in (rngs or {}).items():
+    for name, rng in rngs.items():
         set_rng_state(rng, checkpoint.rng_states[name])
     return checkpoint.iteration

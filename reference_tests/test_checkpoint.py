@@ -161,7 +161,8 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         ckpt.save_checkpoint(tmp_path / "a.npz", {}, rngs={"data": np.random.RandomState(0)})
     ckpt.save_checkpoint(tmp_path / "a.npz", {})
-    with pytest.raises(KeyError, match="no random generator 'data'"):
+    with pytest.raises(ckpt.CheckpointError, match="no random generator 'data' in checkpoint "
+                                                   ".*a.npz"):
         ckpt.restore_checkpoint(tmp_path / "a.npz", nn.Sequential(),
                                 rngs={"data": np.random.default_rng()})
 
@@ -220,3 +221,118 @@ def test_sgd_checkpoint_resume_is_bit_exact(tmp_path):
         assert np.array_equal(resumed.state_dict()[k], v), k
     assert not np.array_equal(first.state_dict()["head.branch0.fc8.weight"],
                               fresh()[0].state_dict()["head.branch0.fc8.weight"])
+
+
+# ----------------------------------------------------------------------------- validation
+def _good_entries():
+    """The entries of a valid checkpoint, as save_checkpoint writes them."""
+    return {"model/w": np.ones(3, np.float32), "optim/w": np.zeros(3, np.float32),
+            "rng/data": ckpt.rng_state_to_array(np.random.default_rng(0)),
+            "iteration": np.array(2, np.int64), "format": np.array(ckpt.FORMAT_VERSION),
+            "config": ckpt.json_to_array({"lr": 0.1})}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("model/w", np.array([1.0, np.nan, 2.0], np.float32), r"'model/w' holds 1 non-finite"),
+    ("model/w", np.array([np.inf, -np.inf, 0.0]), r"'model/w' holds 2 non-finite"),
+    ("optim/w", np.array([0.0, np.nan, 0.0], np.float32), r"'optim/w' holds 1 non-finite"),
+    ("model/w", np.ones(3, np.complex64), r"'model/w' has dtype complex64; .* real floating"),
+    ("model/w", np.ones(3, np.int32), r"'model/w' has dtype int32"),
+    ("optim/w", np.ones(3, bool), r"'optim/w' has dtype bool"),
+    ("iteration", np.array(2.7), r"'iteration' must be an integer scalar, got dtype float64"),
+    ("iteration", np.array([1, 2]), r"'iteration' must be an integer scalar, .* shape \(2,\)"),
+    ("iteration", np.array(-3), r"'iteration' must be >= 0, got -3"),
+    ("format", np.array(1.0), r"'format' must be an integer scalar"),
+    ("config", ckpt.json_to_array([1, 2]), r"'config' must be a JSON mapping, got list"),
+    ("config", np.frombuffer(b"{not json", np.uint8), r"'config' is not valid JSON"),
+    ("config", np.frombuffer(b"\xff\xfe", np.uint8), r"'config' is not valid JSON"),
+    ("config", np.ones(3, np.float32), r"'config' must be JSON text in a 1-D uint8 array"),
+    ("rng/data", ckpt.json_to_array([1]), r"'rng/data' is not a random generator state"),
+    ("extra", np.ones(1), r"unknown entry 'extra'"),
+])
+def test_load_refuses_entries_of_the_wrong_kind(tmp_path, key, value, message):
+    path = tmp_path / "bad.npz"
+    entries = _good_entries()
+    ckpt.load_checkpoint(_save_raw(tmp_path / "good.npz", entries))   # the control loads
+    entries[key] = value
+    _save_raw(path, entries)
+    with pytest.raises(ckpt.CheckpointError, match=r"bad.npz'.*" + message):
+        ckpt.load_checkpoint(path)
+
+
+def _save_raw(path, entries):
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
+    return path
+
+
+def test_loading_never_unpickles(tmp_path):
+    """A pickle (alone, or as an object array inside an .npz) is refused, and its code never
+    runs: unpickling this object would create a marker file."""
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    alone = tmp_path / "alone.npz"
+    alone.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ckpt.CheckpointError, match="alone.npz' .* it is a pickle"):
+        ckpt.load_checkpoint(alone)
+    inside = tmp_path / "inside.npz"
+    entries = _good_entries()
+    obj = np.empty(1, dtype=object)
+    obj[0] = Payload()
+    entries["model/w"] = obj
+    _save_raw(inside, entries)
+    with pytest.raises(ckpt.CheckpointError, match="inside.npz' holds pickled Python objects"):
+        ckpt.load_checkpoint(inside)
+    npy = tmp_path / "single.npy"
+    np.save(npy, np.ones(3))
+    with pytest.raises(ckpt.CheckpointError, match=r"single.npy' .* a single array \(.npy\)"):
+        ckpt.load_checkpoint(npy)
+    with pytest.raises(ckpt.CheckpointError, match="is a folder"):
+        ckpt.load_checkpoint(tmp_path)
+    assert not marker.exists()
+
+
+def test_restore_checks_everything_before_changing_anything(tmp_path):
+    model = nn.Sequential({"conv": nn.Conv2d(3, 4, 3, seed=0)})
+    opt = SGD(model, lr=0.1)
+    rng = np.random.default_rng(5)
+    path = tmp_path / "c.npz"
+    ckpt.save_checkpoint(path, model, opt, iteration=1, rngs={"data": rng})
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    draws = np.random.default_rng(5).random(3)
+
+    entries = dict(np.load(path))
+    entries["model/conv.weight"] = entries["model/conv.weight"].astype(np.float64) + 1
+    _save_raw(path, entries)
+    with pytest.raises(ckpt.CheckpointError, match=r"c.npz'.*'conv.weight' is float64 "
+                                                   r"\(4, 3, 3, 3\) in the file but float32"):
+        ckpt.restore_checkpoint(path, model, opt, {"data": rng})
+
+    entries = dict(np.load(path))
+    entries["model/conv.weight"] = np.ones((4, 3, 3, 3), np.float32)
+    entries["optim/conv.weight"] = np.ones((4, 3, 1, 1), np.float32)
+    _save_raw(path, entries)
+    with pytest.raises(ckpt.CheckpointError, match=r"optimiser entry 'conv.weight' is float32 "
+                                                   r"\(4, 3, 1, 1\)"):
+        ckpt.restore_checkpoint(path, model, opt, {"data": rng})
+
+    entries = dict(np.load(path))
+    entries["optim/conv.weight"] = np.ones((4, 3, 3, 3), np.float32)
+    entries["rng/data"] = ckpt.json_to_array({"bit_generator": "PCG64", "state": "x"})
+    _save_raw(path, entries)
+    with pytest.raises(ckpt.CheckpointError, match=r"entry 'rng/data' is not a usable state"):
+        ckpt.restore_checkpoint(path, model, opt, {"data": rng})
+
+    del entries["model/conv.bias"]
+    _save_raw(path, entries)
+    with pytest.raises(ckpt.CheckpointError, match=r"missing entries \['conv.bias'\]"):
+        ckpt.restore_checkpoint(path, model, opt)
+    for k, v in model.state_dict().items():           # nothing was changed by any failure
+        assert np.array_equal(v, before[k]), k
+    assert np.array_equal(rng.random(3), draws)
