@@ -10,7 +10,7 @@ of the same shape ((O, C*K*K) @ (C*K*K, N*H_out*W_out)) timed in the same run.
     python benchmarks/bench_conv.py --device gpu    # the same on CuPy
     python benchmarks/bench_conv.py --torch         # add PyTorch's conv2d as a comparison
 
-Goals (issue 2): holes >= 70% of the matmul rate; deinterlace within 1.5x of holes.
+Goals: holes >= 70% of the matmul rate; deinterlace within 1.5x of holes.
 """
 import argparse
 

@@ -1,4 +1,4 @@
-"""Benchmark: the same code on the CPU (NumPy) and the GPU (CuPy), side by side (issue 7).
+"""Benchmark: the same code on the CPU (NumPy) and the GPU (CuPy), side by side.
 
 Rows, each timed on both devices in one run (median of a few repeats, the GPU synchronised
 around every call):

@@ -1,6 +1,6 @@
 """Training DeepLab end to end: batches, loss at output stride 8, SGD with "poly", checkpoints.
 
-DeepLab v2, Sec. 4.1 and the Caffe release (FACTS.md): mini-batches of 10 crops, softmax
+DeepLab v2, Sec. 4.1 and the Caffe release (docs/conventions.md): mini-batches of 10 crops, softmax
 cross-entropy over the stride-8 score map against labels shrunk by nearest sampling
 (``label[8i, 8j]``, ignore label 255, mean over the counted pixels), SGD with momentum 0.9 and
 weight decay 5e-4 in Caffe's form, and the "poly" learning rate

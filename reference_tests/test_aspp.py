@@ -8,7 +8,7 @@ from minideeplab import backend, functional as F, nn
 from minideeplab.nn import init
 from module_check import check_module_gradients
 
-VGG16_CONV_PARAMS = 14_714_688   # FACTS.md: VGG-16's 13 convolutions, biases included
+VGG16_CONV_PARAMS = 14_714_688   # docs/conventions.md, "Table 1": VGG-16's 13 convolutions, biases included
 
 
 def _x(on, shape, seed=0):
@@ -60,7 +60,7 @@ def test_aspp_v2_structure_and_caffe_multipliers():
                                                   (4, 8, 4096, 65_140_565),
                                                   (3, 12, 1024, 20_505_429)])
 def test_table1_parameter_counts(kernel, rate, fc, total):
-    """DeepLab v2, Table 1: VGG-16 + LargeFOV head, 21 classes, biases included (FACTS.md)."""
+    """DeepLab v2, Table 1: VGG-16 + LargeFOV head, 21 classes, biases included."""
     with init.shapes_only():
         head = nn.ASPPv2(512, 21, (rate,), kernel_size=kernel, fc_channels=fc)
     assert head.num_parameters() + VGG16_CONV_PARAMS == total

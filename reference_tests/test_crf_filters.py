@@ -6,7 +6,7 @@ transcription of the reference C++ lattice, for the array version; the geometry 
 
 Measured accuracy of the lattice (symmetric-normalised messages ``Kn Q``, relative L2 against the
 exact filter, Q the CRF's marginals): 2-D smoothness kernel 0.8-1.3% for theta_gamma 1..10 (the
-~1-2% FACTS quotes); 5-D appearance kernel 3.5-6.7% at theta_beta = 3..6 (4 synthetic 65x65
+~1-2% of docs/conventions.md, "Permutohedral lattice"); 5-D appearance kernel 3.5-6.7% at theta_beta = 3..6 (4 synthetic 65x65
 images and a grace_hopper crop). The 5-D lattice kernel is not shift invariant (a point's self
 weight varies by about +-12% with its place in its simplex), acts like a Gaussian about 0.87x
 as wide, and is cut off beyond about 2 sigma; the reference code behaves the same (the

@@ -1,4 +1,4 @@
-"""The same inputs on the CPU (NumPy) and the GPU (CuPy) give the same results (issue 7).
+"""The same inputs on the CPU (NumPy) and the GPU (CuPy) give the same results.
 
 Skipped, with the reason, where CuPy or a GPU is missing. Tolerances are float32's: the two
 devices sum in different orders (cuBLAS vs OpenBLAS blocking), so results agree to about

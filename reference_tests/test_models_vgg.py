@@ -15,7 +15,7 @@ def test_table1_is_exact():
     rows = table1()
     assert [(r.kernel, r.rate, r.channels) for r in rows] == [
         (7, 4, 4096), (4, 4, 4096), (4, 8, 4096), (3, 12, 1024)]
-    # FACTS.md: the Caffe release's exact counts (21 classes, biases included)
+    # docs/conventions.md, "Table 1": the Caffe release's exact counts (21 classes, biases included)
     assert [r.params for r in rows] == [134_346_581, 65_140_565, 65_140_565, 20_505_429]
     assert [r.fov for r in rows] == [224, 128, 224, 224]              # the paper's column
     assert [r.receptive_field for r in rows] == [419, 323, 419, 419]  # 227 + 8 r (k-1)
@@ -37,7 +37,7 @@ def test_table1_allocates_no_parameters():
 
 
 def test_aspp_parameter_count_by_hand():
-    # VGG-16 convs 14,714,688 (FACTS.md); each ASPP-L branch: fc6 3x3 512->1024 + bias
+    # VGG-16 convs 14,714,688 (docs/conventions.md); each ASPP-L branch: fc6 3x3 512->1024 + bias
     # = 4,718,592 + 1,024 = 4,719,616; fc7 1024*1024 + 1024 = 1,049,600; fc8 1024*21 + 21
     # = 21,525; branch 5,790,741; four branches 23,162,964; total 37,877,652.
     with nn.init.shapes_only():

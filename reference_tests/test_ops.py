@@ -130,7 +130,7 @@ def test_pool_output_size_rounds_up_as_caffe(H, k, s, p):
 
 
 def test_deeplab_vgg_pooling_sizes():
-    """321 -> 161 -> 81 -> 41 through pool1-pool3; pool4/pool5 keep 41 (FACTS: output stride 8)."""
+    """321 -> 161 -> 81 -> 41 through pool1-pool3; pool4/pool5 keep 41 (output stride 8; docs/conventions.md, "Pooling output size")."""
     sizes = [321]
     for s in (2, 2, 2, 1, 1):
         sizes.append(F.pool_output_size(sizes[-1], 3, s, 1))

@@ -1,4 +1,4 @@
-"""No hidden host-device copies in the hot loops (issue 7).
+"""No hidden host-device copies in the hot loops.
 
 Every explicit transfer goes through ``backend.to_device`` / ``backend.asnumpy``; CuPy refuses
 implicit array conversions (``numpy.asarray(cupy_array)`` is a TypeError), so counting calls

@@ -2,7 +2,7 @@
 
 Each viz function returns the numbers it draws; these tests check them against references that
 do not use the library: the paper's eq. (1) as a plain loop, ``scipy.signal.correlate2d`` with
-the filter "with holes", ``numpy.interp``, FACTS.md's align_corners formulas and receptive
+the filter "with holes", ``numpy.interp``, the align_corners formulas of docs/conventions.md and receptive
 fields. They also check that the figure modules never touch pyplot.
 """
 import subprocess
@@ -101,7 +101,7 @@ def test_time_atrous_methods_times_each_rate_and_method(device):
 
 @pytest.mark.parametrize("kernel, rate", [(4, 4), (3, 2)])
 def test_impulse_receptive_field_matches_the_theory(kernel, rate):
-    # FACTS.md: pool5's receptive field is 227 at jump 8, so fc6 adds 8 r (k - 1);
+    # docs/conventions.md, "Table 1": pool5's receptive field is 227 at jump 8, so fc6 adds 8 r (k - 1);
     # Table 1's 4x4 rate 4 row has RF 323
     expected = 227 + 8 * rate * (kernel - 1)
     assert fov.impulse_receptive_field(kernel, rate, 64) == expected
@@ -127,7 +127,7 @@ def test_table1_figure_titles_show_the_papers_numbers():
 def test_align_corners_source_coordinates_and_values(device, n_in, n_out):
     values = np.random.default_rng(n_in).standard_normal(n_in)
     i = np.arange(n_out)
-    src = {True: i * (n_in - 1) / (n_out - 1),                         # FACTS.md: Caffe
+    src = {True: i * (n_in - 1) / (n_out - 1),                         # conventions.md: Caffe
            False: np.clip((i + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)}  # PyTorch's default
     for ac in (True, False):
         r = resize.resize_1d(values, n_out, ac, device)

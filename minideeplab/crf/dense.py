@@ -151,8 +151,10 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
       theta_gamma = 1 both cost about the same, and for larger theta_gamma the lattice is
       cheaper (fewer vertices), while its error stays near 1%.
     * Potts compatibility ``[l != l']``; update ``Q = softmax(-U + w1 Kn1 Q + w2 Kn2 Q)``.
-    * Defaults: the issue's (w1, theta_alpha, theta_beta, w2, theta_gamma) = (4, 67, 3, 3, 3);
-      DeepLab's released ResNet-101 setting has theta_gamma = 1, VGG v1's is (4, 121, 5, 3, 3).
+    * Defaults (w1, theta_alpha, theta_beta, w2, theta_gamma) = (4, 67, 3, 3, 3): the released
+      ResNet-101 appearance kernel with the paper's smoothness kernel (w2 = 3, theta_gamma = 3);
+      the released ResNet-101 setting has theta_gamma = 1, VGG v1's is (4, 121, 5, 3, 3)
+      (docs/conventions.md, "Dense CRF").
     """
     fn = "dense_crf"
     xp = check_crf_inputs(fn, image, probs, w1=w1, theta_alpha=theta_alpha,

@@ -13,7 +13,7 @@ Three ways it is used in DeepLab
   statistics, so its Caffe prototxt sets ``use_global_stats: true`` in every BatchNorm layer
   (the pretrained running statistics are used in training as well) and ``lr_mult: 0`` on the
   Scale layer (gamma and beta stay fixed). DeepLab v3's second phase also freezes batch norm
-  (FACTS.md, seeds/001). The functional op computes it as ``training=False``: the running
+  (docs/conventions.md, "Batch norm"). The functional op computes it as ``training=False``: the running
   statistics are constants, so ``dx = dy * gamma / sqrt(running_var + eps)``; the gradients of
   gamma and beta are still returned, and the layer (:class:`minideeplab.nn.BatchNorm2d`,
   ``frozen=True, freeze_affine=True``) decides whether they are learned.

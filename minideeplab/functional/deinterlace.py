@@ -15,7 +15,7 @@ the outputs ``y[r*u + a, r*v + b]``.
 Steps (stride 1 only), with Hp = H + 2*ph:
 
 1. pad: zero padding ``ph``, then ``extra = (r - Hp % r) % r`` more rows at the bottom
-   (FACTS: TF pads to a multiple of r), so the padded height ``Hr`` is ``r * Hs``;
+   (TensorFlow pads to a multiple of r; docs/conventions.md, "Atrous convolution"), so the padded height ``Hr`` is ``r * Hs``;
 2. space to batch: (N, C, Hr, Wr) -> (r*r*N, C, Hs, Ws), sub-image (a, b) = x[a::r, b::r];
 3. ordinary convolution (rate 1, no padding): -> (r*r*N, O, Hs-KH+1, Ws-KW+1);
 4. batch to space: re-interlace into (N, O, r*(Hs-KH+1), r*(Ws-KW+1));

@@ -1,6 +1,6 @@
 """Max, average and global average pooling, forward and backward.
 
-DeepLab v2's VGG-16 trunk (Caffe release, FACTS.md): pool1-pool3 are 3x3 max pooling with
+DeepLab v2's VGG-16 trunk (Caffe release; docs/conventions.md, "Networks"): pool1-pool3 are 3x3 max pooling with
 stride 2 and padding 1; pool4 and pool5 keep stride 1 (3x3, padding 1), which with conv5's rate 2
 gives output stride 8 (Sec. 3.1). DeepLab v3's image-pooling branch (Chen et al. 2017, Sec. 3.3)
 starts with a global average pool.

@@ -4,8 +4,10 @@ DeepLab v2, Sec. 3 and 4.1: the network's score map (output stride 8) is upsampl
 size by bilinear interpolation (Caffe's ``Interp`` layer), and for training the ground truth is
 *downsampled* by 8 to the score map's size.
 
-Two conventions for where output pixel i samples the input (FACTS.md)
---------------------------------------------------------------------
+Two conventions for where output pixel i samples the input
+----------------------------------------------------------
+(docs/conventions.md, "Resizing and the label shrink".)
+
 ``align_corners=True`` (Caffe's ``Interp``, DeepLab's default): the corner pixels of input and
 output coincide::
 

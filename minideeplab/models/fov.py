@@ -23,7 +23,7 @@ inside :func:`minideeplab.nn.init.shapes_only`, so nothing is allocated), never 
   over conv1_1 .. fc6. pool5's RF is 227 at jump 8, so fc6 adds ``8 r (k - 1)``:
   419, 323, 419, 419.
 * ``fov``: the **table's "RF/FOV" column**, which is not that receptive field. It equals
-  ``8 r (k - 1) + 32`` for all four rows (FACTS.md): the extent of fc6's taps in input
+  ``8 r (k - 1) + 32`` for all four rows (docs/conventions.md, "Table 1"): the extent of fc6's taps in input
   pixels at output stride 8, plus 32. The paper does not define the figure; this formula
   reproduces it and is reported under the table's name.
 """

@@ -1,14 +1,14 @@
 """ResNet backbones with atrous convolution, and DeepLab's v2 and v3 heads on top.
 
 DeepLab v2, Sec. 4.1 ("we re-purpose ResNet-101 by atrous convolution"), and DeepLab v3
-(Chen et al. 2017, Sec. 3.2-3.3; seeds/001):
+(Chen et al. 2017, "Rethinking Atrous Convolution", Sec. 3.2-3.3):
 
 * **Bottleneck block** (He et al. 2016): 1x1 (C -> P) - BN - ReLU - 3x3 (P -> P, stride s,
   rate r) - BN - ReLU - 1x1 (P -> 4P) - BN, plus the shortcut (identity, or 1x1 stride-s
   convolution + BN when the shape changes), then ReLU. The stride sits on the 3x3 convolution
   (torchvision's "ResNet v1.5"); Caffe's MSRA ResNet-101 that DeepLab v2 used puts it on the
   first 1x1 instead. The parameter count is the same.
-* **Output stride** (FACTS.md; torchvision's ``replace_stride_with_dilation``): the stem
+* **Output stride** (docs/conventions.md, "Networks"; torchvision's ``replace_stride_with_dilation``): the stem
   (7x7/2 conv, 3x3/2 max pool) and layer2 halve the map four times in all (stride 8); layer3
   and layer4 halve it again for output stride 32. For output stride 16 layer4's stride becomes
   1 and its rate 2; for 8, layer3 gets rate 2 and layer4 rate 4. As in torchvision, the first

@@ -1,6 +1,7 @@
 """DeepLab v2 on VGG-16: LargeFOV, ASPP-S/L, and Table 1's fc6 variants.
 
-DeepLab v2, Sec. 3.1 and 4.1; the Caffe release's ``train.prototxt`` (FACTS.md):
+DeepLab v2, Sec. 3.1 and 4.1; the Caffe release's ``train.prototxt`` (docs/conventions.md,
+"Networks"):
 
 * VGG-16 trunk: conv1_x .. conv4_x are 3x3 convolutions with padding 1, each followed by ReLU;
   pool1-pool3 are 3x3 max pooling, stride 2, padding 1; pool4 keeps **stride 1** (3x3, pad 1);
