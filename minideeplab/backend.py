@@ -15,10 +15,12 @@ The few places where NumPy and CuPy differ are wrapped here:
 
 * :func:`scatter_add` (``np.add.at`` vs ``cupyx.scatter_add``),
 * :func:`random_uniform` (random numbers made on the device, seeded from a NumPy Generator),
+* :func:`gpu_available` (asked lazily: importing this module does not initialise CUDA),
 * :func:`sparse_module` / :func:`csr_matrix` (``scipy.sparse`` vs ``cupyx.scipy.sparse``),
-* :func:`asnumpy` / :func:`to_device` for explicit transfers.
+* :func:`asnumpy` / :func:`to_device` for explicit transfers (dense arrays and sparse matrices).
 """
 import os
+import sys
 
 import numpy
 
@@ -26,21 +28,20 @@ try:  # CuPy is optional: everything works on NumPy alone.
     import cupy
     import cupyx
     import cupyx.scipy.sparse as _cupy_sparse
-
-    try:
-        _gpu_available = cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # CuPy is installed but no driver or no device
-        _gpu_available = False
 except Exception:  # ImportError, or a broken CUDA installation
     cupy = None
     cupyx = None
     _cupy_sparse = None
-    _gpu_available = False
+
+# Whether a CUDA device is usable is asked on first need, not at import: the question
+# (cudaGetDeviceCount) initialises CUDA in this process, and a process that has initialised
+# CUDA cannot use it in a child made by fork() (multiprocessing's default on Linux).
+_gpu_available = None
 
 __all__ = [
     "DEVICES", "gpu_available", "get_array_module", "is_gpu_array", "asnumpy", "to_device",
     "device_of", "default_device", "set_default_device", "xp_for", "scatter_add",
-    "sparse_module", "csr_matrix", "synchronize", "random_uniform",
+    "sparse_module", "csr_matrix", "synchronize", "random_uniform", "device_seed",
 ]
 
 DEVICES = ("cpu", "gpu")
@@ -49,7 +50,16 @@ _default_device = None  # None: read the environment variable on first use
 
 
 def gpu_available():
-    """True when CuPy imports and sees at least one CUDA device."""
+    """True when CuPy imports and sees at least one CUDA device.
+
+    Asked once, on the first call (which initialises CUDA in this process), then cached.
+    """
+    global _gpu_available
+    if _gpu_available is None:
+        try:
+            _gpu_available = cupy is not None and cupy.cuda.runtime.getDeviceCount() > 0
+        except Exception:  # CuPy is installed but no driver or no device
+            _gpu_available = False
     return _gpu_available
 
 
@@ -109,19 +119,36 @@ def device_of(x):
 
 
 def asnumpy(x):
-    """Return ``x`` as a NumPy array (a copy from the GPU; ``x`` itself if already NumPy)."""
+    """Return ``x`` on the host: a NumPy array (a copy from the GPU; ``x`` itself if already
+    NumPy), or a ``scipy.sparse`` matrix for a ``cupyx.scipy.sparse`` one.
+
+    ``cupy.asnumpy`` has no sparse path (it would hand the matrix to ``numpy.asarray``), so
+    sparse matrices are copied with their own ``.get()``; host sparse matrices are returned as
+    they are.
+    """
     if is_gpu_array(x):
+        if _cupy_sparse is not None and _cupy_sparse.issparse(x):
+            return x.get()
         return cupy.asnumpy(x)
+    if _is_host_sparse(x):
+        return x
     return numpy.asarray(x)
+
+
+def _is_host_sparse(x):
+    """True for a scipy.sparse matrix/array (without importing SciPy when it is not loaded)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
 
 
 def _check_device(device, argname="device"):
     if device not in DEVICES:
         raise ValueError(f"{argname} must be one of {DEVICES}, got {device!r}")
-    if device == "gpu" and not _gpu_available:
+    if device == "gpu" and not gpu_available():
         raise RuntimeError(
             f"{argname}='gpu' asked for, but CuPy with a CUDA device is not available here; "
-            "install the 'gpu' extra (pip install -e '.[gpu]') on a machine with a GPU")
+            "install CuPy on a machine with a GPU: pip install -e '.[gpu]' (CuPy for CUDA 12) "
+            "or '.[gpu-cuda13]' (CuPy for CUDA 13)")
 
 
 def to_device(x, device):
@@ -136,6 +163,12 @@ def to_device(x, device):
         return type(x)(to_device(v, device) for v in x)
     if device == "cpu":
         return asnumpy(x)
+    if is_gpu_array(x):
+        return x
+    if _is_host_sparse(x):   # cupy.asarray has no sparse path either: same format on the GPU
+        make = {"csr": _cupy_sparse.csr_matrix, "csc": _cupy_sparse.csc_matrix,
+                "coo": _cupy_sparse.coo_matrix, "dia": _cupy_sparse.dia_matrix}
+        return make.get(x.format, _cupy_sparse.csr_matrix)(x)
     return cupy.asarray(x)
 
 
@@ -185,14 +218,31 @@ def random_uniform(xp, shape, rng, dtype="float32"):
     """Uniform [0, 1) numbers of ``shape`` made where ``xp`` computes, driven by ``rng``.
 
     ``rng`` (a ``numpy.random.Generator``) is the only random state, so saving it saves the
-    whole sequence (checkpoints, bit-exact resume). On NumPy the numbers are ``rng.random``;
-    on CuPy, ``rng`` draws one 63-bit seed for a CuPy generator that makes them on the GPU, so
-    no array crosses the bus (the two devices then draw different, equally random, numbers).
+    whole sequence (checkpoints, bit-exact resume). On NumPy the numbers are ``rng.random``.
+    On CuPy, ``rng`` draws one 32-bit seed (:func:`device_seed`) for a fresh cuRAND Philox4x32-10
+    generator that makes the numbers on the GPU, so no array crosses the bus (the two devices
+    then draw different, equally random, numbers).
+
+    Why Philox: a counter-based generator is set up in O(1) per thread (key = seed, counter =
+    thread index), so a new one per call costs one small kernel. ``cupy.random.default_rng``
+    would build XORWOW, whose per-thread set-up jumps ahead by ``thread * 2**67`` steps for
+    each of its 32,768 states: far too slow to repeat for every dropout mask.
     """
     if xp is numpy:
         return rng.random(shape, dtype=dtype)
-    seed = int(rng.integers(0, 2 ** 63 - 1))
-    return cupy.random.default_rng(seed).random(shape, dtype=dtype)
+    generator = cupy.random.Generator(cupy.random.Philox4x3210(device_seed(rng)))
+    return generator.random(shape, dtype=dtype)
+
+
+def device_seed(rng):
+    """Draw the seed of a GPU generator from the NumPy Generator ``rng``: an int in [0, 2**32).
+
+    CuPy's cuRAND bit generators keep 32 bits of any seed (they pass it through
+    ``numpy.random.SeedSequence(seed).generate_state(1, uint32)``), so drawing more bits would
+    add nothing. With 2**32 seeds, two of the ~10**5 masks of a long training run may repeat
+    (about one pair in 10**5 draws): harmless for dropout.
+    """
+    return int(rng.integers(0, 2 ** 32, dtype=numpy.uint64))
 
 
 def sparse_module(xp):

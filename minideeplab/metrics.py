@@ -85,6 +85,8 @@ def confusion_matrix(pred, label, num_classes, ignore_index=255):
     if ignore_index is not None:
         keep = label != ignore_index
         pred, label = pred[keep], label[keep]
+    if label.size == 0:   # nothing counted: CuPy <= 13's bincount raises on an empty input
+        return xp.zeros((L, L), dtype=xp.int64)
     index = label.astype(xp.int64) * L + pred.astype(xp.int64)     # (P,) row-major (L, L) cell
     return xp.bincount(index, minlength=L * L).reshape(L, L).astype(xp.int64)
 

@@ -93,6 +93,28 @@ def test_ignored_pixels_are_never_counted(on):
     assert int(a.sum()) == int((label != 255).sum())
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 5), (0, 5, 5)])
+def test_an_update_with_nothing_to_count_adds_zeros(on, xp, monkeypatch, shape):
+    """Every pixel ignored, or an empty batch: zeros, as NumPy's bincount gives. CuPy up to 13
+    raises "zero-size array to reduction" for an empty bincount input; the stand-in below
+    behaves the same way, so the case must be handled before bincount is reached."""
+    bincount = xp.bincount
+
+    def bincount_refusing_empty(x, *args, **kwargs):
+        if x.size == 0:
+            raise ValueError("zero-size array to reduction operation")
+        return bincount(x, *args, **kwargs)
+    monkeypatch.setattr(xp, "bincount", bincount_refusing_empty)
+    label = np.full(shape, 255, np.int64)
+    pred = np.zeros(shape, np.int64)
+    m = confusion_matrix(*on(pred, label), 4)
+    assert backend.device_of(m) == backend.device_of(on(label)) and m.dtype == np.int64
+    np.testing.assert_array_equal(backend.asnumpy(m), np.zeros((4, 4)))
+    p1, t1 = random_pair(np.random.default_rng(4), (6, 6), 4)
+    cm = ConfusionMatrix(4).update(*on(p1, t1)).update(*on(pred, label))
+    np.testing.assert_array_equal(cm.matrix, loop_confusion(p1, t1, 4))
+
+
 def test_accumulation_equals_concatenation_not_per_image_mean():
     # image 1: a big object, perfectly segmented; image 2: a tiny object, missed entirely
     t1 = np.zeros((10, 10), int); t1[2:8, 2:8] = 1
