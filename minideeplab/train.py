@@ -194,18 +194,20 @@ class Trainer:
         x, labels = self._batch()
         self.model.train()
         logits = self.model(x)                                         # (N, L, h, w)
+        # The labels were checked on the host (to_batch with num_classes): the loss does not
+        # check them again on the device, which would cost a device-to-host sync per step.
         if c.loss_at == "stride8":
             target = F.resize_labels_nearest(labels, logits.shape[2:])  # label[8i, 8j]
-            loss, cache = F.softmax_cross_entropy(logits, target)
+            loss, cache = F.softmax_cross_entropy(logits, target, check_labels=False)
             dlogits = F.softmax_cross_entropy_backward(cache)
         elif c.loss_at == "full":
             up, up_cache = F.resize_bilinear(logits, labels.shape[1:], align_corners=True)
-            loss, cache = F.softmax_cross_entropy(up, labels)
+            loss, cache = F.softmax_cross_entropy(up, labels, check_labels=False)
             dlogits = F.resize_bilinear_backward(F.softmax_cross_entropy_backward(cache),
                                                  up_cache)
         else:
             raise ValueError(f"loss_at must be 'stride8' or 'full', got {c.loss_at!r}")
-        loss = float(loss)
+        loss = float(loss)   # the step's one device-to-host sync (progress bar, NaN check)
         lr = self.schedule(self.iteration)
         if not math.isfinite(loss):
             where = (f"the last good checkpoint {os.path.join(self.out_dir, 'checkpoint.npz')!r} "

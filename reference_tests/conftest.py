@@ -4,6 +4,11 @@
 ``MINIDEEPLAB_TEST_DEVICES=cpu,gpu`` runs each device-parametrised test twice, the second
 time with CuPy arrays. Where CuPy or a GPU is missing, the GPU variants are skipped and the
 reason is printed (``pytest -rs``).
+
+Every test that runs on the GPU carries the marker ``gpu`` (the "gpu" variant of a
+device-parametrised test, and the tests of test_gpu_*.py), so
+``MINIDEEPLAB_TEST_DEVICES=cpu,gpu python -m pytest -m gpu -rs reference_tests`` runs the GPU
+tests alone.
 """
 import os
 
@@ -28,6 +33,13 @@ def _test_devices():
 
 
 TEST_DEVICES = _test_devices()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("device") == "gpu" or item.module.__name__.startswith("test_gpu_"):
+            item.add_marker(pytest.mark.gpu)
 
 
 @pytest.fixture(params=TEST_DEVICES)

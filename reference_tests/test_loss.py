@@ -116,6 +116,20 @@ def test_softmax_and_log_softmax(on):
     assert_close(F.softmax(on(small), axis=1), e / e.sum(axis=1, keepdims=True), 1e-14, 0)
 
 
+def test_unchecked_labels_same_loss_and_the_count_stays_on_the_device(on, device):
+    rng = np.random.default_rng(3)
+    logits, labels = rng.standard_normal((2, 4, 5, 6)), rng.integers(0, 4, (2, 5, 6))
+    labels[1, :2] = 255
+    checked, c1 = F.softmax_cross_entropy(*on(logits, labels))
+    unchecked, c2 = F.softmax_cross_entropy(*on(logits, labels), check_labels=False)
+    assert_close(unchecked, _brute_loss(logits, labels), 1e-12, 0)
+    assert_close(unchecked, backend.asnumpy(checked), 0, 0)
+    assert_close(F.softmax_cross_entropy_backward(c2, 0.5),
+                 backend.asnumpy(F.softmax_cross_entropy_backward(c1, 0.5)), 0, 0)
+    assert not isinstance(c2.count, int) and backend.device_of(c2.count) == device
+    assert int(c2.count) == int((labels != 255).sum())
+
+
 def test_cross_entropy_bad_input(on):
     logits = on(np.zeros((2, 3, 4, 4)))
     labels = np.zeros((2, 4, 4), np.int64)

@@ -4,9 +4,10 @@ Every explicit transfer goes through ``backend.to_device`` / ``backend.asnumpy``
 implicit array conversions (``numpy.asarray(cupy_array)`` is a TypeError), so counting calls
 of the two helpers while the hot code runs finds every array transfer. What is allowed:
 
-* one training step uploads its batch (images and labels: ``to_batch``) and reads back two
-  scalars (the loss for the progress bar and NaN check, and the count of labelled pixels):
-  nothing else; the network's forward and backward and the SGD update transfer nothing;
+* one training step uploads its batch (images and labels: ``to_batch``) and reads back one
+  scalar (the loss, for the progress bar and the NaN check): nothing else; the network's
+  forward and backward and the SGD update transfer nothing (the hidden syncs, such as that
+  ``float(loss)``, are counted by test_syncs.py);
 * the dense CRF moves nothing inside its mean-field iterations.
 
 On the CPU the helpers are called but move nothing, so these tests check the *code paths*;

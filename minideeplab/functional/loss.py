@@ -27,7 +27,8 @@ __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_ent
 CrossEntropyCache = namedtuple("CrossEntropyCache", "prob labels valid count")
 CrossEntropyCache.__doc__ = """prob (N, L, H, W): the softmax of the logits; labels (N, H, W):
 the labels with ignored pixels set to 0; valid (N, H, W) bool: the pixels that count; count:
-their number (an int)."""
+their number, a 0-d integer array on the logits' device (kept there: reading it would be a
+device-to-host sync)."""
 
 
 def log_softmax(x, axis=1):
@@ -68,7 +69,7 @@ def _check_labels(fn, logits, labels, ignore_index):
         raise TypeError(f"{fn}: ignore_index must be an int or None, got {ignore_index!r}")
 
 
-def softmax_cross_entropy(logits, labels, *, ignore_index=255):
+def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True):
     """Mean softmax cross-entropy over the non-ignored pixels (DeepLab v2, Sec. 4.1).
 
     Parameters
@@ -76,34 +77,41 @@ def softmax_cross_entropy(logits, labels, *, ignore_index=255):
     logits : (N, L, H, W) float array, the score map
     labels : (N, H, W) integer array; each value is a class in [0, L) or ``ignore_index``
     ignore_index : int or None; pixels with this label do not count (None: every pixel counts)
+    check_labels : bool; check that every label is in [0, L) or ``ignore_index``. On a GPU
+        the check reads one flag back to the host (a device-to-host sync); a training loop
+        whose labels were already checked on the host (``data.to_batch(...,
+        num_classes=L)``) passes False and the loss then runs without any sync.
 
     Returns
     -------
-    loss : 0-d array of the logits' dtype (0 when every pixel is ignored)
+    loss : 0-d array of the logits' dtype on their device (0 when every pixel is ignored)
     cache : CrossEntropyCache for :func:`softmax_cross_entropy_backward`
 
     Raises
     ------
-    ValueError if a label outside [0, L) (other than ``ignore_index``) occurs, or the shapes
-    do not match; TypeError for non-integer labels.
+    ValueError if a label outside [0, L) (other than ``ignore_index``) occurs (only with
+    ``check_labels``), or the shapes do not match; TypeError for non-integer labels.
+    With ``check_labels=False`` an out-of-range label gives a wrong loss (CuPy) or an
+    IndexError (NumPy) instead of this clear error.
     """
     fn = "softmax_cross_entropy"
     _check_labels(fn, logits, labels, ignore_index)
     xp = backend.get_array_module(logits, labels)
     L = logits.shape[1]
     valid = labels != ignore_index if ignore_index is not None else xp.ones(labels.shape, bool)
-    bad = valid & ((labels < 0) | (labels >= L))
-    if bool(bad.any()):
-        values = sorted(int(v) for v in backend.asnumpy(xp.unique(labels[bad]))[:5])
-        raise ValueError(f"{fn}: labels must be in [0, {L}) or the ignore_index {ignore_index}, "
-                         f"found {values} (labels.shape={tuple(labels.shape)}, "
-                         f"logits.shape={tuple(logits.shape)})")
+    if check_labels:
+        bad = valid & ((labels < 0) | (labels >= L))
+        if bool(bad.any()):                          # on a GPU: the one sync of this function
+            values = sorted(int(v) for v in backend.asnumpy(xp.unique(labels[bad]))[:5])
+            raise ValueError(f"{fn}: labels must be in [0, {L}) or the ignore_index "
+                             f"{ignore_index}, found {values} (labels.shape="
+                             f"{tuple(labels.shape)}, logits.shape={tuple(logits.shape)})")
     safe = xp.where(valid, labels, 0).astype("int64")                   # (N, H, W)
     logp = log_softmax(logits, axis=1)                                  # (N, L, H, W)
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]      # (N, H, W)
-    count = int(valid.sum())
+    count = valid.sum()                      # stays on the device: no int() here
     total = -(picked * valid).sum()
-    loss = xp.asarray(total / max(count, 1), dtype=logits.dtype)
+    loss = xp.asarray(total / xp.maximum(count, 1), dtype=logits.dtype)
     return loss, CrossEntropyCache(xp.exp(logp), safe, valid, count)
 
 
@@ -127,5 +135,6 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     L = prob.shape[1]
     onehot = xp.arange(L).reshape(1, L, 1, 1) == cache.labels[:, None]  # (N, L, H, W)
     dlogits = (prob - onehot) * cache.valid[:, None]      # (N, L, H, W), 0 where ignored
-    dlogits *= xp.asarray(dloss, dtype=prob.dtype) / prob.dtype.type(max(cache.count, 1))
+    dlogits *= xp.asarray(dloss, dtype=prob.dtype) / xp.maximum(cache.count, 1).astype(
+        prob.dtype)
     return dlogits
