@@ -72,7 +72,7 @@ def train_case(xp, device, tiny):
 
 def crf_case(xp):
     from minideeplab.crf import dense_crf
-    from minideeplab.viz.common import sample_image
+    from minideeplab.paper.figures.common import sample_image
     rgb = sample_image(gray=False)                                   # (600, 512, 3) in [0, 1]
     ys = np.linspace(0, rgb.shape[0] - 1, 375).round().astype(int)
     xs = np.linspace(0, rgb.shape[1] - 1, 500).round().astype(int)

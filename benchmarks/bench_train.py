@@ -1,22 +1,22 @@
 """Benchmark: train the tiny DeepLab-ASPP-L on the synthetic shapes on the CPU; mIoU vs wall time.
 
-Issue 4's acceptance: val mIoU >= 0.80 within 10 minutes on 2 CPU cores. On the same budget
+The target: val mIoU >= 0.80 within 10 minutes on 2 CPU cores. On the same budget
 (the same iterations) it also trains LargeFOV and ASPP-L with the "step" policy: the paper's
 Tables 3 (LargeFOV vs ASPP) and 2 (poly vs step) in miniature; and ASPP-L on the "large"
 preset (objects 1/4 .. 3/4 of the side instead of 1/16 .. 1/2).
 
-The runs are :mod:`minideeplab.experiments`' variants, trained with
-:func:`minideeplab.experiments.trained`, so they land in the same checkpoint cache that
+The runs are the book's variants (:mod:`minideeplab.paper.variants`), trained with
+:func:`minideeplab.paper.variants.trained`, so they land in the same checkpoint cache that
 ``python -m minideeplab reproduce`` and the tutorials read (run this first and they reuse the
 networks). A run already in the cache is not trained again: delete $MINIDEEPLAB_CACHE (default
 ~/.cache/minideeplab) to time it afresh.
 
     python benchmarks/bench_train.py                          # all four, ~10 minutes each
-    python benchmarks/bench_train.py --runs aspp-l            # only the acceptance run
+    python benchmarks/bench_train.py --runs aspp-l            # only ASPP-L (the 10-minute target)
 
 Wall time counts training only (the validation passes every 500 iterations are excluded).
 Writes benchmarks/results/train_synthetic.{json,md,png}; the CRF column uses the CRF
-parameters cross-validated on 20 val images of that run (:func:`experiments.crf_search`).
+parameters cross-validated on 20 val images of that run (:func:`minideeplab.paper.crf_experiments.crf_search`).
 """
 import argparse
 import json
@@ -25,7 +25,8 @@ import os
 import numpy as np
 
 
-from minideeplab import backend, experiments as ex
+from minideeplab import backend
+from minideeplab.paper import crf_experiments, variants
 from minideeplab.timing import describe_machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,7 +55,7 @@ def stride8_ceiling(config, max_iter=300):
     """
     from scipy.optimize import minimize
     from minideeplab import functional as F, metrics
-    _, labels = ex.val_arrays(config)
+    _, labels = variants.val_arrays(config)
     num_classes = int(labels[labels != 255].max()) + 1
     h, w = labels.shape[1:]
     a_h = np.asarray(F.interp_matrix((h - 1) // 8 + 1, h, align_corners=True))   # (h, gh)
@@ -87,7 +88,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     results = {}
     for name in args.runs:
-        run = ex.trained(name, device=args.device)
+        run = variants.trained(name, device=args.device)
         h = run.history
         row = dict(config=run.config.to_json(), val=h["val"], train_minutes=h["time"][-1] / 60,
                    final_miou=h["val"][-1]["mean_iou"],
@@ -96,8 +97,8 @@ def main():
                    minutes_to_080=minutes_to(h, 0.80),
                    stride8_ceiling=stride8_ceiling(run.config))
         if not args.no_crf:
-            res = ex.before_after_crf(run, ex.crf_params(run))
-            row["miou_after_crf"] = res["miou_after"]
+            res = crf_experiments.before_after_crf(run, crf_experiments.crf_params(run))
+            row["miou_after_crf"] = res.miou_after
         results[name] = row
         print(f"{name}: val mIoU {row['final_miou']:.4f} after {row['train_minutes']:.1f} min"
               + (f", {row['miou_after_crf']:.4f} with the CRF" if "miou_after_crf" in row
@@ -124,7 +125,7 @@ def main():
 
 
 def plot(results, path):
-    from minideeplab.viz.common import new_figure, save_figure, style_axes
+    from minideeplab.paper.figures.common import new_figure, save_figure, style_axes
     fig = new_figure(6.4, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     for name, r in results.items():

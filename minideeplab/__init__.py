@@ -13,8 +13,10 @@ Sub-modules (``import minideeplab`` loads the first four; the others on demand):
 - :mod:`minideeplab.train`       the training loop, evaluation, prediction
 - :mod:`minideeplab.checkpoint`  atomic .npz checkpoints read without pickle
 - :mod:`minideeplab.crf`         the fully connected CRF: mean field, naive and lattice filters
-- :mod:`minideeplab.experiments` the paper's tables and figures in miniature
-- :mod:`minideeplab.viz`, :mod:`minideeplab.reproduce`  figures and ``python -m minideeplab reproduce``
+- :mod:`minideeplab.cli`         the command line, ``python -m minideeplab COMMAND``
+- :mod:`minideeplab.paper`       the book: the paper's tables and figures in miniature, the
+  figure functions, ``python -m minideeplab reproduce`` and the tutorials' runner (the
+  library never imports it)
 """
 from . import backend, functional, gradcheck, nn  # noqa: F401
 

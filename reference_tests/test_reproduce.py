@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from minideeplab import reproduce
+from minideeplab import paper
+from minideeplab.paper import registry as job_registry, reproduce
 from minideeplab.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_committed_figures_exist():
 
 
 def test_every_job_names_an_existing_notebook():
-    for j in reproduce.jobs():
+    for j in reproduce.all_jobs():
         assert j.notebook is None or (ROOT / "tutorials" / j.notebook).is_file(), j
 
 
@@ -82,9 +83,8 @@ def test_every_job_names_an_existing_notebook():
 @pytest.fixture
 def registry(monkeypatch):
     """An empty registry for throw-away jobs (the real jobs are restored afterwards)."""
-    reproduce.jobs()                              # make sure the real jobs are imported first
-    monkeypatch.setattr(reproduce, "_REGISTRY", {})
-    return reproduce
+    monkeypatch.setattr(job_registry, "_REGISTRY", {})
+    return job_registry
 
 
 def test_registered_job_runs_and_its_table_is_printed(registry, tmp_path):
@@ -97,12 +97,12 @@ def test_registered_job_runs_and_its_table_is_printed(registry, tmp_path):
 
     import io
     stream = io.StringIO()
-    results = registry.run_jobs(None, tmp_path, quick=True, show_progress=False, stream=stream)
+    results = reproduce.run_jobs(None, tmp_path, quick=True, show_progress=False, stream=stream)
     assert [(r.name, r.error) for r in results] == [("t1", None)]
     assert "quick=True device=cpu" in stream.getvalue()
-    text = registry.figures_readme()
+    text = reproduce.figures_readme()
     assert "| [t.txt](t.txt) | Table 9 | a table |" in text
-    assert registry.readme_files(text) == ["t.txt", "f.png"]
+    assert reproduce.readme_files(text) == ["t.txt", "f.png"]
 
 
 def _register_a_good_job(registry):
@@ -119,7 +119,7 @@ def test_a_job_must_write_exactly_its_declared_files(registry, tmp_path):
         return []
 
     _register_a_good_job(registry)
-    results = registry.run_jobs(None, tmp_path, show_progress=False)
+    results = reproduce.run_jobs(None, tmp_path, show_progress=False)
     assert "declared files ['a.png'] but returned []" in results[0].error
     assert results[1].error is None and results[1].files == [tmp_path / "b.png"]
 
@@ -130,7 +130,7 @@ def test_a_failing_job_does_not_stop_the_others(registry, tmp_path):
         raise ZeroDivisionError("boom")
 
     _register_a_good_job(registry)
-    results = registry.run_jobs(None, tmp_path, show_progress=False)
+    results = reproduce.run_jobs(None, tmp_path, show_progress=False)
     assert "ZeroDivisionError: boom" in results[0].error
     assert results[1].error is None
 
@@ -156,5 +156,5 @@ def test_unknown_job_names_are_refused(capsys):
 
 def test_quick_mode_reads_the_environment(monkeypatch):
     for value, expected in (("1", True), ("true", True), ("0", False), ("", False)):
-        monkeypatch.setenv(reproduce.QUICK_ENV, value)
-        assert reproduce.quick_mode() is expected
+        monkeypatch.setenv(paper.QUICK_ENV, value)
+        assert paper.quick_mode() is expected

@@ -8,7 +8,7 @@ import pytest
 from minideeplab import backend, functional as F
 from minideeplab.crf import compare_methods, dense_crf
 from minideeplab.data import SyntheticShapes
-from minideeplab.viz import aspp, training
+from minideeplab.paper.figures import aspp, training
 
 
 def brute_force_valid_taps(n, rate, kernel):

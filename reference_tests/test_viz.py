@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from minideeplab.viz import atrous, deinterlace, device as viz_device, fov, resize
-from minideeplab.viz.common import save_figure
+from minideeplab.paper.figures import atrous, deinterlace, device as viz_device, fov, resize
+from minideeplab.paper.figures.common import save_figure
 
 
 def eq1(x, w, r):
@@ -182,7 +182,7 @@ def test_save_figure_writes_a_png(tmp_path):
 
 
 def test_figures_are_made_without_pyplot():
-    code = ("import sys; import minideeplab.viz as v, minideeplab.jobs; "
+    code = ("import sys; import minideeplab.paper.figures as v, minideeplab.paper.reproduce; "
             "v.fig2_atrous_1d(); v.fig_table1_fov(); "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,6 +1,6 @@
 """``python -m minideeplab reproduce``: regenerate figures/ and print the tables.
 
-Runs the jobs registered in :mod:`minideeplab.reproduce` (one per paper figure or table) with a
+Runs the jobs of :mod:`minideeplab.paper.jobs` (one per paper figure or table) with a
 progress bar, prints each table, writes figures/README.md from the registry, and exits with
 status 1 if any job failed. ``--quick`` writes the same files from small, fast runs.
 """
@@ -28,9 +28,9 @@ def add_parser(sub):
 
 
 def run(args):
-    from .. import reproduce
+    from ..paper import reproduce
     if args.list:
-        for j in reproduce.jobs():
+        for j in reproduce.all_jobs():
             print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}")
         return 0
     if args.readme:

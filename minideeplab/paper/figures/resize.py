@@ -16,9 +16,9 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
-from .. import backend
-from ..functional import resize_bilinear, resize_bilinear_backward
-from ..gradcheck import numerical_gradient, rel_error
+from ... import backend
+from ...functional import resize_bilinear, resize_bilinear_backward
+from ...gradcheck import numerical_gradient, rel_error
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
 __all__ = ["source_coordinates", "Resize1D", "resize_1d", "fig_align_corners",

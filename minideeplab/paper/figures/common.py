@@ -1,7 +1,7 @@
 """What every figure shares: one style, one way to save, the sample photo.
 
 Every figure in ``figures/`` is a :class:`matplotlib.figure.Figure` built by a function of
-:mod:`minideeplab.viz`, without pyplot: no global figure state, nothing to close, no GUI
+:mod:`minideeplab.paper.figures`, without pyplot: no global figure state, nothing to close, no GUI
 backend needed (``python -m minideeplab reproduce`` runs headless). A notebook displays the
 returned figure (after ``%matplotlib inline``); the command line saves it with
 :func:`save_figure`. Both call the same function, so both show the same picture.

@@ -1,4 +1,4 @@
-"""Figures: every picture in figures/ and in the tutorials is made by a function here.
+"""Figures: every picture in figures/ and in the tutorials is drawn by a function here.
 
 One module per topic; each function returns a :class:`matplotlib.figure.Figure` (and, where a
 notebook or test checks a claim, the numbers it drew). Nothing here calls ``plt.show()`` or
@@ -25,4 +25,4 @@ from .resize import (fig_align_corners, fig_gradient_check, fig_upsample_scores,
 from .aspp import aspp_taps, fig4_aspp_grids, fig_valid_taps, valid_tap_counts
 from .crf import fig5_meanfield, fig6_before_after, fig10_trimap, fig_naive_vs_lattice
 from .training import (fig_augmentation, fig_lr_schedules, fig_predictions,
-                       fig_training_curves, table_text)
+                       fig_training_curves)

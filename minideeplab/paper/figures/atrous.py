@@ -19,8 +19,8 @@ from collections import namedtuple
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .. import backend
-from ..functional import conv2d, effective_kernel_size
+from ... import backend
+from ...functional import conv2d, effective_kernel_size
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
 __all__ = ["atrous_conv1d", "atrous_conv2d_image", "upsample_filter", "gaussian_derivative",

@@ -16,7 +16,7 @@ and :func:`fig_valid_taps` count it.
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from ..nn import ASPP_L_RATES, ASPP_S_RATES
+from ...nn import ASPP_L_RATES, ASPP_S_RATES
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
 __all__ = ["aspp_taps", "fig4_aspp_grids", "valid_tap_counts", "fig_valid_taps"]

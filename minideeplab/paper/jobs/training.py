@@ -1,7 +1,7 @@
 """Jobs for Sec. 4.1's training protocol: "poly" vs "step" learning rate (Table 2)."""
-from .. import experiments as ex
-from ..reproduce import job
-from ..viz.common import save_figure
+from .. import table2_table3 as tables23
+from ..registry import job
+from ..figures.common import save_figure
 
 
 @job(name="table2", paper="Table 2 (miniature)",
@@ -11,6 +11,6 @@ from ..viz.common import save_figure
      notebook="06_training.ipynb")
 def table2(out_dir, quick, device, progress):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations."""
-    result = ex.table2(quick, device, progress)
+    result = tables23.table2(quick, device, progress)
     (out_dir / "table2.txt").write_text(result.text + "\n")
     return [out_dir / "table2.txt", save_figure(result.figure, out_dir / "table2_curves.png")]

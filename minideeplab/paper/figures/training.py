@@ -7,12 +7,12 @@ All functions take the ``history`` dicts of :meth:`minideeplab.train.Trainer.run
 """
 import numpy as np
 
-from ..data.augment import augment, shrink_label
-from ..data.palette import colorize
-from ..optim import poly_lr, step_lr
+from ...data.augment import augment, shrink_label
+from ...data.palette import colorize
+from ...optim import poly_lr, step_lr
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
-__all__ = ["fig_training_curves", "fig_predictions", "smooth", "table_text", "fig_lr_schedules",
+__all__ = ["fig_training_curves", "fig_predictions", "smooth", "fig_lr_schedules",
            "fig_augmentation"]
 
 
@@ -79,16 +79,6 @@ def fig_predictions(images, labels, predictions, *, titles=None, max_images=4,
             if i == 0:
                 style_axes(ax, title=names[j] if titles is None else titles[j])
     return fig
-
-
-def table_text(rows, header):
-    """Format rows (lists of values) as an aligned plain-text table with a header line."""
-    cells = [header] + [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in r]
-                        for r in rows]
-    widths = [max(len(r[k]) for r in cells) for k in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def fig_lr_schedules(base_lr, max_iter, *, power=0.9, step_size=None, gamma=0.1):

@@ -1,8 +1,8 @@
 """Jobs for Sec. 3.2: ASPP's sampling grids (Fig. 4) and LargeFOV vs ASPP-S vs ASPP-L (Table 3)."""
-from .. import experiments as ex
-from ..reproduce import job
-from ..viz import aspp
-from ..viz.common import save_figure
+from .. import table2_table3 as tables23
+from ..registry import job
+from ..figures import aspp
+from ..figures.common import save_figure
 
 
 @job(name="fig4", paper="Fig. 4", files=["fig4_aspp_grids.png"],
@@ -22,7 +22,7 @@ def fig4(out_dir, quick, device, progress):
      notebook="04_aspp.ipynb")
 def table3(out_dir, quick, device, progress):
     """LargeFOV vs ASPP-S vs ASPP-L on the synthetic shapes, before and after the CRF."""
-    result = ex.table3(quick, device, progress)
+    result = tables23.table3(quick, device, progress)
     (out_dir / "table3.txt").write_text(result.text + "\n")
     return [out_dir / "table3.txt", save_figure(result.curves, out_dir / "table3_curves.png"),
             save_figure(result.predictions, out_dir / "fig8_aspp_predictions.png")]

@@ -1,7 +1,7 @@
 """Jobs for the bilinear upsampling of score maps (Sec. 3.1, Caffe's Interp) and its gradient."""
-from ..reproduce import job
-from ..viz import resize
-from ..viz.common import save_figure
+from ..registry import job
+from ..figures import resize
+from ..figures.common import save_figure
 
 
 @job(name="upsampling", paper="Sec. 3.1 (bilinear interpolation)",

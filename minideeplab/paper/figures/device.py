@@ -11,9 +11,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import backend
-from ..timing import median_time
-from ..functional import conv2d, conv2d_backward
+from ... import backend
+from ...timing import median_time
+from ...functional import conv2d, conv2d_backward
 from .common import SUBIMAGE_COLORS, new_figure, style_axes
 
 __all__ = ["DeviceTiming", "workloads", "time_on_devices", "format_device_timing",
@@ -47,7 +47,7 @@ def workloads(quick=False):
         return setup
 
     def model_step(xp):
-        from ..models import build_model
+        from ...models import build_model
         device = "gpu" if xp is not np else "cpu"
         model = build_model("largefov", tiny=True, device=device)
         rng = np.random.default_rng(0)

@@ -21,8 +21,8 @@ taps, the FOV and the RF of each row of Table 1 in input pixels.
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .. import backend
-from ..models import deeplab_vgg16, table1
+from ... import backend
+from ...models import deeplab_vgg16, table1
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
 __all__ = ["impulse_receptive_field", "fc6_tap_offsets", "fig_table1_fov"]

@@ -1,8 +1,8 @@
 """Jobs for Table 1: field of view and parameters of the fc6 variants (Sec. 4.1)."""
-from ..models import format_table1, table1
-from ..reproduce import job
-from ..viz import fov
-from ..viz.common import save_figure
+from ...models import format_table1, table1
+from ..registry import job
+from ..figures import fov
+from ..figures.common import save_figure
 
 
 @job(name="table1", paper="Table 1",

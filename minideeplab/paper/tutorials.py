@@ -1,8 +1,8 @@
 """Execute the tutorial notebooks (tutorials/*.ipynb), in place or as a check.
 
-    python -m minideeplab.tutorials                 # run every notebook, save the outputs
-    python -m minideeplab.tutorials 01 05           # only these (by number or file name)
-    python -m minideeplab.tutorials --quick --check # MINIDEEPLAB_QUICK=1, don't save
+    python -m minideeplab.paper.tutorials                 # run every notebook, save the outputs
+    python -m minideeplab.paper.tutorials 01 05           # only these (by number or file name)
+    python -m minideeplab.paper.tutorials --quick --check # MINIDEEPLAB_QUICK=1, don't save
 
 The committed notebooks are executed by the first form (full mode) so that they read well on
 a web page; the test suite runs the last form (reference_tests/test_notebooks.py). Needs the
@@ -15,14 +15,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .reproduce import QUICK_ENV
+from . import QUICK_ENV
 
 __all__ = ["tutorials_dir", "find_notebooks", "execute_notebook", "main"]
 
 
 def tutorials_dir():
     """The repository's tutorials/ folder (next to the package), else ./tutorials."""
-    here = Path(__file__).resolve().parents[1] / "tutorials"
+    here = Path(__file__).resolve().parents[2] / "tutorials"
     return here if here.is_dir() else Path("tutorials")
 
 
@@ -83,7 +83,7 @@ def execute_notebook(path, *, quick=False, timeout=600, write=False, kernel_name
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m minideeplab.tutorials",
+    ap = argparse.ArgumentParser(prog="python -m minideeplab.paper.tutorials",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help="notebooks by number (01) or file name")
     ap.add_argument("--quick", action="store_true", help=f"set {QUICK_ENV}=1 (small runs)")

@@ -1,7 +1,7 @@
 """Jobs for Sec. 3.1, atrous convolution: Fig. 2, Fig. 3, and holes vs deinterlacing."""
-from ..reproduce import job
-from ..viz import atrous, deinterlace
-from ..viz.common import save_figure
+from ..registry import job
+from ..figures import atrous, deinterlace
+from ..figures.common import save_figure
 
 
 @job(name="fig2", paper="Fig. 2", files=["fig2_atrous_1d.png"],

@@ -3,8 +3,8 @@ and naive vs lattice filtering (time and agreement).
 """
 import numpy as np
 
-from ..data.palette import colorize
-from ..metrics import boundary_band
+from ...data.palette import colorize
+from ...metrics import boundary_band
 from .common import caption, new_figure, style_axes
 
 __all__ = ["fig5_meanfield", "fig6_before_after", "fig10_trimap", "fig_naive_vs_lattice"]

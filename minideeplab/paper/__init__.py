@@ -1,0 +1,28 @@
+"""The book: the code that reproduces the paper's figures and tables, and runs the tutorials.
+
+The library (everything in :mod:`minideeplab` outside this package) never imports it; the
+book uses the library as a reader would, and the command line uses both.
+
+- :mod:`.variants`          the trained networks (Tables 2, 3; Figs. 5, 6, 8, 10) and their cache
+- :mod:`.table2_table3`     Table 2 ("poly" vs "step") and Table 3 (LargeFOV vs ASPP) in miniature
+- :mod:`.crf_experiments`   the CRF's cross-validation, Fig. 5, Figs. 6 and 10
+- :mod:`.figures`           every picture of figures/ and the tutorials (drawing only)
+- :mod:`.tables`            plain-text tables
+- :mod:`.registry`          the reproduce jobs' registry (:func:`~.registry.job`)
+- :mod:`.jobs`              the jobs, one module per topic
+- :mod:`.reproduce`         the runner behind ``python -m minideeplab reproduce``
+- :mod:`.tutorials`         executes tutorials/*.ipynb (``python -m minideeplab.paper.tutorials``)
+
+Quick mode (``$MINIDEEPLAB_QUICK=1``, :func:`quick_mode`) asks the notebooks for small, fast
+runs; the test suite sets it.
+"""
+import os
+
+__all__ = ["QUICK_ENV", "quick_mode"]
+
+QUICK_ENV = "MINIDEEPLAB_QUICK"
+
+
+def quick_mode():
+    """True when ``$MINIDEEPLAB_QUICK`` is 1/true/yes/on: notebooks and tests shrink their work."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes", "on")

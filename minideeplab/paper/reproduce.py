@@ -1,0 +1,130 @@
+"""Regenerate every figure and table of figures/: the runner of the registered jobs.
+
+``python -m minideeplab reproduce [--quick] [--device cpu|gpu] [--out figures/] [--only NAME]``
+(:mod:`minideeplab.cli.reproduce`) runs the jobs of :mod:`minideeplab.paper.jobs`, which
+register themselves with :func:`minideeplab.paper.registry.job` when imported (this module
+imports them). :func:`run_jobs` runs them and checks that each wrote exactly the files it
+declared; :func:`figures_readme` writes figures/README.md from the registry.
+"""
+import sys
+import time
+import traceback
+from collections import namedtuple
+from pathlib import Path
+
+from .. import backend
+from ..progress import progress as _progress
+from . import jobs as _jobs  # noqa: F401  (importing the jobs registers them)
+from .registry import get_jobs, registered
+
+__all__ = ["JobResult", "all_jobs", "get_jobs", "run_jobs", "figures_readme", "write_readme",
+           "readme_files", "README_NAME"]
+
+README_NAME = "README.md"
+REPRODUCE_CMD = "python -m minideeplab reproduce"
+
+JobResult = namedtuple("JobResult", "name files seconds error")
+JobResult.__doc__ = ("The outcome of one job: paths written, wall time, and the traceback "
+                     "text if it failed (else None).")
+
+
+def all_jobs():
+    """Every job of :mod:`minideeplab.paper.jobs`, in the order of figures/README.md."""
+    return registered()
+
+
+def _run_one(j, out_dir, quick, device, progress):
+    start = time.time()
+    written = j.func(out_dir, quick, device, progress)
+    written = [Path(p) for p in (written or [])]
+    names = sorted(p.name for p in written)
+    if names != sorted(j.files):
+        raise RuntimeError(f"job {j.name!r} declared files {sorted(j.files)} but returned "
+                           f"{names}; make the decorator's files= match what it writes")
+    stale = [p for p in written if not p.exists() or p.stat().st_mtime < start - 1]
+    if stale:
+        raise RuntimeError(f"job {j.name!r} returned {[str(p) for p in stale]} but did not "
+                           "write them in this run")
+    return written
+
+
+def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", show_progress=True,
+             stream=None):
+    """Run the selected jobs into ``out_dir``; print their tables; return :class:`JobResult` s.
+
+    A failing job does not stop the others: its traceback is printed and kept in the result.
+    While the jobs run, ``device`` is also the default device for new arrays.
+    """
+    stream = sys.stdout if stream is None else stream
+    selected = get_jobs(names)
+    backend.xp_for(device)                     # refuses "gpu" where there is none, clearly
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def inner_progress(iterable=None, total=None, desc="", disable=False, **kw):
+        """The ``progress`` a job gets: an indented bar, silent when bars are off."""
+        return _progress(iterable, total=total, desc=f"  {desc}",
+                         disable=disable or not show_progress, **kw)
+    results = []
+    previous = backend.set_default_device(device)
+    bar = _progress(total=len(selected), desc="reproduce", disable=not show_progress)
+    try:
+        for j in selected:
+            bar.set(job=j.name)
+            start = time.perf_counter()
+            try:
+                files = _run_one(j, out_dir, quick, device, inner_progress)
+                error = None
+            except Exception:  # report and go on with the next job
+                files, error = [], traceback.format_exc()
+                print(f"\njob {j.name!r} failed:\n{error}", file=sys.stderr)
+            results.append(JobResult(j.name, files, time.perf_counter() - start, error))
+            for path in files:
+                if path.suffix == ".txt":
+                    print(f"\n{path.read_text().rstrip()}\n", file=stream, flush=True)
+            bar.update(1)
+    finally:
+        bar.close()
+        backend.set_default_device(previous)
+    return results
+
+
+def figures_readme(jobs=None):
+    """The text of figures/README.md, generated from the registry (never edited by hand)."""
+    jobs = all_jobs() if jobs is None else jobs
+    lines = [
+        "# figures/",
+        "",
+        "Every file here is written by one job of `minideeplab/paper/jobs/` (registered in",
+        f"`minideeplab/paper/registry.py`). `{REPRODUCE_CMD}` regenerates all of them and",
+        "prints the tables; the committed files come from the full run. `--quick` writes the",
+        "same files from smaller, faster runs; `--device gpu` runs on CuPy.",
+        "",
+        "| file | paper | what | command | tutorial |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for j in jobs:
+        nb = f"[{j.notebook}](../tutorials/{j.notebook})" if j.notebook else ""
+        for f in j.files:
+            lines.append(f"| [{f}]({f}) | {j.paper} | {j.captions[f]} | "
+                         f"`{REPRODUCE_CMD} --only {j.name}` | {nb} |")
+    lines += ["", f"This file is generated: `{REPRODUCE_CMD} --readme` rewrites it from the "
+                  "registry, and a test checks that it matches.", ""]
+    return "\n".join(lines)
+
+
+def write_readme(out_dir="figures"):
+    """Write :func:`figures_readme` to ``out_dir/README.md``; returns the path."""
+    path = Path(out_dir) / README_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(figures_readme())
+    return path
+
+
+def readme_files(text):
+    """The file names a figures/README.md lists (the first column of its table)."""
+    files = []
+    for line in text.splitlines():
+        if line.startswith("| [") and "](" in line:
+            files.append(line[3:line.index("]")])
+    return files
