@@ -24,6 +24,7 @@ import numpy as np
 from .. import backend
 from ..crf import CrossValidationResult, cross_validate, dense_crf
 from ..data.synthetic import CLASS_NAMES
+from ..fileio import atomic_write_text
 from ..metrics import ConfusionMatrix, trimap_accuracy
 from .figures import crf as crf_figures
 from .tables import table_text
@@ -78,11 +79,8 @@ def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True):
     probs = val_probabilities(run, images)
     result = cross_validate(list(zip(images, probs, labels)), w2=CRF_PARAMS["w2"],
                             theta_gamma=CRF_PARAMS["theta_gamma"], **CRF_GRID)
-    if cache:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result._asdict(), f)
-        os.replace(tmp, path)                              # atomic: never a half-written file
+    if cache:                                   # atomic: never a half-written file to read
+        atomic_write_text(path, json.dumps(result._asdict()))
     return result
 
 

@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle
 from ... import backend
 from ...timing import median_time
 from ...functional import batch_to_space, conv2d, conv2d_backward, space_to_batch
+from ...functional.im2col import pad2d
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
 __all__ = ["DeinterlaceSteps", "deinterlace_steps", "fig_deinterlace_steps",
@@ -55,7 +56,6 @@ def deinterlace_steps(x=None, kernel=None, rate=2, device="cpu"):
 
     Returns :class:`DeinterlaceSteps` (NumPy arrays).
     """
-    from ...functional.conv import pad2d
     x = sample_image(scale=4)[60:71, 58:69] if x is None else np.asarray(x, np.float64)
     kernel = EDGE_KERNEL if kernel is None else np.asarray(kernel, np.float64)
     xp = backend.xp_for(device)
