@@ -131,14 +131,17 @@ class ResNetBackbone(nn.Module):
     method : atrous convolution method of the stride-1 3x3 convolutions
     frozen_bn : bool, freeze every batch norm (statistics and affine), as DeepLab v2
     bn_momentum : float, running-statistics momentum
+    pool_ceil_mode : bool, the stem's 3x3/2 max pool rounds its output size up (True, Caffe,
+        which DeepLab v2's ResNet-101 used: 321 -> 81 after the stem) or down (False, PyTorch's
+        default and torchvision's ResNet). They differ on sizes such as 33 or 75.
     seed, dtype, device : as the layers
 
     ``out_channels``: 2048 * width. Shapes: x (N, 3, H, W) -> (N, out_channels, h, w).
     """
 
     def __init__(self, depth=101, width=1.0, output_stride=8, multi_grid=None, *,
-                 method="holes", frozen_bn=False, bn_momentum=0.1, seed=0, dtype="float32",
-                 device=None):
+                 method="holes", frozen_bn=False, bn_momentum=0.1, pool_ceil_mode=True, seed=0,
+                 dtype="float32", device=None):
         super().__init__()
         blocks = RESNET_DEPTHS.get(depth, depth) if not isinstance(depth, tuple) else depth
         if not (isinstance(blocks, tuple) and len(blocks) == 4
@@ -158,7 +161,7 @@ class ResNetBackbone(nn.Module):
             "conv1": nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False, seed=rng,
                                dtype=dtype, device=device),
             "bn1": _bn(stem, bn), "relu": nn.ReLU(),
-            "pool": nn.MaxPool2d(3, 2, 1)})
+            "pool": nn.MaxPool2d(3, 2, 1, ceil_mode=bool(pool_ceil_mode))})
         cin = stem
         for s, (planes, stage) in enumerate(zip((64, 128, 256, 512), plan), start=1):
             p = scaled(planes, width)
@@ -199,13 +202,18 @@ class DeepLabResNet(nn.Module):
     rates : the head's atrous rates; default v2 (6, 12, 18, 24) at output stride 8 (halved at
         16), v3 (6, 12, 18) at 16 or (12, 24, 36) at 8 (the rates scale with the map)
     aspp_channels : v3's branch width (256 * width by default)
+    dropout : v3's dropout after the ASPP projection (0: none)
+    head_conv, pool_align_corners : v3's head options (:class:`~minideeplab.nn.ASPPv3`);
+        torchvision's ``DeepLabHead`` has ``head_conv=True``, ``pool_align_corners=False``
+    pool_ceil_mode : the stem's max-pool rounding (:class:`ResNetBackbone`)
 
     Children ``backbone`` and ``head``. Shapes: x (N, 3, H, W) -> logits (N, L, h, w).
     """
 
     def __init__(self, num_classes=21, head="v2", *, depth=101, width=1.0, output_stride=None,
                  multi_grid=None, rates=None, aspp_channels=None, method="holes",
-                 frozen_bn=False, bn_momentum=0.1, dropout=0.0, seed=0, dtype="float32",
+                 frozen_bn=False, bn_momentum=0.1, dropout=0.0, head_conv=False,
+                 pool_align_corners=True, pool_ceil_mode=True, seed=0, dtype="float32",
                  device=None):
         super().__init__()
         if head not in ("v2", "v3"):
@@ -219,8 +227,9 @@ class DeepLabResNet(nn.Module):
                 multi_grid = None                   # the (1, 2, 4) grid needs 3 blocks
         rng = init.as_rng(seed)
         self.backbone = ResNetBackbone(depth, width, output_stride, multi_grid, method=method,
-                                       frozen_bn=frozen_bn, bn_momentum=bn_momentum, seed=rng,
-                                       dtype=dtype, device=device)
+                                       frozen_bn=frozen_bn, bn_momentum=bn_momentum,
+                                       pool_ceil_mode=pool_ceil_mode, seed=rng, dtype=dtype,
+                                       device=device)
         c = self.backbone.out_channels
         if rates is None:
             rates = _default_rates(head, output_stride)
@@ -234,7 +243,9 @@ class DeepLabResNet(nn.Module):
             self.head = nn.Parallel(convs, combine="sum")
         else:
             self.head = nn.ASPPv3(c, aspp_channels or scaled(256, width), tuple(rates),
-                                  num_classes=num_classes, dropout=dropout, method=method,
+                                  num_classes=num_classes, dropout=dropout,
+                                  head_conv=head_conv, pool_align_corners=pool_align_corners,
+                                  method=method,
                                   bn_momentum=bn_momentum, bn_frozen=frozen_bn, seed=rng,
                                   dtype=dtype, device=device)
         self.output_stride = output_stride

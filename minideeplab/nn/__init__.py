@@ -1,7 +1,7 @@
 """Layer classes: thin holders of ``params``/``grads`` around the functional ops."""
 from . import init
 from .conv import Conv2d
-from .module import Module, ParamSlot, Sequential
+from .module import Module, ParamSlot, Sequential, caching, no_cache
 from .activation import Dropout, ReLU
 from .pooling import AvgPool2d, GlobalAvgPool, MaxPool2d
 from .norm import BatchNorm2d

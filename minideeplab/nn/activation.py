@@ -15,7 +15,7 @@ class ReLU(Module):
         return y
 
     def backward(self, dy):
-        return F.relu_backward(dy, self.cache)
+        return F.relu_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return "ReLU()"
@@ -52,7 +52,7 @@ class Dropout(Module):
         return y
 
     def backward(self, dy):
-        return F.dropout_backward(dy, self.cache)
+        return F.dropout_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return f"Dropout(p={self.p})"

@@ -150,14 +150,17 @@ class ImagePooling(Module):
     """DeepLab v3's image-level features: global average pool, 1x1 conv, BN, ReLU, upsample.
 
     The upsampling from the 1x1 map back to (H, W) is bilinear (Sec. 3.3), which from a single
-    pixel is a broadcast. Batch norm in training mode sees only N numbers per channel here, so
+    pixel is a broadcast under either corner convention: ``align_corners`` (True as TensorFlow's
+    DeepLab; False as torchvision's ``ASPPPooling``) is kept only so that each network states
+    the rule of the code it follows. Batch norm in training mode sees only N numbers per channel here, so
     it needs N >= 2 (or frozen statistics).
     Shapes: x (N, C, H, W) -> y (N, O, H, W).
     """
 
-    def __init__(self, in_channels, out_channels, *, seed=None, bn=None, dtype="float32",
-                 device=None):
+    def __init__(self, in_channels, out_channels, *, seed=None, bn=None, align_corners=True,
+                 dtype="float32", device=None):
         super().__init__()
+        self.align_corners = bool(align_corners)
         conv = dict(dtype=dtype, device=device)
         self.pool = GlobalAvgPool()
         self.conv = Conv2d(in_channels, out_channels, 1, bias=False, seed=seed, **conv)
@@ -166,11 +169,12 @@ class ImagePooling(Module):
 
     def forward(self, x):
         h = self.relu(self.bn(self.conv(self.pool(x))))                 # (N, O, 1, 1)
-        y, self.cache = F.resize_bilinear(h, x.shape[2:], align_corners=True)
+        y, self.cache = F.resize_bilinear(h, x.shape[2:],
+                                           align_corners=self.align_corners)
         return y
 
     def backward(self, dy):
-        dh = F.resize_bilinear_backward(dy, self.cache)
+        dh = F.resize_bilinear_backward(dy, self.saved_cache())
         for m in (self.relu, self.bn, self.conv, self.pool):
             dh = m.backward(dh)
         return dh
@@ -192,7 +196,12 @@ class ASPPv3(Sequential):
         :func:`aspp_v3_rates` (12, 24, 36) at 8
     num_classes : int or None; None ends with the projection's features, an int adds the
         final 1x1 classifier (with bias) to L classes
-    dropout : float, dropout before the classifier (TensorFlow's DeepLab uses 0.1; 0 = none)
+    dropout : float, dropout after the projection (TensorFlow's DeepLab uses 0.1 and
+        torchvision's 0.5; 0 = none)
+    head_conv : bool, add a 3x3 conv (no bias)-BN-ReLU of ``out_channels`` after the projection
+        and its dropout, before the classifier, as torchvision's ``DeepLabHead`` does
+    pool_align_corners : the image-pooling branch's resize convention (see
+        :class:`ImagePooling`; True, or False as torchvision)
     method : how the 3x3 atrous convolutions are computed ("holes" | "deinterlace" | "direct")
     bn_momentum, bn_eps : of every batch norm (v3: decay 0.9997, i.e. momentum 0.0003)
     bn_frozen : freeze every batch norm's statistics (v3's second training phase; tiny batches)
@@ -200,14 +209,15 @@ class ASPPv3(Sequential):
 
     Children: ``branches`` (a concat :class:`~minideeplab.nn.Parallel` of ``conv1x1``,
     ``atrous<r>`` for each rate and ``image_pool``), ``project`` (1x1 conv, BN, ReLU), then
-    ``dropout`` and ``classifier`` when requested. The convolutions before a batch norm have
+    ``dropout``, ``head_conv`` (conv, bn, relu) and ``classifier`` when requested. The convolutions before a batch norm have
     no bias (the BN's beta plays its part).
     Shapes: x (N, C, H, W) -> (N, out_channels, H, W), or (N, L, H, W) with a classifier.
     """
 
     def __init__(self, in_channels, out_channels=256, rates=ASPP_V3_RATES_OS16, *,
-                 num_classes=None, dropout=0.0, method="holes", bn_momentum=0.1, bn_eps=1e-5,
-                 bn_frozen=False, seed=None, dtype="float32", device=None):
+                 num_classes=None, dropout=0.0, head_conv=False, pool_align_corners=True,
+                 method="holes", bn_momentum=0.1, bn_eps=1e-5, bn_frozen=False, seed=None,
+                 dtype="float32", device=None):
         rates = _check_rates("ASPPv3", rates)
         rng = init.as_rng(seed)
         seeds = iter(int(s) for s in rng.integers(0, 2 ** 31, size=len(rates) + 5))
@@ -219,14 +229,20 @@ class ASPPv3(Sequential):
             branches[f"atrous{r}"] = _conv_bn_relu(in_channels, out_channels, 3, r, method,
                                                    next(seeds), bn, conv)
         branches["image_pool"] = ImagePooling(in_channels, out_channels, seed=next(seeds),
-                                              bn=bn, **conv)
+                                              bn=bn, align_corners=pool_align_corners,
+                                              **conv)
         layers = {"branches": Parallel(branches, combine="concat"),
                   "project": _conv_bn_relu(out_channels * (len(rates) + 2), out_channels, 1, 1,
                                            method, next(seeds), bn, conv)}
         if dropout > 0:
             layers["dropout"] = Dropout(dropout, seed=next(seeds))
+        classifier_seed = next(seeds)
+        if head_conv:                    # its seed is drawn last: other models keep their init
+            layers["head_conv"] = _conv_bn_relu(out_channels, out_channels, 3, 1, method,
+                                                int(rng.integers(0, 2 ** 31)), bn, conv)
         if num_classes is not None:
-            layers["classifier"] = Conv2d(out_channels, num_classes, 1, seed=next(seeds), **conv)
+            layers["classifier"] = Conv2d(out_channels, num_classes, 1, seed=classifier_seed,
+                                            **conv)
         super().__init__(layers)
         self.rates = rates
 

@@ -50,7 +50,7 @@ class Parallel(Module):
 
     def backward(self, dy):
         back = F.add_backward if self.combine == "sum" else F.concat_backward
-        dys = back(dy, self.cache)
+        dys = back(dy, self.saved_cache())
         dx = None
         for b, dy_b in zip(self.branches, dys):
             g = b.backward(dy_b)

@@ -48,7 +48,7 @@ class Conv2d(Module):
         return y
 
     def backward(self, dy):
-        dx, dw, db = F.conv2d_backward(dy, self.cache)
+        dx, dw, db = F.conv2d_backward(dy, self.saved_cache())
         self.accumulate_grad("weight", dw)
         self.accumulate_grad("bias", db)
         return dx

@@ -15,14 +15,45 @@ Conventions
   as in Caffe's ``param { lr_mult decay_mult }`` (missing names mean 1.0).
 * Child modules assigned as attributes are found automatically; their names make the dotted
   keys of :meth:`Module.state_dict` (``"aspp.branch0.fc6.weight"``).
+* ``cache``: what the last forward kept for ``backward``. Inference does not need it, and a
+  deep network's caches (every convolution's padded input, every batch norm's normalised map)
+  are many times the size of its weights: inside :func:`no_cache`, or on a module after
+  ``keep_caches(False)``, each module drops its cache as soon as its forward returns, so a
+  forward pass holds only the activations still in use. ``backward`` then refuses to run.
 """
+import contextlib
+import threading
 from collections import namedtuple
 
 import numpy
 
 from .. import backend
 
-__all__ = ["Module", "Sequential", "ParamSlot"]
+__all__ = ["Module", "Sequential", "ParamSlot", "no_cache", "caching"]
+
+_STATE = threading.local()
+
+
+def caching():
+    """False inside a :func:`no_cache` block (of this thread), True otherwise."""
+    return getattr(_STATE, "caching", True)
+
+
+@contextlib.contextmanager
+def no_cache():
+    """Run forward passes without keeping the caches that ``backward`` needs (inference).
+
+    ``with nn.no_cache(): logits = model(x)`` computes the same numbers as ``model(x)``, but
+    every module forgets its cache when its forward returns, so memory stays near the few
+    activations alive at once (PyTorch's ``torch.no_grad()`` plays this part). Nests; restores
+    the previous state on exit.
+    """
+    previous = caching()
+    _STATE.caching = False
+    try:
+        yield
+    finally:
+        _STATE.caching = previous
 
 ParamSlot = namedtuple("ParamSlot", "name module key")
 ParamSlot.__doc__ = ("One trainable parameter: its dotted ``name`` and where it lives, "
@@ -41,6 +72,7 @@ class Module:
         self.decay_mult = {}
         self.training = True
         self.cache = None
+        self.keeps_cache = True
 
     def __setattr__(self, name, value):
         children = self.__dict__.get("_children")
@@ -54,13 +86,25 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        y = self.forward(*args, **kwargs)
+        if not (self.keeps_cache and caching()):
+            self.cache = None                   # inference: free the backward cache now
+        return y
 
     def forward(self, x):
         raise NotImplementedError
 
     def backward(self, dy):
         raise NotImplementedError
+
+    def saved_cache(self):
+        """The last forward's cache, for ``backward``; a clear error when it was not kept."""
+        if self.cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward: no cache from a forward pass (the forward ran "
+                "inside nn.no_cache() or after keep_caches(False), or never ran); run the "
+                "forward again with caches kept (model.keep_caches(True)) before backward")
+        return self.cache
 
     # -- gradients -------------------------------------------------------------------------
     def accumulate_grad(self, key, g):
@@ -110,6 +154,13 @@ class Module:
     def eval(self):
         """Switch to evaluation mode: dropout off, batch norm uses running statistics."""
         return self.train(False)
+
+    def keep_caches(self, mode=True):
+        """Keep (``True``, the default) or drop (``False``) every module's backward cache after
+        its forward, in this module and all children (see :func:`no_cache`). Returns self."""
+        for _, m in self.named_modules():
+            m.keeps_cache = bool(mode)
+        return self
 
     def to(self, device):
         """Move every parameter, gradient and buffer to ``"cpu"`` or ``"gpu"``."""

@@ -66,7 +66,7 @@ class BatchNorm2d(Module):
         return y
 
     def backward(self, dy):
-        dx, dgamma, dbeta = F.batch_norm_backward(dy, self.cache)
+        dx, dgamma, dbeta = F.batch_norm_backward(dy, self.saved_cache())
         self.accumulate_grad("gamma", dgamma)
         self.accumulate_grad("beta", dbeta)
         return dx

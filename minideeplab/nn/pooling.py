@@ -23,7 +23,7 @@ class MaxPool2d(Module):
         return y
 
     def backward(self, dy):
-        return F.max_pool2d_backward(dy, self.cache)
+        return F.max_pool2d_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return (f"MaxPool2d(kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
@@ -50,7 +50,7 @@ class AvgPool2d(Module):
         return y
 
     def backward(self, dy):
-        return F.avg_pool2d_backward(dy, self.cache)
+        return F.avg_pool2d_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return (f"AvgPool2d(kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
@@ -65,7 +65,7 @@ class GlobalAvgPool(Module):
         return y
 
     def backward(self, dy):
-        return F.global_avg_pool_backward(dy, self.cache)
+        return F.global_avg_pool_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return "GlobalAvgPool()"

@@ -40,7 +40,7 @@ class ResizeBilinear(Module):
         return y
 
     def backward(self, dy):
-        return F.resize_bilinear_backward(dy, self.cache)
+        return F.resize_bilinear_backward(dy, self.saved_cache())
 
     def __repr__(self):
         return (f"ResizeBilinear(size={self.size}, zoom_factor={self.zoom_factor}, "
