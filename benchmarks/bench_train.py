@@ -26,6 +26,7 @@ import numpy as np
 
 
 from minideeplab import backend
+from minideeplab.fileio import atomic_write_text
 from minideeplab.paper import crf_experiments, variants
 from minideeplab.timing import describe_machine
 
@@ -103,8 +104,8 @@ def main():
         print(f"{name}: val mIoU {row['final_miou']:.4f} after {row['train_minutes']:.1f} min"
               + (f", {row['miou_after_crf']:.4f} with the CRF" if "miou_after_crf" in row
                  else ""), flush=True)
-    with open(os.path.join(args.out, "train_synthetic.json"), "w") as f:
-        json.dump({"machine": describe_machine(), "results": results}, f, indent=1)
+    atomic_write_text(os.path.join(args.out, "train_synthetic.json"), json.dumps(
+        {"machine": describe_machine(), "results": results}, indent=1))
     lines = [f"Machine: {describe_machine()}", "",
              "| run | preset | iterations | train time (min) | val mIoU at end | best by 10 min "
              "| minutes to 0.80 | with CRF | stride-8 ceiling |",
@@ -119,8 +120,7 @@ def main():
                      f"{fmt(r.get('miou_after_crf'), '.4f')} | {r['stride8_ceiling']:.4f} |")
     table = "\n".join(lines)
     print(table)
-    with open(os.path.join(args.out, "train_synthetic.md"), "w") as f:
-        f.write(table + "\n")
+    atomic_write_text(os.path.join(args.out, "train_synthetic.md"), table + "\n")
     plot(results, os.path.join(args.out, "train_synthetic.png"))
 
 

@@ -39,7 +39,8 @@ except Exception:  # ImportError, or a broken CUDA installation
 _gpu_available = None
 
 __all__ = [
-    "DEVICES", "gpu_available", "get_array_module", "is_gpu_array", "asnumpy", "to_device",
+    "DEVICES", "DeviceUnavailableError", "gpu_available", "get_array_module", "is_gpu_array",
+    "asnumpy", "to_device",
     "device_of", "default_device", "set_default_device", "xp_for", "scatter_add",
     "sparse_module", "csr_matrix", "synchronize", "random_uniform", "device_seed",
 ]
@@ -47,6 +48,11 @@ __all__ = [
 DEVICES = ("cpu", "gpu")
 _ENV_VAR = "MINIDEEPLAB_DEVICE"
 _default_device = None  # None: read the environment variable on first use
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The GPU was asked for (an argument or ``$MINIDEEPLAB_DEVICE``) but CuPy or a CUDA device
+    is missing."""
 
 
 def gpu_available():
@@ -145,7 +151,7 @@ def _check_device(device, argname="device"):
     if device not in DEVICES:
         raise ValueError(f"{argname} must be one of {DEVICES}, got {device!r}")
     if device == "gpu" and not gpu_available():
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             f"{argname}='gpu' asked for, but CuPy with a CUDA device is not available here; "
             "install CuPy on a machine with a GPU: pip install -e '.[gpu]' (CuPy for CUDA 12) "
             "or '.[gpu-cuda13]' (CuPy for CUDA 13)")

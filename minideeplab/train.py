@@ -25,6 +25,7 @@ unit scale, hence the default 1/64 (about one over the pixel standard deviation)
 import dataclasses
 import json
 import math
+import numbers
 import os
 import time
 
@@ -33,7 +34,7 @@ import numpy as np
 from . import backend, checkpoint as ckpt, functional as F
 from .data.augment import augment, to_batch
 from .metrics import ConfusionMatrix
-from .models import build_model
+from .models import MODEL_NAMES, build_model
 from .optim import SGD, make_schedule
 from .progress import progress
 
@@ -101,14 +102,94 @@ class TrainConfig:
         return {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(self).items()}
 
+    def __post_init__(self):
+        _check_config(self)
+
     @classmethod
     def from_json(cls, d):
+        """A TrainConfig from :meth:`to_json`'s dict; unknown settings and bad values raise."""
+        if not isinstance(d, dict):
+            raise ValueError(f"TrainConfig: the settings must be a mapping, got "
+                             f"{type(d).__name__}")
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - fields)
         if unknown:
             raise ValueError(f"TrainConfig: unknown settings {unknown}")
         d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
-        return cls(**d)
+        try:
+            return cls(**d)
+        except TypeError as e:        # a value of the wrong type: same kind of error as a range
+            raise ValueError(str(e)) from e
+
+
+_CHOICES = {"model": MODEL_NAMES, "method": ("holes", "deinterlace", "direct"),
+            "dataset": ("synthetic", "voc"), "preset": ("default", "hard", "large"),
+            "lr_policy": ("poly", "step"), "loss_at": ("stride8", "full")}
+_POSITIVE_INTS = ("image_size", "num_train", "num_val", "crop_size", "batch_size", "max_iter",
+                  "step_size")
+_NONNEGATIVE_INTS = ("val_every", "checkpoint_every", "seed")
+
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_config(c):
+    """Types and ranges of every setting; TypeError/ValueError naming the setting."""
+    fn = "TrainConfig"
+    for name, choices in _CHOICES.items():
+        if getattr(c, name) not in choices:
+            if name == "dataset":
+                raise ValueError(f"unknown dataset {c.dataset!r}; choose 'synthetic' or 'voc'")
+            raise ValueError(f"{fn}: {name} must be " + " or ".join(map(repr, choices))
+                             + f", got {getattr(c, name)!r}")
+    for name in ("tiny", "mirror"):
+        if not isinstance(getattr(c, name), bool):
+            raise TypeError(f"{fn}: {name} must be True or False, got {getattr(c, name)!r}")
+    for names, low in ((_POSITIVE_INTS, 1), (_NONNEGATIVE_INTS, 0)):
+        for name in names:
+            value = getattr(c, name)
+            if not _is_int(value):
+                raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
+            if value < low:
+                raise ValueError(f"{fn}: {name} must be >= {low}, got {value}")
+    ranges = {"base_lr": (0, None, False), "input_scale": (0, None, False),
+              "power": (0, None, True), "gamma": (0, 1, True), "momentum": (0, 1, True),
+              "weight_decay": (0, None, True)}
+    for name, (low, high, low_ok) in ranges.items():
+        value = getattr(c, name)
+        if not _is_real(value):
+            raise TypeError(f"{fn}: {name} must be a finite real number, got {value!r}")
+        if value < low or (value == low and not low_ok) or (high is not None and value > high):
+            raise ValueError(f"{fn}: {name} must be {'>=' if low_ok else '>'} {low}"
+                             + (f" and <= {high}" if high is not None else "")
+                             + f", got {value!r}")
+    if c.width is not None and not (_is_real(c.width) and c.width > 0):
+        raise ValueError(f"{fn}: width must be None or a finite number > 0, got {c.width!r}")
+    for name in ("scales", "scale_range"):
+        value = getattr(c, name)
+        if value is not None and (not isinstance(value, (tuple, list)) or not value or not all(
+                _is_real(v) and v > 0 for v in value)):
+            raise ValueError(f"{fn}: {name} must be None or a sequence of finite numbers > 0, "
+                             f"got {value!r}")
+    if c.scale_range is not None and (len(c.scale_range) != 2
+                                      or c.scale_range[0] > c.scale_range[1]):
+        raise ValueError(f"{fn}: scale_range must be (low, high) with low <= high, got "
+                         f"{c.scale_range!r}")
+    if c.dataset == "voc" and not (isinstance(c.data_root, str) and c.data_root):
+        raise ValueError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
+    if c.data_root is not None and not isinstance(c.data_root, str):
+        raise TypeError(f"{fn}: data_root must be None or a path, got {c.data_root!r}")
+    if c.model == "v3" and c.batch_size < 2:
+        # the image-level branch of v3's ASPP pools each image to one value per channel, so
+        # its batch norm (training mode) sees batch_size values per channel: one has no
+        # variance (DeepLab v3, Sec. 4.1, trains with batches of 16)
+        raise ValueError(f"{fn}: batch_size must be >= 2 for model 'v3' (its image-pooling "
+                         f"branch normalises over the batch), got {c.batch_size}")
 
 
 def make_datasets(config):
@@ -284,13 +365,19 @@ class Trainer:
             os.replace(tmp, os.path.join(self.out_dir, "history.json"))
 
     @classmethod
-    def resume(cls, path, **kwargs):
-        """A Trainer restored from a checkpoint; ``run()`` continues where it stopped."""
+    def resume(cls, path, *, changes=None, **kwargs):
+        """A Trainer restored from a checkpoint; ``run()`` continues where it stopped.
+
+        ``changes``: settings to change from the saved ones (e.g. ``{"max_iter": 4000}`` to
+        train longer); ``trainer.saved_config`` keeps the saved settings.
+        """
         loaded = ckpt.load_checkpoint(path)
         if "train" not in loaded.config:
             raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} was not written by "
                                        "Trainer (no training config inside)")
-        trainer = cls(TrainConfig.from_json(loaded.config["train"]), **kwargs)
+        saved = TrainConfig.from_json(loaded.config["train"])
+        trainer = cls(saved.replace(**(changes or {})), **kwargs)
+        trainer.saved_config = saved
         trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
                                                     trainer.rngs())
         trainer.history = loaded.config.get("history", trainer.history)

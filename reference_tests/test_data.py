@@ -13,10 +13,10 @@ from matplotlib.path import Path
 from PIL import Image
 
 from minideeplab import backend
-from minideeplab.data import (MEAN_BGR, MEAN_RGB, SyntheticShapes, VOCSegmentation, augment,
-                              colorize, overlay, pad_to, random_crop, random_mirror, random_scale,
-                              read_label_png, resize_image, resize_label, save_label_png,
-                              shrink_label, to_batch, voc_palette)
+from minideeplab.data import (MEAN_BGR, MEAN_RGB, DataError, SyntheticShapes, VOCSegmentation,
+                              augment, colorize, overlay, pad_to, random_crop, random_mirror,
+                              random_scale, read_label_png, resize_image, resize_label,
+                              save_label_png, shrink_label, to_batch, voc_palette)
 
 # ----------------------------------------------------------------------------- synthetic data
 
@@ -243,11 +243,33 @@ def test_voc_bad_label_files(voc_tree):
         VOCSegmentation(root, "val")[1]
     bad = labels[ids[3]].copy(); bad[5, 5] = 30
     _palette_png(root / "SegmentationClass" / f"{ids[3]}.png", bad)
-    with pytest.raises(ValueError, match=r"values \[30\] outside \[0, 21\) or 255"):
+    with pytest.raises(DataError, match=r"label .*2007_000003.png has values \[30\] outside "
+                                        r"0..20 and 255"):
         VOCSegmentation(root, "val")[0]
     _palette_png(root / "SegmentationClass" / f"{ids[3]}.png", labels[ids[3]][:-1])
     with pytest.raises(ValueError, match=r"is \(15, 15\) but its label .* is \(14, 15\)"):
         VOCSegmentation(root, "val")[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "missing"])
+@pytest.mark.parametrize("which", ["image", "label"])
+def test_voc_damaged_files_name_their_path(voc_tree, damage, which):
+    """A truncated, corrupt, empty or vanished JPEG/PNG is a DataError naming the file (not
+    Pillow's "image file is truncated" alone); the other items still load."""
+    _, root, ids, labels = voc_tree
+    ds = VOCSegmentation(root, "train")
+    path = ds.image_path(1) if which == "image" else ds.label_path(1)
+    data = open(path, "rb").read()
+    if damage == "missing":
+        os.remove(path)
+    else:
+        with open(path, "wb") as f:
+            f.write({"truncated": data[:len(data) * 2 // 3], "garbage": b"\x89PNG not really",
+                     "empty": b""}[damage])
+    with pytest.raises(DataError, match=f"{which} .*{os.path.basename(path)}") as e:
+        ds[1]
+    assert e.value.path == path
+    np.testing.assert_array_equal(ds[0][1], labels[ids[0]])
 
 
 def test_label_png_round_trip_and_voc_palette(tmp_path):

@@ -2,30 +2,70 @@
 
 Each sub-command lives in its own module here with two functions: ``add_parser(subparsers)``
 and ``run(args)``; :data:`COMMANDS` lists them in the order ``--help`` shows them.
+
+One error path for every command: bad arguments are refused by argparse types before any work
+(:mod:`.arguments`); the library's user errors (:data:`USER_ERRORS`: a bad value, a file that
+cannot be read or written, corrupt data, a checkpoint that fails validation, a device that is
+not available, not enough memory) are printed as ``minideeplab COMMAND: error: MESSAGE`` with
+exit status 2 and no traceback; ``--debug`` shows the traceback instead. Ctrl-C prints
+``interrupted`` and exits with 130.
 """
 import argparse
 import importlib
 import sys
 
+from ..backend import DeviceUnavailableError, xp_for
+
 COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce"]
+PROG = "minideeplab"
+USER_ERRORS = (ValueError, OSError, DeviceUnavailableError, MemoryError)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m minideeplab",
+        prog=PROG,
         description="DeepLab from scratch in NumPy/CuPy: atrous convolution, ASPP, dense CRF.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
         module = importlib.import_module(f"minideeplab.cli.{name}")
         p = module.add_parser(sub)
+        p.add_argument("--debug", action="store_true",
+                       help="show the full traceback of an error instead of one line")
         p.set_defaults(_run=module.run)
     return parser
 
 
+def describe(error):
+    """One line for a user error: an OSError as 'PATH: reason', others as their message."""
+    if isinstance(error, MemoryError):
+        return f"not enough memory ({error or 'the arrays asked for are too large'})"
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
+
+
+def fail(command, message, status=2):
+    """Print ``minideeplab COMMAND: error: MESSAGE`` on stderr; returns ``status``."""
+    print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args._run(args) or 0
+    try:
+        if hasattr(args, "device"):
+            xp_for(args.device)          # --device gpu / $MINIDEEPLAB_DEVICE, before any work
+        return args._run(args) or 0
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        return fail(args.command, describe(e))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"\n{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,15 +4,18 @@ IMAGE is any picture Pillow reads (converted to RGB); PROBS.npy holds the networ
 probabilities as an (L, H, W) float array at the image's size (DeepLab upsamples its stride-8
 scores bilinearly before the CRF). The refined labels (argmax of the CRF's marginals) are written
 as a palette PNG with the PASCAL VOC colours (pixel values = label indices, like VOC's
-SegmentationClass files); ``--overlay`` also writes them blended over the image.
+SegmentationClass files; PNG because it is lossless); ``--overlay`` also writes them blended
+over the image. Output paths are checked before the CRF runs; every file is written atomically.
 """
-import sys
 import time
 
 import numpy as np
 
 from .. import backend
 from ..crf import METHODS, NORMALIZATIONS, dense_crf
+from .arguments import (image_file, label_png, nonnegative_float, nonnegative_int, npy_file,
+                        positive_float, save_npy, save_rgb)
+from .predict import check_outputs
 
 # (w1, theta_alpha, theta_beta, w2, theta_gamma) of DeepLab's released configurations
 PRESETS = {"resnet": (4.0, 67.0, 3.0, 3.0, 1.0),     # DeepLab v2 ResNet-101
@@ -35,47 +38,58 @@ def add_parser(sub):
                    help="parameter set: resnet (4, 67, 3, 3, 1), vgg (4, 121, 5, 3, 3) or "
                         "default (4, 67, 3, 3, 3); the flags below override it")
     for name in _PARAMS:
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=float, default=None)
-    p.add_argument("--iterations", type=int, default=10, help="mean-field iterations (10)")
+        p.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
+                       type=positive_float if name.startswith("theta") else nonnegative_float)
+    p.add_argument("--iterations", type=nonnegative_int, default=10,
+                   help="mean-field iterations (10)")
     p.add_argument("--save-probs", help="also save the refined marginals Q, (L, H, W) float32 .npy")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
     return p
 
 
-def _fail(message):
-    print(f"minideeplab crf: error: {message}", file=sys.stderr)
-    return 2
+def read_probs(path):
+    """The (L, H, W) float probabilities of a .npy file; ValueError naming the file otherwise."""
+    try:
+        probs = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"probs {path!r} is not a readable .npy array ({e})") from e
+    if not isinstance(probs, np.ndarray):        # an .npz archive: a dict-like of arrays
+        probs.close()
+        raise ValueError(f"probs {path!r} is an .npz archive; give a .npy file holding one "
+                         "(L, H, W) array (predict --probs writes one)")
+    if probs.dtype.kind != "f":
+        raise ValueError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
+                         "probabilities")
+    if probs.ndim == 3 and probs.shape[0] > 256:
+        raise ValueError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
+                         "L <= 256 labels (labels first, as the network's (C, H, W) output)")
+    return probs
 
 
 def run(args):
     from ..data import overlay, read_image, save_label_png
+    check_outputs(args, (("out", label_png), ("overlay", image_file),
+                         ("save_probs", npy_file)))
     params = dict(zip(_PARAMS, PRESETS[args.preset]))
     params.update({k: getattr(args, k) for k in _PARAMS if getattr(args, k) is not None})
-    try:
-        image = read_image(args.image)
-        probs = np.load(args.probs, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        return _fail(f"cannot read the inputs: {e}")
-    if probs.ndim == 3 and probs.shape[0] > 256:
-        return _fail(f"probs has shape {probs.shape}: expected (L, H, W) with L <= 256 labels "
-                     "(labels first, as the network's (C, H, W) output)")
+    image = read_image(args.image)
+    probs = read_probs(args.probs)
     xp = backend.xp_for(args.device)
     t0 = time.perf_counter()
     try:
         Q = dense_crf(xp.asarray(image), xp.asarray(probs), iterations=args.iterations,
                       method=args.method, normalization=args.normalization, **params)
-    except (ValueError, TypeError) as e:
-        return _fail(str(e))
+    except TypeError as e:          # a file of the wrong kind; ValueErrors pass on as they are
+        raise ValueError(str(e)) from e
     backend.synchronize(xp)
     seconds = time.perf_counter() - t0
     labels = backend.asnumpy(Q.argmax(axis=0)).astype(np.uint8)            # (H, W)
     before = probs.argmax(axis=0)
     save_label_png(args.out, labels)
     if args.overlay:
-        from PIL import Image
-        Image.fromarray(overlay(image, labels)).save(args.overlay)
+        save_rgb(args.overlay, overlay(image, labels))
     if args.save_probs:
-        np.save(args.save_probs, backend.asnumpy(Q))
+        save_npy(args.save_probs, backend.asnumpy(Q))
     H, W, _ = image.shape
     print(f"dense CRF ({args.method}, {args.normalization}, {args.iterations} iterations, "
           + ", ".join(f"{k}={v:g}" for k, v in params.items())

@@ -4,12 +4,11 @@ One confusion matrix accumulated over the whole val set (label 255 ignored), per
 pixel accuracy; ``--crf`` refines every prediction with the dense CRF first, ``--trimap``
 also reports accuracy in bands around the label boundaries (Fig. 10).
 """
-import sys
-
 import numpy as np
 
 from .. import backend
 from ..train import evaluate, make_datasets, model_from_checkpoint
+from .arguments import positive_int
 from .train import add_dataset_argument, parse_dataset
 
 
@@ -17,7 +16,8 @@ def add_parser(sub):
     p = sub.add_parser("evaluate", help="mIoU of a checkpoint on a val set", description=__doc__)
     p.add_argument("checkpoint", help="a checkpoint.npz written by 'train'")
     add_dataset_argument(p)
-    p.add_argument("--num-val", type=int, default=None, help="synthetic: val images")
+    p.add_argument("--num-val", type=positive_int, default=None,
+                   help="synthetic: val images (default: the checkpoint's)")
     p.add_argument("--crf", action="store_true", help="dense CRF on top (lattice, defaults)")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
     return p
@@ -30,16 +30,15 @@ def _crf_labels(image, probs):
 
 
 def run(args):
-    try:
-        model, config = model_from_checkpoint(args.checkpoint, device=args.device)
-        name, root = parse_dataset(args.dataset)
-        changes = dict(dataset=name, data_root=root)
-        if args.num_val:
-            changes["num_val"] = args.num_val
-        _, val = make_datasets(config.replace(**changes))
-    except (ValueError, OSError, KeyError) as e:
-        print(f"minideeplab evaluate: error: {e}", file=sys.stderr)
-        return 2
+    name, root = parse_dataset(args.dataset)
+    if args.num_val is not None and name != "synthetic":
+        raise ValueError(f"--num-val is for the synthetic data; dataset {name!r} is evaluated "
+                         "on its whole val split")
+    model, config = model_from_checkpoint(args.checkpoint, device=args.device)
+    changes = dict(dataset=name, data_root=root)
+    if args.num_val is not None:
+        changes["num_val"] = args.num_val
+    _, val = make_datasets(config.replace(**changes))
     post = _crf_labels if args.crf else None
     cm = evaluate(model, val, input_scale=config.input_scale, device=args.device,
                   postprocess=post)

@@ -4,10 +4,10 @@ Runs the jobs of :mod:`minideeplab.paper.jobs` (one per paper figure or table) w
 progress bar, prints each table, writes figures/README.md from the registry, and exits with
 status 1 if any job failed. ``--quick`` writes the same files from small, fast runs.
 """
-import sys
 import time
 
 from .. import backend
+from ..fileio import prepare_output_dir
 
 
 def add_parser(sub):
@@ -33,15 +33,13 @@ def run(args):
         for j in reproduce.all_jobs():
             print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}")
         return 0
+    selected = reproduce.get_jobs(args.only)
+    _, stale = prepare_output_dir(args.out, "--out")
+    for path in stale:
+        print(f"removed {path}, a temporary file left by a killed run")
     if args.readme:
         print(f"wrote {reproduce.write_readme(args.out)}")
         return 0
-    try:
-        selected = reproduce.get_jobs(args.only)
-        backend.xp_for(args.device)
-    except (ValueError, RuntimeError) as e:
-        print(f"minideeplab reproduce: error: {e}", file=sys.stderr)
-        return 2
     mode = "quick" if args.quick else "full"
     print(f"reproduce: {len(selected)} job(s), {mode} run on {args.device}, into {args.out}/")
     t0 = time.perf_counter()

@@ -4,29 +4,54 @@ Examples::
 
     python -m minideeplab train --model aspp-l --max-iter 2000 --out runs/aspp-l
     python -m minideeplab train --resume runs/aspp-l/checkpoint.npz       # continue
+    python -m minideeplab train --resume runs/aspp-l/checkpoint.npz --max-iter 4000  # longer
     python -m minideeplab train --model largefov --full --dataset voc VOCdevkit/VOC2012 \\
         --crop-size 321 --random-scale --loss-at stride8 --lr 1e-3 --input-scale 1 \\
         --max-iter 20000 --device gpu --out runs/voc
+
+Nothing is lost: ``--out`` (default ``runs/MODEL``) is created and proved writable before the
+first iteration; a folder that already holds a run is refused unless you ``--resume`` it or
+pass ``--overwrite``; every file is written atomically. ``--resume`` continues a run with the
+settings saved in its checkpoint: only ``--max-iter``, ``--val-every`` and
+``--checkpoint-every`` may be changed (the change is printed); other settings are refused.
 """
+import argparse
 import json
+import math
 import os
-import sys
 
 from .. import backend
+from ..fileio import prepare_output_dir
 from ..models import MODEL_NAMES
 from ..train import TrainConfig, Trainer, TrainingDiverged
+from . import fail
+from .arguments import nonnegative_int, positive_float, positive_int
 
 DEFAULTS = TrainConfig()
+CHECKPOINT = "checkpoint.npz"
+
+# The settings that define a run (refused with --resume) and those a resume may change:
+# argparse dest -> TrainConfig field (None: handled by config_from_args)
+RUN_SETTINGS = {"model": "model", "tiny": "tiny", "width": "width", "method": "method",
+                "msc": None, "dataset": None, "preset": "preset", "image_size": "image_size",
+                "num_train": "num_train", "num_val": "num_val", "crop_size": "crop_size",
+                "random_scale": None, "batch_size": "batch_size", "lr": "base_lr",
+                "lr_policy": "lr_policy", "step_size": "step_size", "loss_at": "loss_at",
+                "input_scale": "input_scale", "seed": "seed"}
+RESUME_SETTINGS = {"max_iter": "max_iter", "val_every": "val_every",
+                   "checkpoint_every": "checkpoint_every"}
 
 
-def add_dataset_argument(p):
-    p.add_argument("--dataset", nargs="+", metavar=("NAME", "PATH"), default=["synthetic"],
-                   help="'synthetic' (built in) or 'voc PATH' with PATH the VOCdevkit/VOC2012 "
-                        "folder")
+def add_dataset_argument(p, default=("synthetic",)):
+    p.add_argument("--dataset", nargs="+", metavar=("NAME", "PATH"),
+                   default=None if default is None else list(default),
+                   help="'synthetic' (built in, the default) or 'voc PATH' with PATH the "
+                        "VOCdevkit/VOC2012 folder")
 
 
 def parse_dataset(values):
     """('synthetic', None) or ('voc', PATH) from the --dataset values; ValueError otherwise."""
+    values = values or ["synthetic"]
     name = values[0]
     if name == "synthetic" and len(values) == 1:
         return name, None
@@ -35,38 +60,57 @@ def parse_dataset(values):
     raise ValueError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
 
 
+def _default(field):
+    return f" (default {getattr(DEFAULTS, field)})"
+
+
 def add_parser(sub):
     p = sub.add_parser("train", help="train a DeepLab model", description=__doc__,
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=MODEL_NAMES, default=DEFAULTS.model)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Settings default to None here, so that --resume can tell which ones were given.
+    p.add_argument("--model", choices=MODEL_NAMES, default=None, help=_default("model"))
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--tiny", dest="tiny", action="store_true", default=True,
+    size.add_argument("--tiny", dest="tiny", action="store_const", const=True, default=None,
                       help="small CPU preset (default)")
-    size.add_argument("--full", dest="tiny", action="store_false",
+    size.add_argument("--full", dest="tiny", action="store_const", const=False,
                       help="the paper's full-width network")
-    p.add_argument("--width", type=float, default=None, help="channel multiplier")
-    p.add_argument("--method", choices=("holes", "deinterlace"), default=DEFAULTS.method)
-    p.add_argument("--msc", action="store_true", help="multi-scale inputs (1, 0.75, 0.5), max")
-    add_dataset_argument(p)
-    p.add_argument("--preset", choices=("default", "hard", "large"), default=DEFAULTS.preset,
-                   help="synthetic data: object sizes and clutter (see minideeplab.data)")
-    p.add_argument("--image-size", type=int, default=DEFAULTS.image_size)
-    p.add_argument("--num-train", type=int, default=DEFAULTS.num_train)
-    p.add_argument("--num-val", type=int, default=DEFAULTS.num_val)
-    p.add_argument("--crop-size", type=int, default=DEFAULTS.crop_size)
-    p.add_argument("--random-scale", action="store_true",
+    p.add_argument("--width", type=positive_float, default=None, help="channel multiplier")
+    p.add_argument("--method", choices=("holes", "deinterlace"), default=None,
+                   help=_default("method"))
+    p.add_argument("--msc", action="store_const", const=True, default=None,
+                   help="multi-scale inputs (1, 0.75, 0.5), max")
+    add_dataset_argument(p, default=None)
+    p.add_argument("--preset", choices=("default", "hard", "large"), default=None,
+                   help="synthetic data: object sizes and clutter (see minideeplab.data)"
+                        + _default("preset"))
+    p.add_argument("--image-size", type=positive_int, default=None, help=_default("image_size"))
+    p.add_argument("--num-train", type=positive_int, default=None, help=_default("num_train"))
+    p.add_argument("--num-val", type=positive_int, default=None, help=_default("num_val"))
+    p.add_argument("--crop-size", type=positive_int, default=None, help=_default("crop_size"))
+    p.add_argument("--random-scale", action="store_const", const=True, default=None,
                    help="the paper's random rescaling by 0.5 .. 1.5")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    p.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter)
-    p.add_argument("--lr", type=float, default=DEFAULTS.base_lr, help="base learning rate")
-    p.add_argument("--lr-policy", choices=("poly", "step"), default=DEFAULTS.lr_policy)
-    p.add_argument("--step-size", type=int, default=DEFAULTS.step_size)
-    p.add_argument("--loss-at", choices=("stride8", "full"), default=DEFAULTS.loss_at)
-    p.add_argument("--input-scale", type=float, default=DEFAULTS.input_scale)
-    p.add_argument("--val-every", type=int, default=DEFAULTS.val_every)
-    p.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every)
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    p.add_argument("--out", default=None, help="folder for checkpoint.npz and history.json")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help=_default("batch_size"))
+    p.add_argument("--max-iter", type=positive_int, default=None, help=_default("max_iter"))
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="base learning rate" + _default("base_lr"))
+    p.add_argument("--lr-policy", choices=("poly", "step"), default=None,
+                   help=_default("lr_policy"))
+    p.add_argument("--step-size", type=positive_int, default=None, help=_default("step_size"))
+    p.add_argument("--loss-at", choices=("stride8", "full"), default=None,
+                   help=_default("loss_at"))
+    p.add_argument("--input-scale", type=positive_float, default=None,
+                   help=f" (default {DEFAULTS.input_scale:g})")
+    p.add_argument("--val-every", type=nonnegative_int, default=None,
+                   help="0: only at the end" + _default("val_every"))
+    p.add_argument("--checkpoint-every", type=nonnegative_int, default=None,
+                   help="0: only at the end" + _default("checkpoint_every"))
+    p.add_argument("--seed", type=nonnegative_int, default=None, help=_default("seed"))
+    p.add_argument("--out", default=None,
+                   help="folder for checkpoint.npz and history.json (default runs/MODEL; "
+                        "with --resume, the checkpoint's folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out folder that already holds one")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
     return p
@@ -74,37 +118,93 @@ def add_parser(sub):
 
 def config_from_args(args):
     dataset, root = parse_dataset(args.dataset)
-    return TrainConfig(
-        model=args.model, tiny=args.tiny, width=args.width, method=args.method,
-        scales=(1.0, 0.75, 0.5) if args.msc else None, dataset=dataset, data_root=root,
-        preset=args.preset, image_size=args.image_size, num_train=args.num_train,
-        num_val=args.num_val, crop_size=args.crop_size, scale_range=(0.5, 1.5) if args.random_scale else None,
-        batch_size=args.batch_size, max_iter=args.max_iter, base_lr=args.lr,
-        lr_policy=args.lr_policy, step_size=args.step_size, loss_at=args.loss_at,
-        input_scale=args.input_scale, val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every, seed=args.seed)
+    changes = {field: getattr(args, dest) for dest, field in
+               {**RUN_SETTINGS, **RESUME_SETTINGS}.items()
+               if field is not None and getattr(args, dest) is not None}
+    if args.msc:
+        changes["scales"] = (1.0, 0.75, 0.5)
+    if args.random_scale:
+        changes["scale_range"] = (0.5, 1.5)
+    return DEFAULTS.replace(dataset=dataset, data_root=root, **changes)
+
+
+def _flag(dest):
+    return "--" + dest.replace("_", "-")
+
+
+def _holds_other_run(out, resume=None):
+    """True when ``out`` has a checkpoint that is not the one being resumed."""
+    existing = os.path.join(out, CHECKPOINT)
+    if not os.path.exists(existing):
+        return False
+    return resume is None or not os.path.exists(resume) or not os.path.samefile(existing,
+                                                                                resume)
+
+
+def _prepare_out(out, args, resume=None):
+    if out == "":
+        raise ValueError("--out: the path is empty; give the folder for checkpoint.npz and "
+                         "history.json")
+    if os.path.exists(out) and not os.path.isdir(out):
+        prepare_output_dir(out, "--out")                # raises, naming the file
+    if not args.overwrite and _holds_other_run(out, resume):
+        how = (f"train --resume {os.path.join(out, CHECKPOINT)}" if resume is None else
+               "another --out")
+        raise ValueError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it with "
+                         f"'{how}', or pass --overwrite to replace it")
+    _, stale = prepare_output_dir(out, "--out")
+    for path in stale:
+        print(f"removed {path}, a temporary file left by a killed run")
+    return out
+
+
+def _resume(args):
+    given = [_flag(dest) for dest in RUN_SETTINGS if getattr(args, dest) is not None]
+    if given:
+        raise ValueError(f"--resume continues a run with the settings saved in its checkpoint; "
+                         f"{', '.join(given)} cannot be changed (start a new run with --out "
+                         "for other settings); --max-iter, --val-every and --checkpoint-every "
+                         "may be given")
+    out = args.out if args.out is not None else os.path.dirname(os.path.abspath(args.resume))
+    out = _prepare_out(out, args, resume=args.resume)
+    changes = {field: getattr(args, dest) for dest, field in RESUME_SETTINGS.items()
+               if getattr(args, dest) is not None}
+    trainer = Trainer.resume(args.resume, out_dir=out, device=args.device, changes=changes)
+    print(f"resumed {args.resume} at iteration {trainer.iteration}" + "".join(
+        f"; {_flag(dest)} {getattr(trainer.saved_config, field)} -> {changes[field]}"
+        for dest, field in RESUME_SETTINGS.items()
+        if field in changes and getattr(trainer.saved_config, field) != changes[field]))
+    return trainer
+
+
+def _json_value(v):
+    if isinstance(v, float):
+        return round(v, 4) if math.isfinite(v) else None     # NaN is not JSON
+    return v
 
 
 def run(args):
-    try:
-        if args.resume:
-            out = args.out or os.path.dirname(os.path.abspath(args.resume))
-            trainer = Trainer.resume(args.resume, out_dir=out, device=args.device)
-            print(f"resumed {args.resume} at iteration {trainer.iteration}")
-        else:
-            trainer = Trainer(config_from_args(args), out_dir=args.out, device=args.device)
-    except (ValueError, OSError, KeyError) as e:
-        print(f"minideeplab train: error: {e}", file=sys.stderr)
-        return 2
+    if args.resume:
+        trainer = _resume(args)
+        if trainer.iteration >= trainer.config.max_iter:
+            print(f"nothing to do: the run has finished ({trainer.iteration} of "
+                  f"{trainer.config.max_iter} iterations); pass --max-iter N > "
+                  f"{trainer.config.max_iter} to train further")
+            return 0
+    else:
+        config = config_from_args(args)
+        out = args.out if args.out is not None else os.path.join("runs", config.model)
+        out = _prepare_out(out, args)
+        trainer = Trainer(config, out_dir=out, device=args.device)
     print(f"training {trainer.config.model} ({trainer.model.num_parameters():,} parameters) "
           f"on {trainer.config.dataset}, {trainer.config.max_iter} iterations, "
-          f"device {trainer.device}")
+          f"device {trainer.device}, into {trainer.out_dir}")
     try:
         history = trainer.run()
     except TrainingDiverged as e:
-        print(f"minideeplab train: {e}", file=sys.stderr)
-        return 1
+        return fail("train", str(e), status=1)
     last = history["val"][-1] if history["val"] else {}
     print(json.dumps({"iteration": trainer.iteration, "seconds": round(trainer.elapsed, 1),
-                      **{k: round(v, 4) for k, v in last.items() if k != "iteration"}}))
+                      **{k: _json_value(v) for k, v in last.items() if k != "iteration"}},
+                     allow_nan=False))
     return 0

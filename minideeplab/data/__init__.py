@@ -10,11 +10,12 @@ from .augment import (IGNORE_INDEX, MEAN_BGR, MEAN_RGB, augment, pad_to, random_
                       to_batch)
 from .palette import VOC_CLASS_NAMES, colorize, overlay, voc_palette
 from .synthetic import CLASS_NAMES as SYNTHETIC_CLASS_NAMES, ShapeObject, SyntheticShapes
-from .voc import VOCSegmentation, read_image, read_label_png, save_label_png
+from .voc import (DataError, VOCSegmentation, read_image, read_label_png,
+                  save_label_png)
 
 __all__ = [
     "SyntheticShapes", "ShapeObject", "SYNTHETIC_CLASS_NAMES",
-    "VOCSegmentation", "read_image", "read_label_png", "save_label_png", "VOC_CLASS_NAMES",
+    "VOCSegmentation", "DataError", "read_image", "read_label_png", "save_label_png", "VOC_CLASS_NAMES",
     "augment", "random_scale", "random_mirror", "random_crop", "pad_to", "resize_image",
     "resize_label", "shrink_label", "to_batch", "MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX",
     "colorize", "overlay", "voc_palette",

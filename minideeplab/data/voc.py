@@ -19,9 +19,11 @@ import os
 
 import numpy as np
 
+from ..fileio import atomic_write
 from .palette import VOC_CLASS_NAMES, voc_palette
 
-__all__ = ["VOCSegmentation", "read_image", "read_label_png", "save_label_png", "find_voc_dir"]
+__all__ = ["VOCSegmentation", "DataError", "read_image", "read_label_png", "save_label_png",
+           "find_voc_dir"]
 
 _SPLITS = {  # split -> (list file under ImageSets/, label folder)
     "train": ("Segmentation/train.txt", "SegmentationClass"),
@@ -41,6 +43,34 @@ def _pil():
     return Image
 
 
+class DataError(ValueError):
+    """A data file is missing, unreadable, truncated, corrupt or holds invalid values.
+
+    The message names the file. :attr:`path` holds it.
+    """
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+def _open_and(fn, path, what, convert):
+    """Open ``path`` with Pillow and return ``convert(image)``; any failure is a DataError."""
+    Image = _pil()
+    try:
+        with Image.open(path) as im:
+            return convert(im)
+    except DataError:
+        raise
+    except FileNotFoundError as e:
+        raise DataError(f"{fn}: {what} {os.fspath(path)!r} does not exist", path) from e
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        # UnidentifiedImageError and "image file is truncated" are OSErrors; Pillow's decoders
+        # also raise SyntaxError/ValueError/EOFError on damaged data
+        raise DataError(f"{fn}: cannot read {what} {os.fspath(path)!r}: the file is corrupt, "
+                        f"truncated or not an image ({type(e).__name__}: {e})", path) from e
+
+
 def find_voc_dir(root):
     """The ``VOC2012`` folder: ``root`` itself, ``root/VOC2012`` or ``root/VOCdevkit/VOC2012``."""
     root = os.fspath(root)
@@ -53,28 +83,37 @@ def find_voc_dir(root):
 
 
 def read_image(path):
-    """An RGB photo as a (H, W, 3) uint8 array (grey or CMYK JPEGs are converted)."""
-    Image = _pil()
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    """An RGB photo as a (H, W, 3) uint8 array (grey or CMYK JPEGs are converted).
+
+    A missing, truncated or corrupt file is a :class:`DataError` naming ``path``.
+    """
+    return _open_and("read_image", path, "image",
+                     lambda im: np.asarray(im.convert("RGB"), dtype=np.uint8).copy())
 
 
 def read_label_png(path):
     """Class indices of a label PNG as a (H, W) uint8 array.
 
     Palette ("P") PNGs are read as their indices, never as colours; grey ("L") PNGs as values.
-    255 (void) is kept: it is the ignore label of the loss and the metrics.
+    255 (void) is kept: it is the ignore label of the loss and the metrics. A missing,
+    truncated or corrupt file, or one of another mode, is a :class:`DataError` naming ``path``.
     """
-    Image = _pil()
-    with Image.open(path) as im:
+    def indices(im):
         if im.mode not in ("P", "L"):
-            raise ValueError(f"read_label_png: {path} is a mode {im.mode!r} PNG; a label must be a "
-                             "palette ('P') or grey ('L') PNG of class indices, not colours")
+            raise DataError(f"read_label_png: {path} is a mode {im.mode!r} PNG; a label must be "
+                            "a palette ('P') or grey ('L') PNG of class indices, not colours",
+                            path)
         return np.asarray(im, dtype=np.uint8).copy()
+
+    return _open_and("read_label_png", path, "label", indices)
 
 
 def save_label_png(path, label):
-    """Write a (H, W) label (values 0..255) as a palette PNG with the VOC colours."""
+    """Write a (H, W) label (values 0..255) as a palette PNG with the VOC colours, atomically.
+
+    PNG is lossless, so the pixel values are exactly the class indices (a JPEG would change
+    them). Written with :func:`minideeplab.fileio.atomic_write`.
+    """
     Image = _pil()
     label = np.asarray(label)
     if label.ndim != 2 or label.dtype.kind not in "iub":
@@ -86,7 +125,7 @@ def save_label_png(path, label):
     h, w = label.shape
     im = Image.frombytes("P", (w, h), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
     im.putpalette(voc_palette(256).ravel().tolist())
-    im.save(path)
+    return atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
 def _parse_list(path):
@@ -166,14 +205,15 @@ class VOCSegmentation:
         image = read_image(self.image_path(index))
         label = read_label_png(self.label_path(index))
         if image.shape[:2] != label.shape:
-            raise ValueError(f"VOCSegmentation: image {self.image_path(index)} is "
-                             f"{image.shape[:2]} but its label {self.label_path(index)} is "
-                             f"{label.shape}")
+            raise DataError(f"VOCSegmentation: image {self.image_path(index)} is "
+                            f"{image.shape[:2]} but its label {self.label_path(index)} is "
+                            f"{label.shape}", self.label_path(index))
         bad = (label >= self.num_classes) & (label != self.ignore_index)
         if bad.any():
-            raise ValueError(f"VOCSegmentation: label {self.label_path(index)} has values "
-                             f"{np.unique(label[bad])[:8].tolist()} outside [0, "
-                             f"{self.num_classes}) or {self.ignore_index}")
+            raise DataError(f"VOCSegmentation: label {self.label_path(index)} has values "
+                            f"{np.unique(label[bad])[:8].tolist()} outside 0.."
+                            f"{self.num_classes - 1} and {self.ignore_index} (void)",
+                            self.label_path(index))
         return image, label
 
     def __repr__(self):

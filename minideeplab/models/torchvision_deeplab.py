@@ -231,16 +231,19 @@ def save_torchvision(model, path):
     plus each BN's ``num_batches_tracked`` (int64 scalar 0). The model must have torchvision's
     layout (made by :func:`load_torchvision` or :func:`build_torchvision`).
 
-    Returns the dict name -> NumPy array that was written.
+    Returns the dict name -> NumPy array that was written (atomically,
+    :func:`minideeplab.fileio.atomic_write`).
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     from .. import backend
+    from ..fileio import atomic_write
     arch = torchvision_arch(model, "save_torchvision")
     names = torchvision_names(model)
     out = {theirs: numpy.ascontiguousarray(backend.asnumpy(value), dtype=numpy.float32)
            for ours, value in model.state_dict().items() for theirs in [names[ours]]}
     for name in _batch_norm_counters(names.values()):
         out[name] = numpy.zeros((), dtype=numpy.int64)
-    save_file(out, os.fspath(path), metadata={"format": "pt", "arch": arch})
+    data = save(out, metadata={"format": "pt", "arch": arch})
+    atomic_write(path, lambda f: f.write(data))
     return out

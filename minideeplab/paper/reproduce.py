@@ -13,6 +13,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from .. import backend
+from ..fileio import atomic_write_text
 from ..progress import progress as _progress
 from . import jobs as _jobs  # noqa: F401  (importing the jobs registers them)
 from .registry import get_jobs, registered
@@ -117,7 +118,7 @@ def write_readme(out_dir="figures"):
     """Write :func:`figures_readme` to ``out_dir/README.md``; returns the path."""
     path = Path(out_dir) / README_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(figures_readme())
+    atomic_write_text(path, figures_readme())
     return path
 
 

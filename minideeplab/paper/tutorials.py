@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..fileio import atomic_write
 from . import QUICK_ENV
 
 __all__ = ["tutorials_dir", "find_notebooks", "execute_notebook", "main"]
@@ -78,7 +79,7 @@ def execute_notebook(path, *, quick=False, timeout=600, write=False, kernel_name
         client.execute()
     seconds = time.perf_counter() - t0
     if write:
-        nbformat.write(nb, path)
+        atomic_write(path, lambda f: nbformat.write(nb, f), text=True)
     return nb, seconds
 
 

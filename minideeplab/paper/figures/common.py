@@ -11,7 +11,9 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "STYLE", "new_figure", "save_figure", "sample_image", "caption",
+from ...fileio import atomic_write, atomic_write_text
+
+__all__ = ["DPI", "STYLE", "new_figure", "save_figure", "save_text", "sample_image", "caption",
            "SUBIMAGE_COLORS"]
 
 DPI = 120  # PNGs in figures/: sharp on a web page, small in git
@@ -60,16 +62,26 @@ def caption(fig, text):
 
 
 def save_figure(fig, path, *, dpi=DPI):
-    """Write ``fig`` as a PNG (``dpi`` 120, tight bounding box, white background).
+    """Write ``fig`` as a PNG (``dpi`` 120, tight bounding box, white background), atomically.
 
     Creates the parent folder if needed and returns the path written, as a string.
     """
+    path = _parent_made(path)
+    return atomic_write(path, lambda f: fig.savefig(
+        f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white",
+        metadata={"Software": None}))  # no matplotlib version in the file: stable bytes
+
+
+def save_text(path, text):
+    """Write a table (text) atomically, creating the parent folder; returns the path."""
+    return atomic_write_text(_parent_made(path), text)
+
+
+def _parent_made(path):
     path = os.fspath(path)
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white",
-                metadata={"Software": None})  # no matplotlib version in the file: stable bytes
     return path
 
 

@@ -2,7 +2,7 @@
 from .. import table2_table3 as tables23
 from ..registry import job
 from ..figures import aspp
-from ..figures.common import save_figure
+from ..figures.common import save_figure, save_text
 
 
 @job(name="fig4", paper="Fig. 4", files=["fig4_aspp_grids.png"],
@@ -23,6 +23,6 @@ def fig4(out_dir, quick, device, progress):
 def table3(out_dir, quick, device, progress):
     """LargeFOV vs ASPP-S vs ASPP-L on the synthetic shapes, before and after the CRF."""
     result = tables23.table3(quick, device, progress)
-    (out_dir / "table3.txt").write_text(result.text + "\n")
+    save_text(out_dir / "table3.txt", result.text + "\n")
     return [out_dir / "table3.txt", save_figure(result.curves, out_dir / "table3_curves.png"),
             save_figure(result.predictions, out_dir / "fig8_aspp_predictions.png")]

@@ -1,7 +1,7 @@
 """Jobs for Sec. 3.1, atrous convolution: Fig. 2, Fig. 3, and holes vs deinterlacing."""
 from ..registry import job
 from ..figures import atrous, deinterlace
-from ..figures.common import save_figure
+from ..figures.common import save_figure, save_text
 
 
 @job(name="fig2", paper="Fig. 2", files=["fig2_atrous_1d.png"],
@@ -46,6 +46,6 @@ def deinterlace_job(out_dir, quick, device, progress):
     paths.append(save_figure(deinterlace.fig_deinterlace_timing(rows, title),
                              out_dir / "deinterlace_timing.png"))
     path = out_dir / "deinterlace_timing.txt"
-    path.write_text(f"Holes vs deinterlacing, median of {cfg['repeats']}: {title}\n"
+    save_text(path, f"Holes vs deinterlacing, median of {cfg['repeats']}: {title}\n"
                     f"{deinterlace.format_timing(rows)}\n")
     return paths + [path]

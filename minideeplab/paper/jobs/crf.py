@@ -1,7 +1,7 @@
 """Jobs for Sec. 3.3: the fully connected CRF (cross-validation, Figs. 5, 6 and 10)."""
 from .. import crf_experiments as crfx
 from ..registry import job
-from ..figures.common import save_figure
+from ..figures.common import save_figure, save_text
 
 
 @job(name="crf_crossval", paper="Sec. 4.1 (CRF cross-validation)",
@@ -9,7 +9,7 @@ from ..figures.common import save_figure
 def crf_crossval(out_dir, quick, device, progress):
     """Coarse-to-fine search of w1, theta_alpha, theta_beta on val images (ASPP-L's output)."""
     result = crfx.crf_crossval(quick, device)
-    (out_dir / "crf_crossval.txt").write_text(result.text + "\n")
+    save_text(out_dir / "crf_crossval.txt", result.text + "\n")
     return [out_dir / "crf_crossval.txt"]
 
 
@@ -28,6 +28,6 @@ def fig5(out_dir, quick, device, progress):
 def fig6_fig10(out_dir, quick, device, progress):
     """DeepLab-ASPP-L before and after the CRF on the val set: examples and trimap curves."""
     result = crfx.fig6_fig10(quick, device)
-    (out_dir / "fig10_trimap.txt").write_text(result.text + "\n")
+    save_text(out_dir / "fig10_trimap.txt", result.text + "\n")
     return [save_figure(result.fig6, out_dir / "fig6_crf_before_after.png"),
             save_figure(result.fig10, out_dir / "fig10_trimap.png"), out_dir / "fig10_trimap.txt"]

@@ -2,7 +2,7 @@
 from ...models import format_table1, table1
 from ..registry import job
 from ..figures import fov
-from ..figures.common import save_figure
+from ..figures.common import save_figure, save_text
 
 
 @job(name="table1", paper="Table 1",
@@ -15,7 +15,7 @@ def table1_job(out_dir, quick, device, progress):
     """fc6 variants: effective kernel, parameters, RF and FOV, computed from the models."""
     rows = table1()
     path = out_dir / "table1.txt"
-    path.write_text(format_table1(rows) + "\n")
+    save_text(path, format_table1(rows) + "\n")
     measured = [fov.impulse_receptive_field(r.kernel, r.rate, r.channels, device=device)
                 for r in progress(rows, desc="receptive fields")]
     return [path, save_figure(fov.fig_table1_fov(rows, measured), out_dir / "table1_fov.png")]

@@ -1,7 +1,7 @@
 """Jobs for Sec. 4.1's training protocol: "poly" vs "step" learning rate (Table 2)."""
 from .. import table2_table3 as tables23
 from ..registry import job
-from ..figures.common import save_figure
+from ..figures.common import save_figure, save_text
 
 
 @job(name="table2", paper="Table 2 (miniature)",
@@ -12,5 +12,5 @@ from ..figures.common import save_figure
 def table2(out_dir, quick, device, progress):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations."""
     result = tables23.table2(quick, device, progress)
-    (out_dir / "table2.txt").write_text(result.text + "\n")
+    save_text(out_dir / "table2.txt", result.text + "\n")
     return [out_dir / "table2.txt", save_figure(result.figure, out_dir / "table2_curves.png")]
