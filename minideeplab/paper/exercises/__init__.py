@@ -1,0 +1,37 @@
+"""Exercise checks for the tutorials: one function per coding exercise.
+
+Each ``check_*`` runs the student's function against the library on random cases, including
+the edge cases, and prints one line: PASSED, NOT IMPLEMENTED YET (the stub still raises
+``NotImplementedError``), or FAILED with the case, the first wrong entry (``your answer
+differs at [0, 2, 5, 1]: got ..., expected ...``) and, when the answer equals a known mistake,
+which one. A check never raises, so a student's notebook runs top to bottom. It returns a
+:class:`CheckResult` (truthy only when passed).
+
+============================  ========================================  ========
+check                         the student writes                        notebook
+============================  ========================================  ========
+check_atrous_im2col           the columns of an atrous im2col           01
+check_space_to_batch          deinterlacing's sub-images                02
+check_receptive_field         the receptive-field recurrence            03
+check_resize_backward         bilinear resizing's backward (PyTorch)    05
+check_cross_entropy_backward  the loss's backward with an ignore label  06
+check_caffe_sgd               Caffe's SGD under a schedule              06
+check_mean_field_update       one naive mean-field update               07
+check_trimap_band             the trimap band of Fig. 10                07
+check_splat                   the splat of a 2-D permutohedral lattice  07b
+============================  ========================================  ========
+
+:mod:`.notebooks` makes the student notebooks from the solution notebooks (nbgrader's
+convention; ``python -m minideeplab exercises``).
+"""
+from ._core import CheckResult, first_mismatch
+from .convolution import (atrous_im2col_reference, check_atrous_im2col, check_receptive_field,
+                          check_space_to_batch)
+from .crf import (check_mean_field_update, check_splat, check_trimap_band, normalized_kernel,
+                  splat_inputs)
+from .training import check_caffe_sgd, check_cross_entropy_backward, check_resize_backward
+
+__all__ = ["CheckResult", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
+           "check_receptive_field", "check_resize_backward", "check_cross_entropy_backward",
+           "check_caffe_sgd", "check_mean_field_update", "check_splat", "check_trimap_band",
+           "atrous_im2col_reference", "normalized_kernel", "splat_inputs"]

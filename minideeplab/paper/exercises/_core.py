@@ -1,0 +1,153 @@
+"""The machinery every exercise check shares: run the student's function on cases, compare.
+
+A check never raises. It returns a :class:`CheckResult` whose status is "passed", "not
+implemented yet" (the function still raises ``NotImplementedError``: the stub of a student
+notebook) or "failed", with one paragraph saying which case failed, where the first wrong
+entry is, what was expected and, when the answer equals a known mistake, which one.
+"""
+import traceback
+
+import numpy as np
+
+__all__ = ["CheckResult", "Case", "run_check", "first_mismatch"]
+
+PASSED, NOT_IMPLEMENTED, FAILED = "passed", "not implemented yet", "failed"
+
+
+class CheckResult:
+    """The outcome of one check: ``status`` (passed / not implemented yet / failed), ``message``.
+
+    Truthy only when passed. Shown in a notebook as one line starting with the exercise name.
+    """
+
+    def __init__(self, name, status, message=""):
+        self.name, self.status, self.message = name, status, message
+
+    @property
+    def passed(self):
+        return self.status == PASSED
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        head = f"[{self.name}] {self.status.upper()}"
+        return f"{head}: {self.message}" if self.message else head
+
+    __repr__ = __str__
+
+
+class Case:
+    """One test case: a description, the arguments, and the expected answer.
+
+    ``args`` is a tuple passed to the student's function (each array is copied first, so an
+    answer that writes into its input cannot corrupt the next comparison).
+    """
+
+    def __init__(self, description, args, expected, atol=1e-8):
+        self.description, self.args, self.expected, self.atol = description, args, expected, atol
+
+
+def _copy(a):
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def _fmt(v):
+    """A value for a message: arrays abbreviated, numbers to 6 digits."""
+    if np.ndim(v):
+        return np.array2string(np.asarray(v), precision=6, threshold=8)
+    v = v.item() if isinstance(v, np.generic) else v
+    return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
+
+def first_mismatch(got, expected, atol=1e-8, what="your answer"):
+    """None if ``got`` matches ``expected`` (arrays: shape and values to ``atol``), else words.
+
+    Tuples/lists are compared element by element (``what`` names each element).
+    """
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return (f"{what} should be a sequence of {len(expected)} values, got "
+                    f"{type(got).__name__}" + (f" of length {len(got)}"
+                                               if isinstance(got, (tuple, list)) else ""))
+        for k, (g, e) in enumerate(zip(got, expected)):
+            m = first_mismatch(g, e, atol, f"{what}[{k}]")
+            if m:
+                return m
+        return None
+    if isinstance(expected, np.ndarray):
+        if got is None:
+            return f"{what} is None: did you forget to return it?"
+        try:
+            got = np.asarray(got)
+        except Exception:  # noqa: BLE001 - anything that is not array-like
+            return f"{what} is a {type(got).__name__}, not an array"
+        if got.shape != expected.shape:
+            return f"{what} has shape {got.shape}, expected {expected.shape}"
+        if expected.dtype == bool or got.dtype == bool:
+            bad = got.astype(bool) != expected
+        else:
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isclose(got.astype(np.float64), expected.astype(np.float64),
+                                  rtol=1e-6, atol=atol)
+        if not bad.any():
+            return None
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{what} differs at {list(idx)}: got {_fmt(got[idx])}, expected "
+                f"{_fmt(expected[idx])} ({int(bad.sum())} of {bad.size} entries differ)")
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
+        ok = isinstance(got, (int, np.integer)) and int(got) == int(expected)
+        return None if ok else f"{what} is {got!r}, expected {expected!r}"
+    if isinstance(expected, (float, np.floating)):
+        ok = isinstance(got, (int, float, np.number)) and abs(float(got) - expected) <= atol
+        return None if ok else f"{what} is {got!r}, expected {_fmt(expected)}"
+    return None if got == expected else f"{what} is {got!r}, expected {expected!r}"
+
+
+def run_check(name, fn, cases, mistakes=(), show=True):
+    """Run ``fn`` on every case; stop at the first wrong one and explain it.
+
+    Parameters
+    ----------
+    name : the exercise's name, shown in the result
+    fn : the student's function
+    cases : iterable of :class:`Case` (may be a generator: cases are built lazily)
+    mistakes : sequence of (wrong_function, hint): when the student's answer on the failing
+        case equals what ``wrong_function`` returns there, ``hint`` names the likely mistake
+    show : print the result (notebooks); the result is returned either way
+    """
+    result = _run(name, fn, cases, mistakes)
+    if show:
+        print(result)
+    return result
+
+
+def _run(name, fn, cases, mistakes):
+    if not callable(fn):
+        return CheckResult(name, FAILED, f"pass your function itself, got {type(fn).__name__}")
+    n = 0
+    for case in cases:
+        n += 1
+        try:
+            got = fn(*(_copy(a) for a in case.args))
+        except NotImplementedError:
+            return CheckResult(name, NOT_IMPLEMENTED,
+                               "replace the `raise NotImplementedError` with your code")
+        except Exception as e:  # noqa: BLE001 - a student's bug is reported, never raised
+            frame = traceback.extract_tb(e.__traceback__)[-1]
+            return CheckResult(name, FAILED, f"on {case.description}, your function raised "
+                               f"{type(e).__name__}: {e} (line {frame.lineno}: "
+                               f"{(frame.line or '').strip()})")
+        mismatch = first_mismatch(got, case.expected, case.atol)
+        if mismatch is None:
+            continue
+        message = f"on {case.description}, {mismatch}"
+        for wrong, hint in mistakes:
+            try:
+                if first_mismatch(got, wrong(*(_copy(a) for a in case.args)), case.atol) is None:
+                    message += f". {hint}"
+                    break
+            except Exception:  # noqa: BLE001 - a mistake model may not apply to this case
+                continue
+        return CheckResult(name, FAILED, message)
+    return CheckResult(name, PASSED, f"{n} cases, edge cases included")

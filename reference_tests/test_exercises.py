@@ -1,0 +1,201 @@
+"""The exercise checks (minideeplab.paper.exercises): each passes a right answer written here
+independently of the library, fails every plausible wrong answer with words naming the
+mistake, says "not implemented yet" for a stub, and never raises.
+"""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from minideeplab.paper import exercises as ex
+from minideeplab.paper.exercises import convolution, crf, training
+
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+# ------------------------------------------------------------- right answers, written plainly
+def im2col_loops(x, kernel, rate):
+    C, H, W = x.shape
+    ke = kernel + (kernel - 1) * (rate - 1)
+    OH, OW = H - ke + 1, W - ke + 1
+    cols = np.zeros((C * kernel * kernel, OH * OW))
+    for c in range(C):
+        for p in range(kernel):
+            for q in range(kernel):
+                for i in range(OH):
+                    for j in range(OW):
+                        cols[(c * kernel + p) * kernel + q, i * OW + j] = \
+                            x[c, i + rate * p, j + rate * q]
+    return cols
+
+
+def space_to_batch_loops(x, rate):
+    N = x.shape[0]
+    return np.stack([x[n, :, a::rate, b::rate] for a in range(rate) for b in range(rate)
+                     for n in range(N)])
+
+
+def receptive_field_plain(layers):
+    rf, jump = 1, 1
+    for k, s, r in layers:
+        rf += r * (k - 1) * jump
+        jump *= s
+    return rf, jump
+
+
+def resize_backward_loops(dy, in_size):
+    N, C, Ho, Wo = dy.shape
+    H, W = in_size
+
+    def taps(o, n_in, n_out):
+        src = max((o + 0.5) * n_in / n_out - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        lam = src - i0
+        return [(i0, 1 - lam), (i1, lam)]
+
+    dx = np.zeros((N, C, H, W))
+    for i in range(Ho):
+        for j in range(Wo):
+            for a, wa in taps(i, H, Ho):
+                for b, wb in taps(j, W, Wo):
+                    dx[:, :, a, b] += wa * wb * dy[:, :, i, j]
+    return dx
+
+
+def ce_backward_plain(logits, labels, ignore_index):
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    valid = labels != ignore_index
+    g = p.copy()
+    n, i, j = np.nonzero(valid)
+    g[n, labels[valid], i, j] -= 1
+    return g * valid[:, None] / max(valid.sum(), 1)
+
+
+def caffe_sgd_plain(w, grads, lrs, momentum, weight_decay):
+    v = np.zeros_like(w)
+    for g, lr in zip(grads, lrs):
+        v = momentum * v + lr * (g + weight_decay * w)
+        w = w - v
+    return w
+
+
+def mean_field_plain(unary, Q, kernels, weights):
+    s = -unary + sum(w * k @ Q for k, w in zip(kernels, weights))
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def splat_plain(vertex, bary, values, M):
+    out = np.zeros((M, values.shape[1]))
+    for r in range(vertex.shape[0]):
+        for n in range(vertex.shape[1]):
+            out[vertex[r, n]] += bary[r, n] * values[n]
+    return out
+
+
+def band_plain(label, width):
+    H, W = label.shape
+    edge = np.zeros((H, W), dtype=bool)
+    for y in range(H):
+        for x in range(W):
+            for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+                if 0 <= y + dy < H and 0 <= x + dx < W and label[y + dy, x + dx] != label[y, x]:
+                    edge[y, x] = True
+    if not edge.any():
+        return edge
+    return ndimage.distance_transform_edt(~edge) <= width
+
+
+# (check, right answer, [(wrong answer, words the failure message must contain)])
+CASES = {
+    "im2col": (ex.check_atrous_im2col, im2col_loops, [
+        (convolution._taps_adjacent, "1 pixel apart"),
+        (convolution._taps_transposed, "(c, q, p)"),
+        (lambda x, k, r: im2col_loops(x, k, r).T, "has shape")]),
+    "space_to_batch": (ex.check_space_to_batch, space_to_batch_loops, [
+        (convolution._s2b_swapped, "swapped the row offset"),
+        (convolution._s2b_image_major, "image-major")]),
+    "receptive_field": (ex.check_receptive_field, receptive_field_plain, [
+        (convolution._rf_no_rate, "ignored the rate"),
+        (convolution._rf_jump_first, "before adding its kernel"),
+        (lambda layers: receptive_field_plain(layers)[0], "sequence of 2 values")]),
+    "resize_backward": (ex.check_resize_backward, resize_backward_loops, [
+        (lambda dy, s: training._resize_backward(dy, s, True), "align_corners=True"),
+        (training._swapped_weights, "swap the interpolation weights"),
+        (training._forward_instead, "the transpose")]),
+    "cross_entropy_backward": (ex.check_cross_entropy_backward, ce_backward_plain, [
+        (lambda lg, lb, ig: -ce_backward_plain(lg, lb, ig), "sign is flipped"),
+        (training._ce_all_pixels, "divided by every pixel"),
+        (training._ce_not_masked, "zero gradient"),
+        (lambda lg, lb, ig: ce_backward_plain(lg.astype(np.float32) * 1.0, lb, ig) * np.nan,
+         "differs at")]),
+    "caffe_sgd": (ex.check_caffe_sgd, caffe_sgd_plain, [
+        (training._torch_sgd, "PyTorch's update"),
+        (training._sgd_no_decay, "left out the weight decay")]),
+    "mean_field": (ex.check_mean_field_update, mean_field_plain, [
+        (crf._mf_penalty, "subtracted the messages"),
+        (crf._mf_wrong_axis, "over pixels"),
+        (crf._mf_plus_unary, "U = -log P"),
+        (lambda U, Q, K, w: Q, "differs at")]),
+    "splat": (ex.check_splat, splat_plain, [
+        (crf._splat_assign, "np.add.at"),
+        (crf._splat_unweighted, "barycentric weights")]),
+    "trimap_band": (ex.check_trimap_band, band_plain, [
+        (crf._band_strict, "<=, not <"),
+        (crf._band_one_sided, "only one side"),
+        (crf._band_eight, "4-neighbour")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_passes_a_right_answer(name):
+    check, right, _ = CASES[name]
+    result = check(right, show=False)
+    assert result.passed, str(result)
+    assert bool(result) and "PASSED" in str(result)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_rejects_wrong_answers_and_names_the_mistake(name):
+    check, _, wrongs = CASES[name]
+    for wrong, words in wrongs:
+        result = check(wrong, show=False)
+        assert result.status == "failed" and not result, str(result)
+        assert words in result.message, str(result)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_stub_is_not_implemented_and_a_crash_is_reported_not_raised(name, capsys):
+    check, _, _ = CASES[name]
+    result = check(_stub)
+    assert result.status == "not implemented yet"
+    assert "NOT IMPLEMENTED YET" in capsys.readouterr().out
+    crash = check(lambda *a: {}["missing"], show=False)
+    assert crash.status == "failed" and "KeyError" in crash.message
+    assert check(None, show=False).status == "failed"
+
+
+def test_first_mismatch_names_the_index_and_the_values():
+    e = np.zeros((2, 3, 4))
+    g = e.copy()
+    g[1, 2, 3] = 5.0
+    msg = ex.first_mismatch(g, e)
+    assert "[1, 2, 3]" in msg and "got 5" in msg and "expected 0" in msg and "1 of 24" in msg
+    assert ex.first_mismatch(e + 1e-12, e) is None
+    assert "shape" in ex.first_mismatch(e[0], e)
+    assert ex.first_mismatch((1, 2), (1, 2)) is None and ex.first_mismatch((1, 3), (1, 2))
+    assert "return" in ex.first_mismatch(None, e)
+
+
+def test_splat_inputs_rebuild_the_library_splat():
+    rng = np.random.default_rng(1)
+    feats = rng.random((20, 2)) * 4
+    vertex, bary, M = ex.splat_inputs(feats)
+    assert np.allclose(bary.sum(axis=0), 1, atol=1e-6) and (bary >= 0).all()
+    from minideeplab.crf.lattice import build_lattice
+    splat, _ = build_lattice(feats)
+    values = rng.standard_normal((20, 2))
+    assert np.allclose(splat_plain(vertex, bary, values, M), splat @ values, atol=1e-5)
