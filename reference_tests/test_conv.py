@@ -250,3 +250,19 @@ def test_bad_shapes(on):
     y, cache = F.conv2d(x, w, padding=1)
     with pytest.raises(ValueError, match=r"dy.shape=\(1, 3, 7, 7\) does not match"):
         F.conv2d_backward(y[:, :, :7, :7], cache)
+
+
+@pytest.mark.parametrize("stride, rate", [(1, 1), (2, 1), (1, 3), (2, 2)])
+def test_holes_forward_by_bands_of_channels_equals_direct(monkeypatch, stride, rate):
+    """Above COLUMN_BUDGET the column matrix is built for bands of input channels, whose
+    products are summed; the last band is shorter here (5 channels, 2 per band)."""
+    import importlib
+    im2col_module = importlib.import_module("minideeplab.functional.im2col")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 5, 17, 13)), rng.standard_normal((4, 5, 3, 3))
+    expected = F.conv2d(x, w, padding=rate, stride=stride, rate=rate, method="direct")[0]
+    OH = (17 + 2 * rate - 2 * rate - 1) // stride + 1
+    OW = (13 + 2 * rate - 2 * rate - 1) // stride + 1
+    monkeypatch.setattr(im2col_module, "COLUMN_BUDGET", 2 * 9 * OH * OW * 2)
+    y = F.conv2d(x, w, padding=rate, stride=stride, rate=rate, method="holes")[0]
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)

@@ -32,8 +32,8 @@ from .. import backend
 from ..checks import (check_array, check_choice, check_int, check_pair, check_same_dtype,
                       conv_output_size)
 from .deinterlace import deinterlace_backward, deinterlace_forward
-from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, tap_slices,
-                     to_chwn)
+from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
+                     tap_slices, to_chwn)
 
 __all__ = ["conv2d", "conv2d_backward", "METHODS"]
 
@@ -97,14 +97,13 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
         y, inner = deinterlace_forward(x, w, (ph, pw), rate)
         cache = ConvCache(None, x.shape, w, b is not None, stride, (ph, pw), rate, method,
                           inner)
+    elif method == "holes":
+        x_saved = pad_to_chwn(x, ph, pw)                                 # (C, Hp, Wp, N)
+        y = from_chwn(holes_forward_chwn(x_saved, w, stride, rate))      # (N, O, OH, OW)
     else:
-        x_pad = pad2d(x, ph, pw)
-        if method == "holes":
-            x_saved = to_chwn(x_pad)                                     # (C, Hp, Wp, N)
-            y = from_chwn(holes_forward_chwn(x_saved, w, stride, rate))  # (N, O, OH, OW)
-        else:
-            x_saved = x_pad
-            y = _direct_forward(x_pad, w, stride, rate)
+        x_saved = x_pad = pad2d(x, ph, pw)
+        y = _direct_forward(x_pad, w, stride, rate)
+    if method != "deinterlace":
         cache = ConvCache(x_saved, x.shape, w, b is not None, stride, (ph, pw), rate, method,
                           None)
     if b is not None:

@@ -19,8 +19,14 @@ Shapes, for a padded input (C, Hp, Wp, N), filters (O, C, KH, KW), stride s and 
 from .. import backend
 from ..checks import conv_output_size
 
-__all__ = ["pad2d", "tap_slices", "to_chwn", "from_chwn", "im2col", "col2im",
-           "holes_forward_chwn", "holes_backward_chwn"]
+__all__ = ["pad2d", "tap_slices", "to_chwn", "pad_to_chwn", "from_chwn", "im2col", "col2im",
+           "holes_forward_chwn", "holes_backward_chwn", "COLUMN_BUDGET"]
+
+# The forward's column matrix is built for a band of input channels at a time when the whole
+# would hold more numbers than this (16M: 64 MB in float32). DeepLabV3's rate-36 ASPP branch on a
+# 65x65 map of 2048 channels would otherwise need a 311 MB column matrix; by bands the result is
+# the same sum and memory stays near the input and output.
+COLUMN_BUDGET = 16 * 2 ** 20
 
 
 def pad2d(x, ph, pw):
@@ -45,6 +51,15 @@ def to_chwn(x):
     """(N, C, H, W) -> (C, H, W, N), contiguous."""
     xp = backend.get_array_module(x)
     return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def pad_to_chwn(x, ph, pw):
+    """(N, C, H, W) -> zero-padded (C, H + 2ph, W + 2pw, N), contiguous, in one copy."""
+    xp = backend.get_array_module(x)
+    N, C, H, W = x.shape
+    x_t = xp.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)
+    x_t[:, ph:ph + H, pw:pw + W, :] = x.transpose(1, 2, 3, 0)
+    return x_t
 
 
 def from_chwn(x_t):
@@ -105,15 +120,31 @@ def holes_forward_chwn(x_t, w, stride, rate):
     """Atrous convolution as one GEMM for the whole batch, in the (C, H, W, N) layout.
 
     x_t (C, Hp, Wp, N) padded -> y_t (O, OH, OW, N):
-    (O, C*KH*KW) @ (C*KH*KW, OH*OW*N).
+    (O, C*KH*KW) @ (C*KH*KW, OH*OW*N). When that column matrix would exceed
+    :data:`COLUMN_BUDGET` numbers, it is built and multiplied for bands of input channels in
+    turn, and the bands' products summed (the GEMM's inner dimension, split; bands of output
+    rows would shrink the GEMM's other dimension instead, which OpenBLAS runs 3x slower).
     """
     C, Hp, Wp, N = x_t.shape
     O, _, KH, KW = w.shape
     OH = conv_output_size(Hp, KH, stride=stride, rate=rate)
     OW = conv_output_size(Wp, KW, stride=stride, rate=rate)
-    cols = im2col(x_t, KH, KW, stride, rate)              # (CKK, OH*OW*N)
-    y_t = w.reshape(O, C * KH * KW) @ cols                 # (O, OH*OW*N)
-    return y_t.reshape(O, OH, OW, N)
+    w2 = w.reshape(O, C * KH * KW)
+    per_channel = KH * KW * OH * OW * N
+    band = max(1, COLUMN_BUDGET // per_channel)
+    if band >= C or (KH == 1 and KW == 1 and stride == 1):
+        cols = im2col(x_t, KH, KW, stride, rate)          # (CKK, OH*OW*N)
+        return (w2 @ cols).reshape(O, OH, OW, N)           # (O, OH*OW*N)
+    y2 = None
+    for c0 in range(0, C, band):                           # the sum over channels, by bands
+        c1 = min(C, c0 + band)
+        cols = im2col(x_t[c0:c1], KH, KW, stride, rate)   # ((c1-c0)KK, OH*OW*N)
+        part = w2[:, c0 * KH * KW:c1 * KH * KW] @ cols
+        if y2 is None:
+            y2 = part
+        else:
+            y2 += part
+    return y2.reshape(O, OH, OW, N)
 
 
 def holes_backward_chwn(dy_t, x_t, w, stride, rate):

@@ -1,0 +1,145 @@
+"""torchvision's DeepLabV3-ResNet50/101 forward: minideeplab (NumPy) against PyTorch on the CPU.
+
+    PYTHONPATH=. python benchmarks/bench_torchvision.py --torch-python /path/to/venv/bin/python
+
+Each measurement runs in a fresh subprocess (``--worker``), so that its peak resident memory
+(``ru_maxrss``) is its own: the model with random weights (speed does not depend on them),
+one 1x3xSxS float32 input, a warm-up forward, then the median of ``--repeats`` forwards.
+minideeplab runs inside ``nn.no_cache()`` (no backward caches, as ``predict``), PyTorch inside
+``torch.no_grad()``, both with the same number of threads (OpenBLAS's, and
+``torch.set_num_threads``). PyTorch runs under the interpreter given by ``--torch-python`` (an
+environment with torch and torchvision; minideeplab never imports torch); without it only
+minideeplab's column is measured.
+
+Reported per (arch, size): median forward time, peak RSS of the process (imports, weights and
+the forward), the ratios ours / PyTorch (goal: <= 1.5 for both), and the RSS after loading the
+model (before any forward), so that the forward's own memory can be read off.
+Writes ``benchmarks/results/torchvision.md`` (and ``.json``).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ARCHS = ("deeplabv3_resnet50", "deeplabv3_resnet101")
+
+
+def _rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+def _current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def worker(impl, arch, size, repeats, threads):
+    """Runs in the subprocess; prints one JSON line."""
+    import time
+
+    import numpy as np
+    x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    if impl == "torch":
+        import torch
+        from torchvision.models import segmentation
+        torch.set_num_threads(threads)
+        model = getattr(segmentation, arch)(weights=None, weights_backbone=None,
+                                            num_classes=21, aux_loss=False).eval()
+        xt = torch.from_numpy(x)
+
+        def forward():
+            with torch.no_grad():
+                return model.classifier(model.backbone(xt)["out"])
+    else:
+        sys.path.insert(0, ROOT)
+        from minideeplab import nn
+        from minideeplab.models import build_torchvision
+        model = build_torchvision(arch, 21).eval()
+
+        def forward():
+            with nn.no_cache():
+                return model(x)
+    loaded = _current_rss_mb()
+    forward()                                      # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        y = forward()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps(dict(impl=impl, arch=arch, size=size, threads=threads,
+                          time_s=float(np.median(times)), times=times,
+                          peak_rss_mb=_rss_mb(), rss_after_load_mb=loaded,
+                          out_shape=list(y.shape))))
+
+
+def run_worker(python, impl, arch, size, repeats, threads):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    cmd = [python, os.path.abspath(__file__), "--worker", impl, "--arch", arch, "--size",
+           str(size), "--repeats", str(repeats), "--threads", str(threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(rows, machine, threads):
+    lines = [f"Machine: {machine}; {threads} thread(s) for both; medians of the repeats.", "",
+             "| network | input | ours (s) | PyTorch (s) | time ratio | ours peak RSS (MB) | "
+             "PyTorch peak RSS (MB) | memory ratio | ours RSS after load (MB) | "
+             "PyTorch RSS after load (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        o, t = r["ours"], r.get("torch")
+        tt = f"{t['time_s']:.2f}" if t else "-"
+        tr = f"{o['time_s'] / t['time_s']:.2f}" if t else "-"
+        tm = f"{t['peak_rss_mb']:.0f}" if t else "-"
+        mr = f"{o['peak_rss_mb'] / t['peak_rss_mb']:.2f}" if t else "-"
+        tl = f"{t['rss_after_load_mb']:.0f}" if t else "-"
+        lines.append(f"| {r['arch']} | 1x3x{r['size']}x{r['size']} | {o['time_s']:.2f} | {tt} | "
+                     f"{tr} | {o['peak_rss_mb']:.0f} | {tm} | {mr} | "
+                     f"{o['rss_after_load_mb']:.0f} | {tl} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--worker", choices=("ours", "torch"))
+    p.add_argument("--arch", choices=ARCHS)
+    p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
+    p.add_argument("--size", type=int)
+    p.add_argument("--sizes", nargs="+", type=int, default=[321, 513])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--torch-python", help="a Python with torch and torchvision installed")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "torchvision"))
+    a = p.parse_args()
+    if a.worker:
+        return worker(a.worker, a.arch, a.size, a.repeats, a.threads)
+    sys.path.insert(0, ROOT)
+    from minideeplab.timing import describe_machine
+    rows = []
+    for arch in a.archs:
+        for size in a.sizes:
+            row = dict(arch=arch, size=size)
+            row["ours"] = run_worker(sys.executable, "ours", arch, size, a.repeats, a.threads)
+            if a.torch_python:
+                row["torch"] = run_worker(a.torch_python, "torch", arch, size, a.repeats,
+                                          a.threads)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    text = table(rows, describe_machine(), a.threads)
+    print(text)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out + ".md", "w") as f:
+        f.write("# torchvision's DeepLabV3 forward: minideeplab vs PyTorch (CPU, float32)\n\n"
+                "`PYTHONPATH=. python benchmarks/bench_torchvision.py --torch-python ...`\n\n"
+                + text)
+    with open(a.out + ".json", "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
