@@ -22,6 +22,7 @@ N steps + resume + N steps give identical weights.
 units. Networks trained here from scratch with He initialisation train much better on inputs of
 unit scale, hence the default 1/64 (about one over the pixel standard deviation).
 """
+import copy
 import dataclasses
 import json
 import math
@@ -33,6 +34,8 @@ import numpy as np
 
 from . import backend, checkpoint as ckpt, functional as F
 from .data.augment import augment, to_batch
+from .data.voc import DataError
+from .fileio import atomic_write_text, prepare_output_dir
 from .metrics import ConfusionMatrix
 from .models import MODEL_NAMES, build_model
 from .optim import SGD, make_schedule
@@ -230,6 +233,9 @@ class Trainer:
         self.config = config
         self.device = device or backend.default_device()
         self.out_dir = out_dir
+        if out_dir is not None:   # before any work: created, proved writable, temps cleaned
+            prepare_output_dir(out_dir, "out_dir")
+        self.last_checkpoint = None   # (path, iteration) of the last good checkpoint, if any
         if train_set is None or val_set is None:
             built_train, built_val = make_datasets(config)
             train_set = built_train if train_set is None else train_set
@@ -270,9 +276,20 @@ class Trainer:
 
     def step(self):
         """One SGD iteration; returns ``(loss, lr)``, the batch's loss and the learning rate used
-        (floats). Raises TrainingDiverged on NaN/inf."""
+        (floats).
+
+        Raises TrainingDiverged when the loss, or any weight or optimiser state after the
+        update, is NaN or infinite (nothing is saved then). A data file that cannot be read
+        raises :class:`~minideeplab.data.DataError` with the data generator rewound, so the
+        same batch is drawn again after a resume.
+        """
         c = self.config
-        x, labels = self._batch()
+        state = copy.deepcopy(self.data_rng.bit_generator.state)
+        try:
+            x, labels = self._batch()
+        except DataError:
+            self.data_rng.bit_generator.state = state
+            raise
         self.model.train()
         logits = self.model(x)                                         # (N, L, h, w)
         # The labels were checked on the host (to_batch with num_classes): the loss does not
@@ -288,19 +305,50 @@ class Trainer:
                                                  up_cache)
         else:
             raise ValueError(f"loss_at must be 'stride8' or 'full', got {c.loss_at!r}")
-        loss = float(loss)   # the step's one device-to-host sync (progress bar, NaN check)
         lr = self.schedule(self.iteration)
-        if not math.isfinite(loss):
-            where = (f"the last good checkpoint {os.path.join(self.out_dir, 'checkpoint.npz')!r} "
-                     "is untouched" if self.out_dir else "no checkpoint was written")
-            raise TrainingDiverged(
-                f"loss became {loss} at iteration {self.iteration} (lr {lr:.3g}); training "
-                f"stopped and {where}. Lower base_lr (now {c.base_lr:g}) or input_scale.")
         self.optimizer.zero_grad()
         self.model.backward(dlogits)
         self.optimizer.step(lr)
+        self._last_batch = x
+        # The step's one device-to-host sync: the loss and "every weight and velocity is
+        # finite" (one reduction per array, stacked), read together.
+        xp = backend.get_array_module(x)
+        loss, finite = (float(v) for v in backend.asnumpy(xp.stack(
+            [xp.asarray(loss, dtype=xp.float64), self._all_finite(xp).astype(xp.float64)])))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss became {loss} at iteration {self.iteration} (lr {lr:.3g}); training "
+                f"stopped; {self._last_good()}. Lower base_lr (now {c.base_lr:g}) or "
+                "input_scale.")
+        if not finite:
+            raise TrainingDiverged(
+                f"{self._first_non_finite()} became non-finite in the update of iteration "
+                f"{self.iteration} (lr {lr:.3g}, loss {loss:.4g}); training stopped; "
+                f"{self._last_good()}. Lower base_lr (now {c.base_lr:g}) or input_scale.")
         self.iteration += 1
         return loss, lr
+
+    def _state_arrays(self):
+        yield from (("parameter", k, v) for k, v in self.model.state_dict().items())
+        yield from (("optimiser state", k, v) for k, v in self.optimizer.state_dict().items())
+
+    def _all_finite(self, xp):
+        """A device boolean: every weight, buffer and velocity is finite (no sync here)."""
+        return xp.stack([xp.isfinite(a).all() for _, _, a in self._state_arrays()]).all()
+
+    def _first_non_finite(self):
+        for kind, name, a in self._state_arrays():        # only after a failure: syncs are fine
+            if not bool(backend.get_array_module(a).isfinite(a).all()):
+                return f"{kind} {name!r}"
+        return "a weight"
+
+    def _last_good(self):
+        """The truth about what was saved, for the messages that stop a run."""
+        if self.last_checkpoint is None:
+            return ("no checkpoint was written by this run" if self.out_dir else
+                    "nothing was saved (no out_dir)")
+        path, iteration = self.last_checkpoint
+        return f"the last good checkpoint is {path!r} (iteration {iteration}), untouched"
 
     # -- the loop ----------------------------------------------------------------------
     def run(self, until=None, log=print):
@@ -315,7 +363,12 @@ class Trainer:
                        disable=not self.show_progress)
         start = time.perf_counter() - self.elapsed
         while self.iteration < until:
-            loss, lr = self.step()
+            try:
+                loss, lr = self.step()
+            except DataError as e:          # a damaged file: save what was done, then stop
+                self.elapsed = time.perf_counter() - start
+                bar.close()
+                raise self._stop_on_data_error(e) from e
             now = time.perf_counter() - start
             for key, value in (("iteration", self.iteration), ("loss", loss), ("lr", lr),
                                ("time", now)):
@@ -350,8 +403,30 @@ class Trainer:
     def rngs(self):
         return {"data": self.data_rng, **ckpt.module_rngs(self.model)}
 
+    def _stop_on_data_error(self, error):
+        """Checkpoint the finished iterations (the data generator was rewound to the failed
+        batch) and return the DataError to raise: nothing done so far is lost."""
+        saved = self.last_checkpoint is not None and self.last_checkpoint[1] == self.iteration
+        if self.out_dir and not saved and self.iteration > 0:
+            self.save(os.path.join(self.out_dir, "checkpoint.npz"))
+        if self.last_checkpoint is not None:
+            path, iteration = self.last_checkpoint
+            where = (f"the {iteration} finished iterations are saved in {path!r}; fix or "
+                     f"remove the file and resume from it")
+        else:
+            where = ("no iteration had finished" if self.iteration == 0 else
+                     f"{self.iteration} iterations are lost (no out_dir)")
+        return DataError(f"{error}\ntraining stopped before iteration {self.iteration + 1}; "
+                         f"{where}", getattr(error, "path", None))
+
     def save(self, path):
-        """Write an atomic checkpoint (model, optimiser, generators, config, history)."""
+        """Write an atomic checkpoint (model, optimiser, generators, config, history).
+
+        Only usable weights are saved: all finite (checked after every step) and giving
+        finite scores on the last training batch (one forward pass in eval mode, here).
+        Raises TrainingDiverged otherwise, leaving the previous checkpoint untouched.
+        """
+        self._check_scores()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         config = {"train": self.config.to_json(), "model": getattr(self.model, "build_args",
                                                                      None),
@@ -359,30 +434,85 @@ class Trainer:
         ckpt.save_checkpoint(path, self.model, self.optimizer, iteration=self.iteration,
                              rngs=self.rngs(), config=config)
         if self.out_dir:
-            tmp = os.path.join(self.out_dir, "history.json.tmp")
-            with open(tmp, "w") as f:
-                json.dump(self.history, f)
-            os.replace(tmp, os.path.join(self.out_dir, "history.json"))
+            atomic_write_text(os.path.join(self.out_dir, "history.json"),
+                              json.dumps(self.history))
+        self.last_checkpoint = (os.fspath(path), self.iteration)
+
+    def _check_scores(self):
+        """Finite weights can still be unusable (1e30 overflows the next layer): the scores
+        of the last batch, in eval mode as predict computes them, must be finite."""
+        x = getattr(self, "_last_batch", None)
+        if x is None:
+            return
+        self.model.eval()
+        try:
+            scores = self.model(x)
+        finally:
+            self.model.train()
+        xp = backend.get_array_module(scores)
+        if not bool(xp.isfinite(scores).all()):
+            raise TrainingDiverged(
+                f"the weights after iteration {self.iteration} give non-finite scores (they "
+                f"are finite but too large: the run diverged); they were not saved; "
+                f"{self._last_good()}. Lower base_lr (now {self.config.base_lr:g}) or "
+                "input_scale.")
 
     @classmethod
     def resume(cls, path, *, changes=None, **kwargs):
         """A Trainer restored from a checkpoint; ``run()`` continues where it stopped.
 
         ``changes``: settings to change from the saved ones (e.g. ``{"max_iter": 4000}`` to
-        train longer); ``trainer.saved_config`` keeps the saved settings.
+        train longer); ``trainer.saved_config`` keeps the saved settings. Every setting, the
+        iteration (0..max_iter) and the history are checked; a bad one is a CheckpointError
+        naming the file and the entry.
         """
         loaded = ckpt.load_checkpoint(path)
+        where = f"checkpoint {os.fspath(path)!r}"
         if "train" not in loaded.config:
-            raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} was not written by "
-                                       "Trainer (no training config inside)")
-        saved = TrainConfig.from_json(loaded.config["train"])
-        trainer = cls(saved.replace(**(changes or {})), **kwargs)
+            raise ckpt.CheckpointError(f"{where} was not written by Trainer (no training "
+                                       "config inside)")
+        saved = _config_from_checkpoint(loaded.config["train"], where)
+        try:
+            config = saved.replace(**(changes or {}))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"resume: {e}") from e
+        if loaded.iteration > config.max_iter:
+            raise ckpt.CheckpointError(
+                f"{where}: entry 'iteration' is {loaded.iteration}, beyond max_iter "
+                f"{config.max_iter}" + (" (given)" if "max_iter" in (changes or {}) else
+                                        " of its config"))
+        history = loaded.config.get("history", None)
+        if history is not None and not _is_history(history, loaded.iteration):
+            raise ckpt.CheckpointError(f"{where}: config entry 'history' is not a training "
+                                       "history of its iterations")
+        elapsed = loaded.config.get("elapsed", 0.0)
+        if not (_is_real(elapsed) and elapsed >= 0):
+            raise ckpt.CheckpointError(f"{where}: config entry 'elapsed' must be a number "
+                                       f">= 0, got {elapsed!r}")
+        trainer = cls(config, **kwargs)
         trainer.saved_config = saved
         trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
                                                     trainer.rngs())
-        trainer.history = loaded.config.get("history", trainer.history)
-        trainer.elapsed = float(loaded.config.get("elapsed", 0.0))
+        if history is not None:
+            trainer.history = history
+        trainer.elapsed = float(elapsed)
+        trainer.last_checkpoint = (os.fspath(path), trainer.iteration)
         return trainer
+
+
+def _config_from_checkpoint(d, where):
+    try:
+        return TrainConfig.from_json(d)
+    except (TypeError, ValueError) as e:
+        raise ckpt.CheckpointError(f"{where}: config entry 'train' is invalid: {e}") from e
+
+
+def _is_history(h, iteration):
+    keys = ("iteration", "loss", "lr", "time")
+    return (isinstance(h, dict) and all(isinstance(h.get(k), list) for k in keys + ("val",))
+            and all(len(h[k]) == len(h["iteration"]) for k in keys)
+            and all(isinstance(v, dict) for v in h["val"])
+            and (not h["iteration"] or h["iteration"][-1] == iteration))
 
 
 # ----------------------------------------------------------------------------- inference
@@ -443,9 +573,19 @@ def model_from_checkpoint(path, device=None):
 def model_from_loaded(loaded, path, device=None):
     """:func:`model_from_checkpoint` for a checkpoint already read with ``load_checkpoint``
     (``path`` only names it in errors)."""
-    if not loaded.config.get("model"):
-        raise ckpt.CheckpointError(f"checkpoint {os.fspath(path)!r} does not record how to "
-                                   "build its model (no 'model' entry in its config)")
-    model = build_model(**loaded.config["model"], device=device or backend.default_device())
-    model.load_state_dict(loaded.model_state)
-    return model.eval(), TrainConfig.from_json(loaded.config["train"])
+    where = f"checkpoint {os.fspath(path)!r}"
+    args = loaded.config.get("model")
+    if not args:
+        raise ckpt.CheckpointError(f"{where} does not record how to build its model (no "
+                                   "'model' entry in its config)")
+    if not isinstance(args, dict) or "device" in args:
+        raise ckpt.CheckpointError(f"{where}: config entry 'model' must be a mapping of "
+                                   f"build_model arguments, got {args!r:.200}")
+    config = _config_from_checkpoint(loaded.config.get("train"), where)
+    try:
+        model = build_model(**args, device=device or backend.default_device())
+    except (TypeError, ValueError) as e:
+        raise ckpt.CheckpointError(f"{where}: config entry 'model' does not build a model "
+                                   f"({e})") from e
+    ckpt.restore_checkpoint(loaded._replace(path=os.fspath(path)), model)
+    return model.eval(), config

@@ -6,7 +6,7 @@ import pytest
 
 from minideeplab import backend, checkpoint
 from minideeplab.cli import main as cli_main
-from minideeplab.data import SyntheticShapes
+from minideeplab.data import DataError, SyntheticShapes
 from minideeplab.metrics import ConfusionMatrix
 from minideeplab.train import TrainConfig, Trainer, TrainingDiverged, evaluate
 
@@ -143,3 +143,191 @@ def test_command_line_train_evaluate_predict(tmp_path, capsys):
     np.testing.assert_array_equal(labels, probs.argmax(axis=0))
     assert cli_main(["train", "--dataset", "voc"]) == 2
     assert "--dataset must be 'synthetic' or 'voc PATH'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- nothing lost
+def _checkpointing(tmp_path, **changes):
+    config = SMALL.replace(**{"max_iter": 6, "checkpoint_every": 1, **changes})
+    return Trainer(config, out_dir=str(tmp_path), show_progress=False)
+
+
+def _poison_after_update(trainer, at, target, value):
+    """From iteration ``at`` on, the update writes ``value`` into one element of ``target``
+    ("parameter" or "optimiser state"); returns that entry's name."""
+    states = trainer.model.state_dict() if target == "parameter" else \
+        trainer.optimizer.state_dict()
+    name = sorted(states)[len(states) // 2]
+    step = trainer.optimizer.step
+
+    def poisoned(lr=None):
+        step(lr)
+        if trainer.iteration >= at:
+            (trainer.model.state_dict() if target == "parameter" else
+             trainer.optimizer.state_dict())[name].reshape(-1)[0] = value
+    trainer.optimizer.step = poisoned
+    return name
+
+
+@pytest.mark.parametrize("target", ["parameter", "optimiser state"])
+def test_non_finite_weights_stop_before_any_save(tmp_path, target):
+    trainer = _checkpointing(tmp_path)
+    name = _poison_after_update(trainer, 3, target, np.inf)
+    path = str(tmp_path / "checkpoint.npz")
+    with pytest.raises(TrainingDiverged, match=rf"{target} '{name}' became non-finite in the "
+                                               rf"update of iteration 3 .*the last good "
+                                               rf"checkpoint is '{path}' \(iteration 3\)"):
+        trainer.run(log=None)
+    saved = checkpoint.load_checkpoint(path)            # validates: every entry finite
+    assert saved.iteration == 3
+
+
+def test_finite_but_unusable_weights_are_not_saved(tmp_path):
+    """Weights of 1e30 are finite but overflow the next layer: the eval-mode scores on the
+    last batch are checked before a save, and the message does not claim a checkpoint that
+    this run never wrote."""
+    trainer = _checkpointing(tmp_path, checkpoint_every=2)
+    step = trainer.optimizer.step
+
+    def blow_up(lr=None):
+        step(lr)
+        if trainer.iteration == 1:            # the update of the second iteration
+            for w in trainer.model.state_dict().values():
+                w *= np.float32(1e30)
+    trainer.optimizer.step = blow_up
+    with pytest.raises(TrainingDiverged, match=r"weights after iteration 2 give non-finite "
+                                               r"scores .* no checkpoint was written by this "
+                                               r"run"):
+        with np.errstate(all="ignore"):
+            trainer.run(log=None)
+    assert not os.path.exists(tmp_path / "checkpoint.npz")
+
+
+def test_a_diverging_learning_rate_leaves_only_usable_checkpoints(tmp_path):
+    """The user's case: a far too large learning rate, a checkpoint every iteration. The run
+    stops, and whatever checkpoint it left is one predict can use (finite probabilities)."""
+    from minideeplab.train import model_from_checkpoint, predict
+    trainer = _checkpointing(tmp_path, base_lr=1e3, max_iter=20)
+    with pytest.raises(TrainingDiverged, match="training stopped|not saved") as e:
+        with np.errstate(all="ignore"):
+            trainer.run(log=None)
+    path = tmp_path / "checkpoint.npz"
+    if trainer.last_checkpoint is None:
+        assert "no checkpoint was written by this run" in str(e.value)
+        assert not path.exists()
+    else:
+        assert f"(iteration {trainer.last_checkpoint[1]})" in str(e.value)
+        model, config = model_from_checkpoint(str(path))
+        image, _ = SyntheticShapes("val", 1, size=33)[0]
+        _, probs = predict(model, image, input_scale=config.input_scale)
+        assert np.isfinite(probs).all()
+
+
+def test_divergence_without_out_dir_says_nothing_was_saved():
+    trainer = Trainer(SMALL, show_progress=False)
+    _poison_after_update(trainer, 1, "parameter", np.nan)
+    with pytest.raises(TrainingDiverged, match="nothing was saved"):
+        trainer.run(log=None)
+
+
+class _Flaky:
+    """A file-backed dataset (no load_arrays) whose reads fail while ``broken`` is set."""
+
+    def __init__(self, dataset):
+        self.dataset, self.broken = dataset, False
+        self.num_classes = dataset.num_classes
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        if self.broken:
+            raise DataError(f"read_image: cannot read image 'img{i}.jpg': the file is corrupt",
+                            f"img{i}.jpg")
+        return self.dataset[i]
+
+
+def test_a_corrupt_file_mid_run_saves_the_finished_iterations(tmp_path):
+    """Nothing is lost: the run stops at the damaged file with a checkpoint of every finished
+    iteration and the data generator rewound, so after the file is fixed the resumed run ends
+    with the weights of an uninterrupted one."""
+    config = SMALL.replace(max_iter=6)
+    straight = Trainer(config, train_set=_Flaky(SyntheticShapes("train", 8, size=33,
+                                                                preset="large")),
+                       show_progress=False)
+    straight.run(log=None)
+
+    flaky = _Flaky(SyntheticShapes("train", 8, size=33, preset="large"))
+    trainer = Trainer(config, out_dir=str(tmp_path), train_set=flaky, show_progress=False)
+    trainer.run(until=3, log=None)
+    flaky.broken = True
+    path = str(tmp_path / "checkpoint.npz")
+    with pytest.raises(DataError, match=rf"img\d+.jpg'.*\ntraining stopped before iteration "
+                                        rf"4; the 3 finished iterations are saved in "
+                                        rf"'{path}'") as e:
+        trainer.run(log=None)
+    assert e.value.path.startswith("img")
+    flaky.broken = False
+    resumed = Trainer.resume(path, show_progress=False, train_set=flaky)
+    assert resumed.iteration == 3
+    resumed.run(log=None)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_trainer_checks_out_dir_before_any_work(tmp_path, monkeypatch):
+    from minideeplab.fileio import OutputPathError
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(Trainer, "step", lambda self: pytest.fail("trained"))
+    with pytest.raises(OutputPathError, match="out_dir: .*file' exists and is not a folder"):
+        Trainer(SMALL, out_dir=str(tmp_path / "file"), show_progress=False).run()
+
+
+def _rewrite_config(src, dst, edit, key="config"):
+    entries = dict(np.load(src))
+    if key == "config":
+        config = checkpoint.array_to_json(entries["config"])
+        edit(config)
+        entries["config"] = checkpoint.json_to_array(config)
+    else:
+        entries[key] = edit
+    with open(dst, "wb") as f:
+        np.savez(f, **entries)
+    return str(dst)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["train"].update(batch_size="ten"), "batch_size must be an integer, got 'ten'"),
+    (lambda c: c["train"].update(batch_size=0), "batch_size must be >= 1, got 0"),
+    (lambda c: c["train"].update(crop_size=-3), "crop_size must be >= 1, got -3"),
+    (lambda c: c["train"].update(base_lr=None), "base_lr must be a finite real number, got None"),
+    (lambda c: c["train"].update(base_lr=float("nan")), "base_lr must be a finite real number"),
+    (lambda c: c["train"].update(max_iter=2), "entry 'iteration' is 3, beyond max_iter 2"),
+    (lambda c: c["train"].update(inc=1), r"unknown settings \['inc'\]"),
+    (lambda c: c.update(train=[1, 2]), "the settings must be a mapping, got list"),
+    (lambda c: c.update(history={"loss": 1}), "'history' is not a training history"),
+    (lambda c: c.update(elapsed="long"), "'elapsed' must be a number >= 0, got 'long'"),
+])
+def test_resume_validates_the_saved_settings(tmp_path, edit, message):
+    trainer = Trainer(SMALL, out_dir=str(tmp_path), show_progress=False)
+    trainer.run(until=3, log=None)
+    trainer.save(str(tmp_path / "checkpoint.npz"))
+    Trainer.resume(str(tmp_path / "checkpoint.npz"), show_progress=False)     # the control
+    bad = _rewrite_config(tmp_path / "checkpoint.npz", tmp_path / "bad.npz", edit)
+    with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
+        Trainer.resume(bad, show_progress=False)
+
+
+def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
+    from minideeplab.train import model_from_checkpoint
+    trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), show_progress=False)
+    trainer.run(log=None)
+    src = tmp_path / "checkpoint.npz"
+    for edit, message in [
+            (lambda c: c.update(model=["aspp-l"]), "'model' must be a mapping"),
+            (lambda c: c["model"].update(name="resnet", num_classes="21"),
+             "'model' does not build a model"),
+            (lambda c: c["model"].update(fc6_kernel="big"), "'model' does not build a model"),
+            (lambda c: c["model"].update(num_classes=3), "model entry 'head")]:
+        bad = _rewrite_config(src, tmp_path / "bad.npz", edit)
+        with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
+            model_from_checkpoint(bad)
