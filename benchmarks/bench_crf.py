@@ -31,21 +31,16 @@ C_REFERENCE_SECONDS = 0.5     # DeepLab v2 paper, Sec. 1: "0.5 secs on a CPU" fo
 COMMON = r"""
 import json, sys, time
 import numpy as np
-import matplotlib.cbook
-from PIL import Image
 from minideeplab import functional as F
 from minideeplab.crf import dense_crf, LatticeFilter
+from minideeplab.data import sample_photo
 from minideeplab.crf.dense import bilateral_features, spatial_features, unary_from_probs
 from minideeplab.crf.meanfield import mean_field, normalized_filter, softmax
 
 RESNET = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
 
 def photo(W, H, noise=0.0):
-    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        top = (h - w * 3 // 4) // 2
-        a = np.asarray(im.crop((0, top, w, top + w * 3 // 4)).resize((W, H), Image.BILINEAR))
+    a = sample_photo((W, H))
     if noise:
         a = np.clip(a + np.random.default_rng(0).normal(0, noise, a.shape), 0, 255)
     return np.ascontiguousarray(a, dtype=np.uint8)

@@ -146,11 +146,8 @@ def counting_conv_flops(run):
 
 def crf_case(xp):
     from minideeplab.crf import dense_crf
-    from minideeplab.paper.figures.common import sample_image
-    rgb = sample_image(gray=False)                                   # (600, 512, 3) in [0, 1]
-    ys = np.linspace(0, rgb.shape[0] - 1, 375).round().astype(int)
-    xs = np.linspace(0, rgb.shape[1] - 1, 500).round().astype(int)
-    image = (rgb[ys][:, xs] * 255).round().astype(np.uint8)          # 500x375, nearest
+    from minideeplab.data import sample_photo
+    image = sample_photo((500, 375))                                 # as bench_crf.py's VOC case
     rng = np.random.default_rng(3)
     logits = (3 * rng.standard_normal((1, 21, 47, 63))).astype("float32")
     up, _ = F.resize_bilinear(logits, (375, 500))

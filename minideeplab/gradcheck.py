@@ -15,12 +15,14 @@ Typical use, for an op pair ``y, cache = op(x, w)`` / ``dx, dw = op_backward(dy,
                     lambda dy, x, w: dict(zip("xw", op_backward(dy, op(x, w)[1]))),
                     {"x": x, "w": w})
 """
+from collections import namedtuple
+
 import numpy
 
 from . import backend
 
 __all__ = ["GradientCheckError", "numerical_gradient", "compare_gradients", "check_gradients",
-           "rel_error"]
+           "rel_error", "GradientArrays", "gradient_arrays"]
 
 
 class GradientCheckError(AssertionError):
@@ -136,3 +138,42 @@ def check_gradients(forward, backward, inputs, *, wrt=None, seed=0, eps=1e-6, rt
         worst[name] = compare_gradients(name, grads[name], numeric, idx, inputs[name].shape,
                                         rtol=rtol, atol=atol)
     return worst
+
+
+GradientArrays = namedtuple("GradientArrays", "x dy analytic numeric max_rel_error")
+GradientArrays.__doc__ = """One input's gradient in full, to look at: the input x, the upstream
+gradient dy (shaped like the output), the analytic gradient from the backward pass and the
+central-difference estimate (both shaped like x), and the worst relative error between them.
+All NumPy arrays."""
+
+
+def gradient_arrays(forward, backward, inputs, name, *, dy=None, seed=0, eps=1e-6):
+    """The analytic and the numerical gradient of every entry of ``inputs[name]``.
+
+    Same conventions as :func:`check_gradients` (``forward(**inputs) -> y``,
+    ``backward(dy, **inputs) -> {name: gradient}``, float64 inputs, a random upstream gradient
+    ``dy ~ N(0, 1)`` drawn from ``seed`` unless given), but nothing is compared or raised:
+    every entry is estimated, and the arrays are returned for a figure or a reader to inspect.
+    Cost: two forward passes per entry of the input.
+
+    Returns
+    -------
+    :class:`GradientArrays`
+    """
+    x = inputs[name]
+    if x.dtype != numpy.float64:
+        raise TypeError(f"gradient_arrays: input {name!r} must be float64 for a meaningful "
+                        f"check, got {x.dtype}")
+    y = forward(**inputs)
+    xp = backend.get_array_module(y)
+    if dy is None:
+        dy = numpy.random.default_rng(seed).standard_normal(y.shape)
+    if tuple(dy.shape) != tuple(y.shape):
+        raise ValueError(f"gradient_arrays: dy has shape {tuple(dy.shape)}, the output has "
+                         f"{tuple(y.shape)}")
+    dy = xp.asarray(dy)
+    analytic = backend.asnumpy(backward(dy, **inputs)[name])
+    numeric, _ = numerical_gradient(forward, inputs, name, dy, eps=eps)
+    numeric = numeric.reshape(analytic.shape)
+    return GradientArrays(backend.asnumpy(x), backend.asnumpy(dy), analytic, numeric,
+                          float(rel_error(analytic, numeric).max()))

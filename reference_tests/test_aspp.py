@@ -1,5 +1,6 @@
 """ASPP v2 and v3: structure, Table 1 parameter counts, functional re-computation, holes vs
-deinterlace, and end-to-end gradient checks including every parameter."""
+deinterlace, end-to-end gradient checks including every parameter, and the valid taps of an
+atrous filter (a brute-force count and a convolution of ones)."""
 import numpy as np
 import pytest
 
@@ -198,3 +199,33 @@ def test_aspp_v3_batch_norm_modes(on, device):
     assert_close(y, nn.ASPPv3(3, 4, (1, 2, 3), seed=1, dtype="float64", device=device)
                  .eval()(x), 0, 0)                            # frozen = running statistics
     check_module_gradients(frozen, x, max_checks=8)
+
+
+def brute_force_valid_taps(n, rate, kernel):
+    half = (kernel - 1) // 2
+    offs = [rate * (a - half) for a in range(kernel)]
+    return np.array([[sum(0 <= i + dy < n and 0 <= j + dx < n for dy in offs for dx in offs)
+                      for j in range(n)] for i in range(n)])
+
+
+@pytest.mark.parametrize("n, rate, kernel", [(1, 1, 3), (5, 2, 3), (11, 6, 3), (11, 12, 3),
+                                             (9, 2, 5), (41, 24, 3)])
+def test_valid_tap_counts_match_a_brute_force_count(n, rate, kernel):
+    np.testing.assert_array_equal(nn.aspp.valid_tap_counts(n, rate, kernel=kernel),
+                                  brute_force_valid_taps(n, rate, kernel))
+
+
+@pytest.mark.parametrize("rate", [1, 3, 6, 12])
+def test_valid_tap_counts_equal_an_atrous_convolution_of_ones(device, rate):
+    xp = backend.xp_for(device)
+    x = xp.ones((1, 1, 11, 11))
+    w = xp.ones((1, 1, 3, 3))
+    y, _ = F.conv2d(x, w, None, padding=rate, rate=rate)        # zero padding: counts taps
+    np.testing.assert_array_equal(backend.asnumpy(y[0, 0]), nn.aspp.valid_tap_counts(11, rate))
+
+
+def test_valid_tap_counts_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"valid_tap_counts: rate must be >= 1, got 0"):
+        nn.aspp.valid_tap_counts(11, 0)
+    with pytest.raises(ValueError, match=r"valid_tap_counts: map_size must be an int or a pair"):
+        nn.aspp.valid_tap_counts((11, 11, 3), 2)

@@ -8,7 +8,6 @@ pooled argmax agreement 99.35% (per image 98.6-100%) and 99.43%, mean |dQ| 0.002
 max |dQ| up to 0.99 (a few near-tie pixels flip completely), so the tests bound the agreement
 and the mean |dQ|, not the max.
 """
-import matplotlib.cbook
 import numpy as np
 import pytest
 
@@ -16,7 +15,7 @@ from crf_oracles import brute_force_crf, network_probs
 from helpers import assert_close
 from minideeplab import backend
 from minideeplab.crf import NORMALIZATIONS, PROB_FLOOR, dense_crf, naive
-from minideeplab.data import SyntheticShapes
+from minideeplab.data import SyntheticShapes, sample_photo
 from minideeplab.metrics import trimap_accuracy
 
 RESNET = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
@@ -36,15 +35,10 @@ def _synthetic(n, size=65, seed=0):
 
 
 def _hopper(size=(72, 54)):
-    """grace_hopper.jpg (bundled with matplotlib), centre-cropped to 4:3 and resized, with
-    3 regions from its smoothed brightness as a stand-in segmentation."""
-    from PIL import Image
+    """The sample photo centre-cropped to 4:3 and resized (data.sample_photo), with 3 regions
+    from its smoothed brightness as a stand-in segmentation."""
     from scipy.ndimage import gaussian_filter
-    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        top = (h - w * 3 // 4) // 2
-        image = np.asarray(im.crop((0, top, w, top + w * 3 // 4)).resize(size, Image.BILINEAR))
+    image = sample_photo(size)
     lum = gaussian_filter(image.astype(np.float64).mean(axis=2), 2)
     label = np.digitize(lum, np.quantile(lum, [1 / 3, 2 / 3]))
     return image, label, network_probs(label, 3, seed=0)

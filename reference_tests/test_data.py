@@ -16,7 +16,7 @@ from minideeplab import backend
 from minideeplab.data import (MEAN_BGR, MEAN_RGB, DataError, SyntheticShapes, VOCSegmentation,
                               augment, colorize, overlay, pad_to, random_crop, random_mirror,
                               random_scale, read_label_png, resize_image, resize_label,
-                              save_label_png, shrink_label, to_batch, voc_palette)
+                              sample_photo, save_label_png, shrink_label, to_batch, voc_palette)
 
 # ----------------------------------------------------------------------------- synthetic data
 
@@ -476,3 +476,18 @@ def test_to_batch_bad_inputs():
         to_batch([im], [np.zeros((4, 4), np.uint8)])
     with pytest.raises(ValueError, match=r"labels have values \[9\] outside \[0, 6\) or 255"):
         to_batch([im], [np.full((4, 5), 9, np.uint8)], num_classes=6)
+
+
+def test_sample_photo_whole_and_cropped():
+    whole = sample_photo()
+    assert whole.shape == (600, 512, 3) and whole.dtype == np.uint8
+    top = (600 - 512 * 3 // 4) // 2                       # centre crop to 4:3 landscape
+    np.testing.assert_array_equal(sample_photo((512, 384)), whole[top:top + 384])
+    small = sample_photo((72, 54))
+    assert small.shape == (54, 72, 3)
+    # a bilinear downscale keeps the mean colour of the crop to within a few levels
+    np.testing.assert_allclose(small.mean(axis=(0, 1)), whole[top:top + 384].mean(axis=(0, 1)),
+                               atol=3)
+    for bad in ((72,), (72, 0), (72.0, 54), "72x54"):
+        with pytest.raises(ValueError, match="sample_photo: size must be None or"):
+            sample_photo(bad)

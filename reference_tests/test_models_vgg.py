@@ -149,3 +149,13 @@ def test_bad_arguments():
         deeplab_vgg16(aspp_rates=())
     with pytest.raises(ValueError, match="kernel_size=4 with rate 3 cannot keep the map size"):
         deeplab_vgg16(fc6_kernel=4, fc6_rate=3, width=TINY)
+
+
+@pytest.mark.parametrize("kernel, rate", [(4, 4), (3, 2)])
+def test_impulse_receptive_field_matches_the_theory(kernel, rate):
+    # docs/conventions.md, "Table 1": pool5's receptive field is 227 at jump 8, so fc6 adds 8 r (k - 1);
+    # Table 1's 4x4 rate 4 row has RF 323
+    expected = 227 + 8 * rate * (kernel - 1)
+    assert fov.impulse_receptive_field(kernel, rate, 64) == expected
+    if (kernel, rate) == (4, 4):
+        assert expected == 323

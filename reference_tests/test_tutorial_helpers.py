@@ -1,5 +1,5 @@
-"""Library helpers behind tutorials 04, 06 and 07, checked against outside oracles: valid atrous
-taps (brute-force count and a convolution of ones), the learning-rate curves (closed forms), the
+"""Library helpers behind tutorials 04, 06 and 07, checked against outside oracles: the valid-taps
+curve (reaches one tap at the map's side), the learning-rate curves (closed forms), the
 augmentation figure's stride-8 targets (plain slicing), and naive-vs-lattice comparisons (the
 softmax of log P when the CRF has no pairwise term)."""
 import numpy as np
@@ -9,29 +9,6 @@ from minideeplab import backend, functional as F
 from minideeplab.crf import compare_methods, dense_crf
 from minideeplab.data import SyntheticShapes
 from minideeplab.paper.figures import aspp, training
-
-
-def brute_force_valid_taps(n, rate, kernel):
-    half = (kernel - 1) // 2
-    offs = [rate * (a - half) for a in range(kernel)]
-    return np.array([[sum(0 <= i + dy < n and 0 <= j + dx < n for dy in offs for dx in offs)
-                      for j in range(n)] for i in range(n)])
-
-
-@pytest.mark.parametrize("n, rate, kernel", [(1, 1, 3), (5, 2, 3), (11, 6, 3), (11, 12, 3),
-                                             (9, 2, 5), (41, 24, 3)])
-def test_valid_tap_counts_match_a_brute_force_count(n, rate, kernel):
-    np.testing.assert_array_equal(aspp.valid_tap_counts(n, rate, kernel=kernel),
-                                  brute_force_valid_taps(n, rate, kernel))
-
-
-@pytest.mark.parametrize("rate", [1, 3, 6, 12])
-def test_valid_tap_counts_equal_an_atrous_convolution_of_ones(device, rate):
-    xp = backend.xp_for(device)
-    x = xp.ones((1, 1, 11, 11))
-    w = xp.ones((1, 1, 3, 3))
-    y, _ = F.conv2d(x, w, None, padding=rate, rate=rate)        # zero padding: counts taps
-    np.testing.assert_array_equal(backend.asnumpy(y[0, 0]), aspp.valid_tap_counts(11, rate))
 
 
 def test_fig_valid_taps_reaches_one_at_the_map_side():

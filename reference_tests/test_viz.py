@@ -1,7 +1,8 @@
 """The figures' numeric claims, checked against outside oracles.
 
-Each viz function returns the numbers it draws; these tests check them against references that
-do not use the library: the paper's eq. (1) as a plain loop, ``scipy.signal.correlate2d`` with
+Each figure function returns the numbers it draws, and the measurements behind the figures
+(:mod:`minideeplab.paper.speed`, the resize gradient check) return theirs; these tests check them
+against references that do not use the library: the paper's eq. (1) as a plain loop, ``scipy.signal.correlate2d`` with
 the filter "with holes", ``numpy.interp``, the align_corners formulas of docs/conventions.md and receptive
 fields. They also check that the figure modules never touch pyplot.
 """
@@ -12,7 +13,11 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from minideeplab.paper.figures import atrous, deinterlace, device as viz_device, fov, resize
+from minideeplab import backend
+from minideeplab.gradcheck import gradient_arrays
+from minideeplab.paper import speed
+from minideeplab.paper.figures import atrous, deinterlace, fov, resize
+from minideeplab.paper.jobs.resize import resize_gradient_checks
 from minideeplab.paper.figures.common import save_figure
 
 
@@ -84,29 +89,19 @@ def test_deinterlace_figure_returns_the_default_steps():
 
 
 def test_format_timing_reports_the_ratio():
-    rows = [deinterlace.TimingRow(2, "holes", 0.010, 23),
-            deinterlace.TimingRow(2, "deinterlace", 0.025, 23)]
-    line = deinterlace.format_timing(rows).splitlines()[1].split()
+    rows = [speed.TimingRow(2, "holes", 0.010, 23),
+            speed.TimingRow(2, "deinterlace", 0.025, 23)]
+    line = speed.format_timing(rows).splitlines()[1].split()
     assert line == ["2", "23", "10.0", "25.0", "2.50"]
 
 
 def test_time_atrous_methods_times_each_rate_and_method(device):
-    rows = deinterlace.time_atrous_methods((1, 3), size=9, channels=2, repeats=1,
+    rows = speed.time_atrous_methods((1, 3), size=9, channels=2, repeats=1,
                                            device=device)
     assert [(t.rate, t.method) for t in rows] == [(1, "holes"), (1, "deinterlace"),
                                                    (3, "holes"), (3, "deinterlace")]
     assert [t.sub_size for t in rows] == [11, 11, 5, 5]              # ceil((9 + 2r) / r)
     assert all(t.seconds > 0 for t in rows)
-
-
-@pytest.mark.parametrize("kernel, rate", [(4, 4), (3, 2)])
-def test_impulse_receptive_field_matches_the_theory(kernel, rate):
-    # docs/conventions.md, "Table 1": pool5's receptive field is 227 at jump 8, so fc6 adds 8 r (k - 1);
-    # Table 1's 4x4 rate 4 row has RF 323
-    expected = 227 + 8 * rate * (kernel - 1)
-    assert fov.impulse_receptive_field(kernel, rate, 64) == expected
-    if (kernel, rate) == (4, 4):
-        assert expected == 323
 
 
 def test_fc6_tap_offsets():
@@ -150,27 +145,44 @@ def test_upsampled_scores_hit_the_input_on_the_zoom_grid():
     assert np.abs(d["up_false"][::8, ::8] - d["x"]).max() > 0.05      # shifted: not on grid
 
 
-@pytest.mark.parametrize("align_corners", [True, False])
-def test_resize_gradient_check_agrees(device, align_corners):
-    c = resize.resize_gradient_check(align_corners=align_corners, device=device)
-    assert c.analytic.shape == c.numeric.shape == (4, 5)
-    np.testing.assert_allclose(c.analytic, c.numeric, rtol=1e-6, atol=1e-8)
-    fig = resize.fig_gradient_check([c])
-    assert len(fig.axes) == 8                                         # 4 panels + colour bars
+def test_resize_gradient_checks_agree(device):
+    checks = resize_gradient_checks(device=device)
+    assert list(checks) == ["align_corners=True", "align_corners=False"]
+    for c in checks.values():
+        assert c.x.shape == c.analytic.shape == c.numeric.shape == (1, 1, 4, 5)
+        np.testing.assert_allclose(c.analytic, c.numeric, rtol=1e-6, atol=1e-8)
+        assert c.max_rel_error < 1e-6
+    fig = resize.fig_gradient_check(checks)
+    assert len(fig.axes) == 16                                        # 2 x (4 panels + bars)
+
+
+def test_gradient_arrays_expose_a_wrong_backward():
+    """The check of the figure is a checker: a backward that flips dy must show a large error,
+    while the right one (x -> 3 x^2 dy, elementwise) is exact to central differences."""
+    x = np.random.default_rng(0).standard_normal((3, 4))
+
+    def forward(x):
+        return x ** 3
+
+    right = gradient_arrays(forward, lambda dy, x: {"x": 3 * x ** 2 * dy}, {"x": x}, "x")
+    wrong = gradient_arrays(forward, lambda dy, x: {"x": 3 * x ** 2 * dy[::-1]}, {"x": x}, "x")
+    np.testing.assert_allclose(right.analytic, 3 * x ** 2 * right.dy, rtol=1e-12)
+    assert right.max_rel_error < 1e-5 and wrong.max_rel_error > 0.1
+    with pytest.raises(TypeError, match="gradient_arrays: input 'x' must be float64"):
+        gradient_arrays(forward, None, {"x": x.astype(np.float32)}, "x")
 
 
 def test_time_on_devices_skips_an_absent_gpu():
-    from minideeplab import backend
-    rows = viz_device.time_on_devices(("cpu", "gpu"), quick=True, repeats=1)
+    rows = speed.time_on_devices(("cpu", "gpu"), quick=True, repeats=1)
     expected = {"cpu", "gpu"} if backend.gpu_available() else {"cpu"}
     assert {r.device for r in rows} == expected
-    assert {r.workload for r in rows} == set(viz_device.workloads(quick=True))
+    assert {r.workload for r in rows} == set(speed.workloads(quick=True))
 
 
 def test_format_device_timing_speedup_column():
-    rows = [viz_device.DeviceTiming("conv", "cpu", 0.5), viz_device.DeviceTiming("conv", "gpu",
+    rows = [speed.DeviceTiming("conv", "cpu", 0.5), speed.DeviceTiming("conv", "gpu",
                                                                                  0.01)]
-    assert viz_device.format_device_timing(rows).splitlines()[1].split() == \
+    assert speed.format_device_timing(rows).splitlines()[1].split() == \
         ["conv", "500.0", "10.0", "50.0"]
 
 

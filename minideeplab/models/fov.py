@@ -26,15 +26,24 @@ inside :func:`minideeplab.nn.init.shapes_only`, so nothing is allocated), never 
   ``8 r (k - 1) + 32`` for all four rows (docs/conventions.md, "Table 1"): the extent of fc6's taps in input
   pixels at output stride 8, plus 32. The paper does not define the figure; this formula
   reproduces it and is reported under the table's name.
+
+:func:`impulse_receptive_field` *measures* the receptive field of a real network (the same
+:func:`~.vgg.deeplab_vgg16` layers, very thin), independently of the formula: with every
+weight 1, every bias 0 and an input that is 0 except one pixel, a unit is non-zero exactly
+when that pixel is in its receptive field (sums of non-negative numbers, ReLU and max pooling
+all keep "some path is positive").
 """
 from collections import namedtuple
 
-from .. import nn
+import numpy as np
+
+from .. import backend, nn
 from ..functional import effective_kernel_size
 from .vgg import deeplab_vgg16
 
 __all__ = ["Table1Row", "TABLE1_VARIANTS", "layer_geometry", "receptive_field",
-           "theoretical_receptive_field", "table_fov", "table1", "format_table1"]
+           "theoretical_receptive_field", "table_fov", "table1", "format_table1",
+           "impulse_receptive_field", "POOL5_RF", "STRIDE"]
 
 Table1Row = namedtuple("Table1Row", "kernel rate channels effective_kernel params "
                                     "receptive_field fov")
@@ -44,6 +53,9 @@ and the table's FOV figure ``8 r (k-1) + 32``."""
 
 # (fc6 kernel, fc6 rate, fc6/fc7 channels) of Table 1's four rows
 TABLE1_VARIANTS = ((7, 4, 4096), (4, 4, 4096), (4, 8, 4096), (3, 12, 1024))
+
+POOL5_RF = 227       # receptive field of one pool5 unit of DeepLab's VGG-16, input pixels
+STRIDE = 8           # output stride: pool5 units are 8 input pixels apart
 
 
 def layer_geometry(module):
@@ -120,3 +132,45 @@ def format_table1(rows=None):
                  "output unit (input pixels).")
     lines.append("FOV: the table's 'RF/FOV' column, 8*r*(k-1) + 32 (not the receptive field).")
     return "\n".join(lines)
+
+
+def impulse_receptive_field(kernel, rate, channels=1024, *, width=1 / 64, device="cpu"):
+    """Measure the receptive field of a DeepLab-VGG16 output unit by single-pixel impulses.
+
+    Builds ``deeplab_vgg16(fc6_kernel=kernel, fc6_rate=rate)`` with ``width`` times the
+    channels, sets every weight to 1 and every bias to 0 (float64, eval mode: no dropout), and
+    feeds 8 images, each 0 except one pixel at column offsets 0..7 from a multiple of the
+    stride 8. The output row that sees the pixel's row is non-zero exactly at the units whose
+    receptive field contains the pixel, ``|8 j - p| <= h``; the 8 offsets pin the half-width h
+    down to the pixel (each offset bounds h to an interval of 8 values).
+
+    Returns the measured receptive field ``2 h + 1`` in input pixels (an int).
+    """
+    model = deeplab_vgg16(21, fc6_kernel=kernel, fc6_rate=rate, fc_channels=channels,
+                          width=width, dtype="float64", device=device)
+    model.eval()
+    for _, m in model.named_modules():
+        m.params = {k: (v * 0 + 1 if k == "weight" else v * 0) for k, v in m.params.items()}
+    xp = backend.xp_for(device)
+    reach = (rate * (kernel - 1) + 1) // 2 + 1       # fc6's reach in pool5 units, rounded up
+    height = 2 * STRIDE * reach + 1                  # enough rows for every tap row (even k)
+    half = POOL5_RF + STRIDE * rate * kernel         # a generous bound on h, to size the width
+    c0 = STRIDE * (half // STRIDE + 1)               # a multiple of the stride, > h
+    x = np.zeros((STRIDE, 3, height, 2 * c0 + STRIDE + 1))
+    for q in range(STRIDE):
+        x[q, :, STRIDE * reach, c0 + q] = 1.0        # one bright pixel per image
+    y = backend.asnumpy(model(xp.asarray(x)))[:, 0, reach]   # (8, w): the row that sees it
+    lower, upper = 0, np.inf
+    for q in range(STRIDE):
+        p = c0 + q
+        seen = np.nonzero(y[q] > 0)[0]
+        if len(seen) == 0 or seen[0] == 0 or seen[-1] == y.shape[1] - 1:
+            raise RuntimeError("impulse_receptive_field: the receptive field reaches the "
+                               f"image border (kernel={kernel}, rate={rate}); enlarge the input")
+        # the right-most unit j that sees p: 8j - p <= h < 8(j+1) - p; same on the left
+        lower = max(lower, STRIDE * seen[-1] - p, p - STRIDE * seen[0])
+        upper = min(upper, STRIDE * (seen[-1] + 1) - p - 1, p - STRIDE * (seen[0] - 1) - 1)
+    if lower != upper:
+        raise RuntimeError(f"impulse_receptive_field: half-width not pinned down "
+                           f"({lower}..{upper})")
+    return int(2 * lower + 1)

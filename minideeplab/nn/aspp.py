@@ -21,8 +21,17 @@ by a 1x1 convolution (256 filters, batch norm, ReLU) before the final 1x1 classi
 
 Shapes: x (N, C, H, W) -> scores (N, L, H, W) (v2) or features (N, 256, H, W) (v3; or
 (N, L, H, W) with a classifier).
+
+DeepLab v3 (Sec. 3.3, Fig. 4) notes the limit of large rates: "as the sampling rate becomes
+larger, the number of valid filter weights (i.e., the weights that are applied to the valid
+feature region, instead of padded zeros) becomes smaller"; once the rate reaches the map's side
+only the centre weight is left and the 3x3 filter "degenerates to a simple 1x1 filter".
+:func:`valid_tap_counts` counts them.
 """
+import numpy as np
+
 from .. import functional as F
+from ..checks import check_int, check_pair
 from . import init
 from .activation import Dropout, ReLU
 from .combine import Parallel
@@ -32,7 +41,8 @@ from .norm import BatchNorm2d
 from .pooling import GlobalAvgPool
 
 __all__ = ["ASPP_S_RATES", "ASPP_L_RATES", "LARGEFOV_RATES", "ASPP_V3_RATES_OS16",
-           "ASPP_V3_RATES_OS8", "aspp_v3_rates", "ASPPv2", "ASPPv3", "ImagePooling"]
+           "ASPP_V3_RATES_OS8", "aspp_v3_rates", "ASPPv2", "ASPPv3", "ImagePooling",
+           "valid_tap_counts"]
 
 LARGEFOV_RATES = (12,)
 ASPP_S_RATES = (2, 4, 8, 12)
@@ -253,3 +263,32 @@ class ASPPv3(Sequential):
         if hasattr(self, "classifier"):
             extra = f", num_classes={self.classifier.params['weight'].shape[0]}"
         return f"ASPPv3(in_channels={C}, out_channels={w.shape[0]}, rates={self.rates}{extra})"
+
+
+def valid_tap_counts(map_size, rate, *, kernel=3):
+    """How many of a ``kernel`` x ``kernel`` filter's taps at ``rate`` fall inside the map.
+
+    At output (i, j) of an (H, W) map with "same" padding the taps read rows ``i + rate * a``
+    and columns ``j + rate * b``, ``a, b`` in ``-(k-1)/2 .. (k-1)/2``; a tap outside the map
+    reads a padded zero.
+
+    Parameters
+    ----------
+    map_size : int or (H, W), the feature map (e.g. 11 for an 81-pixel image at stride 8)
+    rate : int >= 1
+
+    Returns
+    -------
+    (H, W) int array, values in 1 .. kernel**2 (the centre tap is always inside)
+    """
+    H, W = check_pair("valid_tap_counts", "map_size", map_size, 1)
+    rate = check_int("valid_tap_counts", "rate", rate, 1)
+    kernel = check_int("valid_tap_counts", "kernel", kernel, 1)
+    half = (kernel - 1) // 2
+    offsets = np.arange(-half, kernel - half) * rate                 # (k,)
+
+    def inside(n):                                                   # (n,) valid taps per line
+        pos = np.arange(n)[:, None] + offsets[None, :]               # (n, k)
+        return ((pos >= 0) & (pos < n)).sum(axis=1)
+
+    return inside(H)[:, None] * inside(W)[None, :]

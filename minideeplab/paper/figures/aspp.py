@@ -7,19 +7,18 @@ the input positions ``centre + 8 * r * (-1, 0, 1)`` in each direction: its taps 
 ``8 * r * 2 + 1`` input pixels (the 32 pixels of pool5's own stride-8 cell come on top; see
 Table 1's FOV figure ``8 r (k-1) + 32``).
 
-DeepLab v3 (Sec. 3.3, Fig. 4) notes the flip side: "as the sampling rate becomes larger, the
-number of valid filter weights (i.e., the weights that are applied to the valid feature region,
-instead of padded zeros) becomes smaller"; when the rate reaches the map's side only the centre
-weight is left and the 3x3 filter "degenerates to a simple 1x1 filter". :func:`valid_tap_counts`
-and :func:`fig_valid_taps` count it.
+The flip side (DeepLab v3, Sec. 3.3, Fig. 4): at large rates fewer of the 3x3 weights fall on
+the map instead of the padding. :func:`fig_valid_taps` draws their mean number against the
+rate, counted by :func:`minideeplab.nn.aspp.valid_tap_counts`.
 """
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from ...nn import ASPP_L_RATES, ASPP_S_RATES
+from ...nn.aspp import valid_tap_counts
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
-__all__ = ["aspp_taps", "fig4_aspp_grids", "valid_tap_counts", "fig_valid_taps"]
+__all__ = ["aspp_taps", "fig4_aspp_grids", "fig_valid_taps"]
 
 
 def aspp_taps(center, rate, *, output_stride=8, kernel=3):
@@ -78,33 +77,6 @@ def fig4_aspp_grids(image=None, center=None, *, rate_sets=(("ASPP-S", ASPP_S_RAT
     caption(fig, "Each colour is one branch's 3x3 filter: its taps in input pixels (dots) and "
                  "its field of view (dashed). The branches' class scores are summed.")
     return fig, taps
-
-
-def valid_tap_counts(map_size, rate, *, kernel=3):
-    """How many of a ``kernel`` x ``kernel`` filter's taps at ``rate`` fall inside the map.
-
-    At output (i, j) of an (H, W) map with "same" padding the taps read rows ``i + rate * a``
-    and columns ``j + rate * b``, ``a, b`` in ``-(k-1)/2 .. (k-1)/2``; a tap outside the map
-    reads a padded zero.
-
-    Parameters
-    ----------
-    map_size : int or (H, W), the feature map (e.g. 11 for an 81-pixel image at stride 8)
-    rate : int >= 1
-
-    Returns
-    -------
-    (H, W) int array, values in 1 .. kernel**2 (the centre tap is always inside)
-    """
-    H, W = (map_size, map_size) if np.isscalar(map_size) else map_size
-    half = (kernel - 1) // 2
-    offsets = np.arange(-half, kernel - half) * rate                 # (k,)
-
-    def inside(n):                                                   # (n,) valid taps per line
-        pos = np.arange(n)[:, None] + offsets[None, :]               # (n, k)
-        return ((pos >= 0) & (pos < n)).sum(axis=1)
-
-    return inside(H)[:, None] * inside(W)[None, :]
 
 
 def fig_valid_taps(map_sizes=(13, 41, 65), rates=tuple(range(1, 41)), *,

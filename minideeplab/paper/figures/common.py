@@ -1,4 +1,4 @@
-"""What every figure shares: one style, one way to save, the sample photo.
+"""What every figure shares: one style, one way to save, the sample photo as floats.
 
 Every figure in ``figures/`` is a :class:`matplotlib.figure.Figure` built by a function of
 :mod:`minideeplab.paper.figures`, without pyplot: no global figure state, nothing to close, no GUI
@@ -11,6 +11,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+from ...data.photo import sample_photo
 from ...fileio import atomic_write, atomic_write_text
 
 __all__ = ["DPI", "STYLE", "new_figure", "save_figure", "save_text", "sample_image", "caption",
@@ -86,7 +87,7 @@ def _parent_made(path):
 
 
 def sample_image(gray=True, scale=1):
-    """Grace Hopper's portrait, bundled with matplotlib (no download), as floats in [0, 1].
+    """The sample photo (:func:`minideeplab.data.sample_photo`) as floats in [0, 1].
 
     Parameters
     ----------
@@ -97,11 +98,7 @@ def sample_image(gray=True, scale=1):
     -------
     (600 // scale, 512 // scale) float64 array, or (H, W, 3) with ``gray=False``
     """
-    import matplotlib.cbook
-    import matplotlib.image
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
-        img = matplotlib.image.imread(f, format="jpg").astype(np.float64) / 255.0
-    img = img[::scale, ::scale]
+    img = sample_photo().astype(np.float64)[::scale, ::scale] / 255.0
     if gray:
         img = img @ np.array([0.299, 0.587, 0.114])
     return np.ascontiguousarray(img)

@@ -10,8 +10,8 @@ resolution."
 (:func:`~minideeplab.functional.space_to_batch`, an ordinary
 :func:`~minideeplab.functional.conv2d`, :func:`~minideeplab.functional.batch_to_space`) and
 keeps every intermediate array; :func:`fig_deinterlace_steps` draws them next to the "holes"
-result. :func:`time_atrous_methods` times ``conv2d(method="holes")`` against
-``conv2d(method="deinterlace")`` over rates.
+result. :func:`fig_deinterlace_timing` draws the times of both methods over rates, measured by
+:func:`minideeplab.paper.speed.time_atrous_methods`.
 """
 from collections import namedtuple
 
@@ -19,13 +19,12 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ... import backend
-from ...timing import median_time
-from ...functional import batch_to_space, conv2d, conv2d_backward, space_to_batch
+from ...functional import batch_to_space, conv2d, space_to_batch
 from ...functional.im2col import pad2d
 from .common import SUBIMAGE_COLORS, caption, new_figure, sample_image, style_axes
 
 __all__ = ["DeinterlaceSteps", "deinterlace_steps", "fig_deinterlace_steps",
-           "TimingRow", "time_atrous_methods", "fig_deinterlace_timing", "format_timing"]
+           "fig_deinterlace_timing"]
 
 DeinterlaceSteps = namedtuple(
     "DeinterlaceSteps", "x kernel rate padding extra padded sub sub_out interlaced out holes "
@@ -36,10 +35,6 @@ that Hr, Wr are multiples of r; sub (r*r, Hs, Ws): sub-image a*r + b is padded[a
 sub_out (r*r, hs, ws): each convolved with the K x K kernel at rate 1, no padding;
 interlaced (r*hs, r*ws): batch_to_space; out: interlaced cropped to the true output size;
 holes: conv2d(method="holes") of x; max_abs_diff: max |out - holes|."""
-
-TimingRow = namedtuple("TimingRow", "rate method seconds sub_size")
-TimingRow.__doc__ = ("Median seconds of one conv2d forward+backward at this rate and method; "
-                     "sub_size is the deinterlaced sub-images' side.")
 
 EDGE_KERNEL = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 8
 
@@ -153,49 +148,11 @@ def fig_deinterlace_steps(x=None, kernel=None, rate=2, device="cpu"):
     return fig, s
 
 
-def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channels=256,
-                        batch=1, kernel=3, repeats=3, device="cpu", progress=None, seed=0):
-    """Median time of one conv2d forward + backward, holes vs deinterlace, for each rate.
-
-    The layer is fc6-like: x (batch, channels, size, size), w (channels, channels, K, K),
-    padding r(K-1)/2 (the size is kept), float32 on ``device``. ``progress`` is an optional
-    ``progress(iterable, desc=...)`` wrapper (e.g. :func:`minideeplab.progress.progress`).
-
-    Returns a list of :class:`TimingRow`.
-    """
-    xp = backend.xp_for(device)
-    rng = np.random.default_rng(seed)
-    x = xp.asarray(rng.standard_normal((batch, channels, size, size)).astype(np.float32))
-    w = xp.asarray((rng.standard_normal((channels, channels, kernel, kernel))
-                    / np.sqrt(channels * kernel * kernel)).astype(np.float32))
-    rows = []
-    cases = [(r, m) for r in rates for m in ("holes", "deinterlace")]
-    for r, method in (progress(cases, desc="timing") if progress else cases):
-        pad = r * (kernel - 1) // 2
-
-        def fwd_bwd():
-            y, cache = conv2d(x, w, padding=pad, rate=r, method=method)
-            conv2d_backward(y, cache)
-        sub = -(-(size + 2 * pad) // r)                     # ceil((size + 2 pad) / r)
-        rows.append(TimingRow(r, method, median_time(fwd_bwd, xp, repeats), sub))
-    return rows
-
-
-def format_timing(rows):
-    """The timing rows as a text table: rate, sub-image side, ms per method, ratio."""
-    by = {(t.rate, t.method): t for t in rows}
-    rates = sorted({t.rate for t in rows})
-    lines = [f"{'rate':>5} {'sub-image':>9} {'holes ms':>9} {'deinterlace ms':>15} "
-             f"{'deinterlace/holes':>18}"]
-    for r in rates:
-        h, d = by[(r, "holes")], by[(r, "deinterlace")]
-        lines.append(f"{r:>5} {d.sub_size:>9} {1e3 * h.seconds:>9.1f} {1e3 * d.seconds:>15.1f} "
-                     f"{d.seconds / h.seconds:>18.2f}")
-    return "\n".join(lines)
-
-
 def fig_deinterlace_timing(rows, title=None):
-    """Time vs rate for both methods (from :func:`time_atrous_methods`); returns the figure."""
+    """Time vs rate for both methods (rows of :func:`~minideeplab.paper.speed.time_atrous_methods`).
+
+    Returns the figure.
+    """
     fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
     for method, color, marker in (("holes", SUBIMAGE_COLORS[0], "o"),

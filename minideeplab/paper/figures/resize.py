@@ -17,12 +17,11 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from ... import backend
-from ...functional import resize_bilinear, resize_bilinear_backward
-from ...gradcheck import numerical_gradient, rel_error
+from ...functional import resize_bilinear
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
 __all__ = ["source_coordinates", "Resize1D", "resize_1d", "fig_align_corners",
-           "fig_upsample_scores", "GradCheck", "resize_gradient_check", "fig_gradient_check"]
+           "fig_upsample_scores", "fig_gradient_check"]
 
 CONVENTIONS = (
     (True, "align_corners=True (Caffe Interp, DeepLab)", "src(i) = i (H_in - 1) / (H_out - 1)"),
@@ -34,12 +33,6 @@ Resize1D = namedtuple("Resize1D", "values src out matrix align_corners")
 Resize1D.__doc__ = """One convention in 1-D: input values (H_in,), the source coordinate of
 every output pixel src (H_out,) read off the interpolation matrix, the upsampled values out
 (H_out,) from resize_bilinear, and the matrix A (H_out, H_in) with out = A @ values."""
-
-GradCheck = namedtuple("GradCheck", "x dy analytic numeric max_rel_error align_corners")
-GradCheck.__doc__ = """A gradient check of resize_bilinear: input x (H, W), random upstream
-gradient dy (H_out, W_out), analytic dx from resize_bilinear_backward, numeric dx by central
-differences of L = sum(resize(x) * dy), and the worst relative error."""
-
 
 def source_coordinates(matrix):
     """Where each output pixel samples the input: ``sum_j A[i, j] * j`` (rows of A sum to 1)."""
@@ -161,36 +154,16 @@ def fig_upsample_scores(size=5, zoom=8, seed=0, device="cpu"):
     return fig, d
 
 
-def resize_gradient_check(in_size=(4, 5), out_size=(7, 9), align_corners=True, seed=0,
-                          eps=1e-6, device="cpu"):
-    """Check resize_bilinear_backward against central differences at every input entry.
-
-    L(x) = sum(resize(x) * dy) with a random dy; numeric dL/dx[k] =
-    (L(x + eps e_k) - L(x - eps e_k)) / (2 eps) for every k (float64). Returns
-    :class:`GradCheck`.
-    """
-    rng = np.random.default_rng(seed)
-    x = backend.to_device(rng.standard_normal((1, 1) + tuple(in_size)), device)
-    y, cache = resize_bilinear(x, out_size, align_corners=align_corners)
-    dy = backend.to_device(rng.standard_normal(y.shape), device)
-    analytic = backend.asnumpy(resize_bilinear_backward(dy, cache))[0, 0]
-
-    def forward(x):
-        return resize_bilinear(x, out_size, align_corners=align_corners)[0]
-    numeric, _ = numerical_gradient(forward, {"x": x}, "x", dy, eps=eps)
-    numeric = numeric.reshape(in_size)
-    return GradCheck(backend.asnumpy(x)[0, 0], backend.asnumpy(dy)[0, 0], analytic, numeric,
-                     float(rel_error(analytic, numeric).max()), align_corners)
-
-
 def fig_gradient_check(checks):
     """Upstream gradient, analytic and numerical dx, and their difference, one row per check.
 
-    ``checks`` : list of :class:`GradCheck` (e.g. both conventions). Returns the figure.
+    ``checks`` : dict row label -> :class:`minideeplab.gradcheck.GradientArrays` of a resize
+    of one (1, 1, H, W) map (e.g. one per align_corners convention). Returns the figure.
     """
     fig = new_figure(12, 2.9 * len(checks) + 0.6)
     axes = np.atleast_2d(fig.subplots(len(checks), 4))
-    for row, c in zip(axes, checks):
+    for row, (label, c) in zip(axes, checks.items()):
+        c = c._replace(dy=c.dy[0, 0], analytic=c.analytic[0, 0], numeric=c.numeric[0, 0])
         lim_dy = float(np.abs(c.dy).max())
         lim = float(max(np.abs(c.analytic).max(), np.abs(c.numeric).max()))
         panels = ((c.dy, dict(cmap="PuOr", vmin=-lim_dy, vmax=lim_dy),
@@ -208,13 +181,13 @@ def fig_gradient_check(checks):
                            norm=LogNorm(vmin=1e-17, vmax=1e-8))
         fig.colorbar(im, ax=row[3], shrink=0.8)
         style_axes(row[3], title=f"|analytic - numerical| (max {err.max():.1e})")
-        row[0].set_ylabel(f"align_corners={c.align_corners}", fontsize=9)
+        row[0].set_ylabel(label, fontsize=9)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle("Gradient check of bilinear resizing: L = sum(resize(x) * dy), "
                  "float64, eps = 1e-6", fontsize=11)
-    worst = max(float(np.abs(c.analytic - c.numeric).max()) for c in checks)
+    worst = max(float(np.abs(c.analytic - c.numeric).max()) for c in checks.values())
     caption(fig, "The backward pass is the transposed interpolation matrices; central "
                  f"differences agree to {worst:.1e} (absolute), the accuracy of a float64 "
                  "difference quotient.")

@@ -1,4 +1,5 @@
 """Jobs for Sec. 3.1, atrous convolution: Fig. 2, Fig. 3, and holes vs deinterlacing."""
+from .. import speed
 from ..registry import job
 from ..figures import atrous, deinterlace
 from ..figures.common import save_figure, save_text
@@ -20,16 +21,6 @@ def fig3(out_dir, quick, device, progress):
     return [save_figure(fig, out_dir / "fig3_atrous_2d.png")]
 
 
-# the timing layer: fc6-like, 41x41 (a 321 crop at output stride 8); quick: 16 channels
-TIMING_FULL = dict(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), channels=128, repeats=3)
-TIMING_QUICK = dict(rates=(1, 2, 12), channels=16, repeats=1)
-
-
-def timing_title(channels, device, size=41):
-    return (f"conv2d fwd+bwd, x (1, {channels}, {size}, {size}), w ({channels}, {channels}, 3, 3), "
-            f"float32, {device}")
-
-
 @job(name="deinterlace", paper="Sec. 3.1", notebook="02_holes_vs_deinterlacing.ipynb",
      files={"deinterlace_steps.png": "Deinterlacing step by step (pad, r*r sub-images, "
                                      "ordinary conv, re-interlace) equals the holes result.",
@@ -40,12 +31,12 @@ def deinterlace_job(out_dir, quick, device, progress):
     """The two ways to compute atrous convolution: deinterlacing step by step, and both timed."""
     fig, _ = deinterlace.fig_deinterlace_steps(rate=2, device=device)
     paths = [save_figure(fig, out_dir / "deinterlace_steps.png")]
-    cfg = TIMING_QUICK if quick else TIMING_FULL
-    rows = deinterlace.time_atrous_methods(device=device, progress=progress, **cfg)
-    title = timing_title(cfg["channels"], device)
+    cfg = speed.TIMING_QUICK if quick else speed.TIMING_FULL
+    rows = speed.time_atrous_methods(device=device, progress=progress, **cfg)
+    title = speed.timing_title(cfg["channels"], device)
     paths.append(save_figure(deinterlace.fig_deinterlace_timing(rows, title),
                              out_dir / "deinterlace_timing.png"))
     path = out_dir / "deinterlace_timing.txt"
     save_text(path, f"Holes vs deinterlacing, median of {cfg['repeats']}: {title}\n"
-                    f"{deinterlace.format_timing(rows)}\n")
+                    f"{speed.format_timing(rows)}\n")
     return paths + [path]

@@ -1,5 +1,6 @@
 """Jobs for Table 1: field of view and parameters of the fc6 variants (Sec. 4.1)."""
 from ...models import format_table1, table1
+from ...models.fov import impulse_receptive_field
 from ..registry import job
 from ..figures import fov
 from ..figures.common import save_figure, save_text
@@ -16,6 +17,6 @@ def table1_job(out_dir, quick, device, progress):
     rows = table1()
     path = out_dir / "table1.txt"
     save_text(path, format_table1(rows) + "\n")
-    measured = [fov.impulse_receptive_field(r.kernel, r.rate, r.channels, device=device)
+    measured = [impulse_receptive_field(r.kernel, r.rate, r.channels, device=device)
                 for r in progress(rows, desc="receptive fields")]
     return [path, save_figure(fov.fig_table1_fov(rows, measured), out_dir / "table1_fov.png")]
