@@ -2,8 +2,9 @@
 
 On a GPU, ``float(x)``, ``int(x)``, ``bool(x)`` (an ``if`` on an array), ``x.item()``,
 ``x.get()`` (and ``cupy.asnumpy``, which calls it), ``x.tolist()``, boolean-mask indexing
-``x[mask]`` and the value-dependent-size functions ``nonzero``/``flatnonzero``/``argwhere``/
-``unique`` all stop the host until the GPU has finished everything queued before, then copy a
+``x[mask]`` and the functions whose output size depends on the values (``nonzero``,
+``flatnonzero``, ``argwhere``, ``unique``, ``compress``, ``extract``; not counted:
+``where(cond)`` with one argument) all stop the host until the GPU has finished everything queued before, then copy a
 value back. One per training step is nothing; one per pixel row or per CRF iteration undoes the
 GPU's head start. Counting calls of ``backend.to_device``/``asnumpy`` (test_transfers.py) sees
 only the explicit transfers; this counter sees these hidden ones too.
@@ -25,7 +26,7 @@ __all__ = ["SYNC_METHODS", "SYNC_FUNCTIONS", "SyncCounter", "count_syncs"]
 
 SYNC_METHODS = ("__bool__", "__int__", "__float__", "__index__", "__complex__", "item", "get",
                 "tolist", "nonzero")
-SYNC_FUNCTIONS = ("nonzero", "flatnonzero", "argwhere", "unique")
+SYNC_FUNCTIONS = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
 
 
 class SyncCounter:
