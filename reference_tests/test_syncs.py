@@ -2,9 +2,9 @@
 
 The budgets, counted with :func:`syncs.count_syncs` on ``cupy.ndarray``:
 
-* one training step (batch, forward, loss, backward, SGD): **1** sync, ``float(loss)`` for the
-  progress bar and the NaN check; the forward, the loss, the backward and the SGD update
-  make **0**; the labels are checked on the host before they are uploaded (``to_batch``),
+* one training step (batch, forward, loss, backward, SGD): **1** sync, reading back the loss
+  (for the progress bar and the NaN check) stacked with the flag "every weight and velocity
+  is finite"; the forward, the loss, the backward and the SGD update make **0**; the labels are checked on the host before they are uploaded (``to_batch``),
   so the loss does not check them again on the device;
 * the loss called with its default ``check_labels=True`` on device labels: **1** (the
   range check), with ``check_labels=False``: **0**;
@@ -167,7 +167,7 @@ def test_a_training_step_syncs_once(gpu_syncs, device):
         for name in ("forward", "backward", "step", "softmax_cross_entropy"):
             assert_budget(gpu_syncs.inside[name], 0, f"{loss_at}: {name}", gpu_syncs)
         assert_budget(gpu_syncs.total, TRAIN_STEP_SYNCS, f"{loss_at}: one step", gpu_syncs)
-        assert gpu_syncs.total == TRAIN_STEP_SYNCS, gpu_syncs      # the float(loss)
+        assert gpu_syncs.total == TRAIN_STEP_SYNCS, gpu_syncs      # loss and finite flag
 
 
 def test_the_loss_syncs_only_to_check_labels(gpu_syncs, on):

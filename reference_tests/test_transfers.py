@@ -5,9 +5,10 @@ implicit array conversions (``numpy.asarray(cupy_array)`` is a TypeError), so co
 of the two helpers while the hot code runs finds every array transfer. What is allowed:
 
 * one training step uploads its batch (images and labels: ``to_batch``) and reads back one
-  scalar (the loss, for the progress bar and the NaN check): nothing else; the network's
-  forward and backward and the SGD update transfer nothing (the hidden syncs, such as that
-  ``float(loss)``, are counted by test_syncs.py);
+  pair of scalars (the loss, for the progress bar and the NaN check, stacked with the flag
+  "every weight is finite"): nothing else; the network's forward and backward and the SGD
+  update transfer nothing (hidden syncs, such as ``float(x)`` on a device array, are counted
+  by test_syncs.py);
 * the dense CRF moves nothing inside its mean-field iterations.
 
 On the CPU the helpers are called but move nothing, so these tests check the *code paths*;
@@ -73,7 +74,8 @@ def test_a_training_step_transfers_only_its_batch(transfers, device):
     assert transfers["in_forward"] == 0 and transfers["in_backward"] == 0
     assert transfers["in_sgd"] == 0
     assert transfers["to_device"] == 2                 # the batch: images and labels
-    assert transfers["copies"] == (2 if device == "gpu" else 0)
+    assert transfers["asnumpy"] == 1                   # the loss and the finiteness flag
+    assert transfers["copies"] == (3 if device == "gpu" else 0)
 
 
 def test_dense_crf_iterations_transfer_nothing(transfers, monkeypatch, xp):
