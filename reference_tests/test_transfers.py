@@ -27,20 +27,27 @@ from minideeplab.train import TrainConfig, Trainer
 
 @pytest.fixture
 def transfers(monkeypatch):
-    """Counts of backend.to_device / backend.asnumpy calls, and of real device changes."""
+    """Counts of backend.to_device / backend.asnumpy calls, and of real device changes (a
+    to_device call counts once, also where it calls asnumpy itself)."""
     counts = collections.Counter()
     to_device, asnumpy = backend.to_device, backend.asnumpy
+    depth = [0]
 
     def counting_to_device(x, device):
         counts["to_device"] += 1
         if not isinstance(x, (dict, list, tuple)) and backend.device_of(x) != device:
             counts["copies"] += 1
-        return to_device(x, device)
+        depth[0] += 1
+        try:
+            return to_device(x, device)
+        finally:
+            depth[0] -= 1
 
     def counting_asnumpy(x):
-        counts["asnumpy"] += 1
-        if backend.is_gpu_array(x):
-            counts["copies"] += 1
+        if depth[0] == 0:
+            counts["asnumpy"] += 1
+            if backend.is_gpu_array(x):
+                counts["copies"] += 1
         return asnumpy(x)
 
     monkeypatch.setattr(backend, "to_device", counting_to_device)
