@@ -49,7 +49,7 @@ def stride8_ceiling(config, max_iter=300):
 
     For each val label it fits free logits on the network's output grid (13x13 for a 97x97
     image), upsampled bilinearly with align_corners=True as
-    :func:`minideeplab.train.predict_logits` does, to minimise the training loss (cross-entropy
+    :func:`minideeplab.inference.predict_logits` does, to minimise the training loss (cross-entropy
     at full resolution) with L-BFGS; the fit is convex because upsampling is linear. What the
     fitted logits score is what output stride 8 itself allows: the gap between it and a
     trained network is the network's (capacity, iterations), not the resolution's.

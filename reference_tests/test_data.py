@@ -17,6 +17,7 @@ from minideeplab.data import (MEAN_BGR, MEAN_RGB, DataError, SyntheticShapes, VO
                               augment, colorize, overlay, pad_to, random_crop, random_mirror,
                               random_scale, read_label_png, resize_image, resize_label,
                               sample_photo, save_label_png, shrink_label, to_batch, voc_palette)
+from minideeplab.preprocess import Preprocessing
 
 # ----------------------------------------------------------------------------- synthetic data
 
@@ -457,7 +458,8 @@ def test_to_batch_values_layout_and_device(device):
     assert x[1, 0, 4, 7] == pytest.approx(images[1][4, 7, 0] - 122.675, abs=1e-4)   # R - mean R
     assert x[1, 2, 4, 7] == pytest.approx(images[1][4, 7, 2] - 104.008, abs=1e-4)   # B - mean B
     np.testing.assert_array_equal(y[1], labels[1])
-    xb, none = to_batch(np.stack(images), channel_order="bgr", device=device)
+    xb, none = to_batch(np.stack(images), preprocessing=Preprocessing(channel_order="bgr"),
+                        device=device)
     assert none is None
     blue = images[1][4, 7, 2] - MEAN_BGR[0]                      # channel 0 is B in BGR
     assert backend.asnumpy(xb)[1, 0, 4, 7] == pytest.approx(blue, abs=1e-4)

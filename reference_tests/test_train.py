@@ -8,7 +8,9 @@ from minideeplab import backend, checkpoint
 from minideeplab.cli import main as cli_main
 from minideeplab.data import DataError, SyntheticShapes
 from minideeplab.metrics import ConfusionMatrix
-from minideeplab.train import TrainConfig, Trainer, TrainingDiverged, evaluate
+from minideeplab.inference import evaluate, model_from_checkpoint, predict
+from minideeplab.preprocess import Preprocessing
+from minideeplab.train import TrainConfig, Trainer, TrainingDiverged
 
 # 33x33 images: a stride-8 map of 5x5, a tiny network, a few ms per step
 SMALL = TrainConfig(model="aspp-l", tiny=True, image_size=33, crop_size=33, num_train=8,
@@ -90,6 +92,8 @@ def test_full_resolution_loss_trains(device):
 
 class _ConstantModel:
     """A stand-in network: class ``c`` everywhere (scores at stride 8)."""
+
+    preprocessing = Preprocessing()
 
     def __init__(self, c, L):
         self.c, self.L = c, L
@@ -205,7 +209,6 @@ def test_finite_but_unusable_weights_are_not_saved(tmp_path):
 def test_a_diverging_learning_rate_leaves_only_usable_checkpoints(tmp_path):
     """The user's case: a far too large learning rate, a checkpoint every iteration. The run
     stops, and whatever checkpoint it left is one predict can use (finite probabilities)."""
-    from minideeplab.train import model_from_checkpoint, predict
     trainer = _checkpointing(tmp_path, base_lr=1e3, max_iter=20)
     with pytest.raises(TrainingDiverged, match="training stopped|not saved") as e:
         with np.errstate(all="ignore"):
@@ -216,9 +219,9 @@ def test_a_diverging_learning_rate_leaves_only_usable_checkpoints(tmp_path):
         assert not path.exists()
     else:
         assert f"(iteration {trainer.last_checkpoint[1]})" in str(e.value)
-        model, config = model_from_checkpoint(str(path))
+        model, _ = model_from_checkpoint(str(path))
         image, _ = SyntheticShapes("val", 1, size=33)[0]
-        _, probs = predict(model, image, input_scale=config.input_scale)
+        _, probs = predict(model, image)
         assert np.isfinite(probs).all()
 
 
@@ -318,7 +321,6 @@ def test_resume_validates_the_saved_settings(tmp_path, edit, message):
 
 
 def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
-    from minideeplab.train import model_from_checkpoint
     trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), show_progress=False)
     trainer.run(log=None)
     src = tmp_path / "checkpoint.npz"

@@ -7,7 +7,8 @@ also reports accuracy in bands around the label boundaries (Fig. 10).
 import numpy as np
 
 from .. import backend
-from ..train import evaluate, make_datasets, model_from_checkpoint
+from ..config import make_datasets
+from ..inference import evaluate, model_from_checkpoint
 from .arguments import positive_int
 from .train import add_dataset_argument, parse_dataset
 
@@ -40,8 +41,7 @@ def run(args):
         changes["num_val"] = args.num_val
     _, val = make_datasets(config.replace(**changes))
     post = _crf_labels if args.crf else None
-    cm = evaluate(model, val, input_scale=config.input_scale, device=args.device,
-                  postprocess=post)
+    cm = evaluate(model, val, device=args.device, postprocess=post)
     names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]
     print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels")
     for n, iou in zip(names, cm.iou()):

@@ -4,14 +4,15 @@ Writes the label map as a palette PNG (VOC colours, pixel value = class index; P
 is lossless: a JPEG would change the indices); ``--overlay`` the labels blended over the image
 (PNG, JPEG, BMP, TIFF or WebP); ``--probs`` the (L, H, W) softmax at the image size as .npy,
 which ``python -m minideeplab crf IMAGE PROBS.npy`` takes as input. Every output path is
-checked before the network runs; every file is written atomically.
+checked before the network runs; every file is written atomically. The image is prepared the
+way the checkpoint's model was trained (its recorded preprocessing).
 """
 import os
 
 import numpy as np
 
 from .. import backend
-from ..train import model_from_checkpoint, predict
+from ..inference import model_from_checkpoint, predict
 from .arguments import image_file, label_png, npy_file, save_npy, save_rgb
 
 
@@ -44,9 +45,9 @@ def check_outputs(args, names):
 def run(args):
     from ..data import overlay, read_image, save_label_png
     check_outputs(args, (("out", label_png), ("overlay", image_file), ("probs", npy_file)))
-    model, config = model_from_checkpoint(args.checkpoint, device=args.device)
+    model, _ = model_from_checkpoint(args.checkpoint, device=args.device)
     image = read_image(args.image)
-    labels, probs = predict(model, image, input_scale=config.input_scale, device=args.device)
+    labels, probs = predict(model, image, device=args.device)
     if not np.isfinite(probs).all():
         raise ValueError(f"the network's scores on {args.image!r} are not finite: the weights "
                          f"in {args.checkpoint!r} are unusable (a run that diverged?); nothing "

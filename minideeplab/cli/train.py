@@ -100,7 +100,9 @@ def add_parser(sub):
     p.add_argument("--loss-at", choices=("stride8", "full"), default=None,
                    help=_default("loss_at"))
     p.add_argument("--input-scale", type=positive_float, default=None,
-                   help=f" (default {DEFAULTS.input_scale:g})")
+                   help="a new model's preprocessing: (image - mean) * this (1 for the paper's "
+                        f"VOC recipe); recorded in the checkpoint (default "
+                        f"{DEFAULTS.input_scale:g})")
     p.add_argument("--val-every", type=nonnegative_int, default=None,
                    help="0: only at the end" + _default("val_every"))
     p.add_argument("--checkpoint-every", type=nonnegative_int, default=None,

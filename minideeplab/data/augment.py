@@ -3,8 +3,8 @@
 The Caffe release augments each training image on the host, in this order: a random scale in
 [0.5, 1.5] (image bilinear, label nearest: labels are never mixed), a random horizontal mirror,
 padding up to the crop size (image with the mean pixel, label with the ignore value 255; Caffe
-pads at the bottom and the right) and a random crop (321 x 321 on VOC). The network input is the
-image minus the mean pixel, not divided by anything.
+pads at the bottom and the right) and a random crop (321 x 321 on VOC). :func:`to_batch` turns
+the crops into network input with the model's :class:`~minideeplab.preprocess.Preprocessing`.
 
 All functions take a NumPy ``Generator`` for their randomness, return new arrays (never write
 into the caller's), and work on NumPy or CuPy arrays alike (the arrays decide).
@@ -23,12 +23,11 @@ import numpy as np
 
 from .. import backend
 from .. import checks
+from ..preprocess import MEAN_BGR, MEAN_RGB, Preprocessing
 
 __all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label", "shrink_label",
            "random_scale", "random_mirror", "pad_to", "random_crop", "augment", "to_batch"]
 
-MEAN_BGR = (104.008, 116.669, 122.675)   # Caffe's ImageNet mean pixel (the VGG-16 release), B, G, R
-MEAN_RGB = MEAN_BGR[::-1]                # the same in the RGB order our images use
 IGNORE_INDEX = 255
 _MAX_CROP = 4096                         # larger crops are almost surely a mistake
 
@@ -218,29 +217,31 @@ def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=Tr
     return image, label
 
 
-def to_batch(images, labels=None, mean=MEAN_RGB, channel_order="rgb", device=None,
-             num_classes=None, ignore_index=IGNORE_INDEX):
+def to_batch(images, labels=None, *, preprocessing=None, device=None, num_classes=None,
+             ignore_index=IGNORE_INDEX):
     """Stack images (and labels) into network inputs on a device.
 
     Parameters
     ----------
     images : (N, H, W, 3) uint8 array or a list of (H, W, 3) uint8 arrays of one size
     labels : (N, H, W) integer array, a list of (H, W) arrays, or None
-    mean : 3 floats, in RGB order (MEAN_RGB by default)
-    channel_order : "rgb" or "bgr"
-        "bgr" reverses the channels (mean too) for weights converted from Caffe, whose inputs
-        are BGR.
+    preprocessing : :class:`~minideeplab.preprocess.Preprocessing`, the model's
+        (``model.preprocessing``); None: ``Preprocessing()``, the image minus Caffe's mean pixel
     device : "cpu", "gpu" or None (the default device)
     num_classes : int, optional
         If given, label values must lie in [0, num_classes) or be ignore_index.
 
     Returns
     -------
-    x : (N, 3, H, W) float32, ``image - mean`` (no division: Caffe's VGG-16 expects 0..255)
+    x : (N, 3, H, W) float32, ``((image - mean) / std) * scale`` in the preprocessing's channel
+        order
     y : (N, H, W) int64, or None when labels is None
     """
     fn = "to_batch"
-    checks.check_choice(fn, "channel_order", channel_order, ("rgb", "bgr"))
+    preprocessing = Preprocessing() if preprocessing is None else preprocessing
+    if not isinstance(preprocessing, Preprocessing):
+        raise TypeError(f"{fn}: preprocessing must be a Preprocessing, got "
+                        f"{type(preprocessing).__name__}")
     device = backend.default_device() if device is None else device
     if isinstance(images, (list, tuple)):
         if not images:
@@ -257,14 +258,7 @@ def to_batch(images, labels=None, mean=MEAN_RGB, channel_order="rgb", device=Non
     if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
         raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8, got shape {tuple(images.shape)}"
                          f" dtype {images.dtype}")
-    xp = backend.get_array_module(images)
-    m = np.asarray(mean, dtype=np.float32)
-    _mean_uint8(fn, m)
-    x = images.astype(xp.float32) - xp.asarray(m)               # (N, H, W, 3)
-    if channel_order == "bgr":
-        x = x[..., ::-1]
-    x = xp.ascontiguousarray(x.transpose(0, 3, 1, 2))           # (N, H, W, 3) -> (N, 3, H, W)
-    x = backend.to_device(x, device)
+    x = backend.to_device(preprocessing(images), device)          # (N, 3, H, W) float32
     if labels is None:
         return x, None
     if isinstance(labels, (list, tuple)):

@@ -12,7 +12,12 @@ name              network                                                       
 
 ``tiny=True`` shrinks a network for CPU training in minutes: VGG width 1/16 (conv1 4 channels,
 fc6/fc7 64), ResNet blocks (1, 1, 1, 1) at width 1/8. Explicit ``width``/``depth`` win.
+
+Every model built here carries ``model.preprocessing``, the input transformation its weights
+expect (:class:`~minideeplab.preprocess.Preprocessing`), and ``model.build_args``, which records
+it with everything else, so that a checkpoint rebuilds the model together with its input recipe.
 """
+from ..preprocess import Preprocessing
 from .msc import MultiScale
 from .resnet import TINY_RESNET, DeepLabResNet
 from .vgg import deeplab_vgg16
@@ -25,7 +30,8 @@ _VGG_RATES = {"largefov": None, "aspp-s": (2, 4, 8, 12), "aspp-l": (6, 12, 18, 2
 
 
 def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, scales=None,
-                method="holes", seed=0, dtype="float32", device=None, **kwargs):
+                method="holes", seed=0, dtype="float32", device=None, preprocessing=None,
+                **kwargs):
     """A DeepLab network by name (see the module doc).
 
     Parameters
@@ -40,22 +46,27 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
         in :class:`~.msc.MultiScale` (max fusion)
     method : "holes" | "deinterlace" | "direct", the atrous convolution method
     seed, dtype, device : initialisation seed, parameter dtype and device
+    preprocessing : :class:`~minideeplab.preprocess.Preprocessing` (or its ``to_json()`` dict)
+        that the model's inputs go through; None: ``Preprocessing()`` (the image minus Caffe's
+        mean pixel, RGB, scale 1). The trainer sets it from its ``input_scale``.
     **kwargs : passed on: for VGG (:func:`~.vgg.deeplab_vgg16`) ``fc6_kernel``, ``fc6_rate``,
         ``fc_channels``, ``dropout``; for ResNet (:class:`~.resnet.DeepLabResNet`)
         ``output_stride``, ``multi_grid``, ``rates``, ``frozen_bn``, ``aspp_channels``, ...
 
     Returns
     -------
-    Module with ``forward(x) -> logits``, ``backward(dlogits) -> dx``, ``output_stride`` and
-    ``build_args`` (a JSON-able dict such that ``build_model(**build_args)`` rebuilds it, for
-    checkpoints).
+    Module with ``forward(x) -> logits``, ``backward(dlogits) -> dx``, ``output_stride``,
+    ``preprocessing`` and ``build_args`` (a JSON-able dict such that
+    ``build_model(**build_args)`` rebuilds it, preprocessing included, for checkpoints).
     """
     if name not in MODEL_NAMES:
         raise ValueError(f"build_model: unknown model name {name!r}; choose one of "
                          f"{MODEL_NAMES}")
+    preprocessing = (Preprocessing() if preprocessing is None
+                     else Preprocessing.from_json(preprocessing))
     args = dict(name=name, num_classes=num_classes, tiny=tiny, width=width, depth=depth,
                 scales=None if scales is None else list(scales), method=method, seed=seed,
-                dtype=dtype, **kwargs)
+                dtype=dtype, preprocessing=preprocessing.to_json(), **kwargs)
     common = dict(method=method, seed=seed, dtype=dtype, device=device)
     if name in _VGG_RATES:
         if depth is not None:
@@ -74,5 +85,6 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
                               width=width, **common, **kwargs)
     if scales is not None:
         model = MultiScale(model, scales)
+    model.preprocessing = preprocessing
     model.build_args = args
     return model

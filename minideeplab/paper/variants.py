@@ -28,7 +28,9 @@ import numpy as np
 
 from .. import backend, functional as F
 from ..checkpoint import load_checkpoint
-from ..train import TrainConfig, Trainer, make_datasets, model_from_loaded, predict_logits
+from ..config import TrainConfig, make_datasets
+from ..inference import model_from_loaded, predict_logits
+from ..train import Trainer
 
 __all__ = ["VARIANTS", "VAL_EVERY", "QUICK", "TrainedRun", "cache_dir", "variant_config",
            "run_folder", "trained", "val_arrays", "val_probabilities"]
@@ -109,7 +111,6 @@ def val_probabilities(run, images, batch_size=10):
     """Full-resolution softmax (n, L, H, W) float32 host arrays for ``images``."""
     out = []
     for s in range(0, len(images), batch_size):
-        scores = predict_logits(run.model, images[s:s + batch_size],
-                                input_scale=run.config.input_scale)
+        scores = predict_logits(run.model, images[s:s + batch_size])
         out.append(backend.asnumpy(F.softmax(scores, axis=1)).astype(np.float32))
     return np.concatenate(out)

@@ -1,0 +1,123 @@
+"""Inference and evaluation with a trained model: scores, labels, mIoU, models from checkpoints.
+
+DeepLab v2, Sec. 3.1: the network's stride-8 score map is upsampled to the image size by
+bilinear interpolation (align_corners=True, Caffe's ``Interp``); the label of a pixel is the
+argmax of its scores, optionally refined by the dense CRF (Sec. 3.3). Evaluation accumulates one
+confusion matrix over the whole set (docs/conventions.md, "Loss and mean IoU").
+
+The input of the network is made by the model's own preprocessing (``model.preprocessing``,
+:mod:`minideeplab.preprocess`), recorded in its checkpoint: nothing here takes a mean or a
+scale, so a model cannot be fed inputs prepared for another.
+"""
+import os
+
+import numpy as np
+
+from . import backend, checkpoint as ckpt, functional as F
+from .config import array_source, config_from_checkpoint
+from .data.augment import to_batch
+from .metrics import ConfusionMatrix
+from .models import build_model
+from .preprocess import from_scratch, preprocessing_of
+from .progress import progress
+
+__all__ = ["predict_logits", "predict", "evaluate", "model_from_checkpoint", "model_from_loaded"]
+
+
+def predict_logits(model, images, *, device=None, size=None):
+    """Full-resolution class scores for a batch of images (DeepLab v2, Sec. 3.1: bilinear).
+
+    Parameters
+    ----------
+    model : a network with ``preprocessing`` (every model of ``build_model`` or
+        :func:`model_from_checkpoint`); it is put in eval mode
+    images : (N, H, W, 3) uint8 RGB
+    device : "cpu" | "gpu" | None (the default device), where the network runs
+    size : (H_out, W_out) of the scores, default the images' (H, W)
+
+    Returns
+    -------
+    scores : (N, L, H_out, W_out) on the device: the network's stride-8 map upsampled with
+        align_corners=True (Caffe's Interp)
+    """
+    pre = preprocessing_of("predict_logits", model)
+    x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H, W) float32
+    model.eval()
+    logits = model(x)
+    out_size = tuple(images.shape[1:3]) if size is None else tuple(size)
+    up, _ = F.resize_bilinear(logits, out_size, align_corners=True)
+    return up
+
+
+def predict(model, image, *, device=None):
+    """One image (H, W, 3) uint8 -> (labels (H, W) int64, probabilities (L, H, W)), host arrays.
+
+    The image goes through the model's own preprocessing (see :func:`predict_logits`).
+    """
+    scores = predict_logits(model, image[None], device=device)
+    probs = F.softmax(scores, axis=1)[0]
+    return backend.asnumpy(probs.argmax(axis=0)), backend.asnumpy(probs)
+
+
+def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, show_progress=True,
+             postprocess=None):
+    """Accumulate one confusion matrix over ``dataset`` (mIoU the paper's way, 255 ignored).
+
+    ``dataset[i]`` is (image (H, W, 3) uint8, label (H, W)); the images go through the model's
+    own preprocessing (see :func:`predict_logits`). ``postprocess(image, probs) -> labels``
+    (e.g. a dense CRF) replaces the argmax when given. Images of one size are evaluated in
+    batches of ``batch_size``; otherwise one by one. Returns a ConfusionMatrix.
+    """
+    preprocessing_of("evaluate", model)          # fail before any work
+    num_classes = num_classes or dataset.num_classes
+    cm = ConfusionMatrix(num_classes)
+    arrays = array_source(dataset)
+    n = len(dataset)
+    step = batch_size if arrays is not None else 1
+    for start in progress(range(0, n, step), desc="evaluate", disable=not show_progress):
+        if arrays is not None:
+            images, labels = arrays[0][start:start + step], arrays[1][start:start + step]
+        else:
+            image, label = dataset[start]
+            images, labels = image[None], label[None]
+        scores = predict_logits(model, images, device=device)
+        if postprocess is None:
+            pred = scores.argmax(axis=1)
+        else:
+            probs = backend.asnumpy(F.softmax(scores, axis=1))
+            pred = np.stack([postprocess(im, p) for im, p in zip(images, probs)])
+        cm.update(pred, backend.to_device(np.asarray(labels), backend.device_of(pred)))
+    return cm
+
+
+def model_from_checkpoint(path, device=None):
+    """(model, TrainConfig) rebuilt from a training checkpoint, weights loaded, in eval mode."""
+    return model_from_loaded(ckpt.load_checkpoint(path), path, device)
+
+
+def model_from_loaded(loaded, path, device=None):
+    """:func:`model_from_checkpoint` for a checkpoint already read with ``load_checkpoint``
+    (``path`` only names it in errors).
+
+    Checkpoints written before models recorded their preprocessing get the recipe they were
+    trained with: Caffe's mean pixel, RGB, times their training settings' ``input_scale``.
+    """
+    where = f"checkpoint {os.fspath(path)!r}"
+    args = loaded.config.get("model")
+    if not args:
+        raise ckpt.CheckpointError(f"{where} does not record how to build its model (no "
+                                   "'model' entry in its config)")
+    if not isinstance(args, dict) or "device" in args:
+        raise ckpt.CheckpointError(f"{where}: config entry 'model' must be a mapping of "
+                                   f"build_model arguments, got {args!r:.200}")
+    config = config_from_checkpoint(loaded.config.get("train"), where)
+    args = dict(args)
+    if args.get("preprocessing") is None:                      # written by an older version
+        args["preprocessing"] = from_scratch(config.input_scale).to_json()
+    try:
+        model = build_model(**args, device=device or backend.default_device())
+    except (TypeError, ValueError) as e:
+        raise ckpt.CheckpointError(f"{where}: config entry 'model' does not build a model "
+                                   f"({e})") from e
+    ckpt.restore_checkpoint(loaded._replace(path=os.fspath(path)), model)
+    return model.eval(), config
