@@ -17,6 +17,7 @@ from minideeplab import backend, functional as F, nn
 from minideeplab.models import build_model, load_torchvision, save_torchvision
 from minideeplab.models.torchvision_deeplab import torchvision_names
 from minideeplab.pth import UnsafePickleError, load_pth
+from minideeplab.preprocess import TORCHVISION
 from torchvision_state import make_state
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -70,6 +71,7 @@ def test_arch_inference_and_aux_keys():
     assert any(k.startswith("aux_classifier.") for k in state)     # accepted, ignored
     model = load_torchvision(state, arch="deeplabv3_resnet50")
     assert model.head.classifier.params["weight"].shape[0] == int(g["num_classes"])
+    assert model.preprocessing == TORCHVISION                      # what its weights expect
     with pytest.raises(ValueError, match="deeplabv3_resnet101.*deeplabv3_resnet50"):
         load_torchvision(state, arch="deeplabv3_resnet101")
     with pytest.raises(KeyError, match=r"missing keys \['classifier.2.running_var'\]"):

@@ -32,6 +32,7 @@ import re
 
 import numpy
 
+from ..preprocess import TORCHVISION
 from .factory import build_model
 
 __all__ = ["TORCHVISION_ARCHS", "TORCHVISION_WEIGHTS", "torchvision_config", "torchvision_names",
@@ -57,9 +58,14 @@ def torchvision_config(arch):
 
 
 def build_torchvision(arch, num_classes=21, *, seed=0, device=None):
-    """torchvision's DeepLabV3 ``arch`` as a minideeplab model, freshly initialised."""
+    """torchvision's DeepLabV3 ``arch`` as a minideeplab model, freshly initialised.
+
+    Its ``preprocessing`` is torchvision's ImageNet normalisation
+    (:data:`minideeplab.preprocess.TORCHVISION`), which its weights expect.
+    """
     cfg = torchvision_config(arch)
-    return build_model(cfg.pop("name"), num_classes, seed=seed, device=device, **cfg)
+    return build_model(cfg.pop("name"), num_classes, seed=seed, device=device,
+                       preprocessing=TORCHVISION, **cfg)
 
 
 def torchvision_arch(model, fn="torchvision_arch"):
