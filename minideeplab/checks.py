@@ -26,8 +26,12 @@ def effective_kernel_size(kernel, rate):
     return kernel + (kernel - 1) * (rate - 1)
 
 
-def check_array(fn, name, x, ndim=None, floating=True):
-    """Check that ``x`` is a NumPy/CuPy array of ``ndim`` dims (and floating point)."""
+def check_array(fn, name, x, ndim=None, floating=True, nonempty=False):
+    """Check that ``x`` is a NumPy/CuPy array of ``ndim`` dims (and floating point).
+
+    With ``nonempty`` every axis must have at least one element (the functional ops ask for
+    it: an op has nothing to compute on an empty map, and an empty label axis has no softmax).
+    """
     if not (isinstance(x, numpy.ndarray) or backend.is_gpu_array(x)):
         raise TypeError(f"{fn}: {name} must be a NumPy or CuPy array, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:
@@ -36,6 +40,8 @@ def check_array(fn, name, x, ndim=None, floating=True):
     if floating and x.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be a floating-point array, got dtype {x.dtype} "
                         f"({name}.shape={tuple(x.shape)})")
+    if nonempty and 0 in x.shape:
+        raise ValueError(f"{fn}: {name} must not be empty, got {name}.shape={tuple(x.shape)}")
     return x
 
 
@@ -73,11 +79,92 @@ def check_pair(fn, name, value, minimum):
     return (v, v)
 
 
+def check_bool(fn, name, value):
+    """A bool (Python or NumPy): strings such as 'no' are not silently truthy."""
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"{fn}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_rng(fn, name, rng, required=True):
+    """A ``numpy.random.Generator`` (returned as is) or an int seed >= 0 (a new Generator).
+
+    ``None`` is allowed only when not ``required`` (then None is returned).
+    """
+    if rng is None and not required:
+        return None
+    if isinstance(rng, numpy.random.Generator):
+        return rng
+    if isinstance(rng, (bool, numpy.bool_)) or not isinstance(rng, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be a numpy.random.Generator or an int seed >= 0, "
+                        f"got {rng!r}")
+    if rng < 0:
+        raise ValueError(f"{fn}: {name} must be an int seed >= 0 (or a Generator), got {rng}")
+    return numpy.random.default_rng(int(rng))
+
+
 def check_choice(fn, name, value, choices):
     """Check that ``value`` is one of ``choices``."""
-    if value not in choices:
+    # True == 1: a bool must not pass for an int choice, nor an int for a bool choice
+    is_bool = isinstance(value, (bool, numpy.bool_))
+    try:
+        known = value in choices and is_bool == any(isinstance(c, bool) for c in choices)
+    except (TypeError, ValueError):       # an unhashable or array-valued argument
+        known = False
+    if not known:
         raise ValueError(f"{fn}: unknown {name} {value!r}; choose one of {tuple(choices)}")
     return value
+
+
+def check_float_dtype(fn, name, dtype):
+    """A floating-point dtype (float16, float32 or float64, as a name or a dtype); returns it."""
+    try:
+        dt = numpy.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f" or isinstance(dtype, (bool, numpy.bool_)):
+        raise TypeError(f"{fn}: {name} must be a floating-point dtype such as 'float32', got "
+                        f"{dtype!r}")
+    return dt
+
+
+def check_cache(fn, cache, expected):
+    """The ``cache`` argument of a backward pass must be the cache its forward op returned.
+
+    Every cache type names the op that makes it (``type(cache).op``), so a cache passed to
+    the wrong backward is refused by name instead of giving an AttributeError or, worse, a
+    wrong gradient from a cache whose fields happen to fit.
+    """
+    if not isinstance(cache, expected):
+        made = getattr(type(cache), "op", None)
+        got = "None" if cache is None else f"a {type(cache).__name__}" + (
+            f" (made by {made})" if made else "")
+        raise TypeError(f"{fn}: cache must be the {expected.__name__} that {expected.op} "
+                        f"returned, got {got}")
+    return cache
+
+
+def check_grad(fn, dy, cache_dtype, expected_shape, name="dy"):
+    """An upstream gradient: an array of the forward's dtype and output shape."""
+    check_array(fn, name, dy, ndim=len(expected_shape), nonempty=True)
+    if dy.dtype != cache_dtype:
+        raise TypeError(f"{fn}: {name} has dtype {dy.dtype} but the forward pass computed in "
+                        f"{numpy.dtype(cache_dtype)}; pass a {numpy.dtype(cache_dtype)} "
+                        f"gradient (gradients keep the forward's dtype)")
+    if tuple(dy.shape) != tuple(expected_shape):
+        raise ValueError(f"{fn}: {name}.shape={tuple(dy.shape)} does not match the forward "
+                         f"output shape {tuple(expected_shape)}")
+    return dy
+
+
+def compute_dtype(dtype):
+    """The dtype an op accumulates reductions in: float32 for float16 inputs, else the input's.
+
+    float16 holds numbers up to 65504 with three significant digits, which a variance of
+    values ~1000 or a sum of many log-probabilities exceeds; such reductions are done in
+    float32 and the results cast back to float16.
+    """
+    return numpy.dtype("float32") if numpy.dtype(dtype) == numpy.float16 else numpy.dtype(dtype)
 
 
 def check_same_dtype(fn, **arrays):

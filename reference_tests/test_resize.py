@@ -116,6 +116,59 @@ def test_resize_bad_input(on):
 
 
 # ------------------------------------------------------------------------------ labels
+def _touches(n_in, n_out, align_corners, k):
+    """Outputs whose 1-D interpolation weight on input k is non-zero (brute-force weights)."""
+    w = np.array([[_brute_weight(i, j, n_in, n_out, align_corners) for j in range(n_in)]
+                  for i in range(n_out)])
+    return np.flatnonzero(w[:, k] != 0), w
+
+
+def _brute_weight(i, j, n_in, n_out, align_corners):
+    """Weight of input j in output i, from the formula of the module doc (pure Python)."""
+    if align_corners:
+        s = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = max((i + 0.5) * n_in / n_out - 0.5, 0.0)
+    i0 = min(int(np.floor(s)), n_in - 1)
+    i1, lam = min(i0 + 1, n_in - 1), s - i0
+    return (1 - lam) * (j == i0) + lam * (j == i1)
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("in_hw,out_hw,pixel", [
+    ((9, 9), (17, 17), (4, 4)), ((9, 9), (17, 17), (3, 5)), ((9, 9), (9, 9), (2, 2)),
+    ((13, 8), (5, 21), (6, 0)), ((1, 6), (4, 9), (0, 5))])
+def test_a_non_finite_pixel_stays_local(in_hw, out_hw, pixel, value, align_corners, on):
+    """One NaN/Inf input pixel reaches exactly the outputs that interpolate it with a non-zero
+    weight (3x3 of a 9x9 -> 17x17 map, not all 289); the others equal the finite result. The
+    same for one NaN/Inf in dy in the backward pass."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) + in_hw)
+    rows, a_h = _touches(in_hw[0], out_hw[0], align_corners, pixel[0])
+    cols, a_w = _touches(in_hw[1], out_hw[1], align_corners, pixel[1])
+    expected = np.zeros(out_hw, bool)
+    expected[np.ix_(rows, cols)] = True
+    finite, _ = F.resize_bilinear(on(x), out_hw, align_corners=align_corners)
+    x[1, 2][pixel] = value
+    y, cache = F.resize_bilinear(on(x), out_hw, align_corners=align_corners)
+    y = backend.asnumpy(y)
+    bad = ~np.isfinite(y)
+    assert (bad[1, 2] == expected).all() and not bad[:1].any() and not bad[1, :2].any()
+    if np.isinf(value):                           # all weights are positive: the sign stays
+        assert (y[1, 2][expected] == value).all()
+    assert_close(np.where(bad, 0, y), np.where(bad, 0, backend.asnumpy(finite)), 1e-12, 1e-12)
+
+    dy = rng.standard_normal((2, 3) + out_hw)
+    i, j = out_hw[0] // 2, out_hw[1] - 1
+    dy[0, 1, i, j] = value
+    dx = backend.asnumpy(F.resize_bilinear_backward(on(dy), cache))
+    want = np.zeros(in_hw, bool)
+    want[np.ix_(np.flatnonzero(a_h[i]), np.flatnonzero(a_w[j]))] = True
+    assert ((~np.isfinite(dx[0, 1])) == want).all()
+    assert np.isfinite(np.delete(dx.reshape(6, -1), 1, axis=0)).all()
+
+
 def test_label_shrink_321_to_41_is_every_8th_pixel(on):
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 21, (2, 321, 321)).astype(np.uint8)

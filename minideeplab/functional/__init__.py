@@ -1,6 +1,12 @@
 """The functional API: every op is a pair ``y, cache = op(...)`` / ``grads = op_backward(dy, cache)``.
 
 All ops take their array module (NumPy or CuPy) from their inputs and never modify them.
+
+Every cache names the op that made it (``type(cache).op``) and every backward refuses a
+foreign cache; inputs, parameters and a backward's ``dy`` share one floating dtype (a mismatch
+is a TypeError naming the argument), and float16 reductions run in float32; empty axes and
+wrongly typed arguments are refused before any work (docs/conventions.md, "The functional API:
+caches, dtypes and bad input").
 """
 from ..checks import conv_output_size, effective_kernel_size
 from .im2col import col2im, im2col

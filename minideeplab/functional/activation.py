@@ -8,20 +8,21 @@ Shapes: any; x (...) -> y (...) of the same shape and dtype.
 """
 from collections import namedtuple
 
-import numpy
-
 from .. import backend
-from ..checks import check_array
+from ..checks import check_array, check_bool, check_cache, check_grad, check_number, check_rng
 
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 
-ReluCache = namedtuple("ReluCache", "mask")
-ReluCache.__doc__ = "mask: boolean array shaped like x, True where x > 0 (where gradients flow)."
+ReluCache = namedtuple("ReluCache", "mask dtype")
+ReluCache.__doc__ = ("mask: boolean array shaped like x, True where x > 0 (where gradients "
+                     "flow); dtype: x's dtype.")
+ReluCache.op = "relu"
 
-DropoutCache = namedtuple("DropoutCache", "mask scale")
+DropoutCache = namedtuple("DropoutCache", "mask scale shape dtype")
 DropoutCache.__doc__ = ("mask: boolean array shaped like x (True = kept), or None when dropout "
                         "was the identity (eval mode or p = 0); scale: 1 / (1 - p) "
-                        "(0 for p = 1).")
+                        "(0 for p = 1); shape, dtype: x's.")
+DropoutCache.op = "dropout"
 
 
 def relu(x):
@@ -36,9 +37,9 @@ def relu(x):
     y : array shaped like x (a new array)
     cache : ReluCache for :func:`relu_backward`
     """
-    check_array("relu", "x", x)
+    check_array("relu", "x", x, nonempty=True)
     xp = backend.get_array_module(x)
-    return xp.maximum(x, 0), ReluCache(x > 0)
+    return xp.maximum(x, 0), ReluCache(x > 0, x.dtype)
 
 
 def relu_backward(dy, cache):
@@ -46,11 +47,10 @@ def relu_backward(dy, cache):
 
     dy : array shaped like x -> dx : array shaped like x
     """
-    check_array("relu_backward", "dy", dy)
+    fn = "relu_backward"
+    check_cache(fn, cache, ReluCache)
+    check_grad(fn, dy, cache.dtype, cache.mask.shape)
     backend.get_array_module(dy, cache.mask)
-    if dy.shape != cache.mask.shape:
-        raise ValueError(f"relu_backward: dy.shape={tuple(dy.shape)} does not match the forward "
-                         f"input shape {tuple(cache.mask.shape)}")
     return dy * cache.mask        # arithmetic, not where(): no branch per element
 
 
@@ -64,9 +64,10 @@ def dropout(x, p, *, training, rng=None):
     Parameters
     ----------
     x : float array of any shape, e.g. (N, C, H, W)
-    p : float in [0, 1], the probability of *dropping* an element (DeepLab: 0.5)
-    training : bool; False returns ``x`` unchanged (a copy)
-    rng : ``numpy.random.Generator`` or int seed; required when training with p > 0.
+    p : real number in [0, 1] (Python or NumPy scalar), the probability of *dropping* an
+        element (DeepLab: 0.5)
+    training : bool (True or False, nothing else); False returns ``x`` unchanged (a copy)
+    rng : ``numpy.random.Generator`` or int seed >= 0; required when training with p > 0.
         A Generator advances with each call; an int seed gives the same mask every call. On
         the GPU the mask is made on the device from one seed that ``rng`` draws
         (:func:`minideeplab.backend.random_uniform`): no mask crosses the bus, and the masks
@@ -79,24 +80,24 @@ def dropout(x, p, *, training, rng=None):
         uses exactly the mask of the forward pass)
     """
     fn = "dropout"
-    check_array(fn, "x", x)
+    check_array(fn, "x", x, nonempty=True)
     xp = backend.get_array_module(x)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{fn}: p must be a number in [0, 1], got {p!r}")
+    p = check_number(fn, "p", p, 0.0, 1.0)
+    training = check_bool(fn, "training", training)
+    rng = check_rng(fn, "rng", rng, required=False)
+    shape, dtype = tuple(x.shape), x.dtype
     if not training or p == 0:
-        return x.copy(), DropoutCache(None, 1.0)
+        return x.copy(), DropoutCache(None, 1.0, shape, dtype)
     if p == 1:
-        return xp.zeros_like(x), DropoutCache(xp.zeros(x.shape, dtype=bool), 0.0)
+        return xp.zeros_like(x), DropoutCache(xp.zeros(x.shape, dtype=bool), 0.0, shape, dtype)
     if rng is None:
         raise ValueError(f"{fn}: rng (a numpy.random.Generator or an int seed) is required when "
                          f"training with p={p} > 0 (x.shape={tuple(x.shape)})")
-    if not isinstance(rng, numpy.random.Generator):
-        rng = numpy.random.default_rng(rng)
     mask = backend.random_uniform(xp, x.shape, rng) >= p           # P(keep) = 1 - p
     scale = 1.0 / (1.0 - p)
     y = x * mask
     y *= x.dtype.type(scale)
-    return y, DropoutCache(mask, scale)
+    return y, DropoutCache(mask, scale, shape, dtype)
 
 
 def dropout_backward(dy, cache):
@@ -104,13 +105,12 @@ def dropout_backward(dy, cache):
 
     dy : array shaped like x -> dx : array shaped like x
     """
-    check_array("dropout_backward", "dy", dy)
+    fn = "dropout_backward"
+    check_cache(fn, cache, DropoutCache)
+    check_grad(fn, dy, cache.dtype, cache.shape)
     if cache.mask is None:
         return dy.copy()
     backend.get_array_module(dy, cache.mask)
-    if dy.shape != cache.mask.shape:
-        raise ValueError(f"dropout_backward: dy.shape={tuple(dy.shape)} does not match the "
-                         f"forward input shape {tuple(cache.mask.shape)}")
     dx = dy * cache.mask
     dx *= dy.dtype.type(cache.scale)
     return dx

@@ -29,20 +29,24 @@ arrays returned in the cache (``cache.running_mean``, ``cache.running_var``).
 
 Shapes: x (N, C, H, W); gamma, beta, running_mean, running_var (C,); y (N, C, H, W).
 """
-import numbers
 from collections import namedtuple
 
+import numpy
+
 from .. import backend
-from ..checks import check_array, check_same_dtype
+from ..checks import (check_array, check_bool, check_cache, check_grad, check_number,
+                      check_same_dtype, compute_dtype)
 
 __all__ = ["batch_norm", "batch_norm_backward"]
 
 BatchNormCache = namedtuple("BatchNormCache",
-                            "xhat gamma inv_std training running_mean running_var")
+                            "xhat gamma inv_std training running_mean running_var dtype")
 BatchNormCache.__doc__ = """xhat (N, C, H, W): the normalised input; gamma (C,); inv_std (C,):
-1 / sqrt(var + eps) of the statistics used; training: whether batch statistics were used;
-running_mean, running_var (C,): the running statistics after this call (new arrays when
-training, the given ones otherwise)."""
+1 / sqrt(var + eps) of the statistics used (xhat, gamma and inv_std in float32 for float16
+inputs); training: whether batch statistics were used; running_mean, running_var (C,): the
+running statistics after this call (new arrays when training, the given ones otherwise);
+dtype: the dtype of x (and of every result)."""
+BatchNormCache.op = "batch_norm"
 
 _AXES = (0, 2, 3)
 
@@ -59,23 +63,27 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     x : (N, C, H, W) float array
     gamma, beta : (C,) scale and shift, same dtype as x
     running_mean, running_var : (C,) running statistics, same dtype as x
-    training : bool. True: use the batch statistics and update the running ones (needs more
-        than one value per channel, N*H*W > 1). False: use the running statistics (eval mode,
-        and the frozen mode DeepLab v2 trains with; see the module doc).
+    training : bool (True or False). True: use the batch statistics and update the running
+        ones (needs more than one value per channel, N*H*W > 1). False: use the running
+        statistics (eval mode, and the frozen mode DeepLab v2 trains with; see the module doc).
     momentum : float in [0, 1], weight of the new batch in the running statistics
     eps : float > 0, added to the variance
 
     Returns
     -------
-    y : (N, C, H, W)
+    y : (N, C, H, W), x's dtype
     cache : BatchNormCache for :func:`batch_norm_backward`; ``cache.running_mean`` and
         ``cache.running_var`` hold the updated running statistics.
+
+    float16 inputs are normalised in float32 (a variance of values ~1000 is ~1e6, beyond
+    float16's 65504) and the results cast back to float16. Updated running statistics that
+    float16 cannot hold are a ValueError (they would be inf: eval mode would output zeros).
     """
     fn = "batch_norm"
-    check_array(fn, "x", x, ndim=4)
+    check_array(fn, "x", x, ndim=4, nonempty=True)
     args = dict(gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
     for name, a in args.items():
-        check_array(fn, name, a, ndim=1)
+        check_array(fn, name, a, ndim=1, nonempty=True)
     xp = backend.get_array_module(x, gamma, beta, running_mean, running_var)
     check_same_dtype(fn, x=x, **args)
     N, C, H, W = x.shape
@@ -83,11 +91,15 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
         if a.shape != (C,):
             raise ValueError(f"{fn}: x has {C} channels but {name} has shape {tuple(a.shape)} "
                              f"(x.shape={tuple(x.shape)}); they must have shape ({C},)")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or \
-            not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"{fn}: momentum must be in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-        raise ValueError(f"{fn}: eps must be > 0, got {eps!r}")
+    training = check_bool(fn, "training", training)
+    momentum = check_number(fn, "momentum", momentum, 0.0, 1.0)
+    eps = check_number(fn, "eps", eps, 0.0)
+    if not 0 < eps < float("inf"):
+        raise ValueError(f"{fn}: eps must be > 0 and finite, got {eps}")
+    dtype, ct = x.dtype, compute_dtype(x.dtype)
+    if ct != dtype:
+        x, gamma, beta = x.astype(ct), gamma.astype(ct), beta.astype(ct)
+        running_mean, running_var = running_mean.astype(ct), running_var.astype(ct)
     M = N * H * W
     if training:
         if M < 2:
@@ -97,17 +109,33 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
         mean = x.mean(axis=_AXES)                                   # (C,)
         xc = x - _per_channel(mean)
         var = (xc * xc).mean(axis=_AXES)                            # biased, used to normalise
-        m = x.dtype.type(momentum)
+        m = ct.type(momentum)
         new_mean = (1 - m) * running_mean + m * mean
-        new_var = (1 - m) * running_var + m * var * x.dtype.type(M / (M - 1))
+        new_var = (1 - m) * running_var + m * var * ct.type(M / (M - 1))
+        if ct != dtype:
+            new_mean, new_var = _cast_statistics(fn, xp, dtype, new_mean, new_var)
     else:
         mean, var = running_mean, running_var
         xc = x - _per_channel(mean)
-        new_mean, new_var = running_mean, running_var
-    inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))                  # (C,)
+        new_mean, new_var = args["running_mean"], args["running_var"]
+    inv_std = 1 / xp.sqrt(var + ct.type(eps))                       # (C,)
     xhat = xc * _per_channel(inv_std)
-    y = xhat * _per_channel(gamma) + _per_channel(beta)
-    return y, BatchNormCache(xhat, gamma, inv_std, bool(training), new_mean, new_var)
+    y = (xhat * _per_channel(gamma) + _per_channel(beta)).astype(dtype, copy=False)
+    return y, BatchNormCache(xhat, gamma, inv_std, training, new_mean, new_var, dtype)
+
+
+def _cast_statistics(fn, xp, dtype, mean, var):
+    """Running statistics computed in float32, cast back to ``dtype``; refused if they overflow.
+
+    (A float16 running variance of activations with std ~300 or more is beyond 65504.)
+    """
+    limit = float(numpy.finfo(dtype).max)
+    big = float(xp.maximum(abs(mean).max(), var.max()))      # one number: one transfer
+    if not big <= limit:
+        raise ValueError(f"{fn}: the updated running statistics reach {big:.3g}, beyond the "
+                         f"range of {numpy.dtype(dtype)} (max {limit:.6g}) of running_mean and "
+                         f"running_var; keep the statistics in float32, or use momentum=0")
+    return mean.astype(dtype), var.astype(dtype)
 
 
 def batch_norm_backward(dy, cache):
@@ -124,25 +152,28 @@ def batch_norm_backward(dy, cache):
 
     Parameters
     ----------
-    dy : (N, C, H, W)
+    dy : (N, C, H, W), the forward's dtype
     cache : BatchNormCache
 
     Returns
     -------
-    dx : (N, C, H, W); dgamma, dbeta : (C,)
+    dx : (N, C, H, W); dgamma, dbeta : (C,); all in the forward's dtype (computed in float32
+    for float16)
     """
-    check_array("batch_norm_backward", "dy", dy, ndim=4)
+    fn = "batch_norm_backward"
+    check_cache(fn, cache, BatchNormCache)
+    check_grad(fn, dy, cache.dtype, cache.xhat.shape)
     backend.get_array_module(dy, cache.xhat)
-    if dy.shape != cache.xhat.shape:
-        raise ValueError(f"batch_norm_backward: dy.shape={tuple(dy.shape)} does not match the "
-                         f"forward shape {tuple(cache.xhat.shape)}")
-    xhat = cache.xhat
+    dtype, xhat = cache.dtype, cache.xhat
+    dy = dy.astype(xhat.dtype, copy=False)
     dbeta = dy.sum(axis=_AXES)
     dgamma = (dy * xhat).sum(axis=_AXES)
     scale = _per_channel(cache.gamma * cache.inv_std)
     if not cache.training:
-        return dy * scale, dgamma, dbeta
-    N, C, H, W = dy.shape
-    M = N * H * W
-    dx = scale * (dy - _per_channel(dbeta / M) - xhat * _per_channel(dgamma / M))
-    return dx, dgamma, dbeta
+        dx = dy * scale
+    else:
+        N, C, H, W = dy.shape
+        M = N * H * W
+        dx = scale * (dy - _per_channel(dbeta / M) - xhat * _per_channel(dgamma / M))
+    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False),
+            dbeta.astype(dtype, copy=False))

@@ -11,14 +11,17 @@ Shapes: xs is a list of B arrays. For ``add`` all are (N, C, H, W) and y is (N, 
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array, check_same_dtype
+from ..checks import check_array, check_cache, check_grad, check_int, check_same_dtype
 
 __all__ = ["add", "add_backward", "concat", "concat_backward"]
 
-AddCache = namedtuple("AddCache", "count shape")
-AddCache.__doc__ = "count: the number of summed arrays; shape: their common shape."
-ConcatCache = namedtuple("ConcatCache", "sizes axis shape")
-ConcatCache.__doc__ = "sizes: each input's extent along ``axis``; shape: the output shape."
+AddCache = namedtuple("AddCache", "count shape dtype")
+AddCache.__doc__ = "count: the number of summed arrays; shape, dtype: their common shape, dtype."
+AddCache.op = "add"
+ConcatCache = namedtuple("ConcatCache", "sizes axis shape dtype")
+ConcatCache.__doc__ = ("sizes: each input's extent along ``axis``; shape: the output shape; "
+                       "dtype: the inputs'.")
+ConcatCache.op = "concat"
 
 
 def _check_list(fn, xs):
@@ -27,7 +30,7 @@ def _check_list(fn, xs):
     if len(xs) == 0:
         raise ValueError(f"{fn}: xs must hold at least one array, got an empty list")
     for i, x in enumerate(xs):
-        check_array(fn, f"xs[{i}]", x)
+        check_array(fn, f"xs[{i}]", x, nonempty=True)
     check_same_dtype(fn, **{f"xs[{i}]": x for i, x in enumerate(xs)})
     return backend.get_array_module(*xs)
 
@@ -47,15 +50,14 @@ def add(xs):
     y = xp.zeros(shape, dtype=xs[0].dtype)
     for x in xs:
         y += x
-    return y, AddCache(len(xs), shape)
+    return y, AddCache(len(xs), shape, xs[0].dtype)
 
 
 def add_backward(dy, cache):
     """Gradient of :func:`add`: every input gets ``dy`` (a separate copy each)."""
-    check_array("add_backward", "dy", dy)
-    if tuple(dy.shape) != cache.shape:
-        raise ValueError(f"add_backward: dy.shape={tuple(dy.shape)} does not match the forward "
-                         f"output shape {cache.shape}")
+    fn = "add_backward"
+    check_cache(fn, cache, AddCache)
+    check_grad(fn, dy, cache.dtype, cache.shape)
     return [dy.copy() for _ in range(cache.count)]
 
 
@@ -68,21 +70,26 @@ def concat(xs, axis=1):
     fn = "concat"
     xp = _check_list(fn, xs)
     ref = tuple(xs[0].shape)
+    axis = check_int(fn, "axis", axis, -len(ref))
+    if axis >= len(ref):
+        raise ValueError(f"{fn}: axis must be in [-{len(ref)}, {len(ref)}) for arrays of shape "
+                         f"{ref}, got {axis}")
+    axis %= len(ref)
     for i, x in enumerate(xs[1:], 1):
         s = tuple(x.shape)
         if len(s) != len(ref) or s[:axis] + s[axis + 1:] != ref[:axis] + ref[axis + 1:]:
             raise ValueError(f"{fn}: xs[{i}].shape={s} and xs[0].shape={ref} must agree on "
                              f"every axis except axis={axis}")
     y = xp.concatenate(xs, axis=axis)
-    return y, ConcatCache(tuple(int(x.shape[axis]) for x in xs), axis, tuple(y.shape))
+    return y, ConcatCache(tuple(int(x.shape[axis]) for x in xs), axis, tuple(y.shape),
+                          xs[0].dtype)
 
 
 def concat_backward(dy, cache):
     """Gradient of :func:`concat`: the slices of ``dy`` that each input filled (copies)."""
-    check_array("concat_backward", "dy", dy)
-    if tuple(dy.shape) != cache.shape:
-        raise ValueError(f"concat_backward: dy.shape={tuple(dy.shape)} does not match the "
-                         f"forward output shape {cache.shape}")
+    fn = "concat_backward"
+    check_cache(fn, cache, ConcatCache)
+    check_grad(fn, dy, cache.dtype, cache.shape)
     out, start = [], 0
     index = [slice(None)] * dy.ndim
     for size in cache.sizes:

@@ -29,8 +29,8 @@ Shapes: x (N, C, H, W); w (O, C, KH, KW); b (O,) or None; y (N, O, H_out, W_out)
 from collections import namedtuple
 
 from .. import backend
-from ..checks import (check_array, check_choice, check_int, check_pair, check_same_dtype,
-                      conv_output_size)
+from ..checks import (check_array, check_cache, check_choice, check_grad, check_int,
+                      check_pair, check_same_dtype, conv_output_size)
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
                      tap_slices, to_chwn)
@@ -44,6 +44,7 @@ ConvCache.__doc__ = """What conv2d_backward needs: the padded input ((C, Hp, Wp,
 "holes"; (N, C, Hp, Wp) for "direct"; None for "deinterlace"), the input's
 shape (N, C, H, W), the weights (O, C, KH, KW), whether there was a bias, the hyper-parameters,
 and, for "deinterlace", the cache of its inner ordinary convolution."""
+ConvCache.op = "conv2d"
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
@@ -65,10 +66,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     cache : ConvCache for :func:`conv2d_backward`
     """
     fn = "conv2d"
-    check_array(fn, "x", x, ndim=4)
-    check_array(fn, "w", w, ndim=4)
+    check_array(fn, "x", x, ndim=4, nonempty=True)
+    check_array(fn, "w", w, ndim=4, nonempty=True)
     if b is not None:
-        check_array(fn, "b", b, ndim=1)
+        check_array(fn, "b", b, ndim=1, nonempty=True)
     backend.get_array_module(x, w, b)  # a TypeError if NumPy and CuPy arrays are mixed
     check_same_dtype(fn, x=x, w=w, b=b)
     stride = check_int(fn, "stride", stride, 1)
@@ -125,21 +126,19 @@ def conv2d_backward(dy, cache):
     dw : (O, C, KH, KW) array
     db : (O,) array, or None when ``conv2d`` had no bias
     """
+    fn = "conv2d_backward"
+    check_cache(fn, cache, ConvCache)
     N, C, H, W = cache.x_shape
     ph, pw = cache.padding
-    O = cache.w.shape[0]
-    check_array("conv2d_backward", "dy", dy, ndim=4)
+    O, _, KH, KW = cache.w.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    expected = (N, O, conv_output_size(Hp, KH, stride=cache.stride, rate=cache.rate),
+                conv_output_size(Wp, KW, stride=cache.stride, rate=cache.rate))
+    check_grad(fn, dy, cache.w.dtype, expected)
     backend.get_array_module(dy, cache.w)
     if cache.method == "deinterlace":
         dx, dw = deinterlace_backward(dy, cache.inner)
     else:
-        Hp, Wp = H + 2 * ph, W + 2 * pw
-        KH, KW = cache.w.shape[2:]
-        expected = (N, O, conv_output_size(Hp, KH, stride=cache.stride, rate=cache.rate),
-                    conv_output_size(Wp, KW, stride=cache.stride, rate=cache.rate))
-        if tuple(dy.shape) != expected:
-            raise ValueError(f"conv2d_backward: dy.shape={tuple(dy.shape)} does not match the "
-                             f"forward output shape {expected}")
         if cache.method == "holes":
             dx_t, dw = holes_backward_chwn(to_chwn(dy), cache.x_saved, cache.w, cache.stride,
                                            cache.rate)

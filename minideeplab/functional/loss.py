@@ -17,25 +17,43 @@ so logits of magnitude 1e4 (whose ``exp`` overflows even in float64) give exact 
 
 Shapes: logits (N, L, H, W) float; labels (N, H, W) integer in [0, L) or ``ignore_index``.
 """
+import numbers
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array
+from ..checks import check_array, check_cache, check_int, compute_dtype
 
 __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
 
-CrossEntropyCache = namedtuple("CrossEntropyCache", "prob labels valid count")
-CrossEntropyCache.__doc__ = """prob (N, L, H, W): the softmax of the logits; labels (N, H, W):
-the labels with ignored pixels set to 0; valid (N, H, W) bool: the pixels that count; count:
-their number, a 0-d integer array on the logits' device (kept there: reading it would be a
-device-to-host sync)."""
+CrossEntropyCache = namedtuple("CrossEntropyCache", "prob labels valid count dtype")
+CrossEntropyCache.__doc__ = """prob (N, L, H, W): the softmax of the logits (float32 for float16
+logits); labels (N, H, W): the labels with ignored pixels set to 0; valid (N, H, W) bool: the
+pixels that count; count: their number, a 0-d integer array on the logits' device (kept there:
+reading it would be a device-to-host sync); dtype: the logits' dtype."""
+CrossEntropyCache.op = "softmax_cross_entropy"
+
+
+def _check_axis(fn, x, axis):
+    """``axis`` an int in [-x.ndim, x.ndim): the axis the softmax normalises over."""
+    axis = check_int(fn, "axis", axis, -x.ndim)
+    if axis >= x.ndim:
+        raise ValueError(f"{fn}: axis must be in [-{x.ndim}, {x.ndim}) for x.shape="
+                         f"{tuple(x.shape)}, got {axis}")
+    return axis
 
 
 def log_softmax(x, axis=1):
     """``log softmax(x)`` along ``axis`` (the label axis of (N, L, H, W) by default), stably:
     ``x - m - log(sum(exp(x - m)))`` with ``m`` the maximum along ``axis``. Returns an array
-    shaped like x."""
-    check_array("log_softmax", "x", x)
+    shaped like x, of x's dtype (computed in float32 for float16)."""
+    fn = "log_softmax"
+    check_array(fn, "x", x, nonempty=True)
+    axis = _check_axis(fn, x, axis)
+    return _log_softmax(x.astype(compute_dtype(x.dtype), copy=False), axis).astype(
+        x.dtype, copy=False)
+
+
+def _log_softmax(x, axis):
     xp = backend.get_array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -45,17 +63,21 @@ def softmax(x, axis=1):
     """Softmax along ``axis`` (class probabilities of a score map (N, L, H, W) by default).
 
     ``exp(x - m) / sum(exp(x - m))`` with ``m`` the maximum along ``axis``, so large logits do
-    not overflow. Returns an array shaped like x whose entries along ``axis`` sum to 1.
+    not overflow. Returns an array shaped like x whose entries along ``axis`` sum to 1, of
+    x's dtype (computed in float32 for float16).
     """
-    check_array("softmax", "x", x)
+    fn = "softmax"
+    check_array(fn, "x", x, nonempty=True)
+    axis = _check_axis(fn, x, axis)
     xp = backend.get_array_module(x)
-    e = xp.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    xc = x.astype(compute_dtype(x.dtype), copy=False)
+    e = xp.exp(xc - xc.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
 
 
 def _check_labels(fn, logits, labels, ignore_index):
-    check_array(fn, "logits", logits, ndim=4)
-    check_array(fn, "labels", labels, floating=False)
+    check_array(fn, "logits", logits, ndim=4, nonempty=True)
+    check_array(fn, "labels", labels, floating=False, nonempty=True)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
                         f"(labels.shape={tuple(labels.shape)}); convert with .astype('int64')")
@@ -65,7 +87,7 @@ def _check_labels(fn, logits, labels, ignore_index):
                          f"logits.shape={tuple(logits.shape)}: expected ({N}, {H}, {W}) "
                          "(downsample the labels with resize_labels_nearest)")
     if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, int)):
+                                     or not isinstance(ignore_index, numbers.Integral)):
         raise TypeError(f"{fn}: ignore_index must be an int or None, got {ignore_index!r}")
 
 
@@ -84,7 +106,9 @@ def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True
 
     Returns
     -------
-    loss : 0-d array of the logits' dtype on their device (0 when every pixel is ignored)
+    loss : 0-d array of the logits' dtype on their device (0 when every pixel is ignored);
+        float16 logits are computed in float32 (a sum of losses of large logits overflows
+        float16) and the mean cast back
     cache : CrossEntropyCache for :func:`softmax_cross_entropy_backward`
 
     Raises
@@ -107,12 +131,12 @@ def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True
                              f"{ignore_index}, found {values} (labels.shape="
                              f"{tuple(labels.shape)}, logits.shape={tuple(logits.shape)})")
     safe = xp.where(valid, labels, 0).astype("int64")                   # (N, H, W)
-    logp = log_softmax(logits, axis=1)                                  # (N, L, H, W)
+    logp = _log_softmax(logits.astype(compute_dtype(logits.dtype), copy=False), 1)
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]      # (N, H, W)
     count = valid.sum()                      # stays on the device: no int() here
     total = -(picked * valid).sum()
     loss = xp.asarray(total / xp.maximum(count, 1), dtype=logits.dtype)
-    return loss, CrossEntropyCache(xp.exp(logp), safe, valid, count)
+    return loss, CrossEntropyCache(xp.exp(logp), safe, valid, count, logits.dtype)
 
 
 def softmax_cross_entropy_backward(cache, dloss=1.0):
@@ -124,12 +148,16 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     Parameters
     ----------
     cache : CrossEntropyCache
-    dloss : float or 0-d array, the upstream gradient of the scalar loss (default 1)
+    dloss : real number, or a 0-d array of the logits' dtype on their device: the upstream
+        gradient of the scalar loss (default 1)
 
     Returns
     -------
-    dlogits : (N, L, H, W)
+    dlogits : (N, L, H, W), the logits' dtype
     """
+    fn = "softmax_cross_entropy_backward"
+    check_cache(fn, cache, CrossEntropyCache)
+    _check_dloss(fn, dloss, cache)
     xp = backend.get_array_module(cache.prob)
     prob = cache.prob
     L = prob.shape[1]
@@ -137,4 +165,20 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     dlogits = (prob - onehot) * cache.valid[:, None]      # (N, L, H, W), 0 where ignored
     dlogits *= xp.asarray(dloss, dtype=prob.dtype) / xp.maximum(cache.count, 1).astype(
         prob.dtype)
-    return dlogits
+    return dlogits.astype(cache.dtype, copy=False)
+
+
+def _check_dloss(fn, dloss, cache):
+    """dloss: a real number (not a bool) or a 0-d array of the logits' dtype and device."""
+    if isinstance(dloss, numbers.Real) and not isinstance(dloss, bool):
+        return
+    if isinstance(dloss, bool) or not hasattr(dloss, "shape") or not hasattr(dloss, "dtype"):
+        raise TypeError(f"{fn}: dloss must be a real number or a 0-d array, got {dloss!r}")
+    check_array(fn, "dloss", dloss, nonempty=True)
+    if dloss.shape != ():
+        raise ValueError(f"{fn}: dloss must be a scalar (the gradient of the scalar loss), got "
+                         f"dloss.shape={tuple(dloss.shape)}")
+    if dloss.dtype != cache.dtype:
+        raise TypeError(f"{fn}: dloss has dtype {dloss.dtype} but the logits had dtype "
+                        f"{cache.dtype}")
+    backend.get_array_module(dloss, cache.prob)

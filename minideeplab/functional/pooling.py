@@ -34,19 +34,26 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
-from ..checks import check_array, check_pair
+from ..checks import (check_array, check_bool, check_cache, check_grad, check_pair,
+                      compute_dtype)
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward", "global_avg_pool", "global_avg_pool_backward"]
 
-MaxPoolCache = namedtuple("MaxPoolCache", "x_shape kernel stride padding argmax")
+MaxPoolCache = namedtuple("MaxPoolCache", "x_shape kernel stride padding argmax dtype")
 MaxPoolCache.__doc__ = ("x_shape (N, C, H, W); kernel, stride, padding as (h, w) pairs; argmax "
                         "(N, C, H_out, W_out): which tap t = p*KW + q of each window held the "
-                        "maximum (the first one, in row-major order, on ties: as Caffe/PyTorch).")
+                        "maximum (the first one, in row-major order, on ties: as Caffe/PyTorch); "
+                        "dtype: x's.")
+MaxPoolCache.op = "max_pool2d"
 AvgPoolCache = namedtuple("AvgPoolCache", "x_shape kernel stride padding divisor")
 AvgPoolCache.__doc__ = ("x_shape (N, C, H, W); kernel, stride, padding as (h, w) pairs; divisor "
-                        "(H_out, W_out): the number each window's sum was divided by.")
-GlobalPoolCache = namedtuple("GlobalPoolCache", "x_shape")
+                        "(H_out, W_out): the number each window's sum was divided by (x's "
+                        "dtype).")
+AvgPoolCache.op = "avg_pool2d"
+GlobalPoolCache = namedtuple("GlobalPoolCache", "x_shape dtype")
+GlobalPoolCache.__doc__ = "x_shape (N, C, H, W) and dtype of the input."
+GlobalPoolCache.op = "global_avg_pool"
 
 
 def pool_output_size(size, kernel, stride, padding, ceil_mode=True):
@@ -64,8 +71,9 @@ def pool_output_size(size, kernel, stride, padding, ceil_mode=True):
     return out
 
 
-def _check_pool(fn, x, kernel, stride, padding):
-    check_array(fn, "x", x, ndim=4)
+def _check_pool(fn, x, kernel, stride, padding, ceil_mode):
+    check_array(fn, "x", x, ndim=4, nonempty=True)
+    check_bool(fn, "ceil_mode", ceil_mode)
     kernel = check_pair(fn, "kernel", kernel, 1)
     stride = kernel if stride is None else check_pair(fn, "stride", stride, 1)
     padding = check_pair(fn, "padding", padding, 0)
@@ -106,12 +114,8 @@ def _taps(kernel, stride, out_size):
                    slice(q, q + sw * (OW - 1) + 1, sw))
 
 
-def _check_dy(fn, dy, cache, out_size):
-    check_array(fn, "dy", dy, ndim=4)
-    expected = tuple(cache.x_shape[:2]) + tuple(out_size)
-    if tuple(dy.shape) != expected:
-        raise ValueError(f"{fn}: dy.shape={tuple(dy.shape)} does not match the forward output "
-                         f"shape {expected}")
+def _check_dy(fn, dy, cache, out_size, dtype):
+    check_grad(fn, dy, dtype, tuple(cache.x_shape[:2]) + tuple(out_size))
 
 
 def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
@@ -129,7 +133,8 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
     y : (N, C, H_out, W_out), sizes from :func:`pool_output_size`
     cache : MaxPoolCache for :func:`max_pool2d_backward`
     """
-    kernel, stride, padding = _check_pool("max_pool2d", x, kernel, stride, padding)
+    kernel, stride, padding = _check_pool("max_pool2d", x, kernel, stride, padding,
+                                          ceil_mode)
     xp = backend.get_array_module(x)
     out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
     x_pad = _padded(x, out_size, kernel, stride, padding, -numpy.inf)
@@ -145,7 +150,7 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
         # writes t exactly where this tap is better (arithmetic is faster than where())
         argmax = xp.maximum(argmax, better * argmax.dtype.type(t))
         xp.maximum(y, v, out=y)
-    return y, MaxPoolCache(x.shape, kernel, stride, padding, argmax)
+    return y, MaxPoolCache(x.shape, kernel, stride, padding, argmax, x.dtype)
 
 
 def max_pool2d_backward(dy, cache):
@@ -154,7 +159,9 @@ def max_pool2d_backward(dy, cache):
     dy (N, C, H_out, W_out) -> dx (N, C, H, W). Overlapping windows (stride < kernel) add up.
     Within one tap the windows' pixels are distinct, so a ``+=`` per tap needs no scatter.
     """
-    _check_dy("max_pool2d_backward", dy, cache, cache.argmax.shape[2:])
+    fn = "max_pool2d_backward"
+    check_cache(fn, cache, MaxPoolCache)
+    _check_dy(fn, dy, cache, cache.argmax.shape[2:], cache.dtype)
     xp = backend.get_array_module(dy, cache.argmax)
     dx_pad = _padded_gradient(xp, cache, dy)
     for t, rows, cols in _taps(cache.kernel, cache.stride, dy.shape[2:]):
@@ -200,7 +207,9 @@ def avg_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True, count_inclu
     y : (N, C, H_out, W_out)
     cache : AvgPoolCache for :func:`avg_pool2d_backward`
     """
-    kernel, stride, padding = _check_pool("avg_pool2d", x, kernel, stride, padding)
+    kernel, stride, padding = _check_pool("avg_pool2d", x, kernel, stride, padding,
+                                          ceil_mode)
+    check_bool("avg_pool2d", "count_include_pad", count_include_pad)
     xp = backend.get_array_module(x)
     N, C, H, W = x.shape
     out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
@@ -220,7 +229,9 @@ def avg_pool2d_backward(dy, cache):
 
     dy (N, C, H_out, W_out) -> dx (N, C, H, W).
     """
-    _check_dy("avg_pool2d_backward", dy, cache, cache.divisor.shape)
+    fn = "avg_pool2d_backward"
+    check_cache(fn, cache, AvgPoolCache)
+    _check_dy(fn, dy, cache, cache.divisor.shape, cache.divisor.dtype)
     xp = backend.get_array_module(dy, cache.divisor)
     g = dy / cache.divisor
     dx_pad = _padded_gradient(xp, cache, dy)
@@ -236,8 +247,9 @@ def global_avg_pool(x):
     branch brings it back to (H, W) with :func:`resize_bilinear`, which from a 1x1 map is a
     plain broadcast.
     """
-    check_array("global_avg_pool", "x", x, ndim=4)
-    return x.mean(axis=(2, 3), keepdims=True), GlobalPoolCache(x.shape)
+    check_array("global_avg_pool", "x", x, ndim=4, nonempty=True)
+    y = x.mean(axis=(2, 3), keepdims=True, dtype=compute_dtype(x.dtype))  # float32 for float16
+    return y.astype(x.dtype, copy=False), GlobalPoolCache(x.shape, x.dtype)
 
 
 def global_avg_pool_backward(dy, cache):
@@ -245,7 +257,9 @@ def global_avg_pool_backward(dy, cache):
 
     dy (N, C, 1, 1) -> dx (N, C, H, W).
     """
-    _check_dy("global_avg_pool_backward", dy, cache, (1, 1))
+    fn = "global_avg_pool_backward"
+    check_cache(fn, cache, GlobalPoolCache)
+    _check_dy(fn, dy, cache, (1, 1), cache.dtype)
     xp = backend.get_array_module(dy)
     N, C, H, W = cache.x_shape
     return xp.broadcast_to(dy / (H * W), cache.x_shape).copy()

@@ -25,6 +25,14 @@ Bilinear resizing is separable and linear, so it is two small matrices: ``A_h`` 
 and ``A_w`` (W_out, W_in), ``y = A_h x A_w^T`` for every (n, c). The backward pass is the
 transpose, ``dx = A_h^T dy A_w``: exact, and two matrix products.
 
+Non-finite values stay local. The matrices are kept sparse (two entries per row) and every
+real input is multiplied only by its non-zero weights (:func:`padded_interp_matrix`): an
+output reads only the inputs it interpolates with a non-zero weight. A NaN or Inf input pixel therefore affects
+exactly the outputs whose interpolation touches it (at most 3x3 outputs per input pixel when
+upsampling by 2, one when the output grid hits it exactly), not whole rows and columns as a
+dense product would (``0 * NaN`` is NaN); likewise in the backward pass for a NaN or Inf in
+``dy``. Nothing is checked or raised: finding the non-finite values is the caller's business.
+
 Labels are never interpolated: :func:`resize_labels_nearest` picks one input label per output
 pixel, with align-corners indices. For Caffe's ``shrink_factor: 8`` on a 321 crop (321 -> 41)
 this picks exactly ``label[8i, 8j]``; it keeps the ignore label 255 and never mixes labels.
@@ -34,14 +42,17 @@ Shapes: x (N, C, H, W) -> y (N, C, H_out, W_out); labels (N, H, W) or (H, W).
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array, check_choice, check_pair
+from ..checks import check_array, check_cache, check_choice, check_grad, check_pair, compute_dtype
 
-__all__ = ["interp_matrix", "resize_bilinear", "resize_bilinear_backward",
+__all__ = ["interp_matrix", "padded_interp_matrix", "resize_bilinear", "resize_bilinear_backward",
            "resize_labels_nearest", "nearest_indices", "interp_zoom_size", "interp_shrink_size"]
 
-ResizeCache = namedtuple("ResizeCache", "a_h a_w x_shape")
-ResizeCache.__doc__ = ("a_h (H_out, H_in) and a_w (W_out, W_in): the interpolation matrices; "
-                       "x_shape (N, C, H_in, W_in).")
+ResizeCache = namedtuple("ResizeCache", "a_h a_w x_shape dtype")
+ResizeCache.__doc__ = ("a_h (H_out, H_in + 1) and a_w (W_out, W_in + 1): the interpolation "
+                       "matrices, sparse, with a zero input appended (padded_interp_matrix; "
+                       "float32 for float16 inputs); "
+                       "x_shape (N, C, H_in, W_in); dtype: x's.")
+ResizeCache.op = "resize_bilinear"
 
 
 def interp_zoom_size(size, zoom_factor):
@@ -81,31 +92,66 @@ def interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="floa
     return a.astype(dtype)
 
 
-def _last_axis(x, a):
-    """(..., n_in) -> (..., n_out): ``x @ a.T`` as one 2-D GEMM (copies x if not contiguous).
+def padded_interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="float64"):
+    """:func:`interp_matrix` with a zero input appended, as a CSR matrix (out, in + 1).
 
-    One large GEMM instead of N*C small ones (a broadcasting ``x @ a.T``): each BLAS call has
-    a fixed cost, which is large when its threads compete with other work for the cores.
+    Row i stores ``1 - lam`` (never 0) at ``i0`` and ``lam`` at ``i1``. Where ``lam = 0``
+    (or ``i1`` would be ``i0`` past the last pixel) the second entry points at the appended
+    input ``in_size``, which the products below hold at 0: a product with the matrix then
+    multiplies every real input only by a non-zero weight, so a NaN or Inf stays local (see
+    the module doc), and the layout (two entries per row) has no data-dependent size: it is
+    built on the device without a device-to-host sync. ``xp`` decides the device
+    (``scipy.sparse`` or ``cupyx.scipy.sparse``).
     """
-    out = x.reshape(-1, x.shape[-1]) @ a.T                   # (N*C*H, n_in) @ (n_in, n_out)
-    return out.reshape(x.shape[:-1] + (a.shape[0],))
+    xp = backend.xp_for("cpu") if xp is None else xp
+    src = _source_coords(xp, in_size, out_size, align_corners)
+    i0 = xp.minimum(xp.floor(src).astype("int32"), in_size - 1)
+    i1 = xp.minimum(i0 + 1, in_size - 1)
+    lam = xp.where(i1 > i0, src - i0, 0.0)          # past the last pixel: all weight on i0
+    i1 = xp.where(lam > 0, i1, in_size)             # a zero weight reads the appended zero
+    data = xp.stack([1.0 - lam, lam], axis=1).ravel().astype(dtype)
+    indices = xp.stack([i0, i1], axis=1).ravel().astype("int32")
+    indptr = xp.arange(0, 2 * out_size + 1, 2, dtype="int32")
+    return backend.sparse_module(xp).csr_matrix((data, indices, indptr),
+                                                shape=(out_size, in_size + 1))
 
 
-def separable_matmul(x, a_h, a_w):
-    """``y[n, c] = a_h @ x[n, c] @ a_w.T`` for every (n, c), as two GEMMs.
+def _contract(x, a, axis, transposed):
+    """Apply a padded interpolation matrix along ``axis`` of x, as one sparse product.
 
-    x (N, C, H, W), a_h (H_out, H), a_w (W_out, W) -> y (N, C, H_out, W_out), contiguous.
-    The order only changes the cost: when the width shrinks, columns go first (the large
-    input is read in place); otherwise rows go first, so that the final column pass writes
-    the (large) output in its final layout.
+    ``transposed=False``: ``a`` (n_out, n_in + 1) and x has n_in entries along ``axis``; x is
+    copied, axis first, into a buffer with one more, zero, entry (the appended input).
+    ``transposed=True``: ``a`` is the transpose (n_in + 1, n_out); the last output row (the
+    gradient of the appended input) is dropped.
     """
-    xp = backend.get_array_module(x, a_h, a_w)
-    if a_w.shape[0] < a_w.shape[1]:
-        t = _last_axis(x, a_w)                                 # (N, C, H, W_out)
-        y = _last_axis(t.swapaxes(2, 3), a_h).swapaxes(2, 3)   # (N, C, H_out, W_out)
-        return xp.ascontiguousarray(y)
-    t = _last_axis(x.swapaxes(2, 3), a_h).swapaxes(2, 3)       # (N, C, H_out, W)
-    return _last_axis(t, a_w)                                  # (N, C, H_out, W_out)
+    xp = backend.get_array_module(x)
+    moved = xp.moveaxis(x, axis, 0)
+    n, rest = moved.shape[0], moved.shape[1:]
+    if transposed:
+        out = (a @ xp.ascontiguousarray(moved).reshape(n, -1))[:-1]
+    else:
+        buf = xp.zeros((n + 1,) + rest, dtype=x.dtype)
+        buf[:n] = moved
+        out = a @ buf.reshape(n + 1, -1)
+    return xp.moveaxis(out.reshape((out.shape[0],) + rest), 0, axis)
+
+
+def separable_matmul(x, a_h, a_w, transposed=False):
+    """``y[n, c] = a_h @ x[n, c] @ a_w.T`` for every (n, c), with padded sparse matrices.
+
+    x (N, C, H, W), a_h (H_out, H + 1), a_w (W_out, W + 1) -> y (N, C, H_out, W_out),
+    contiguous (:func:`padded_interp_matrix`); with ``transposed`` the matrices are
+    (H + 1, H_out) and (W + 1, W_out) and x (N, C, H_out, W_out) -> (N, C, H, W). The axis
+    that shrinks more goes first, so the second product works on the smaller map.
+    """
+    xp = backend.get_array_module(x)
+    H, W = x.shape[2:]
+    nh, nw = a_h.shape[0] - transposed, a_w.shape[0] - transposed
+    if nh * W <= H * nw:
+        y = _contract(_contract(x, a_h, 2, transposed), a_w, 3, transposed)
+    else:
+        y = _contract(_contract(x, a_w, 3, transposed), a_h, 2, transposed)
+    return xp.ascontiguousarray(y)
 
 
 def resize_bilinear(x, size, *, align_corners=True):
@@ -113,38 +159,45 @@ def resize_bilinear(x, size, *, align_corners=True):
 
     Parameters
     ----------
-    x : (N, C, H_in, W_in) float array
+    x : (N, C, H_in, W_in) float array, no axis empty
     size : (H_out, W_out) positive ints (or one int for both)
     align_corners : True (Caffe, DeepLab) or False (PyTorch's default); see the module doc
 
     Returns
     -------
-    y : (N, C, H_out, W_out) = A_h x A_w^T for every (n, c)
+    y : (N, C, H_out, W_out) = A_h x A_w^T for every (n, c), x's dtype (computed in float32
+        for float16). A NaN or Inf in x affects only the outputs that interpolate it with a
+        non-zero weight (see the module doc).
     cache : ResizeCache for :func:`resize_bilinear_backward`
     """
     fn = "resize_bilinear"
-    check_array(fn, "x", x, ndim=4)
+    check_array(fn, "x", x, ndim=4, nonempty=True)
     H_out, W_out = check_pair(fn, "size", size, 1)
     check_choice(fn, "align_corners", align_corners, (True, False))
     xp = backend.get_array_module(x)
     N, C, H, W = x.shape
-    a_h = interp_matrix(H, H_out, align_corners=align_corners, xp=xp, dtype=x.dtype)
-    a_w = interp_matrix(W, W_out, align_corners=align_corners, xp=xp, dtype=x.dtype)
-    return separable_matmul(x, a_h, a_w), ResizeCache(a_h, a_w, x.shape)
+    ct = compute_dtype(x.dtype)
+    a_h = padded_interp_matrix(H, H_out, align_corners=align_corners, xp=xp, dtype=ct)
+    a_w = padded_interp_matrix(W, W_out, align_corners=align_corners, xp=xp, dtype=ct)
+    y = separable_matmul(x.astype(ct, copy=False), a_h, a_w).astype(x.dtype, copy=False)
+    return y, ResizeCache(a_h, a_w, x.shape, x.dtype)
 
 
 def resize_bilinear_backward(dy, cache):
     """Gradient of :func:`resize_bilinear`: ``dx = A_h^T dy A_w`` (the transposed matrices).
 
-    dy (N, C, H_out, W_out) -> dx (N, C, H_in, W_in).
+    dy (N, C, H_out, W_out) of the forward's dtype -> dx (N, C, H_in, W_in). A NaN or Inf in
+    dy reaches only the inputs that the output interpolated with a non-zero weight.
     """
-    check_array("resize_bilinear_backward", "dy", dy, ndim=4)
-    backend.get_array_module(dy, cache.a_h)
+    fn = "resize_bilinear_backward"
+    check_cache(fn, cache, ResizeCache)
     expected = tuple(cache.x_shape[:2]) + (cache.a_h.shape[0], cache.a_w.shape[0])
-    if tuple(dy.shape) != expected:
-        raise ValueError(f"resize_bilinear_backward: dy.shape={tuple(dy.shape)} does not match "
-                         f"the forward output shape {expected}")
-    return separable_matmul(dy, cache.a_h.T, cache.a_w.T)
+    check_grad(fn, dy, cache.dtype, expected)
+    backend.get_array_module(dy, cache.a_h.data)
+    ct = cache.a_h.dtype
+    dx = separable_matmul(dy.astype(ct, copy=False), cache.a_h.T.tocsr(), cache.a_w.T.tocsr(),
+                          transposed=True)
+    return dx.astype(cache.dtype, copy=False)
 
 
 def nearest_indices(in_size, out_size, xp=None):
@@ -166,7 +219,8 @@ def resize_labels_nearest(labels, size):
 
     Parameters
     ----------
-    labels : (N, H, W) or (H, W) integer array; every value, including the ignore label 255,
+    labels : (N, H, W) or (H, W) integer array, no axis empty; every value, including the
+        ignore label 255,
         is copied from some input pixel, so labels are never mixed or invented
     size : (H_out, W_out) positive ints (or one int)
 
@@ -177,7 +231,7 @@ def resize_labels_nearest(labels, size):
     For 321 -> 41 that is ``labels[..., 8i, 8j]`` exactly.
     """
     fn = "resize_labels_nearest"
-    check_array(fn, "labels", labels, floating=False)
+    check_array(fn, "labels", labels, floating=False, nonempty=True)
     if labels.ndim not in (2, 3):
         raise ValueError(f"{fn}: labels must be (N, H, W) or (H, W), got "
                          f"labels.shape={tuple(labels.shape)}")

@@ -17,7 +17,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from ... import backend
-from ...functional import resize_bilinear
+from ...functional import interp_matrix, resize_bilinear
 from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
 
 __all__ = ["source_coordinates", "Resize1D", "resize_1d", "fig_align_corners",
@@ -43,8 +43,8 @@ def resize_1d(values, out_size, align_corners, device="cpu"):
     """Upsample a 1-D signal with :func:`resize_bilinear` (as a (1, 1, 1, H_in) image)."""
     values = np.asarray(values, np.float64)
     x = backend.to_device(values.reshape(1, 1, 1, -1), device)
-    y, cache = resize_bilinear(x, (1, out_size), align_corners=align_corners)
-    a = backend.asnumpy(cache.a_w)                       # (H_out, H_in): the width matrix
+    y, _ = resize_bilinear(x, (1, out_size), align_corners=align_corners)
+    a = interp_matrix(len(values), out_size, align_corners=align_corners)   # (H_out, H_in)
     return Resize1D(values, source_coordinates(a), backend.asnumpy(y).reshape(-1), a,
                     align_corners)
 
