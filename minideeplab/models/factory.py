@@ -17,10 +17,15 @@ Every model built here carries ``model.preprocessing``, the input transformation
 expect (:class:`~minideeplab.preprocess.Preprocessing`), and ``model.build_args``, which records
 it with everything else, so that a checkpoint rebuilds the model together with its input recipe.
 """
+import inspect
+import numbers
+
+from .. import backend, checks
+from ..functional import CONV_METHODS
 from ..preprocess import Preprocessing
 from .msc import MultiScale
 from .resnet import TINY_RESNET, DeepLabResNet
-from .vgg import deeplab_vgg16
+from .vgg import DeepLabVGG16, deeplab_vgg16
 
 __all__ = ["MODEL_NAMES", "TINY_VGG_WIDTH", "build_model"]
 
@@ -59,9 +64,8 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
     ``preprocessing`` and ``build_args`` (a JSON-able dict such that
     ``build_model(**build_args)`` rebuilds it, preprocessing included, for checkpoints).
     """
-    if name not in MODEL_NAMES:
-        raise ValueError(f"build_model: unknown model name {name!r}; choose one of "
-                         f"{MODEL_NAMES}")
+    _check_arguments(name, num_classes, tiny, width, scales, method, seed, dtype, device,
+                     kwargs)
     preprocessing = (Preprocessing() if preprocessing is None
                      else Preprocessing.from_json(preprocessing))
     args = dict(name=name, num_classes=num_classes, tiny=tiny, width=width, depth=depth,
@@ -88,3 +92,36 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
     model.preprocessing = preprocessing
     model.build_args = args
     return model
+
+
+# arguments that build_model sets itself, so they cannot come through **kwargs
+_SET_BY_BUILD_MODEL = {"self", "num_classes", "aspp_rates", "width", "head", "depth", "method",
+                       "seed", "dtype", "device"}
+
+
+def _check_arguments(name, num_classes, tiny, width, scales, method, seed, dtype, device,
+                     kwargs):
+    """Validate every argument before anything is built; errors name the argument."""
+    fn = "build_model"
+    if not isinstance(name, str) or name not in MODEL_NAMES:
+        raise ValueError(f"{fn}: unknown model name {name!r}; choose one of {MODEL_NAMES}")
+    checks.check_int(fn, "num_classes", num_classes, 1)
+    checks.check_bool(fn, "tiny", tiny)
+    if width is not None and checks.check_number(fn, "width", width, 0.0) == 0:
+        raise ValueError(f"{fn}: width must be > 0, got {width!r}")
+    if scales is not None:
+        if not isinstance(scales, (tuple, list)) or not all(
+                isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
+            raise TypeError(f"{fn}: scales must be None or a tuple of numbers in (0, 1] that "
+                            f"includes 1.0, got {scales!r}")
+    checks.check_choice(fn, "method", method, CONV_METHODS)
+    checks.check_int(fn, "seed", seed, 0)
+    checks.check_float_dtype(fn, "dtype", dtype)
+    if device is not None:
+        checks.check_choice(fn, "device", device, backend.DEVICES)
+    cls = DeepLabVGG16 if name in _VGG_RATES else DeepLabResNet
+    allowed = set(inspect.signature(cls.__init__).parameters) - _SET_BY_BUILD_MODEL
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(f"{fn}: unknown keyword argument(s) {unknown} for {name!r}; it accepts "
+                        f"{sorted(allowed)}")

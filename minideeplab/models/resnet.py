@@ -216,6 +216,10 @@ class DeepLabResNet(nn.Module):
                  pool_align_corners=True, pool_ceil_mode=True, seed=0, dtype="float32",
                  device=None):
         super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+                or num_classes < 1:
+            raise ValueError(f"DeepLabResNet: num_classes must be an integer >= 1, got "
+                             f"{num_classes!r}")
         if head not in ("v2", "v3"):
             raise ValueError(f"DeepLabResNet: head must be 'v2' or 'v3', got {head!r}")
         if output_stride is None:

@@ -1,7 +1,7 @@
 """ReLU and dropout layers: thin holders around :mod:`minideeplab.functional.activation`."""
 import numpy
 
-from .. import functional as F
+from .. import checks, functional as F
 from .module import Module
 
 __all__ = ["ReLU", "Dropout"]
@@ -39,13 +39,14 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, *, seed=None):
         super().__init__()
+        checks.check_number("Dropout", "p", p, 0.0, 1.0)
         self.p = p
         self.reseed(seed)
 
     def reseed(self, seed):
-        """Restart the mask sequence from ``seed`` (an int, a Generator, or None)."""
-        self.rng = seed if isinstance(seed, numpy.random.Generator) else \
-            numpy.random.default_rng(seed)
+        """Restart the mask sequence from ``seed`` (an int >= 0, a Generator, or None)."""
+        rng = checks.check_rng("Dropout", "seed", seed, required=False)
+        self.rng = numpy.random.default_rng() if rng is None else rng
 
     def forward(self, x):
         y, self.cache = F.dropout(x, self.p, training=self.training, rng=self.rng)

@@ -1,5 +1,5 @@
 """The convolution layer: a thin holder of ``weight``/``bias`` around :func:`functional.conv2d`."""
-from .. import functional as F
+from .. import backend, checks, functional as F
 from . import init
 from .module import Module
 
@@ -29,7 +29,23 @@ class Conv2d(Module):
                  bias=True, method="holes", weight_std=None, seed=None, dtype="float32",
                  device=None):
         super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        fn = "Conv2d"
+        in_channels = checks.check_int(fn, "in_channels", in_channels, 1)
+        out_channels = checks.check_int(fn, "out_channels", out_channels, 1)
+        kh, kw = checks.check_pair(fn, "kernel_size", kernel_size, 1)
+        checks.check_int(fn, "stride", stride, 1)
+        checks.check_pair(fn, "padding", padding, 0)
+        checks.check_int(fn, "rate", rate, 1)
+        checks.check_bool(fn, "bias", bias)
+        checks.check_choice(fn, "method", method, F.CONV_METHODS)
+        if method == "deinterlace" and stride != 1:
+            raise ValueError(f"{fn}: method='deinterlace' supports stride=1 only, got "
+                             f"stride={stride}")
+        if weight_std is not None:
+            checks.check_number(fn, "weight_std", weight_std, 0.0)
+        dtype = checks.check_float_dtype(fn, "dtype", dtype)
+        if device is not None:
+            backend.xp_for(device)                     # a clear error for an unknown device
         shape = (out_channels, in_channels, kh, kw)
         if weight_std is None:
             self.params["weight"] = init.he_normal(shape, seed, dtype, device)

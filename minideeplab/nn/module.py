@@ -98,12 +98,18 @@ class Module:
         raise NotImplementedError
 
     def saved_cache(self):
-        """The last forward's cache, for ``backward``; a clear error when it was not kept."""
+        """The cache of the last forward pass, for ``backward``; a clear error if there is none.
+
+        A layer's ``backward`` differentiates its last ``forward``: without a kept cache
+        (backward called first, the forward run inside :func:`no_cache` or after
+        ``keep_caches(False)``, or the caches dropped by :meth:`to`) there is nothing to
+        differentiate, and the error says so instead of failing on ``None``.
+        """
         if self.cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward: no cache from a forward pass (the forward ran "
-                "inside nn.no_cache() or after keep_caches(False), or never ran); run the "
-                "forward again with caches kept (model.keep_caches(True)) before backward")
+                f"{type(self).__name__}.backward: no forward pass to differentiate; call forward "
+                "first, with caches kept (not inside nn.no_cache() or after keep_caches(False); "
+                ".to() drops the caches)")
         return self.cache
 
     # -- gradients -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The batch-norm layer: ``gamma``/``beta`` parameters and running-statistics buffers."""
-from .. import functional as F
+from .. import checks, functional as F
 from . import init
 from .module import Module
 
@@ -35,7 +35,14 @@ class BatchNorm2d(Module):
     def __init__(self, num_features, *, momentum=0.1, eps=1e-5, frozen=False,
                  freeze_affine=False, dtype="float32", device=None):
         super().__init__()
-        C = num_features
+        fn = "BatchNorm2d"
+        C = checks.check_int(fn, "num_features", num_features, 1)
+        checks.check_number(fn, "momentum", momentum, 0.0, 1.0)
+        if not 0 < checks.check_number(fn, "eps", eps, 0.0) < float("inf"):
+            raise ValueError(f"{fn}: eps must be > 0 and finite, got {eps}")
+        checks.check_bool(fn, "frozen", frozen)
+        checks.check_bool(fn, "freeze_affine", freeze_affine)
+        dtype = checks.check_float_dtype(fn, "dtype", dtype)
         self.params["gamma"] = init.ones((C,), dtype, device)
         self.params["beta"] = init.zeros((C,), dtype, device)
         self.buffers["running_mean"] = init.zeros((C,), dtype, device)
