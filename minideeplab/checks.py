@@ -119,7 +119,7 @@ def check_choice(fn, name, value, choices):
 def check_float_dtype(fn, name, dtype):
     """A floating-point dtype (float16, float32 or float64, as a name or a dtype); returns it."""
     try:
-        dt = numpy.dtype(dtype)
+        dt = None if dtype is None else numpy.dtype(dtype)     # dtype(None) would be float64
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f" or isinstance(dtype, (bool, numpy.bool_)):

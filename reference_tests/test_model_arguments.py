@@ -16,11 +16,16 @@ from minideeplab.models import MODEL_NAMES, build_model
     (dict(dtype="int32"), TypeError, r"build_model: dtype must be a floating-point dtype"),
     (dict(dtype="nonsense"), TypeError, r"build_model: dtype must be a floating-point dtype"),
     (dict(tiny="yes"), TypeError, r"build_model: tiny must be True or False"),
-    (dict(width=0), ValueError, r"build_model: width must be > 0"),
+    (dict(width=0), ValueError, r"build_model: width must be a finite number > 0"),
     (dict(width="1"), TypeError, r"build_model: width must be a real number"),
     (dict(seed=-1), ValueError, r"build_model: seed must be >= 0"),
     (dict(device="tpu"), ValueError, r"build_model: unknown device 'tpu'"),
     (dict(scales="1"), TypeError, r"build_model: scales must be None or a tuple of numbers"),
+    (dict(width=float("inf")), ValueError, r"build_model: width must be a finite number > 0"),
+    (dict(dtype=None), TypeError, r"build_model: dtype must be a floating-point dtype"),
+    (dict(scales=[0.5]), ValueError, r"build_model\('[\w-]+'\): MultiScale: scales must be "
+                                     r"distinct numbers in \(0, 1\] that include 1.0"),
+    (dict(depth=7), ValueError, r"build_model\('[\w-]+'\): .*depth"),
     (dict(no_such_option=1), TypeError, r"build_model: unknown keyword argument\(s\) "
                                         r"\['no_such_option'\]"),
 ])

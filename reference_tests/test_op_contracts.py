@@ -176,6 +176,9 @@ def test_training_must_be_a_bool(on):
         F.batch_norm(x, c[0], c[1], c[1], c[0], training="no")
     with pytest.raises(TypeError, match=r"max_pool2d: ceil_mode must be True or False"):
         F.max_pool2d(x, 2, ceil_mode=1)
+    with pytest.raises(TypeError, match=r"softmax_cross_entropy: check_labels must be True or "
+                                        r"False, got 'no'"):
+        F.softmax_cross_entropy(x, on(np.zeros((2, 2, 2), "int64")), check_labels="no")
     y, _ = F.dropout(x, 0.5, training=np.bool_(False))       # NumPy bools are bools
     assert_close(y, x, 0, 0)
 

@@ -21,7 +21,7 @@ import numbers
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array, check_cache, check_int, compute_dtype
+from ..checks import check_array, check_bool, check_cache, check_int, compute_dtype
 
 __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
 
@@ -120,6 +120,7 @@ def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True
     """
     fn = "softmax_cross_entropy"
     _check_labels(fn, logits, labels, ignore_index)
+    check_bool(fn, "check_labels", check_labels)
     xp = backend.get_array_module(logits, labels)
     L = logits.shape[1]
     valid = labels != ignore_index if ignore_index is not None else xp.ones(labels.shape, bool)

@@ -18,6 +18,7 @@ expect (:class:`~minideeplab.preprocess.Preprocessing`), and ``model.build_args`
 it with everything else, so that a checkpoint rebuilds the model together with its input recipe.
 """
 import inspect
+import math
 import numbers
 
 from .. import backend, checks
@@ -72,10 +73,19 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
                 scales=None if scales is None else list(scales), method=method, seed=seed,
                 dtype=dtype, preprocessing=preprocessing.to_json(), **kwargs)
     common = dict(method=method, seed=seed, dtype=dtype, device=device)
+    try:
+        model = _build(name, num_classes, tiny, width, depth, scales, common, kwargs)
+    except (ValueError, TypeError) as e:        # a constructor's check: say whose call it was
+        raise type(e)(f"build_model({name!r}): {e}") from e
+    model.preprocessing = preprocessing
+    model.build_args = args
+    return model
+
+
+def _build(name, num_classes, tiny, width, depth, scales, common, kwargs):
     if name in _VGG_RATES:
         if depth is not None:
-            raise ValueError(f"build_model: depth={depth!r} is for the ResNet models, not "
-                             f"{name!r}")
+            raise ValueError(f"depth={depth!r} is for the ResNet models, not {name!r}")
         width = (TINY_VGG_WIDTH if tiny else 1.0) if width is None else width
         model = deeplab_vgg16(num_classes, aspp_rates=_VGG_RATES[name], width=width,
                               **common, **kwargs)
@@ -87,11 +97,7 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
         depth = tuple(depth) if isinstance(depth, list) else depth
         model = DeepLabResNet(num_classes, "v2" if name == "resnet" else "v3", depth=depth,
                               width=width, **common, **kwargs)
-    if scales is not None:
-        model = MultiScale(model, scales)
-    model.preprocessing = preprocessing
-    model.build_args = args
-    return model
+    return model if scales is None else MultiScale(model, scales)
 
 
 # arguments that build_model sets itself, so they cannot come through **kwargs
@@ -107,8 +113,8 @@ def _check_arguments(name, num_classes, tiny, width, scales, method, seed, dtype
         raise ValueError(f"{fn}: unknown model name {name!r}; choose one of {MODEL_NAMES}")
     checks.check_int(fn, "num_classes", num_classes, 1)
     checks.check_bool(fn, "tiny", tiny)
-    if width is not None and checks.check_number(fn, "width", width, 0.0) == 0:
-        raise ValueError(f"{fn}: width must be > 0, got {width!r}")
+    if width is not None and not 0 < checks.check_number(fn, "width", width, 0.0) < math.inf:
+        raise ValueError(f"{fn}: width must be a finite number > 0, got {width!r}")
     if scales is not None:
         if not isinstance(scales, (tuple, list)) or not all(
                 isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
