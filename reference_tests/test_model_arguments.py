@@ -77,15 +77,15 @@ def test_layers_refuse_bad_arguments_when_built(build, exc, pattern):
                                                     "ResizeBilinear"),
 ])
 def test_backward_before_forward_is_refused_with_a_message(layer, name):
-    with pytest.raises(RuntimeError, match=rf"{name}.backward: no forward pass to differentiate; "
-                                           r"call forward first"):
+    with pytest.raises(RuntimeError, match=rf"{name}.backward: no cache from a forward pass to "
+                                           r"differentiate; call forward first"):
         layer().backward(np.zeros((1, 2, 3, 3), "float32"))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_model_backward_before_forward_and_after_to(name):
     model = build_model(name, 3, tiny=True, width=1 / 32)
-    with pytest.raises(RuntimeError, match=r"\w+\.backward: no forward pass to differentiate"):
+    with pytest.raises(RuntimeError, match=r"\w+\.backward: no cache from a forward pass"):
         model.backward(np.zeros((2, 3, 2, 2), "float32"))
     model.train()
     x = np.random.default_rng(0).standard_normal((2, 3, 17, 17)).astype("float32")
@@ -93,5 +93,5 @@ def test_model_backward_before_forward_and_after_to(name):
     dx = model.backward(np.ones_like(y))                 # the forward makes backward possible
     assert dx.shape == x.shape
     model.to("cpu")                                      # .to() drops the caches
-    with pytest.raises(RuntimeError, match=r"no forward pass to differentiate"):
+    with pytest.raises(RuntimeError, match=r"no cache from a forward pass to differentiate"):
         model.backward(np.ones_like(y))

@@ -107,9 +107,9 @@ class Module:
         """
         if self.cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward: no forward pass to differentiate; call forward "
-                "first, with caches kept (not inside nn.no_cache() or after keep_caches(False); "
-                ".to() drops the caches)")
+                f"{type(self).__name__}.backward: no cache from a forward pass to differentiate; "
+                "call forward first, with caches kept (not inside nn.no_cache() or after "
+                "keep_caches(False); .to() drops the caches)")
         return self.cache
 
     # -- gradients -------------------------------------------------------------------------
