@@ -9,6 +9,7 @@ import pytest
 
 from helpers import assert_close
 from minideeplab import functional as F
+from minideeplab.crf import dense_crf
 
 
 def _ops(on, dtype="float32"):
@@ -101,6 +102,8 @@ def test_backward_refuses_a_gradient_of_another_dtype(op, on):
     (lambda x: F.global_avg_pool(x[:, :, :0]), r"global_avg_pool: x must not be empty"),
     (lambda x: F.conv2d(x, np.zeros((0, 3, 1, 1), "float32")), r"conv2d: w must not be empty"),
     (lambda x: F.relu(x[:0]), r"relu: x must not be empty"),
+    (lambda x: dense_crf(np.zeros((0, 0, 3), "uint8"), np.zeros((2, 0, 0))),
+     r"dense_crf: probs must not be empty, got probs.shape=\(2, 0, 0\)"),
 ])
 def test_empty_sizes_are_refused(call, pattern):
     x = np.ones((1, 3, 5, 5), "float32")

@@ -43,7 +43,7 @@ def check_crf_inputs(fn, image, probs, **params):
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{fn}: image must have shape (H, W, 3) (RGB, channels last), got "
                          f"image.shape={tuple(image.shape)}")
-    check_array(fn, "probs", probs)
+    check_array(fn, "probs", probs, nonempty=True)          # a 0x0 image has nothing to label
     if probs.ndim != 3 or tuple(probs.shape[1:]) != tuple(image.shape[:2]):
         raise ValueError(f"{fn}: probs must have shape (L, H, W) = (L, {image.shape[0]}, "
                          f"{image.shape[1]}) to match image.shape={tuple(image.shape)}, got "
