@@ -19,7 +19,7 @@ from .data.augment import to_batch
 from .metrics import ConfusionMatrix
 from .models import build_model
 from .preprocess import from_scratch, preprocessing_of
-from .progress import progress
+from .timing import check_progress, progress_bar
 
 __all__ = ["predict_logits", "predict", "evaluate", "model_from_checkpoint", "model_from_loaded"]
 
@@ -59,22 +59,25 @@ def predict(model, image, *, device=None):
     return backend.asnumpy(probs.argmax(axis=0)), backend.asnumpy(probs)
 
 
-def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, show_progress=True,
+def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, progress=True,
              postprocess=None):
     """Accumulate one confusion matrix over ``dataset`` (mIoU the paper's way, 255 ignored).
 
     ``dataset[i]`` is (image (H, W, 3) uint8, label (H, W)); the images go through the model's
     own preprocessing (see :func:`predict_logits`). ``postprocess(image, probs) -> labels``
     (e.g. a dense CRF) replaces the argmax when given. Images of one size are evaluated in
-    batches of ``batch_size``; otherwise one by one. Returns a ConfusionMatrix.
+    batches of ``batch_size``; otherwise one by one. ``progress``: a bar over the batches,
+    True, False/None or a callable (:func:`minideeplab.timing.progress_bar`). Returns a
+    ConfusionMatrix.
     """
     preprocessing_of("evaluate", model)          # fail before any work
+    check_progress("evaluate", progress)
     num_classes = num_classes or dataset.num_classes
     cm = ConfusionMatrix(num_classes)
     arrays = array_source(dataset)
     n = len(dataset)
     step = batch_size if arrays is not None else 1
-    for start in progress(range(0, n, step), desc="evaluate", disable=not show_progress):
+    for start in progress_bar(progress, range(0, n, step), desc="evaluate"):
         if arrays is not None:
             images, labels = arrays[0][start:start + step], arrays[1][start:start + step]
         else:

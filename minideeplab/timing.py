@@ -1,18 +1,26 @@
-"""Wall-clock timing that is honest on a GPU: synchronise before reading the clock.
+"""How long things take: wall-clock timing that is honest on a GPU, and progress bars.
 
 CuPy launches kernels asynchronously, so ``time.perf_counter()`` around a call measures only
 the launch unless the device is synchronised first. Benchmarks, figures and notebooks all time
 code with :func:`median_time`.
+
+Every loop that runs for long (training, evaluation, the CRF's cross-validation, the
+reproduce jobs) takes the same ``progress=`` argument, read by :func:`progress_bar`: ``True``
+draws a tqdm bar (``tqdm.auto``: a widget in a notebook, a line in a terminal), ``False`` or
+``None`` draws nothing, and a callable is used as the bar itself (``tqdm.tqdm``,
+``functools.partial(tqdm.auto.tqdm, leave=False)``, or any ``f(iterable, desc=, total=)``
+that returns an iterable).
 """
 import os
 import platform
 import time
 
 import numpy
+from tqdm.auto import tqdm
 
 from . import backend
 
-__all__ = ["median_time", "describe_machine"]
+__all__ = ["median_time", "describe_machine", "progress_bar", "check_progress"]
 
 
 def median_time(fn, xp=numpy, repeats=5, warmup=1):
@@ -45,3 +53,34 @@ def describe_machine():
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     return (f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}, NumPy "
             f"{numpy.__version__}, Python {platform.python_version()}")
+
+
+
+def progress_bar(progress, iterable=None, *, desc=None, total=None, **kwargs):
+    """Wrap ``iterable`` in the bar that ``progress`` asks for (see the module docstring).
+
+    Parameters
+    ----------
+    progress : True, False, None, or a callable ``f(iterable, desc=..., total=..., **kwargs)``
+    iterable : what the loop runs over (None: a bar counted with ``update``)
+    desc, total, kwargs : passed to the bar (tqdm's ``desc``, ``total``, ``leave``, ...)
+
+    Returns
+    -------
+    An iterable over ``iterable``: for True/False/None a ``tqdm`` object (disabled for
+    False/None), so ``set_postfix`` and ``update`` work either way; otherwise what
+    ``progress`` returns.
+    """
+    check_progress("progress_bar", progress)
+    if progress is None or isinstance(progress, bool):
+        return tqdm(iterable, desc=desc, total=total, disable=not progress, **kwargs)
+    return progress(iterable, desc=desc, total=total, **kwargs)
+
+
+def check_progress(fn, progress):
+    """Raise a TypeError naming ``fn`` unless ``progress`` is True, False, None or a callable;
+    returns it."""
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"{fn}: progress must be True, False, None or a callable "
+                        f"f(iterable, desc=..., total=...), got {progress!r}")
+    return progress

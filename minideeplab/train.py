@@ -43,7 +43,7 @@ from .inference import evaluate
 from .models import build_model
 from .preprocess import from_scratch
 from .optim import SGD, make_schedule
-from .progress import progress
+from .timing import check_progress, progress_bar
 
 __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "make_datasets"]
 
@@ -61,11 +61,12 @@ class Trainer:
     out_dir : folder for ``checkpoint.npz`` and ``history.json`` (None: nothing written)
     device : "cpu" | "gpu" | None (the default device)
     model, train_set, val_set : override what ``config`` would build
-    show_progress : draw a progress bar with the loss and the learning rate
+    progress : a progress bar with the loss and the learning rate: True, False/None, or a
+        callable (:func:`minideeplab.timing.progress_bar`)
     """
 
     def __init__(self, config, *, out_dir=None, device=None, model=None, train_set=None,
-                 val_set=None, show_progress=True):
+                 val_set=None, progress=True):
         self.config = config
         self.device = device or backend.default_device()
         self.out_dir = out_dir
@@ -94,7 +95,7 @@ class Trainer:
         self.iteration = 0
         self.history = {"iteration": [], "loss": [], "lr": [], "time": [], "val": []}
         self.elapsed = 0.0          # training seconds before this process (from a resume)
-        self.show_progress = show_progress
+        self.progress = check_progress("Trainer", progress)
 
     # -- one step ----------------------------------------------------------------------
     def _batch(self):
@@ -198,8 +199,7 @@ class Trainer:
         """
         c = self.config
         until = c.max_iter if until is None else min(until, c.max_iter)
-        bar = progress(total=until - self.iteration, desc=f"train {c.model}",
-                       disable=not self.show_progress)
+        bar = progress_bar(self.progress, total=until - self.iteration, desc=f"train {c.model}")
         start = time.perf_counter() - self.elapsed
         while self.iteration < until:
             try:
@@ -213,7 +213,7 @@ class Trainer:
                                ("time", now)):
                 self.history[key].append(value)
             bar.update(1)
-            bar.set(loss=loss, lr=lr)
+            bar.set_postfix(loss=loss, lr=lr)
             last = self.iteration == until
             if (c.val_every and self.iteration % c.val_every == 0) or last:
                 self.elapsed = time.perf_counter() - start
@@ -222,7 +222,7 @@ class Trainer:
                                             "mean_iou": cm.mean_iou(),
                                             "pixel_accuracy": cm.pixel_accuracy()})
                 start = time.perf_counter() - self.elapsed   # validation time is not counted
-                if log and (not self.show_progress or last):
+                if log and (not self.progress or last):
                     log(f"iteration {self.iteration}: loss {loss:.4f}, val mIoU "
                         f"{cm.mean_iou():.4f}, pixel acc {cm.pixel_accuracy():.4f}")
             if self.out_dir and ((c.checkpoint_every and self.iteration % c.checkpoint_every
@@ -235,7 +235,7 @@ class Trainer:
 
     def validate(self):
         """A ConfusionMatrix over the whole val set (full resolution, 255 ignored)."""
-        return evaluate(self.model, self.val_set, device=self.device, show_progress=False)
+        return evaluate(self.model, self.val_set, device=self.device, progress=False)
 
     # -- checkpoints -------------------------------------------------------------------
     def rngs(self):

@@ -21,7 +21,7 @@ TINY = TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2, n
 def files(tmp_path_factory):
     """A one-iteration checkpoint, a 17x17 image and its probabilities."""
     tmp = tmp_path_factory.mktemp("cli")
-    trainer = Trainer(TINY, show_progress=False)
+    trainer = Trainer(TINY, progress=False)
     trainer.run(log=None)
     trainer.save(str(tmp / "checkpoint.npz"))
     image, _ = SyntheticShapes("val", 1, size=17)[0]

@@ -36,7 +36,7 @@ def _probs_by_hand(model, image, scale):
 
 
 def test_voc_recipe_model_is_fed_its_own_scale_after_a_reload(tmp_path):
-    trainer = Trainer(VOC_LIKE, out_dir=str(tmp_path), device="cpu", show_progress=False)
+    trainer = Trainer(VOC_LIKE, out_dir=str(tmp_path), device="cpu", progress=False)
     trainer.run(log=None)
     model, config = model_from_checkpoint(tmp_path / "checkpoint.npz", device="cpu")
     assert config.input_scale == 1.0
@@ -75,7 +75,7 @@ def test_old_checkpoint_without_preprocessing_loads_with_its_training_scale(tmp_
     np.testing.assert_allclose(probs, _probs_by_hand(model, image, 0.5), rtol=1e-4, atol=1e-6)
     # a new save of the same model records the preprocessing and reloads identically
     loaded.build_args = dict(loaded.build_args)
-    trainer = Trainer(config, device="cpu", model=loaded, show_progress=False)
+    trainer = Trainer(config, device="cpu", model=loaded, progress=False)
     trainer.save(tmp_path / "new.npz")
     assert checkpoint.load_checkpoint(tmp_path / "new.npz").config["model"]["preprocessing"] \
         == from_scratch(0.5).to_json()
@@ -128,7 +128,7 @@ def test_bad_preprocessing_and_models_without_one():
     with pytest.raises(TypeError, match="predict_logits: the model .* has no preprocessing"):
         predict_logits(lambda x: x, _image()[None])
     with pytest.raises(TypeError, match="evaluate: the model .* has no preprocessing"):
-        evaluate(lambda x: x, SyntheticShapes("val", 1, size=17), show_progress=False)
+        evaluate(lambda x: x, SyntheticShapes("val", 1, size=17), progress=False)
     with pytest.raises(TypeError, match="fn_name: the model"):
         preprocessing_of("fn_name", object())
 

@@ -28,7 +28,7 @@ def test_table_text_aligns_columns_and_writes_floats_with_four_decimals():
 
 @pytest.fixture(scope="module")
 def quick_run():
-    return variants.trained("aspp-l", quick=True, show_progress=False)
+    return variants.trained("aspp-l", quick=True, progress=False)
 
 
 def test_crf_search_is_cached_beside_the_checkpoint(quick_run, monkeypatch):

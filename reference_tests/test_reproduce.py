@@ -97,7 +97,7 @@ def test_registered_job_runs_and_its_table_is_printed(registry, tmp_path):
 
     import io
     stream = io.StringIO()
-    results = reproduce.run_jobs(None, tmp_path, quick=True, show_progress=False, stream=stream)
+    results = reproduce.run_jobs(None, tmp_path, quick=True, progress=False, stream=stream)
     assert [(r.name, r.error) for r in results] == [("t1", None)]
     assert "quick=True device=cpu" in stream.getvalue()
     text = reproduce.figures_readme()
@@ -119,7 +119,7 @@ def test_a_job_must_write_exactly_its_declared_files(registry, tmp_path):
         return []
 
     _register_a_good_job(registry)
-    results = reproduce.run_jobs(None, tmp_path, show_progress=False)
+    results = reproduce.run_jobs(None, tmp_path, progress=False)
     assert "declared files ['a.png'] but returned []" in results[0].error
     assert results[1].error is None and results[1].files == [tmp_path / "b.png"]
 
@@ -130,7 +130,7 @@ def test_a_failing_job_does_not_stop_the_others(registry, tmp_path):
         raise ZeroDivisionError("boom")
 
     _register_a_good_job(registry)
-    results = reproduce.run_jobs(None, tmp_path, show_progress=False)
+    results = reproduce.run_jobs(None, tmp_path, progress=False)
     assert "ZeroDivisionError: boom" in results[0].error
     assert results[1].error is None
 

@@ -153,7 +153,7 @@ def test_a_training_step_syncs_once(gpu_syncs, device):
     config = TrainConfig(image_size=33, crop_size=33, num_train=8, num_val=4, batch_size=4,
                          max_iter=3)
     for loss_at in ("full", "stride8"):
-        trainer = Trainer(config.replace(loss_at=loss_at), device=device, show_progress=False)
+        trainer = Trainer(config.replace(loss_at=loss_at), device=device, progress=False)
         trainer.step()                                   # first step: allocations, warm-up
         undo = [gpu_syncs.watch(trainer.model, "forward"),
                 gpu_syncs.watch(trainer.model, "backward"),

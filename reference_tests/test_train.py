@@ -25,7 +25,7 @@ def _weights(trainer):
 def test_loss_falls_on_a_few_images(device):
     config = SMALL.replace(max_iter=60, scale_range=None, mirror=False, num_train=4,
                            base_lr=0.02, model="largefov")
-    trainer = Trainer(config, device=device, show_progress=False)
+    trainer = Trainer(config, device=device, progress=False)
     history = trainer.run(log=None)
     losses = np.array(history["loss"])
     assert np.all(np.isfinite(losses))
@@ -33,14 +33,14 @@ def test_loss_falls_on_a_few_images(device):
 
 
 def test_resume_is_bit_exact(tmp_path, device):
-    straight = Trainer(SMALL, device=device, show_progress=False)
+    straight = Trainer(SMALL, device=device, progress=False)
     straight.run(log=None)
 
-    first = Trainer(SMALL, out_dir=str(tmp_path), device=device, show_progress=False)
+    first = Trainer(SMALL, out_dir=str(tmp_path), device=device, progress=False)
     first.run(until=3, log=None)
     first.save(str(tmp_path / "checkpoint.npz"))
     resumed = Trainer.resume(str(tmp_path / "checkpoint.npz"), device=device,
-                             show_progress=False)
+                             progress=False)
     assert resumed.iteration == 3
     resumed.run(log=None)
     a, b = _weights(straight), _weights(resumed)
@@ -50,13 +50,13 @@ def test_resume_is_bit_exact(tmp_path, device):
     assert straight.history["loss"] == resumed.history["loss"]
     # and the run really changed the weights (a resume that restored nothing would also
     # "match" if training did nothing)
-    fresh = _weights(Trainer(SMALL, device=device, show_progress=False))
+    fresh = _weights(Trainer(SMALL, device=device, progress=False))
     assert any(not np.array_equal(fresh[k], a[k]) for k in a)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, device):
     config = SMALL.replace(max_iter=10, checkpoint_every=2)
-    trainer = Trainer(config, out_dir=str(tmp_path), device=device, show_progress=False)
+    trainer = Trainer(config, out_dir=str(tmp_path), device=device, progress=False)
     path = tmp_path / "checkpoint.npz"
     forward = trainer.model.forward
 
@@ -83,11 +83,11 @@ def test_resume_from_a_corrupt_checkpoint_is_a_clear_error(tmp_path):
 
 def test_full_resolution_loss_trains(device):
     trainer = Trainer(SMALL.replace(loss_at="full", max_iter=2), device=device,
-                      show_progress=False)
+                      progress=False)
     history = trainer.run(log=None)
     assert all(np.isfinite(history["loss"]))
     with pytest.raises(ValueError, match="loss_at must be 'stride8' or 'full'"):
-        Trainer(SMALL.replace(loss_at="half"), device=device, show_progress=False).step()
+        Trainer(SMALL.replace(loss_at="half"), device=device, progress=False).step()
 
 
 class _ConstantModel:
@@ -112,7 +112,7 @@ class _ConstantModel:
 def test_evaluate_accumulates_one_matrix_over_the_set(device):
     val = SyntheticShapes("val", 7, size=33)
     cm = evaluate(_ConstantModel(2, val.num_classes), val, device=device, batch_size=3,
-                  show_progress=False)
+                  progress=False)
     images, labels = val.load_arrays()
     expected = ConfusionMatrix(val.num_classes).update(np.full_like(labels, 2), labels)
     np.testing.assert_array_equal(cm.matrix, expected.matrix)
@@ -152,7 +152,7 @@ def test_command_line_train_evaluate_predict(tmp_path, capsys):
 # ----------------------------------------------------------------------------- nothing lost
 def _checkpointing(tmp_path, **changes):
     config = SMALL.replace(**{"max_iter": 6, "checkpoint_every": 1, **changes})
-    return Trainer(config, out_dir=str(tmp_path), show_progress=False)
+    return Trainer(config, out_dir=str(tmp_path), progress=False)
 
 
 def _poison_after_update(trainer, at, target, value):
@@ -226,7 +226,7 @@ def test_a_diverging_learning_rate_leaves_only_usable_checkpoints(tmp_path):
 
 
 def test_divergence_without_out_dir_says_nothing_was_saved():
-    trainer = Trainer(SMALL, show_progress=False)
+    trainer = Trainer(SMALL, progress=False)
     _poison_after_update(trainer, 1, "parameter", np.nan)
     with pytest.raises(TrainingDiverged, match="nothing was saved"):
         trainer.run(log=None)
@@ -256,11 +256,11 @@ def test_a_corrupt_file_mid_run_saves_the_finished_iterations(tmp_path):
     config = SMALL.replace(max_iter=6)
     straight = Trainer(config, train_set=_Flaky(SyntheticShapes("train", 8, size=33,
                                                                 preset="large")),
-                       show_progress=False)
+                       progress=False)
     straight.run(log=None)
 
     flaky = _Flaky(SyntheticShapes("train", 8, size=33, preset="large"))
-    trainer = Trainer(config, out_dir=str(tmp_path), train_set=flaky, show_progress=False)
+    trainer = Trainer(config, out_dir=str(tmp_path), train_set=flaky, progress=False)
     trainer.run(until=3, log=None)
     flaky.broken = True
     path = str(tmp_path / "checkpoint.npz")
@@ -270,7 +270,7 @@ def test_a_corrupt_file_mid_run_saves_the_finished_iterations(tmp_path):
         trainer.run(log=None)
     assert e.value.path.startswith("img")
     flaky.broken = False
-    resumed = Trainer.resume(path, show_progress=False, train_set=flaky)
+    resumed = Trainer.resume(path, progress=False, train_set=flaky)
     assert resumed.iteration == 3
     resumed.run(log=None)
     a, b = _weights(straight), _weights(resumed)
@@ -282,7 +282,7 @@ def test_trainer_checks_out_dir_before_any_work(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     monkeypatch.setattr(Trainer, "step", lambda self: pytest.fail("trained"))
     with pytest.raises(OutputPathError, match="out_dir: .*file' exists and is not a folder"):
-        Trainer(SMALL, out_dir=str(tmp_path / "file"), show_progress=False).run()
+        Trainer(SMALL, out_dir=str(tmp_path / "file"), progress=False).run()
 
 
 def _rewrite_config(src, dst, edit, key="config"):
@@ -311,17 +311,17 @@ def _rewrite_config(src, dst, edit, key="config"):
     (lambda c: c.update(elapsed="long"), "'elapsed' must be a number >= 0, got 'long'"),
 ])
 def test_resume_validates_the_saved_settings(tmp_path, edit, message):
-    trainer = Trainer(SMALL, out_dir=str(tmp_path), show_progress=False)
+    trainer = Trainer(SMALL, out_dir=str(tmp_path), progress=False)
     trainer.run(until=3, log=None)
     trainer.save(str(tmp_path / "checkpoint.npz"))
-    Trainer.resume(str(tmp_path / "checkpoint.npz"), show_progress=False)     # the control
+    Trainer.resume(str(tmp_path / "checkpoint.npz"), progress=False)     # the control
     bad = _rewrite_config(tmp_path / "checkpoint.npz", tmp_path / "bad.npz", edit)
     with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
-        Trainer.resume(bad, show_progress=False)
+        Trainer.resume(bad, progress=False)
 
 
 def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
-    trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), show_progress=False)
+    trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), progress=False)
     trainer.run(log=None)
     src = tmp_path / "checkpoint.npz"
     for edit, message in [

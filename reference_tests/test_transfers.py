@@ -71,7 +71,7 @@ def _wrap(counts, obj, name, key):
 def test_a_training_step_transfers_only_its_batch(transfers, device):
     config = TrainConfig(image_size=33, crop_size=33, num_train=8, num_val=4, batch_size=4,
                          max_iter=3)
-    trainer = Trainer(config, device=device, show_progress=False)
+    trainer = Trainer(config, device=device, progress=False)
     trainer.step()                                     # first step: allocations, warm-up
     _wrap(transfers, trainer.model, "forward", "in_forward")
     _wrap(transfers, trainer.model, "backward", "in_backward")

@@ -44,7 +44,7 @@ def run(args):
     print(f"reproduce: {len(selected)} job(s), {mode} run on {args.device}, into {args.out}/")
     t0 = time.perf_counter()
     results = reproduce.run_jobs([j.name for j in selected], args.out, quick=args.quick,
-                                 device=args.device, show_progress=not args.no_progress)
+                                 device=args.device, progress=not args.no_progress)
     reproduce.write_readme(args.out)
     print(f"{'job':14s} {'seconds':>8s}  files")
     for r in results:

@@ -19,6 +19,7 @@ import itertools
 from .. import backend
 from ..checks import check_choice, check_int
 from ..metrics import ConfusionMatrix
+from ..timing import check_progress, progress_bar
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
                     unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
@@ -52,7 +53,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
                    theta_alpha_values=PAPER_GRID["theta_alpha"],
                    theta_beta_values=PAPER_GRID["theta_beta"], w2=3.0, theta_gamma=3.0,
                    iterations=10, method="lattice", normalization="symmetric", coarse_step=2,
-                   ignore_index=255):
+                   ignore_index=255, progress=None):
     """Coarse-to-fine grid search of (w1, theta_alpha, theta_beta) maximising the mean IOU.
 
     Parameters
@@ -64,12 +65,15 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     w2, theta_gamma : the fixed smoothness kernel (paper: 3 and 3)
     iterations, method, normalization : as :func:`minideeplab.crf.dense_crf`
     coarse_step : int >= 1; 1 runs the full grid in one stage
+    progress : a bar per stage over its (theta_alpha, theta_beta) groups: True, False/None or
+        a callable (:func:`minideeplab.timing.progress_bar`)
 
     Returns
     -------
     CrossValidationResult(best, best_mean_iou, baseline_mean_iou, table)
     """
     fn = "cross_validate"
+    check_progress(fn, progress)
     samples = list(samples)
     if not samples:
         raise ValueError(f"{fn}: samples is empty; give (image, probs, label) triples")
@@ -112,10 +116,10 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
 
     def run(indices, stage):
         todo = sorted(set(indices) - set(scores))
-        by_lattice = itertools.groupby(todo, key=lambda ijk: ijk[1:])   # same (alpha, beta)
+        by_lattice = [(jk, list(group)) for jk, group in         # same (alpha, beta)
+                      itertools.groupby(todo, key=lambda ijk: ijk[1:])]
         results = {ijk: ConfusionMatrix(L, ignore_index) for ijk in todo}
-        for (j, k), group in by_lattice:
-            group = list(group)
+        for (j, k), group in progress_bar(progress, by_lattice, desc=f"CRF search ({stage})"):
             for image, unary, smooth, label in prepared:
                 xp = backend.get_array_module(unary)
                 lattice = make_filter(bilateral_features(image, axes[1][j], axes[2][k]), method)

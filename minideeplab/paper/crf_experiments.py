@@ -63,12 +63,13 @@ def _search_path(run, n):
     return os.path.join(os.path.dirname(run.path), f"crf_search-{key}.json")
 
 
-def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True):
+def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True, progress=None):
     """Cross-validate the CRF (coarse to fine) on the first ``n`` val images of ``run``.
 
     With ``cache`` the result is read from, or written to, a JSON file beside the run's
     checkpoint, keyed by ``n``, :data:`CRF_GRID` and the fixed ``w2``, ``theta_gamma``; delete
-    the file (or the run's folder) to search again. Returns a
+    the file (or the run's folder) to search again. ``progress``: a bar over the search
+    (:func:`minideeplab.timing.progress_bar`). Returns a
     :class:`minideeplab.crf.CrossValidationResult`.
     """
     path = _search_path(run, n)
@@ -78,15 +79,16 @@ def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True):
     images, labels = val_arrays(run.config, n)
     probs = val_probabilities(run, images)
     result = cross_validate(list(zip(images, probs, labels)), w2=CRF_PARAMS["w2"],
-                            theta_gamma=CRF_PARAMS["theta_gamma"], **CRF_GRID)
+                            theta_gamma=CRF_PARAMS["theta_gamma"], progress=progress,
+                            **CRF_GRID)
     if cache:                                   # atomic: never a half-written file to read
         atomic_write_text(path, json.dumps(result._asdict()))
     return result
 
 
-def crf_params(run, quick=False):
+def crf_params(run, quick=False, progress=None):
     """The CRF parameters to use with ``run``: cross-validated (full), CRF_PARAMS (quick)."""
-    return dict(CRF_PARAMS) if quick else dict(crf_search(run).best)
+    return dict(CRF_PARAMS) if quick else dict(crf_search(run, progress=progress).best)
 
 
 BeforeAfterCRF = namedtuple("BeforeAfterCRF", "images labels probs before after miou_before "
@@ -114,17 +116,18 @@ CrfCrossvalResult.__doc__ = ("The CRF parameters chosen, the CrossValidationResu
                              "quick mode: no search) and the report's text.")
 
 
-def crf_crossval(quick=False, device=None):
+def crf_crossval(quick=False, device=None, progress=None):
     """Coarse-to-fine search of w1, theta_alpha, theta_beta on val images of ASPP-L.
 
-    Quick mode runs no search and reports :data:`CRF_PARAMS`. Returns a
+    Quick mode runs no search and reports :data:`CRF_PARAMS`. ``progress``: bars for the
+    training and the search (:func:`minideeplab.timing.progress_bar`). Returns a
     :class:`CrfCrossvalResult`.
     """
-    run = trained("aspp-l", quick, device, show_progress=False)
-    params = crf_params(run, quick)
+    run = trained("aspp-l", quick, device, progress=progress)
+    params = crf_params(run, quick, progress)
     if quick:
         return CrfCrossvalResult(params, None, f"quick mode: no search, parameters {params}")
-    result = crf_search(run)
+    result = crf_search(run, progress=progress)
     rows = [[r["stage"], r["w1"], r["theta_alpha"], r["theta_beta"], r["mean_iou"]]
             for r in result.table]
     text = (f"CRF cross-validation on {CRF_VAL_IMAGES} val images (w2 = {CRF_PARAMS['w2']}, "
@@ -140,14 +143,14 @@ Fig5Result.__doc__ = ("Fig. 5's val image (H, W, 3), its label (H, W), the class
                       "MeanFieldHistory (host arrays), the CRF parameters and the figure.")
 
 
-def fig5(quick=False, device=None):
+def fig5(quick=False, device=None, progress=None):
     """Score and belief maps of one class after each mean-field iteration (Fig. 5).
 
     The image is the val image (of the first :data:`FIG5_CANDIDATES`) with the most foreground
     pixels; the class is its most frequent foreground class. Returns a :class:`Fig5Result`.
     """
-    run = trained("aspp-l", quick, device, show_progress=False)
-    params = crf_params(run, quick)
+    run = trained("aspp-l", quick, device, progress=progress)
+    params = crf_params(run, quick, progress)
     images, labels = val_arrays(run.config, FIG5_CANDIDATES)
     k = int(np.argmax([(lb > 0).sum() for lb in labels]))            # the most foreground
     probs = val_probabilities(run, images[k:k + 1])[0]
@@ -167,14 +170,14 @@ Fig6Fig10Result.__doc__ = ("ASPP-L on the val set: the :class:`BeforeAfterCRF` e
                            "and the two figures.")
 
 
-def fig6_fig10(quick=False, device=None):
+def fig6_fig10(quick=False, device=None, progress=None):
     """ASPP-L before and after the CRF on the val set: examples (Fig. 6), trimap (Fig. 10).
 
     The examples are the :data:`FIG6_IMAGES` val images with the most foreground. Returns a
     :class:`Fig6Fig10Result`.
     """
-    run = trained("aspp-l", quick, device, show_progress=False)
-    params = crf_params(run, quick)
+    run = trained("aspp-l", quick, device, progress=progress)
+    params = crf_params(run, quick, progress)
     res = before_after_crf(run, params)
     L = res.probs.shape[1]
     curves = {name: trimap_accuracy(list(maps), list(res.labels), TRIMAP_WIDTHS, L)

@@ -6,6 +6,7 @@ register themselves with :func:`minideeplab.paper.registry.job` when imported (t
 imports them). :func:`run_jobs` runs them and checks that each wrote exactly the files it
 declared; :func:`figures_readme` writes figures/README.md from the registry.
 """
+import functools
 import sys
 import time
 import traceback
@@ -14,11 +15,11 @@ from pathlib import Path
 
 from .. import backend
 from ..fileio import atomic_write_text
-from ..progress import progress as _progress
+from ..timing import check_progress, progress_bar
 from . import jobs as _jobs  # noqa: F401  (importing the jobs registers them)
 from .registry import get_jobs, registered
 
-__all__ = ["JobResult", "all_jobs", "get_jobs", "run_jobs", "figures_readme", "write_readme",
+__all__ = ["JobResult", "all_jobs", "get_jobs", "job_progress", "run_jobs", "figures_readme", "write_readme",
            "readme_files", "README_NAME"]
 
 README_NAME = "README.md"
@@ -49,32 +50,39 @@ def _run_one(j, out_dir, quick, device, progress):
     return written
 
 
-def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", show_progress=True,
+def job_progress(progress):
+    """The ``progress`` callable a job gets: the same convention, its bars nested, not kept."""
+    if callable(progress) and not isinstance(progress, bool):
+        return progress
+    return functools.partial(progress_bar, progress, leave=False)
+
+
+def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progress=True,
              stream=None):
     """Run the selected jobs into ``out_dir``; print their tables; return :class:`JobResult` s.
 
-    A failing job does not stop the others: its traceback is printed and kept in the result.
-    While the jobs run, ``device`` is also the default device for new arrays.
+    ``progress`` follows :func:`minideeplab.timing.progress_bar` (True: a bar over the jobs and
+    the jobs' own bars; False: none). A failing job does not stop the others: its traceback is
+    printed and kept in the result. While the jobs run, ``device`` is also the default device
+    for new arrays.
     """
     stream = sys.stdout if stream is None else stream
+    check_progress("run_jobs", progress)
     selected = get_jobs(names)
     backend.xp_for(device)                     # refuses "gpu" where there is none, clearly
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    def inner_progress(iterable=None, total=None, desc="", disable=False, **kw):
-        """The ``progress`` a job gets: an indented bar, silent when bars are off."""
-        return _progress(iterable, total=total, desc=f"  {desc}",
-                         disable=disable or not show_progress, **kw)
+    inner = job_progress(progress)
     results = []
     previous = backend.set_default_device(device)
-    bar = _progress(total=len(selected), desc="reproduce", disable=not show_progress)
+    bar = progress_bar(progress, selected, desc="reproduce")
     try:
-        for j in selected:
-            bar.set(job=j.name)
+        for j in bar:
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(job=j.name)
             start = time.perf_counter()
             try:
-                files = _run_one(j, out_dir, quick, device, inner_progress)
+                files = _run_one(j, out_dir, quick, device, inner)
                 error = None
             except Exception:  # report and go on with the next job
                 files, error = [], traceback.format_exc()
@@ -83,9 +91,7 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", show_p
             for path in files:
                 if path.suffix == ".txt":
                     print(f"\n{path.read_text().rstrip()}\n", file=stream, flush=True)
-            bar.update(1)
     finally:
-        bar.close()
         backend.set_default_device(previous)
     return results
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import backend
 from ..functional import conv2d, conv2d_backward
 from ..models import build_model
-from ..timing import median_time
+from ..timing import median_time, progress_bar
 
 __all__ = ["TimingRow", "TIMING_FULL", "TIMING_QUICK", "timing_title", "time_atrous_methods",
            "format_timing", "DeviceTiming", "workloads", "time_on_devices",
@@ -48,8 +48,8 @@ def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channe
     """Median time of one conv2d forward + backward, holes vs deinterlace, for each rate.
 
     The layer is fc6-like: x (batch, channels, size, size), w (channels, channels, K, K),
-    padding r(K-1)/2 (the size is kept), float32 on ``device``. ``progress`` is an optional
-    ``progress(iterable, desc=...)`` wrapper.
+    padding r(K-1)/2 (the size is kept), float32 on ``device``. ``progress``: a bar over the
+    cases (:func:`minideeplab.timing.progress_bar`).
 
     Returns a list of :class:`TimingRow`.
     """
@@ -60,7 +60,7 @@ def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channe
                     / np.sqrt(channels * kernel * kernel)).astype(np.float32))
     rows = []
     cases = [(r, m) for r in rates for m in ("holes", "deinterlace")]
-    for r, method in (progress(cases, desc="timing") if progress else cases):
+    for r, method in progress_bar(progress, cases, desc="holes vs deinterlace"):
         pad = r * (kernel - 1) // 2
 
         def fwd_bwd():
@@ -141,7 +141,7 @@ def time_on_devices(devices=("cpu", "gpu"), *, quick=False, repeats=3, progress=
     usable = [d for d in devices if d == "cpu" or backend.gpu_available()]
     cases = [(name, setup, d) for d in usable for name, setup in workloads(quick).items()]
     rows = []
-    for name, setup, device in (progress(cases, desc="devices") if progress else cases):
+    for name, setup, device in progress_bar(progress, cases, desc="devices"):
         xp = backend.xp_for(device)
         # warm-up call first: allocations, GPU kernels compiled
         rows.append(DeviceTiming(name, device, median_time(setup(xp), xp, repeats)))

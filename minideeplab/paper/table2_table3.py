@@ -12,6 +12,7 @@ function               what                                              tutoria
 """
 from collections import namedtuple
 
+from ..timing import progress_bar
 from .crf_experiments import before_after_crf, crf_params
 from .figures.training import fig_predictions, fig_training_curves
 from .tables import table_text
@@ -25,10 +26,6 @@ PAPER_TABLE3 = {"largefov": (65.76, 69.84), "aspp-s": (66.98, 69.73),
                 "aspp-l": (68.96, 71.57)}           # (before CRF, after CRF)
 
 
-def _no_progress(iterable, **kwargs):
-    return iterable
-
-
 Table2Result = namedtuple("Table2Result", "runs rows header text figure")
 Table2Result.__doc__ = ("Table 2 in miniature: runs {name: TrainedRun}, the table's rows and "
                         "header, its text, and the learning-curve figure.")
@@ -37,11 +34,12 @@ Table2Result.__doc__ = ("Table 2 in miniature: runs {name: TrainedRun}, the tabl
 def table2(quick=False, device=None, progress=None):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations (Table 2).
 
-    Returns a :class:`Table2Result`; the figure shows loss, val mIoU and learning rate.
+    ``progress``: :func:`minideeplab.timing.progress_bar`'s convention, for the loop over the
+    variants and their training. Returns a :class:`Table2Result`; the figure shows loss, val
+    mIoU and learning rate.
     """
-    progress = progress or _no_progress
-    runs = {name: trained(name, quick, device, show_progress=False)
-            for name in progress(("aspp-l", "aspp-l-step"), desc="train")}
+    runs = {name: trained(name, quick, device, progress=progress)
+            for name in progress_bar(progress, ("aspp-l", "aspp-l-step"), desc="table 2")}
     rows = [[r.config.lr_policy, r.config.max_iter, r.config.batch_size,
              f"{100 * r.history['val'][-1]['mean_iou']:.2f}",
              f"{PAPER_TABLE2[r.config.lr_policy]:.2f}"] for r in runs.values()]
@@ -64,13 +62,14 @@ def table3(quick=False, device=None, progress=None):
     """LargeFOV vs ASPP-S vs ASPP-L on the synthetic shapes, before and after the CRF.
 
     All three are post-processed with the CRF parameters cross-validated on ASPP-L's output
-    (:func:`~minideeplab.paper.crf_experiments.crf_params`). Returns a :class:`Table3Result`.
+    (:func:`~minideeplab.paper.crf_experiments.crf_params`). ``progress``: as :func:`table2`.
+    Returns a :class:`Table3Result`.
     """
-    progress = progress or _no_progress
-    crf = crf_params(trained("aspp-l", quick, device, show_progress=False), quick)
+    crf = crf_params(trained("aspp-l", quick, device, progress=progress), quick,
+                     progress=progress)
     runs, results, rows = {}, {}, []
-    for name in progress(("largefov", "aspp-s", "aspp-l"), desc="train"):
-        runs[name] = run = trained(name, quick, device, show_progress=False)
+    for name in progress_bar(progress, ("largefov", "aspp-s", "aspp-l"), desc="table 3"):
+        runs[name] = run = trained(name, quick, device, progress=progress)
         results[name] = res = before_after_crf(run, crf)
         rows.append([name, run.model.num_parameters(), f"{100 * res.miou_before:.2f}",
                      f"{100 * res.miou_after:.2f}", f"{run.history['time'][-1] / 60:.1f}",

@@ -84,8 +84,11 @@ def run_folder(name, config):
     return os.path.join(cache_dir(), f"{name}-{config_key(config)}")
 
 
-def trained(name, quick=False, device=None, show_progress=True):
-    """Train variant ``name`` (or load it from the cache); returns a :class:`TrainedRun`."""
+def trained(name, quick=False, device=None, progress=None):
+    """Train variant ``name`` (or load it from the cache); returns a :class:`TrainedRun`.
+
+    ``progress``: a bar over the training (:func:`minideeplab.timing.progress_bar`).
+    """
     config = variant_config(name, quick)
     folder = run_folder(name, config)
     path = os.path.join(folder, "checkpoint.npz")
@@ -95,7 +98,7 @@ def trained(name, quick=False, device=None, show_progress=True):
         if history.get("iteration") and history["iteration"][-1] >= config.max_iter:
             model, _ = model_from_loaded(loaded, path, device=device)
             return TrainedRun(name, model, config, history, path)
-    trainer = Trainer(config, out_dir=folder, device=device, show_progress=show_progress)
+    trainer = Trainer(config, out_dir=folder, device=device, progress=progress)
     history = trainer.run(log=None)
     return TrainedRun(name, trainer.model.eval(), config, history, path)
 

@@ -8,7 +8,7 @@ from ..figures.common import save_figure, save_text
      files=["crf_crossval.txt"], notebook="07_dense_crf.ipynb")
 def crf_crossval(out_dir, quick, device, progress):
     """Coarse-to-fine search of w1, theta_alpha, theta_beta on val images (ASPP-L's output)."""
-    result = crfx.crf_crossval(quick, device)
+    result = crfx.crf_crossval(quick, device, progress)
     save_text(out_dir / "crf_crossval.txt", result.text + "\n")
     return [out_dir / "crf_crossval.txt"]
 
@@ -16,7 +16,7 @@ def crf_crossval(out_dir, quick, device, progress):
 @job(name="fig5", paper="Fig. 5", files=["fig5_meanfield.png"], notebook="07_dense_crf.ipynb")
 def fig5(out_dir, quick, device, progress):
     """Score and belief maps of one class after each mean-field iteration (val image)."""
-    return [save_figure(crfx.fig5(quick, device).figure, out_dir / "fig5_meanfield.png")]
+    return [save_figure(crfx.fig5(quick, device, progress).figure, out_dir / "fig5_meanfield.png")]
 
 
 @job(name="fig6_fig10", paper="Fig. 6 and Fig. 10",
@@ -27,7 +27,7 @@ def fig5(out_dir, quick, device, progress):
      notebook="07_dense_crf.ipynb")
 def fig6_fig10(out_dir, quick, device, progress):
     """DeepLab-ASPP-L before and after the CRF on the val set: examples and trimap curves."""
-    result = crfx.fig6_fig10(quick, device)
+    result = crfx.fig6_fig10(quick, device, progress)
     save_text(out_dir / "fig10_trimap.txt", result.text + "\n")
     return [save_figure(result.fig6, out_dir / "fig6_crf_before_after.png"),
             save_figure(result.fig10, out_dir / "fig10_trimap.png"), out_dir / "fig10_trimap.txt"]
