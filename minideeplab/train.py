@@ -25,6 +25,7 @@ initialisation train much better on inputs of unit scale); a model passed in kee
 Inference and evaluation live in :mod:`minideeplab.inference`, the settings in
 :mod:`minideeplab.config`.
 """
+import contextlib
 import copy
 import json
 import math
@@ -50,6 +51,36 @@ __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "make_datasets"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; training stopped before touching any checkpoint."""
+
+
+def _due(iteration, every):
+    """True every ``every`` iterations (never when ``every`` is 0 or None)."""
+    return bool(every) and iteration % every == 0
+
+
+def _close(bar):
+    if hasattr(bar, "close"):
+        bar.close()
+
+
+class _TrainingClock:
+    """Seconds of training: wall time since the clock started, plus ``elapsed`` seconds from
+    before (a resumed run), minus the time spent in :meth:`paused` blocks (validation)."""
+
+    def __init__(self, elapsed=0.0):
+        self._start = time.perf_counter() - elapsed
+
+    def seconds(self):
+        return time.perf_counter() - self._start
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Stop the clock for the block; yields the training seconds at the pause."""
+        seconds = self.seconds()
+        try:
+            yield seconds
+        finally:
+            self._start = time.perf_counter() - seconds
 
 
 class Trainer:
@@ -194,44 +225,55 @@ class Trainer:
     def run(self, until=None, log=print):
         """Train up to iteration ``until`` (default ``max_iter``); returns the history dict.
 
-        Validates every ``val_every`` iterations and at the end, and checkpoints every
-        ``checkpoint_every`` iterations and at the end when ``out_dir`` is set.
+        Each step is recorded (:meth:`_record`) and shown on the progress bar; the model is
+        validated every ``val_every`` iterations and at the end (:meth:`_validate`, its time
+        not counted as training time), and checkpointed every ``checkpoint_every``
+        iterations and at the end when ``out_dir`` is set. ``log`` gets the validation
+        results: each one without a bar, the last one with a bar.
         """
         c = self.config
         until = c.max_iter if until is None else min(until, c.max_iter)
-        bar = progress_bar(self.progress, total=until - self.iteration, desc=f"train {c.model}")
-        start = time.perf_counter() - self.elapsed
-        while self.iteration < until:
+        clock = _TrainingClock(self.elapsed)
+        bar = progress_bar(self.progress, range(self.iteration, until), desc=f"train {c.model}")
+        message = None
+        for _ in bar:
             try:
                 loss, lr = self.step()
             except DataError as e:          # a damaged file: save what was done, then stop
-                self.elapsed = time.perf_counter() - start
-                bar.close()
+                self.elapsed = clock.seconds()
+                _close(bar)
                 raise self._stop_on_data_error(e) from e
-            now = time.perf_counter() - start
-            for key, value in (("iteration", self.iteration), ("loss", loss), ("lr", lr),
-                               ("time", now)):
-                self.history[key].append(value)
-            bar.update(1)
-            bar.set_postfix(loss=loss, lr=lr)
+            self._record(loss, lr, clock.seconds())
+            if hasattr(bar, "set_postfix"):     # drawn with the next step: one draw per step
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", refresh=False)
             last = self.iteration == until
-            if (c.val_every and self.iteration % c.val_every == 0) or last:
-                self.elapsed = time.perf_counter() - start
-                cm = self.validate()
-                self.history["val"].append({"iteration": self.iteration, "time": self.elapsed,
-                                            "mean_iou": cm.mean_iou(),
-                                            "pixel_accuracy": cm.pixel_accuracy()})
-                start = time.perf_counter() - self.elapsed   # validation time is not counted
-                if log and (not self.progress or last):
-                    log(f"iteration {self.iteration}: loss {loss:.4f}, val mIoU "
-                        f"{cm.mean_iou():.4f}, pixel acc {cm.pixel_accuracy():.4f}")
-            if self.out_dir and ((c.checkpoint_every and self.iteration % c.checkpoint_every
-                                  == 0) or last):
-                self.elapsed = time.perf_counter() - start
+            if _due(self.iteration, c.val_every) or last:
+                with clock.paused() as seconds:
+                    message = self._validate(seconds, loss)
+                if log and not self.progress:
+                    log(message)
+            if self.out_dir and (_due(self.iteration, c.checkpoint_every) or last):
+                self.elapsed = clock.seconds()
                 self.save(os.path.join(self.out_dir, "checkpoint.npz"))
-        bar.close()
-        self.elapsed = time.perf_counter() - start
+        self.elapsed = clock.seconds()
+        if log and self.progress and message:
+            log(message)                        # after the bar is done, not through it
         return self.history
+
+    def _record(self, loss, lr, seconds):
+        """Append one step to the history: iteration, loss, learning rate, training seconds."""
+        for key, value in (("iteration", self.iteration), ("loss", loss), ("lr", lr),
+                           ("time", seconds)):
+            self.history[key].append(value)
+
+    def _validate(self, seconds, loss):
+        """Validate, append the result to ``history["val"]``; returns the line to log."""
+        cm = self.validate()
+        self.history["val"].append({"iteration": self.iteration, "time": seconds,
+                                    "mean_iou": cm.mean_iou(),
+                                    "pixel_accuracy": cm.pixel_accuracy()})
+        return (f"iteration {self.iteration}: loss {loss:.4f}, val mIoU {cm.mean_iou():.4f}, "
+                f"pixel acc {cm.pixel_accuracy():.4f}")
 
     def validate(self):
         """A ConfusionMatrix over the whole val set (full resolution, 255 ignored)."""

@@ -333,3 +333,35 @@ def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
         bad = _rewrite_config(src, tmp_path / "bad.npz", edit)
         with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
             model_from_checkpoint(bad)
+
+
+class _CountingBar:
+    """A progress callable's bar that records what the trainer asks of it."""
+
+    def __init__(self, iterable, desc=None, total=None, **kwargs):
+        self.iterable, self.desc, self.postfixes = iterable, desc, []
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, refresh=True, **values):
+        self.postfixes.append((refresh, values))
+
+
+def test_run_shows_each_step_once_and_logs_after_the_bar():
+    bars, logged = [], []
+
+    def progress(iterable, **kwargs):
+        bars.append(_CountingBar(iterable, **kwargs))
+        return bars[-1]
+
+    config = SMALL.replace(max_iter=4, val_every=2)
+    history = Trainer(config, progress=progress).run(log=logged.append)
+    (bar,) = bars
+    assert bar.desc == f"train {config.model}" and len(bar.postfixes) == 4
+    assert all(refresh is False and set(v) == {"loss", "lr"} for refresh, v in bar.postfixes)
+    assert [v["iteration"] for v in history["val"]] == [2, 4]
+    assert len(logged) == 1 and logged[0].startswith("iteration 4:")     # the last, after
+    logged.clear()
+    Trainer(config, progress=False).run(log=logged.append)
+    assert [line.split(":")[0] for line in logged] == ["iteration 2", "iteration 4"]
