@@ -45,6 +45,39 @@ def test_resnet_refuses_zero_classes_like_vgg():
         deeplab_vgg16(0)
 
 
+@pytest.mark.parametrize("name", ["resnet", "v3"])
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(multi_grid=2), r"multi_grid must be None or a non-empty tuple of ints >= 1"),
+    (dict(rates=(6, 0)), r"rates must be None or a non-empty tuple of ints >= 1"),
+    (dict(aspp_channels="abc"), r"aspp_channels must be an integer"),
+    (dict(frozen_bn="yes"), r"frozen_bn must be True or False"),
+    (dict(bn_momentum=1.5), r"bn_momentum must be <= 1.0"),
+    (dict(dropout="abc"), r"dropout must be a real number"),
+    (dict(head_conv=None), r"head_conv must be True or False"),
+    (dict(pool_ceil_mode=1), r"pool_ceil_mode must be True or False"),
+])
+def test_resnet_options_are_checked_by_name(name, kwargs, pattern):
+    with pytest.raises((ValueError, TypeError), match=rf"build_model\('{name}'\): "
+                                                      rf"DeepLabResNet: {pattern}"):
+        build_model(name, 3, tiny=True, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(aspp_channels=16), dict(dropout=0.1),
+                                    dict(head_conv=True), dict(pool_align_corners=False)])
+def test_v3_head_options_are_refused_for_the_v2_head_not_ignored(kwargs):
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=rf"DeepLabResNet: {name}={value!r} is an option of the "
+                                         r"v3 head"):
+        build_model("resnet", 3, tiny=True, **kwargs)
+    build_model("v3", 3, tiny=True, **kwargs)                   # where it belongs
+
+
+def test_vgg_dropout_is_checked_by_name():
+    with pytest.raises(ValueError, match=r"build_model\('largefov'\): deeplab_vgg16: dropout "
+                                         r"must be <= 1.0, got 1.5"):
+        build_model("largefov", 3, tiny=True, dropout=1.5)
+
+
 @pytest.mark.parametrize("build, exc, pattern", [
     (lambda: nn.Conv2d(3, 4, 3, method="fft"), ValueError, r"Conv2d: unknown method 'fft'"),
     (lambda: nn.Conv2d(3, 4, 3, dtype="int32"), TypeError, r"Conv2d: dtype must be a floating"),

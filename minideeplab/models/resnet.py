@@ -30,7 +30,7 @@ Shapes: x (N, 3, H, W) -> logits (N, L, h, w), h = H / output_stride (rounded up
 """
 import numbers
 
-from .. import nn
+from .. import checks, nn
 from ..nn import init
 from .vgg import scaled
 
@@ -222,6 +222,10 @@ class DeepLabResNet(nn.Module):
                              f"{num_classes!r}")
         if head not in ("v2", "v3"):
             raise ValueError(f"DeepLabResNet: head must be 'v2' or 'v3', got {head!r}")
+        _check_options(head, multi_grid=multi_grid, rates=rates, aspp_channels=aspp_channels,
+                       frozen_bn=frozen_bn, bn_momentum=bn_momentum, dropout=dropout,
+                       head_conv=head_conv, pool_align_corners=pool_align_corners,
+                       pool_ceil_mode=pool_ceil_mode)
         if output_stride is None:
             output_stride = 8 if head == "v2" else 16
         if multi_grid is None and head == "v3":
@@ -260,6 +264,33 @@ class DeepLabResNet(nn.Module):
 
     def backward(self, dlogits):
         return self.backbone.backward(self.head.backward(dlogits))
+
+
+# the v3 head's options and their defaults: with head="v2" they must keep them (not be ignored)
+_V3_ONLY = dict(aspp_channels=None, dropout=0.0, head_conv=False, pool_align_corners=True)
+
+
+def _check_options(head, **options):
+    """DeepLabResNet's options, checked by name before anything is built."""
+    fn = "DeepLabResNet"
+    for name in ("multi_grid", "rates"):
+        v = options[name]
+        if v is not None and (not isinstance(v, (tuple, list)) or not v or not all(
+                isinstance(r, numbers.Integral) and not isinstance(r, bool) and r >= 1
+                for r in v)):
+            raise ValueError(f"{fn}: {name} must be None or a non-empty tuple of ints >= 1, "
+                             f"got {v!r}")
+    if options["aspp_channels"] is not None:
+        checks.check_int(fn, "aspp_channels", options["aspp_channels"], 1)
+    for name in ("frozen_bn", "head_conv", "pool_align_corners", "pool_ceil_mode"):
+        checks.check_bool(fn, name, options[name])
+    checks.check_number(fn, "bn_momentum", options["bn_momentum"], 0.0, 1.0)
+    checks.check_number(fn, "dropout", options["dropout"], 0.0, 1.0)
+    if head == "v2":
+        for name, default in _V3_ONLY.items():
+            if options[name] != default:
+                raise ValueError(f"{fn}: {name}={options[name]!r} is an option of the v3 head "
+                                 f"(head='v3'); the v2 head has no use for it")
 
 
 def _default_rates(head, output_stride):

@@ -31,7 +31,7 @@ Shapes: x (N, 3, H, W) -> logits (N, L, h, w) at output stride 8.
 """
 import numbers
 
-from .. import nn
+from .. import checks, nn
 from ..nn import init
 
 __all__ = ["VGG16_BLOCKS", "DeepLabVGG16", "deeplab_vgg16", "vgg16_trunk", "scaled"]
@@ -92,6 +92,7 @@ class DeepLabVGG16(nn.Module):
                 raise ValueError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
         if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
             raise ValueError(f"{fn}: width must be a number > 0, got {width!r}")
+        checks.check_number(fn, "dropout", dropout, 0.0, 1.0)
         if aspp_rates is not None and (not isinstance(aspp_rates, (tuple, list))
                                        or not aspp_rates):
             raise ValueError(f"{fn}: aspp_rates must be None (LargeFOV-style single fc6) or a "
