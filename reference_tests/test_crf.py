@@ -136,6 +136,29 @@ def test_history_matches_the_iterations(on):
     assert_close(hist.Q[2], Q2, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_label_blocks_in_threads_give_the_one_thread_result(threads, on):
+    """Each label's message is independent of the others', so splitting the labels into
+    blocks, one per thread, changes nothing but the rounding of the softmax's sums."""
+    image, _, probs = _hopper()
+    one, hist1 = dense_crf(*on(image, probs), threads=1, return_history=True, iterations=4,
+                           **{k: v for k, v in RESNET.items()})
+    many, hist = dense_crf(*on(image, probs), threads=threads, return_history=True,
+                           iterations=4, **RESNET)
+    assert_close(many, one, rtol=1e-5, atol=1e-6)
+    for t in range(5):
+        assert_close(hist.scores[t], hist1.scores[t], rtol=1e-5, atol=1e-5, name=f"t={t}")
+
+
+def test_softmax_redoes_pixels_below_the_global_shift():
+    """One pixel's scores 1000 below another's: exp(s - global max) underflows to 0 there."""
+    from minideeplab.crf.meanfield import softmax
+    scores = np.array([[1000.0, 999.0, 990.0], [0.5, -1.0, 0.0], [-3.0, 2.0, 1.0]],
+                      dtype=np.float32)
+    e = np.exp(scores.astype(np.float64) - scores.max(axis=1, keepdims=True))
+    assert_close(softmax(scores), e / e.sum(axis=1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
 def test_inputs_are_not_modified(on):
     image, probs = on(*_tiny_case(seed=6, H=6, W=6))
     image0, probs0 = image.copy(), probs.copy()
@@ -198,6 +221,7 @@ def _bad_cases():
         ("iterations float", dict(iterations=2.5), TypeError, "iterations must be an integer"),
         ("method", dict(method="exact"), ValueError, "unknown method 'exact'"),
         ("normalization", dict(normalization="row"), ValueError, "unknown normalization 'row'"),
+        ("threads 0", dict(threads=0), ValueError, "threads must be >= 1"),
     ]
 
 
