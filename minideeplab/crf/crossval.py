@@ -22,7 +22,7 @@ from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
                     unary_from_probs)
-from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
+from .meanfield import NORMALIZATIONS, cpu_threads, mean_field, normalized_filter
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
 
@@ -53,20 +53,23 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
                    theta_alpha_values=PAPER_GRID["theta_alpha"],
                    theta_beta_values=PAPER_GRID["theta_beta"], w2=3.0, theta_gamma=3.0,
                    iterations=10, method="lattice", normalization="symmetric", coarse_step=2,
-                   ignore_index=255, progress=None):
+                   ignore_index=255, progress=None, threads=None):
     """Coarse-to-fine grid search of (w1, theta_alpha, theta_beta) maximising the mean IOU.
 
     Parameters
     ----------
     samples : list of (image, probs, label) triples: image (H, W, 3) uint8, probs (L, H, W)
         float (the network's softmax at image size), label (H, W) integer in [0, L) or
-        ``ignore_index``; sizes may differ between samples, L may not
+        ``ignore_index``; sizes may differ between samples, L may not. A NumPy label with
+        CuPy image and probs is uploaded once; a CuPy label with NumPy image and probs is an
+        error
     w1_values, theta_alpha_values, theta_beta_values : the grid (default: the paper's)
     w2, theta_gamma : the fixed smoothness kernel (paper: 3 and 3)
     iterations, method, normalization : as :func:`minideeplab.crf.dense_crf`
     coarse_step : int >= 1; 1 runs the full grid in one stage
     progress : a bar per stage over its (theta_alpha, theta_beta) groups: True, False/None or
         a callable (:func:`minideeplab.timing.progress_bar`)
+    threads : CPU threads of each mean field, as :func:`minideeplab.crf.dense_crf`
 
     Returns
     -------
@@ -85,12 +88,17 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
         if tuple(sample[2].shape) != tuple(sample[0].shape[:2]):
             raise ValueError(f"{fn}: samples[{k}]: label.shape={tuple(sample[2].shape)} does not "
                              f"match image.shape={tuple(sample[0].shape)}")
+        if backend.is_gpu_array(sample[2]) and not backend.is_gpu_array(sample[0]):
+            raise TypeError(f"{fn}: samples[{k}]: label is a CuPy (GPU) array but image and "
+                            "probs are NumPy arrays; put all three on one device "
+                            "(minideeplab.backend.to_device)")
     L = samples[0][1].shape[0]
     if any(s[1].shape[0] != L for s in samples):
         raise ValueError(f"{fn}: every probs must have the same number of labels L = {L}")
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
+    threads = cpu_threads() if threads is None else check_int(fn, "threads", threads, 1)
     axes = [tuple(float(v) for v in w1_values), tuple(float(v) for v in theta_alpha_values),
             tuple(float(v) for v in theta_beta_values)]
     for name, values in zip(("w1_values", "theta_alpha_values", "theta_beta_values"), axes):
@@ -108,8 +116,9 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
         if w2 != 0:
             filt = make_filter(spatial_features(H, W, theta_gamma, xp), method)
             smooth = [normalized_filter(filt, normalization, w2)]
+        label = xp.asarray(label)                 # on the samples' device, once
         prepared.append((image, unary_from_probs(probs), smooth, label))
-        baseline.update(probs.argmax(axis=0), xp.asarray(label))
+        baseline.update(probs.argmax(axis=0), label)
 
     scores = {}                                   # (i, j, k) grid index -> (miou, accuracy)
     table = []
@@ -121,13 +130,12 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
         results = {ijk: ConfusionMatrix(L, ignore_index) for ijk in todo}
         for (j, k), group in progress_bar(progress, by_lattice, desc=f"CRF search ({stage})"):
             for image, unary, smooth, label in prepared:
-                xp = backend.get_array_module(unary)
                 lattice = make_filter(bilateral_features(image, axes[1][j], axes[2][k]), method)
                 for ijk in group:
                     bilateral = normalized_filter(lattice, normalization, axes[0][ijk[0]])
-                    Q = mean_field(unary, [bilateral] + smooth, iterations)   # (N, L)
-                    pred = Q.argmax(axis=1).reshape(label.shape)
-                    results[ijk].update(pred, xp.asarray(label))
+                    Q = mean_field(unary, [bilateral] + smooth, iterations,
+                                   threads=threads)                             # (N, L)
+                    results[ijk].update(Q.argmax(axis=1).reshape(label.shape), label)
         for ijk in todo:
             cm = results[ijk]
             scores[ijk] = (cm.mean_iou(), cm.pixel_accuracy())
