@@ -1,164 +1,258 @@
-"""Benchmark: the dense CRF (lattice and naive mean field) against the C++ reference's 0.5 s.
+"""Benchmark: the dense CRF (permutohedral lattice) against Kraehenbuehl's C++ code.
 
-Three measurements, each in a fresh process with OpenBLAS/OMP/MKL limited to ONE thread (the
-goal is one CPU core; scipy.sparse's products are single-threaded anyway):
+Three measurements, each in a fresh process:
 
 1. PASCAL VOC size: grace_hopper.jpg (bundled with matplotlib), centre-cropped to 4:3 and
-   resized to 500x375, 21 labels, 10 iterations, DeepLab's ResNet-101 setting
-   (w1, theta_alpha, theta_beta, w2, theta_gamma) = (4, 67, 3, 3, 1). Wall time of ``dense_crf``
-   (lattice building included; first call and median of the next ones) and where it goes.
-2. Naive vs lattice from 16x16 to 128x128 pixels: the crossover and the scaling exponents
-   (slope of a log-log fit of time against N = H*W).
-3. Peak memory of the lattice at Cityscapes size, 2048x1024 with 19 labels (the photo upscaled,
-   plus pixel noise so that its colours are as varied as a real photo's): peak RSS
-   (``resource.getrusage``) and the peak of NumPy's allocations (``tracemalloc``).
+   resized to 500x375, 21 labels, 10 iterations, at three settings
+   (w1, theta_alpha, theta_beta, w2, theta_gamma): DeepLab's ResNet-101 release
+   (4, 67, 3, 3, 1), a wide one (10, 80, 13, 3, 3) and the VGG release (4, 121, 5, 3, 3).
+   Wall time of ``dense_crf`` (lattices built inside) and, with ``--reference``, of the C++
+   code on the same unary (``pydensecrf``: ``pip install pydensecrf2``, never a dependency of
+   the library or the tests), measured alternately in one process (median of the rounds);
+   the agreement of the two (argmax, mean and max |dQ|); where our time goes. Twice: with each
+   implementation's default threads (ours: one per core, ``dense_crf(threads=None)``; the C++
+   code has none) and with one thread for both (``threads=1``, OMP/OpenBLAS/MKL limited to 1).
+2. Cityscapes size, 2048x1024, 19 labels, 10 iterations, ResNet setting (the photo upscaled,
+   plus pixel noise sd 8 so its colours vary like a real photo's): time and peak RSS
+   (``resource.getrusage``) of a process that loads the inputs (saved as .npy by the parent)
+   and runs one CRF; the same for the C++ code.
+3. Naive vs lattice from 16x16 to 128x128 pixels (one thread): the crossover and the scaling
+   exponents (slope of a log-log fit of time against N = H*W).
 
 The probabilities are those of a stand-in network: random logits on the stride-8 grid, upsampled
-bilinearly (align corners) and soft-maxed; the cost of the CRF does not depend on their values.
+bilinearly (align corners) and soft-maxed; the CRF's cost does not depend on their values.
 
-    python benchmarks/bench_crf.py              # everything (the naive 128x128 takes ~1-2 min)
-    python benchmarks/bench_crf.py --quick      # naive only up to 64x64, fewer repeats
+    python benchmarks/bench_crf.py --reference            # everything (about 5 minutes)
+    python benchmarks/bench_crf.py --reference --skip scaling cityscapes
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
-RESNET = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
-C_REFERENCE_SECONDS = 0.5     # DeepLab v2 paper, Sec. 1: "0.5 secs on a CPU" for a VOC image
+SETTINGS = {"ResNet-101": (4.0, 67.0, 3.0, 3.0, 1.0), "wide": (10.0, 80.0, 13.0, 3.0, 3.0),
+            "VGG": (4.0, 121.0, 5.0, 3.0, 3.0)}
+NAMES = ("w1", "theta_alpha", "theta_beta", "w2", "theta_gamma")
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-COMMON = r"""
-import json, sys, time
-import numpy as np
-from minideeplab import functional as F
-from minideeplab.crf import dense_crf, LatticeFilter
-from minideeplab.data import sample_photo
-from minideeplab.crf.dense import bilateral_features, spatial_features, unary_from_probs
-from minideeplab.crf.meanfield import mean_field, normalized_filter, softmax
 
-RESNET = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
-
+# --------------------------------------------------------------------------- inputs (children)
 def photo(W, H, noise=0.0):
+    """The sample photo (grace_hopper.jpg) centre-cropped to 4:3, W x H, (H, W, 3) uint8."""
+    import numpy as np
+    from minideeplab.data import sample_photo
     a = sample_photo((W, H))
     if noise:
         a = np.clip(a + np.random.default_rng(0).normal(0, noise, a.shape), 0, 255)
     return np.ascontiguousarray(a, dtype=np.uint8)
 
+
 def network_probs(H, W, L, seed=0):
+    """(L, H, W) float32 softmax of random stride-8 logits (sd 3), upsampled bilinearly."""
+    import numpy as np
+    from minideeplab import functional as F
     rng = np.random.default_rng(seed)
     logits = 3.0 * rng.standard_normal((1, L, (H - 1) // 8 + 1, (W - 1) // 8 + 1))
     up, _ = F.resize_bilinear(logits.astype(np.float32), (H, W))
-    e = np.exp(up[0] - up[0].max(axis=0))
-    return (e / e.sum(axis=0)).astype(np.float32)
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
-"""
-
-PASCAL = COMMON + r"""
-repeats = int(sys.argv[1])
-image, probs = photo(500, 375), network_probs(375, 500, 21)
-t0 = time.perf_counter(); dense_crf(image, probs, **RESNET); first = time.perf_counter() - t0
-total, _ = timed(lambda: dense_crf(image, probs, **RESNET), repeats)
-# where the time goes: the same steps as dense_crf, one at a time
-H, W = 375, 500
-r = {"first": first, "total": total}
-r["unary"], U = timed(lambda: unary_from_probs(probs), repeats)
-r["build_bilateral"], lat1 = timed(
-    lambda: LatticeFilter(bilateral_features(image, 67.0, 3.0)), repeats)
-r["norm_bilateral"], f1 = timed(lambda: normalized_filter(lat1, "symmetric", 4.0), repeats)
-r["build_spatial"], lat2 = timed(lambda: LatticeFilter(spatial_features(H, W, 1.0, np)), repeats)
-r["norm_spatial"], f2 = timed(lambda: normalized_filter(lat2, "symmetric", 3.0), repeats)
-Q = softmax(-U)
-r["message_bilateral"], _ = timed(lambda: f1(Q), repeats)
-r["message_spatial"], _ = timed(lambda: f2(Q), repeats)
-S = -U + f1(Q)
-r["softmax"], _ = timed(lambda: softmax(S, out=np.empty_like(S)), repeats)
-r["mean_field_10"], _ = timed(lambda: mean_field(U, [f1, f2], 10), repeats)
-r["vertices_bilateral"], r["vertices_spatial"] = lat1.n_vertices, lat2.n_vertices
-r["nnz_bilateral"] = 2 * lat1.splat.nnz + sum(B.nnz for B in lat1.blurs)
-r["nnz_spatial"] = 2 * lat2.splat.nnz + sum(B.nnz for B in lat2.blurs)
-print(json.dumps(r))
-"""
-
-SCALING = COMMON + r"""
-side, method, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-image, probs = photo(side, side), network_probs(side, side, 21)
-t, Q = timed(lambda: dense_crf(image, probs, method=method, **RESNET), repeats)
-print(json.dumps({"seconds": t}))
-"""
-
-MEMORY = COMMON + r"""
-import resource, tracemalloc
-noise = float(sys.argv[1])
-image, probs = photo(2048, 1024, noise=noise), network_probs(1024, 2048, 19)
-rss_inputs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20       # KiB -> GiB
-tracemalloc.start()
-t0 = time.perf_counter(); Q = dense_crf(image, probs, **RESNET); seconds = time.perf_counter() - t0
-peak = tracemalloc.get_traced_memory()[1] / 2**30
-tracemalloc.stop()
-lat = LatticeFilter(bilateral_features(image, 67.0, 3.0))
-rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-print(json.dumps({"seconds": seconds, "rss_peak": rss_peak, "rss_inputs": rss_inputs,
-                  "traced_peak": peak, "vertices": lat.n_vertices}))
-"""
+    up = up[0]
+    up -= up.max(axis=0)
+    np.exp(up, out=up)
+    up /= up.sum(axis=0)
+    return up
 
 
-def child(code, *argv):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", code] + [str(a) for a in argv], env=env,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def reference_crf(image, probs, w1, theta_alpha, theta_beta, w2, theta_gamma, iterations=10):
+    """The C++ code (pydensecrf) on the same unary ``-log max(P, 1e-5)``: (L, H, W) float32."""
+    import numpy as np
+    import pydensecrf.densecrf as dcrf
+    from minideeplab.crf.dense import unary_from_probs
+    L, H, W = probs.shape
+    crf = dcrf.DenseCRF2D(W, H, L)
+    crf.setUnaryEnergy(np.ascontiguousarray(unary_from_probs(probs).T))      # (L, N)
+    crf.addPairwiseGaussian(sxy=theta_gamma, compat=w2)
+    crf.addPairwiseBilateral(sxy=theta_alpha, srgb=theta_beta, rgbim=np.array(image),
+                             compat=w1)
+    return np.asarray(crf.inference(iterations), dtype=np.float32).reshape(L, H, W)
 
 
-def pascal(repeats):
-    r = child(PASCAL, repeats)
-    ms = {k: 1e3 * v for k, v in r.items() if not k.startswith(("vertices", "nnz"))}
-    per_iter = ms["message_bilateral"] + ms["message_spatial"] + ms["softmax"]
-    build = (ms["unary"] + ms["build_bilateral"] + ms["norm_bilateral"] + ms["build_spatial"]
-             + ms["norm_spatial"])
-    print("### Dense CRF, 500x375, 21 labels, 10 iterations, ResNet setting (4, 67, 3, 3, 1), "
-          "1 thread\n")
-    print("| step | ms | share of the median total |")
-    print("|---|---:|---:|")
-    rows = [("unary -log P", ms["unary"]),
-            (f"build lattice, appearance (5-D, M = {r['vertices_bilateral']:,} vertices)",
-             ms["build_bilateral"]),
-            ("normalise appearance (one filter pass for K 1, fold into splat/slice)",
-             ms["norm_bilateral"]),
-            (f"build lattice, smoothness (2-D, M = {r['vertices_spatial']:,} vertices)",
-             ms["build_spatial"]),
-            ("normalise smoothness", ms["norm_spatial"]),
-            (f"10 x appearance message (CSR products, {r['nnz_bilateral']:,} non-zeros x 21)",
-             10 * ms["message_bilateral"]),
-            (f"10 x smoothness message ({r['nnz_spatial']:,} non-zeros x 21)",
-             10 * ms["message_spatial"]),
-            ("10 x softmax", 10 * ms["softmax"])]
-    for name, v in rows:
-        print(f"| {name} | {v:.0f} | {100 * v / ms['total']:.0f}% |")
-    print(f"| **dense_crf total (median of {repeats})** | **{ms['total']:.0f}** | |")
-    print(f"| dense_crf, first call in the process | {ms['first']:.0f} | |")
-    print(f"| per iteration (2 messages + softmax) | {per_iter:.0f} | |")
-    print(f"| building + normalising (once per image) | {build:.0f} | |")
-    print(f"\nC++ reference (paper): {1e3 * C_REFERENCE_SECONDS:.0f} ms; this run: "
-          f"{ms['total'] / (1e3 * C_REFERENCE_SECONDS):.1f}x that.\n")
-    return r
+def _breakdown(image, probs, params, repeats):
+    """Milliseconds of the steps of one dense_crf, one at a time, on one thread."""
+    import numpy as np
+    from minideeplab.crf import LatticeFilter
+    from minideeplab.crf.dense import bilateral_features, spatial_features, unary_from_probs
+    from minideeplab.crf.meanfield import normalized_filter, softmax
+    from minideeplab.timing import median_time
+    w1, ta, tb, w2, tg = params
+    _, H, W = probs.shape
+    out, ms = {}, {}
+
+    def step(name, fn, times=1):
+        def run():
+            out[name] = fn()
+        ms[name] = 1e3 * times * median_time(run, repeats=repeats, warmup=0)
+
+    step("unary", lambda: unary_from_probs(probs))
+    step("build appearance", lambda: LatticeFilter(bilateral_features(image, ta, tb)))
+    step("build smoothness", lambda: LatticeFilter(spatial_features(H, W, tg, np)))
+    step("normalise both", lambda: (normalized_filter(out["build appearance"], "symmetric", w1),
+                                    normalized_filter(out["build smoothness"], "symmetric", w2)))
+    f1, f2 = out["normalise both"]
+    Q = softmax(-out["unary"])
+    step("10 x appearance message", lambda: f1(Q), 10)
+    step("10 x smoothness message", lambda: f2(Q), 10)
+    S = -out["unary"] + out["10 x appearance message"]
+    step("10 x softmax", lambda: softmax(S, out=np.empty_like(S)), 10)
+    return ms, out["build appearance"].n_vertices, out["build smoothness"].n_vertices
+
+
+def child_pascal(threads, repeats, reference):
+    """Per setting: our time and the C++ code's (alternating), agreement, our breakdown."""
+    import numpy as np
+    from minideeplab.crf import dense_crf
+    from minideeplab.timing import median_time
+    image, probs = photo(500, 375), network_probs(375, 500, 21)
+    results = {}
+    for name, params in SETTINGS.items():
+        kw = dict(zip(NAMES, params))
+        got = {}
+
+        def ours():
+            got["ours"] = dense_crf(image, probs, threads=threads, **kw)
+
+        def cpp():
+            got["cpp"] = reference_crf(image, probs, **kw)
+
+        ours()                                            # warm-up (first-call costs)
+        t_ours, t_cpp = [], []
+        for _ in range(repeats):                          # alternate: both see the same load
+            t_ours.append(median_time(ours, repeats=1, warmup=0))
+            if reference:
+                t_cpp.append(median_time(cpp, repeats=1, warmup=0))
+        r = {"ours": float(np.median(t_ours))}
+        if reference:
+            dq = np.abs(got["ours"] - got["cpp"])
+            r.update(cpp=float(np.median(t_cpp)), mean_dq=float(dq.mean()),
+                     max_dq=float(dq.max()), agreement=float(
+                         (got["ours"].argmax(0) == got["cpp"].argmax(0)).mean()))
+        r["breakdown"], r["vertices_appearance"], r["vertices_smoothness"] = \
+            _breakdown(image, probs, params, max(3, repeats // 2))
+        results[name] = r
+    return results
+
+
+def child_cityscapes(who, threads, folder):
+    """One CRF at 2048x1024x19 on inputs loaded from .npy; time and this process's peak RSS."""
+    import resource
+    import time
+    import numpy as np
+    image = np.load(os.path.join(folder, "image.npy"))
+    probs = np.load(os.path.join(folder, "probs.npy"))
+    rss_inputs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20      # KiB -> GiB
+    kw = dict(zip(NAMES, SETTINGS["ResNet-101"]))
+    t0 = time.perf_counter()
+    if who == "ours":
+        from minideeplab.crf import dense_crf
+        Q = dense_crf(image, probs, threads=threads, **kw)
+    else:
+        Q = reference_crf(image, probs, **kw)
+    seconds = time.perf_counter() - t0
+    np.save(os.path.join(folder, f"labels_{who}.npy"), Q.argmax(0).astype(np.uint8))
+    return {"seconds": seconds, "rss_inputs": rss_inputs,
+            "rss_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+
+
+def child_scaling(side, method, repeats):
+    from minideeplab.crf import dense_crf
+    from minideeplab.timing import median_time
+    image, probs = photo(side, side), network_probs(side, side, 21)
+    kw = dict(zip(NAMES, SETTINGS["ResNet-101"]))
+    return {"seconds": median_time(lambda: dense_crf(image, probs, method=method, threads=1,
+                                                     **kw), repeats=repeats, warmup=0)}
+
+
+# --------------------------------------------------------------------------- parent
+def child(task, *args, one_thread=False):
+    env = dict(os.environ, **(ONE_THREAD if one_thread else {}))
+    proc = subprocess.run([sys.executable, __file__, "--child", task] + [str(a) for a in args],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def pascal(repeats, reference):
+    from minideeplab.crf.meanfield import cpu_threads
+    modes = [(f"default threads (ours {cpu_threads()}, C++ 1)", "default", False),
+             ("one thread for both", 1, True)]
+    runs = {label: child("pascal", threads, repeats, int(reference), one_thread=one)
+            for label, threads, one in modes}
+    print("### Dense CRF, 500x375, 21 labels, 10 iterations: ours vs the C++ code\n")
+    print("| setting (w1, ta, tb, w2, tg) | threads | ours (ms) | C++ (ms) | ours / C++ | "
+          "argmax agreement | mean abs dQ | max abs dQ |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, params in SETTINGS.items():
+        for label, r in runs.items():
+            r = r[name]
+            setting = f"{name} {tuple(int(p) for p in params)}"
+            if reference:
+                print(f"| {setting} | {label} | {1e3 * r['ours']:.0f} | {1e3 * r['cpp']:.0f} | "
+                      f"**{r['ours'] / r['cpp']:.2f}** | {100 * r['agreement']:.2f}% | "
+                      f"{r['mean_dq']:.5f} | {r['max_dq']:.3f} |")
+            else:
+                print(f"| {setting} | {label} | {1e3 * r['ours']:.0f} | | | | | |")
+    print(f"\nMedians of {repeats} alternating rounds in one process per thread mode. Goals: "
+          "ours / C++ <= 0.7 at every setting with the default threads, argmax agreement "
+          ">= 99.5%, mean abs dQ <= 0.005.\n")
+    one = runs["one thread for both"]
+    print("### Where our time goes (one thread, the steps of dense_crf timed one at a time, ms)\n")
+    steps = list(one["ResNet-101"]["breakdown"])
+    print("| step | " + " | ".join(SETTINGS) + " |")
+    print("|---|" + "---:|" * len(SETTINGS))
+    for s in steps:
+        print(f"| {s} | " + " | ".join(f"{one[n]['breakdown'][s]:.0f}" for n in SETTINGS) + " |")
+    print("| sum of the steps | " + " | ".join(
+        f"{sum(one[n]['breakdown'].values()):.0f}" for n in SETTINGS) + " |")
+    print("| dense_crf, one thread | " + " | ".join(
+        f"{1e3 * one[n]['ours']:.0f}" for n in SETTINGS) + " |")
+    print("| lattice vertices (appearance / smoothness) | " + " | ".join(
+        f"{one[n]['vertices_appearance']:,} / {one[n]['vertices_smoothness']:,}"
+        for n in SETTINGS) + " |")
+    print()
+
+
+def cityscapes(reference):
+    import numpy as np
+    print("### Cityscapes size: 2048x1024, 19 labels, 10 iterations, ResNet-101 setting\n")
+    print("| implementation | time (s) | peak RSS (GiB) | RSS after loading the inputs (GiB) |")
+    print("|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(os.path.join(folder, "image.npy"), photo(2048, 1024, noise=8.0))
+        np.save(os.path.join(folder, "probs.npy"), network_probs(1024, 2048, 19))
+        rows = [("ours, default threads", "ours", "default", False),
+                ("ours, one thread", "ours", 1, True)]
+        if reference:
+            rows.append(("C++ code", "cpp", 1, True))
+        for label, who, threads, one in rows:
+            r = child("cityscapes", who, threads, folder, one_thread=one)
+            print(f"| {label} | {r['seconds']:.1f} | {r['rss_peak']:.2f} | "
+                  f"{r['rss_inputs']:.2f} |")
+        if reference:
+            a = np.load(os.path.join(folder, "labels_ours.npy"))
+            b = np.load(os.path.join(folder, "labels_cpp.npy"))
+            print(f"\nArgmax agreement with the C++ code: {100 * np.mean(a == b):.2f}%.")
+    print("\nGoal: peak RSS <= 1.5 GiB (the process, inputs included).\n")
 
 
 def scaling(max_naive, repeats):
     import numpy as np
-    sides = [s for s in (16, 24, 32, 48, 64, 96, 128) if s <= max(128, max_naive)]
+    sides = [16, 24, 32, 48, 64, 96, 128]
     rows = []
     for s in sides:
-        lat = child(SCALING, s, "lattice", repeats)["seconds"]
-        nai = child(SCALING, s, "naive", 1 if s >= 96 else repeats)["seconds"] \
-            if s <= max_naive else float("nan")
+        lat = child("scaling", s, "lattice", repeats, one_thread=True)["seconds"]
+        nai = child("scaling", s, "naive", 1 if s >= 96 else repeats,
+                    one_thread=True)["seconds"] if s <= max_naive else float("nan")
         rows.append((s, lat, nai))
     print("### Naive (exact O(N^2)) vs lattice, 21 labels, 10 iterations, ResNet setting, "
           "1 thread\n")
@@ -183,41 +277,36 @@ def scaling(max_naive, repeats):
           f"(up to 76x76; above, it is recomputed in chunks at every message); {cross}.\n")
 
 
-def memory():
-    print("### Lattice at Cityscapes size: 2048x1024, 19 labels, 10 iterations, ResNet setting\n")
-    print("| image | vertices (5-D) | time (s) | peak RSS (GiB) | RSS with inputs only (GiB) | "
-          "NumPy peak, tracemalloc (GiB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for noise, name in ((0.0, "photo upscaled"), (8.0, "photo upscaled + noise sd 8")):
-        r = child(MEMORY, noise)
-        print(f"| {name} | {r['vertices']:,} | {r['seconds']:.1f} | {r['rss_peak']:.2f} | "
-              f"{r['rss_inputs']:.2f} | {r['traced_peak']:.2f} |")
-    print("\nGoal: under 4 GB.\n")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="naive up to 64x64, 3 repeats")
-    ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["pascal", "scaling", "memory"])
-    ap.add_argument("--profile", action="store_true",
-                    help="also print cProfile's top functions for one 500x375 dense_crf")
+    ap.add_argument("--reference", action="store_true",
+                    help="also time the C++ code (pip install pydensecrf2) and compare")
+    ap.add_argument("--repeats", type=int, default=7, help="alternating rounds per setting")
+    ap.add_argument("--quick", action="store_true", help="naive only up to 64x64, 3 rounds")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["pascal", "cityscapes", "scaling"])
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    repeats = args.repeats or (3 if args.quick else 5)
+    if args.child:
+        task, *rest = args.child
+        if task == "pascal":
+            threads = None if rest[0] == "default" else int(rest[0])
+            out = child_pascal(threads, int(rest[1]), bool(int(rest[2])))
+        elif task == "cityscapes":
+            out = child_cityscapes(rest[0], None if rest[1] == "default" else int(rest[1]),
+                                   rest[2])
+        else:
+            out = child_scaling(int(rest[0]), rest[1], int(rest[2]))
+        print(json.dumps(out))
+        return
+    from minideeplab.timing import describe_machine
+    repeats = 3 if args.quick else args.repeats
+    print(f"Machine: {describe_machine()}\n")
     if "pascal" not in args.skip:
-        pascal(repeats)
+        pascal(repeats, args.reference)
+    if "cityscapes" not in args.skip:
+        cityscapes(args.reference)
     if "scaling" not in args.skip:
         scaling(64 if args.quick else 128, repeats)
-    if "memory" not in args.skip:
-        memory()
-    if args.profile:
-        code = COMMON + ("import cProfile, pstats\nimage, probs = photo(500, 375), "
-                         "network_probs(375, 500, 21)\ndense_crf(image, probs, **RESNET)\n"
-                         "prof = cProfile.Profile()\n"
-                         "prof.runcall(dense_crf, image, probs, **RESNET)\n"
-                         "pstats.Stats(prof).sort_stats('tottime').print_stats(12)\n")
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
 if __name__ == "__main__":

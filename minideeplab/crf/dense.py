@@ -184,6 +184,7 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         return normalized_filter(make(), normalization, weight)
 
     if threads > 1 and len(kernels) > 1 and xp is numpy:
+        backend.sparse_module(xp)       # import scipy.sparse here, not in two threads at once
         with ThreadPoolExecutor(len(kernels)) as pool:
             filters = list(pool.map(build, kernels))
     else:
