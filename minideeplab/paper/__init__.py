@@ -13,6 +13,7 @@ book uses the library as a reader would, and the command line uses both.
 - :mod:`.jobs`              the jobs, one module per topic
 - :mod:`.reproduce`         the runner behind ``python -m minideeplab reproduce``
 - :mod:`.tutorials`         executes tutorials/*.ipynb (``python -m minideeplab.paper.tutorials``)
+- :mod:`.exercises`         the checks of the tutorials' coding exercises
 
 Quick mode (``$MINIDEEPLAB_QUICK=1``, :func:`quick_mode`) asks the notebooks for small, fast
 runs; the test suite sets it.

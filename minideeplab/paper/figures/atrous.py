@@ -16,6 +16,7 @@ convolution here is :func:`minideeplab.functional.conv2d`; the figures only draw
 """
 from collections import namedtuple
 
+import matplotlib
 import numpy as np
 from matplotlib.patches import Rectangle
 
@@ -101,7 +102,6 @@ def atrous_1d(length=13, w=(1.0, 2.0, 1.0), rate=2, seed=0, device="cpu"):
 
 def _cells(ax, positions, values, y, *, color=None, norm=1.0, edge="black", dashed=False):
     """Draw one row of unit cells at ``positions`` with their values written inside."""
-    import matplotlib
     cmap = matplotlib.colormaps["Blues"]
     for p, v in zip(positions, values):
         face = "white" if dashed else cmap(0.15 + 0.6 * v / norm)
