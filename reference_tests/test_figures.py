@@ -1,10 +1,11 @@
 """The figures' numeric claims, checked against outside oracles.
 
 Each figure function returns the numbers it draws, and the measurements behind the figures
-(:mod:`minideeplab.paper.speed`, the resize gradient check) return theirs; these tests check them
-against references that do not use the library: the paper's eq. (1) as a plain loop, ``scipy.signal.correlate2d`` with
-the filter "with holes", ``numpy.interp``, the align_corners formulas of docs/conventions.md and receptive
-fields. They also check that the figure modules never touch pyplot.
+(:mod:`minideeplab.paper.speed`, the resize gradient check) return theirs; these tests check
+them against references that do not use the library: the paper's eq. (1) as a plain loop,
+``scipy.signal.correlate2d`` with the filter "with holes", ``numpy.interp``, the
+align_corners formulas of docs/conventions.md and receptive fields. They also check that the
+figure modules never touch pyplot.
 """
 import subprocess
 import sys

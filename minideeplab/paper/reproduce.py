@@ -19,8 +19,8 @@ from ..timing import check_progress, progress_bar
 from . import jobs as _jobs  # noqa: F401  (importing the jobs registers them)
 from .registry import get_jobs, registered
 
-__all__ = ["JobResult", "all_jobs", "get_jobs", "job_progress", "run_jobs", "figures_readme", "write_readme",
-           "readme_files", "README_NAME"]
+__all__ = ["JobResult", "all_jobs", "get_jobs", "job_progress", "run_jobs", "figures_readme",
+           "write_readme", "readme_files", "README_NAME"]
 
 README_NAME = "README.md"
 REPRODUCE_CMD = "python -m minideeplab reproduce"
