@@ -150,6 +150,24 @@ def test_label_shrinks_exactly_at_stride_8():
     np.testing.assert_array_equal(small, labels[:, ::8, ::8])
 
 
+def test_label_shrink_is_align_corners_rounding_for_every_size():
+    """For any size, shrink_label picks row round(i (H - 1) / (h - 1)), halves up (brute force
+    with exact fractions), h = (H - 1) // f + 1: Caffe's Interp shrink on labels."""
+    from fractions import Fraction
+    rng = np.random.default_rng(4)
+    for H, W, f in [(20, 13, 8), (33, 40, 8), (10, 7, 3), (9, 9, 4), (5, 17, 2)]:
+        labels = rng.integers(0, 21, (2, H, W)).astype(np.uint8)
+        h, w = (H - 1) // f + 1, (W - 1) // f + 1
+
+        def index(n_in, n_out):
+            if n_out == 1:
+                return [0] * n_out
+            return [int(Fraction(i * (n_in - 1), n_out - 1) + Fraction(1, 2)) for i in
+                    range(n_out)]
+        expected = labels[:, index(H, h)][:, :, index(W, w)]
+        np.testing.assert_array_equal(shrink_label(labels, f), expected)
+
+
 def test_synthetic_bad_arguments():
     with pytest.raises(ValueError, match="unknown split 'test'"):
         SyntheticShapes("test")

@@ -13,16 +13,20 @@ Resampling conventions (pixel centres at integer coordinates):
 
 * images, :func:`resize_image`: bilinear with half-pixel centres,
   ``src = (i + 0.5) * H_in / H_out - 0.5`` clamped to the image (OpenCV's ``INTER_LINEAR``,
-  which the Caffe data layer uses; PyTorch's ``align_corners=False``), rounded back to uint8;
+  which the Caffe data layer uses; PyTorch's ``align_corners=False``; the taps come from
+  :func:`minideeplab.functional.linear_taps`), rounded back to uint8;
 * labels, :func:`resize_label`: nearest, ``src = floor((i + 0.5) * H_in / H_out)``; with
-  ``align_corners=True``, ``src = round(i * (H_in - 1) / (H_out - 1))``, which for sizes
-  ``8k + 1`` and :func:`shrink_label` picks ``label[8i, 8j]`` exactly (Caffe's Interp with
-  ``shrink_factor: 8``).
+  ``align_corners=True``, ``src = round(i * (H_in - 1) / (H_out - 1))``
+  (:func:`minideeplab.functional.nearest_indices`), which for sizes ``8k + 1`` picks
+  ``label[8i, 8j]`` exactly: :func:`shrink_label`, Caffe's Interp with ``shrink_factor: 8``
+  (docs/conventions.md, "Resizing and the label shrink").
 """
 import numpy as np
 
 from .. import backend
 from .. import checks
+from ..functional.resize import (interp_shrink_size, linear_taps, nearest_indices,
+                                 resize_labels_nearest)
 from ..preprocess import MEAN_BGR, MEAN_RGB, Preprocessing
 
 __all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label", "shrink_label",
@@ -56,15 +60,6 @@ def _check_image_label(fn, image, label):
     backend.get_array_module(image, label)
 
 
-def _linear_weights(xp, n_out, n_in):
-    """Half-pixel bilinear taps along one axis: (lo, hi, frac) each (n_out,)."""
-    src = (xp.arange(n_out, dtype=xp.float64) + 0.5) * (n_in / n_out) - 0.5
-    src = xp.clip(src, 0.0, n_in - 1.0)
-    lo = xp.floor(src).astype(xp.int64)
-    hi = xp.minimum(lo + 1, n_in - 1)
-    return lo, hi, src - lo
-
-
 def resize_image(image, out_hw):
     """Bilinear resize of a uint8 RGB image (half-pixel centres, see the module docstring).
 
@@ -75,9 +70,9 @@ def resize_image(image, out_hw):
     oh, ow = checks.check_pair(fn, "out_hw", out_hw, 1)
     xp = backend.get_array_module(image)
     img = image.astype(xp.float64)
-    lo, hi, f = _linear_weights(xp, oh, image.shape[0])
+    lo, hi, f = linear_taps(image.shape[0], oh, align_corners=False, xp=xp)
     img = img[lo] * (1.0 - f)[:, None, None] + img[hi] * f[:, None, None]     # (oh, W, 3)
-    lo, hi, f = _linear_weights(xp, ow, image.shape[1])
+    lo, hi, f = linear_taps(image.shape[1], ow, align_corners=False, xp=xp)
     img = img[:, lo] * (1.0 - f)[None, :, None] + img[:, hi] * f[None, :, None]  # (oh, ow, 3)
     return xp.clip(xp.rint(img), 0, 255).astype(xp.uint8)
 
@@ -96,11 +91,10 @@ def resize_label(label, out_hw, align_corners=False):
     xp = backend.get_array_module(label)
 
     def index(n_out, n_in):
-        i = xp.arange(n_out, dtype=xp.float64)
         if align_corners:
-            src = xp.floor(i * ((n_in - 1) / max(n_out - 1, 1)) + 0.5)
-        else:
-            src = xp.floor((i + 0.5) * (n_in / n_out))
+            return nearest_indices(n_in, n_out, xp)        # round(i (n_in-1) / (n_out-1))
+        i = xp.arange(n_out, dtype=xp.float64)
+        src = xp.floor((i + 0.5) * (n_in / n_out))
         return xp.clip(src, 0, n_in - 1).astype(xp.int64)
 
     rows, cols = index(oh, label.shape[-2]), index(ow, label.shape[-1])
@@ -108,15 +102,17 @@ def resize_label(label, out_hw, align_corners=False):
 
 
 def shrink_label(labels, factor=8):
-    """Labels at the score map's resolution: (..., H, W) -> (..., (H-1)//f + 1, (W-1)//f + 1).
+    """Labels at the score map's resolution: (N, H, W) or (H, W) -> ((H-1)//f + 1, (W-1)//f + 1).
 
-    Nearest with align-corners indices, so for ``H = 8k + 1`` this is ``labels[..., ::8, ::8]``
-    (Caffe's Interp ``shrink_factor: 8`` on the label, DeepLab v2's training at output stride 8).
+    Caffe's Interp ``shrink_factor: f`` on the label (DeepLab v2's training at output stride 8;
+    docs/conventions.md, "Resizing and the label shrink"): nearest sampling with align-corners
+    indices, computed by :func:`minideeplab.functional.resize_labels_nearest`, the function the
+    trainer shrinks its labels with. For ``H = 8k + 1`` this is ``labels[..., ::8, ::8]``.
     """
     f = checks.check_int("shrink_label", "factor", factor, 1)
     _check_label("shrink_label", labels, ndim=None)
     h, w = labels.shape[-2:]
-    return resize_label(labels, ((h - 1) // f + 1, (w - 1) // f + 1), align_corners=True)
+    return resize_labels_nearest(labels, (interp_shrink_size(h, f), interp_shrink_size(w, f)))
 
 
 def random_scale(image, label, rng, scale_range=(0.5, 1.5)):

@@ -67,6 +67,7 @@ import math
 import numpy as np
 
 from .. import checks
+from ..functional.resize import interp_matrix
 
 __all__ = ["SyntheticShapes", "ShapeObject", "CLASS_NAMES", "shape_mask", "generate_image"]
 
@@ -121,22 +122,11 @@ def shape_mask(cls, dy, dx, size, angle):
     raise ValueError(f"shape_mask: cls must be 1..5 ({CLASS_NAMES[1:]}), got {cls!r}")
 
 
-def _interp_matrix(n_out, n_in):
-    """(n_out, n_in) linear-interpolation weights, align-corners (end points map to end points)."""
-    pos = np.linspace(0.0, n_in - 1.0, n_out)
-    lo = np.minimum(np.floor(pos).astype(int), n_in - 2)
-    frac = pos - lo
-    m = np.zeros((n_out, n_in))
-    m[np.arange(n_out), lo] = 1.0 - frac
-    m[np.arange(n_out), lo + 1] = frac
-    return m
-
-
 def _background(rng, H, W, yy, xx, stripes):
     """(H, W, 3) float texture: a smooth random colour field plus stripes (no noise yet)."""
     g = 3                                              # a 3x3 grid of random colours ...
     grid = rng.uniform(0.0, 255.0, size=(g, g, 3))
-    ay, ax = _interp_matrix(H, g), _interp_matrix(W, g)
+    ay, ax = interp_matrix(g, H), interp_matrix(g, W)  # (H, g), (W, g): linear, align-corners
     rows = (ay @ grid.reshape(g, g * 3)).reshape(H, g, 3)  # ... stretched along y: (H, g, 3)
     field = ax[None] @ rows                                # ... and along x: (H, W, 3)
     amp = stripes * rng.uniform(0.25, 1.0)             # grey stripes, random period/orientation

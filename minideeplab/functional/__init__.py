@@ -16,7 +16,8 @@ from .activation import dropout, dropout_backward, relu, relu_backward
 from .pooling import (avg_pool2d, avg_pool2d_backward, global_avg_pool, global_avg_pool_backward,
                       max_pool2d, max_pool2d_backward, pool_output_size)
 from .batchnorm import batch_norm, batch_norm_backward
-from .resize import (interp_matrix, interp_shrink_size, interp_zoom_size, nearest_indices,
-                     resize_bilinear, resize_bilinear_backward, resize_labels_nearest)
+from .resize import (interp_matrix, interp_shrink_size, interp_zoom_size, linear_taps,
+                     nearest_indices, resize_bilinear, resize_bilinear_backward,
+                     resize_labels_nearest)
 from .combine import add, add_backward, concat, concat_backward
 from .loss import log_softmax, softmax, softmax_cross_entropy, softmax_cross_entropy_backward

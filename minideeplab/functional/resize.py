@@ -44,7 +44,7 @@ from collections import namedtuple
 from .. import backend
 from ..checks import check_array, check_cache, check_choice, check_grad, check_pair, compute_dtype
 
-__all__ = ["interp_matrix", "padded_interp_matrix", "resize_bilinear", "resize_bilinear_backward",
+__all__ = ["linear_taps", "interp_matrix", "padded_interp_matrix", "resize_bilinear", "resize_bilinear_backward",
            "resize_labels_nearest", "nearest_indices", "interp_zoom_size", "interp_shrink_size"]
 
 ResizeCache = namedtuple("ResizeCache", "a_h a_w x_shape dtype")
@@ -66,25 +66,44 @@ def interp_shrink_size(size, shrink_factor):
 
 
 def _source_coords(xp, in_size, out_size, align_corners):
-    """src(i) for i = 0..out_size-1, float64 (see the module doc)."""
+    """src(i) for i = 0..out_size-1, float64 (see the module doc), before clamping."""
     i = xp.arange(out_size, dtype="float64")
     if align_corners:
         scale = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
         return i * scale
-    return xp.maximum((i + 0.5) * (in_size / out_size) - 0.5, 0.0)
+    return (i + 0.5) * (in_size / out_size) - 0.5
+
+
+def linear_taps(in_size, out_size, *, align_corners=True, xp=None):
+    """1-D linear interpolation: the two input taps and the weight of every output index.
+
+    The library's one routine for it: :func:`interp_matrix`, :func:`padded_interp_matrix`
+    (score maps), image resizing in :mod:`minideeplab.data.augment` and the synthetic images'
+    backgrounds are built on it.
+
+    Returns
+    -------
+    i0, i1 : (out_size,) int64, the input indices ``floor(src)`` and ``min(i0 + 1, in - 1)``
+    lam : (out_size,) float64, so that ``out[i] = (1 - lam[i]) in[i0[i]] + lam[i] in[i1[i]]``
+
+    ``src`` (see the module doc) is clamped to ``[0, in_size - 1]``: an output beyond the last
+    input centre copies the last input.
+    """
+    xp = backend.xp_for("cpu") if xp is None else xp
+    src = xp.clip(_source_coords(xp, in_size, out_size, align_corners), 0.0, in_size - 1.0)
+    i0 = xp.floor(src).astype("int64")
+    i1 = xp.minimum(i0 + 1, in_size - 1)
+    return i0, i1, src - i0
 
 
 def interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="float64"):
     """The (out_size, in_size) matrix A of 1-D linear interpolation: ``out = A @ in``.
 
-    Each row has at most two non-zeros, ``1 - lam`` at i0 and ``lam`` at i1, summing to 1.
-    ``xp`` is the array module to build it with (default NumPy).
+    Each row has at most two non-zeros, ``1 - lam`` at i0 and ``lam`` at i1 (:func:`linear_taps`),
+    summing to 1. ``xp`` is the array module to build it with (default NumPy).
     """
     xp = backend.xp_for("cpu") if xp is None else xp
-    src = _source_coords(xp, in_size, out_size, align_corners)
-    i0 = xp.minimum(xp.floor(src).astype("int64"), in_size - 1)
-    i1 = xp.minimum(i0 + 1, in_size - 1)
-    lam = src - i0
+    i0, i1, lam = linear_taps(in_size, out_size, align_corners=align_corners, xp=xp)
     rows = xp.arange(out_size)
     a = xp.zeros((out_size, in_size), dtype="float64")
     backend.scatter_add(a, (rows, i0), 1.0 - lam)   # i0 == i1 at the last pixel: weights add
@@ -104,10 +123,8 @@ def padded_interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtyp
     (``scipy.sparse`` or ``cupyx.scipy.sparse``).
     """
     xp = backend.xp_for("cpu") if xp is None else xp
-    src = _source_coords(xp, in_size, out_size, align_corners)
-    i0 = xp.minimum(xp.floor(src).astype("int32"), in_size - 1)
-    i1 = xp.minimum(i0 + 1, in_size - 1)
-    lam = xp.where(i1 > i0, src - i0, 0.0)          # past the last pixel: all weight on i0
+    i0, i1, lam = linear_taps(in_size, out_size, align_corners=align_corners, xp=xp)
+    lam = xp.where(i1 > i0, lam, 0.0)               # past the last pixel: all weight on i0
     i1 = xp.where(lam > 0, i1, in_size)             # a zero weight reads the appended zero
     data = xp.stack([1.0 - lam, lam], axis=1).ravel().astype(dtype)
     indices = xp.stack([i0, i1], axis=1).ravel().astype("int32")

@@ -23,6 +23,7 @@ import numbers
 
 from .. import backend, checks
 from ..functional import CONV_METHODS
+from ..nn.aspp import ASPP_L_RATES, ASPP_S_RATES
 from ..preprocess import Preprocessing
 from .msc import MultiScale
 from .resnet import TINY_RESNET, DeepLabResNet
@@ -32,7 +33,7 @@ __all__ = ["MODEL_NAMES", "TINY_VGG_WIDTH", "build_model"]
 
 MODEL_NAMES = ("largefov", "aspp-s", "aspp-l", "resnet", "v3")
 TINY_VGG_WIDTH = 1 / 16
-_VGG_RATES = {"largefov": None, "aspp-s": (2, 4, 8, 12), "aspp-l": (6, 12, 18, 24)}
+_VGG_RATES = {"largefov": None, "aspp-s": ASPP_S_RATES, "aspp-l": ASPP_L_RATES}  # nn/aspp.py
 
 
 def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, scales=None,

@@ -294,8 +294,10 @@ def _check_options(head, **options):
 
 
 def _default_rates(head, output_stride):
+    """The presets of :mod:`minideeplab.nn.aspp`: v2's ASPP-L rates at output stride 8 (halved
+    at 16), v3's rates at 16 (doubled at 8)."""
     if head == "v2":
-        table = {8: (6, 12, 18, 24), 16: (3, 6, 9, 12)}
+        table = {8: nn.ASPP_L_RATES, 16: tuple(r // 2 for r in nn.ASPP_L_RATES)}
     else:
         table = {8: nn.ASPP_V3_RATES_OS8, 16: nn.ASPP_V3_RATES_OS16}
     if output_stride not in table:
