@@ -21,7 +21,34 @@ from .models import build_model
 from .preprocess import from_scratch, preprocessing_of
 from .timing import check_progress, progress_bar
 
-__all__ = ["predict_logits", "predict", "evaluate", "model_from_checkpoint", "model_from_loaded"]
+__all__ = ["model_device", "predict_logits", "predict", "evaluate", "model_from_checkpoint",
+           "model_from_loaded"]
+
+
+def model_device(model):
+    """``"gpu"`` or ``"cpu"``: where the model's parameters live; None for a model without
+    parameters (or without ``named_parameters``, e.g. a stand-in callable)."""
+    named = getattr(model, "named_parameters", None)
+    for _, p in (named() if named is not None else ()):
+        return backend.device_of(p)
+    return None
+
+
+def _device_for(fn, model, device):
+    """The device to run ``model`` on: ``device``, which must be the parameters' own, or,
+    when None, the parameters' device (so a model moved to the GPU is fed GPU inputs; a model
+    without parameters runs on the default device)."""
+    where = model_device(model)
+    if device is None:
+        return where if where is not None else backend.default_device()
+    if device not in backend.DEVICES:
+        raise ValueError(f"{fn}: device must be one of {backend.DEVICES} or None, got "
+                         f"{device!r}")
+    if where is not None and device != where:
+        raise ValueError(f"{fn}: device={device!r} but the model's parameters are on "
+                         f"{where!r}; move the model first (model.to({device!r})) or leave "
+                         "device=None to run where the model is")
+    return device
 
 
 def predict_logits(model, images, *, device=None, size=None):
@@ -32,7 +59,8 @@ def predict_logits(model, images, *, device=None, size=None):
     model : a network with ``preprocessing`` (every model of ``build_model`` or
         :func:`model_from_checkpoint`); it is put in eval mode
     images : (N, H, W, 3) uint8 RGB
-    device : "cpu" | "gpu" | None (the default device), where the network runs
+    device : "cpu" | "gpu" | None, where the network runs: the device of the model's
+        parameters (None: taken from them; another device is an error)
     size : (H_out, W_out) of the scores, default the images' (H, W)
 
     Returns
@@ -41,6 +69,7 @@ def predict_logits(model, images, *, device=None, size=None):
         align_corners=True (Caffe's Interp)
     """
     pre = preprocessing_of("predict_logits", model)
+    device = _device_for("predict_logits", model, device)
     x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H, W) float32
     model.eval()
     logits = model(x)
@@ -52,7 +81,8 @@ def predict_logits(model, images, *, device=None, size=None):
 def predict(model, image, *, device=None):
     """One image (H, W, 3) uint8 -> (labels (H, W) int64, probabilities (L, H, W)), host arrays.
 
-    The image goes through the model's own preprocessing (see :func:`predict_logits`).
+    The image goes through the model's own preprocessing, on ``device`` (see
+    :func:`predict_logits`; None: where the model's parameters are).
     """
     scores = predict_logits(model, image[None], device=device)
     probs = F.softmax(scores, axis=1)[0]
@@ -64,14 +94,17 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
     """Accumulate one confusion matrix over ``dataset`` (mIoU the paper's way, 255 ignored).
 
     ``dataset[i]`` is (image (H, W, 3) uint8, label (H, W)); the images go through the model's
-    own preprocessing (see :func:`predict_logits`). ``postprocess(image, probs) -> labels``
-    (e.g. a dense CRF) replaces the argmax when given. Images of one size are evaluated in
-    batches of ``batch_size``; otherwise one by one. ``progress``: a bar over the batches,
-    True, False/None or a callable (:func:`minideeplab.timing.progress_bar`). Returns a
-    ConfusionMatrix.
+    own preprocessing (see :func:`predict_logits`); ``device`` as there (None: the model's).
+    ``postprocess(image, probs) -> labels`` (e.g. a dense CRF) replaces the argmax when given;
+    it gets the image (H, W, 3) uint8 and the softmax (L, H, W) on the evaluation's device
+    (CuPy arrays on a GPU, so a CRF runs there too) and may return its (H, W) labels on either
+    device. Images of one size are evaluated in batches of ``batch_size``; otherwise one by
+    one. ``progress``: a bar over the batches, True, False/None or a callable
+    (:func:`minideeplab.timing.progress_bar`). Returns a ConfusionMatrix.
     """
     preprocessing_of("evaluate", model)          # fail before any work
     check_progress("evaluate", progress)
+    device = _device_for("evaluate", model, device)
     num_classes = num_classes or dataset.num_classes
     cm = ConfusionMatrix(num_classes)
     arrays = array_source(dataset)
@@ -86,9 +119,12 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
         scores = predict_logits(model, images, device=device)
         if postprocess is None:
             pred = scores.argmax(axis=1)
-        else:
-            probs = backend.asnumpy(F.softmax(scores, axis=1))
-            pred = np.stack([postprocess(im, p) for im, p in zip(images, probs)])
+        else:                                     # on the device: no round trip to the host
+            xp = backend.get_array_module(scores)
+            probs = F.softmax(scores, axis=1)
+            on_device = backend.to_device(np.asarray(images), device)
+            pred = xp.stack([backend.to_device(postprocess(im, p), device)
+                             for im, p in zip(on_device, probs)])
         cm.update(pred, backend.to_device(np.asarray(labels), backend.device_of(pred)))
     return cm
 

@@ -25,9 +25,10 @@ def add_parser(sub):
 
 
 def _crf_labels(image, probs):
-    """Labels after the dense CRF (lattice, default parameters) on one image's softmax."""
+    """Labels after the dense CRF (lattice, default parameters) on one image's softmax, on the
+    device of the inputs (the GPU with ``--device gpu``: no copy to the host)."""
     from ..crf import dense_crf
-    return backend.asnumpy(dense_crf(image, probs).argmax(axis=0))
+    return dense_crf(image, probs).argmax(axis=0)
 
 
 def run(args):

@@ -51,9 +51,12 @@ TRIMAP_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 10, 15, 20)   # pixels; the paper's Fig. 1
 
 
 def crf_refine(images, probs, params=None, **kwargs):
-    """Dense-CRF marginals (n, L, H, W) for each image (lattice; ``params``: CRF_PARAMS)."""
+    """Dense-CRF marginals (n, L, H, W), a host array, for each image (lattice; ``params``:
+    CRF_PARAMS). The CRF runs on the device of ``probs`` (the images are moved there)."""
     params = dict(CRF_PARAMS if params is None else params, **kwargs)
-    return np.stack([backend.asnumpy(dense_crf(im, p, **params)) for im, p in zip(images, probs)])
+    xp = backend.get_array_module(probs)
+    images = backend.to_device(np.asarray(images), backend.device_of(probs))
+    return backend.asnumpy(xp.stack([dense_crf(im, p, **params) for im, p in zip(images, probs)]))
 
 
 def _search_path(run, n):
@@ -77,7 +80,8 @@ def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True, progress=None):
         with open(path) as f:
             return CrossValidationResult(**json.load(f))
     images, labels = val_arrays(run.config, n)
-    probs = val_probabilities(run, images)
+    probs = val_probabilities(run, images, on_host=False)   # the search runs on the model's
+    images = backend.to_device(images, backend.device_of(probs))              # device
     result = cross_validate(list(zip(images, probs, labels)), w2=CRF_PARAMS["w2"],
                             theta_gamma=CRF_PARAMS["theta_gamma"], progress=progress,
                             **CRF_GRID)
@@ -102,9 +106,10 @@ BeforeAfterCRF.__doc__ = ("A val-set evaluation without and with the CRF: images
 def before_after_crf(run, params, n=None):
     """Val-set evaluation of ``run`` without and with the CRF; returns :class:`BeforeAfterCRF`."""
     images, labels = val_arrays(run.config, n)
-    probs = val_probabilities(run, images)
+    probs = val_probabilities(run, images, on_host=False)   # on the model's device, where the
+    after = crf_refine(images, probs, params).argmax(axis=1)   # CRF runs too
+    probs = backend.asnumpy(probs)
     before = probs.argmax(axis=1)
-    after = crf_refine(images, probs, params).argmax(axis=1)
     L = probs.shape[1]
     return BeforeAfterCRF(images, labels, probs, before, after,
                           ConfusionMatrix(L).update(before, labels).mean_iou(),
@@ -153,10 +158,11 @@ def fig5(quick=False, device=None, progress=None):
     params = crf_params(run, quick, progress)
     images, labels = val_arrays(run.config, FIG5_CANDIDATES)
     k = int(np.argmax([(lb > 0).sum() for lb in labels]))            # the most foreground
-    probs = val_probabilities(run, images[k:k + 1])[0]
+    probs = val_probabilities(run, images[k:k + 1], on_host=False)[0]   # the model's device
     fg = labels[k][(labels[k] > 0) & (labels[k] != 255)]
     cls = int(np.bincount(fg).argmax()) if fg.size else 1
-    _, history = dense_crf(images[k], probs, return_history=True, **params)
+    image = backend.to_device(images[k], backend.device_of(probs))
+    _, history = dense_crf(image, probs, return_history=True, **params)
     history = type(history)([backend.asnumpy(q) for q in history.Q],
                             [backend.asnumpy(s) for s in history.scores])
     fig = crf_figures.fig5_meanfield(images[k], history, cls, class_name=CLASS_NAMES[cls])

@@ -110,10 +110,12 @@ def val_arrays(config, n=None):
     return (images, labels) if n is None else (images[:n], labels[:n])
 
 
-def val_probabilities(run, images, batch_size=10):
-    """Full-resolution softmax (n, L, H, W) float32 host arrays for ``images``."""
+def val_probabilities(run, images, batch_size=10, on_host=True):
+    """Full-resolution softmax (n, L, H, W) float32 of ``images``: host arrays, or with
+    ``on_host=False`` arrays on the device of the run's model (for a CRF to run there)."""
     out = []
     for s in range(0, len(images), batch_size):
-        scores = predict_logits(run.model, images[s:s + batch_size])
-        out.append(backend.asnumpy(F.softmax(scores, axis=1)).astype(np.float32))
-    return np.concatenate(out)
+        scores = predict_logits(run.model, images[s:s + batch_size])   # where the model is
+        out.append(F.softmax(scores, axis=1).astype(np.float32))
+    probs = backend.get_array_module(*out).concatenate(out)
+    return backend.asnumpy(probs) if on_host else probs
