@@ -93,6 +93,16 @@ def test_vgg_dropout_is_checked_by_name():
     (lambda: nn.Dropout(1.5), ValueError, r"Dropout: p must be <= 1.0, got 1.5"),
     (lambda: nn.Dropout(0.5, seed="abc"), TypeError, r"Dropout: seed must be a numpy.random"),
     (lambda: nn.Dropout(0.5, seed=-3), ValueError, r"Dropout: seed must be an int seed >= 0"),
+    (lambda: nn.MaxPool2d("3"), TypeError, r"MaxPool2d: kernel must be an integer"),
+    (lambda: nn.MaxPool2d(3, 0), ValueError, r"MaxPool2d: stride must be >= 1, got 0"),
+    (lambda: nn.AvgPool2d(3, padding=(1, -1)), ValueError, r"AvgPool2d: padding\[1\] must be"),
+    (lambda: nn.AvgPool2d(3, count_include_pad="no"), TypeError,
+     r"AvgPool2d: count_include_pad must be True or False"),
+    (lambda: nn.ResizeBilinear((0, 3)), ValueError, r"ResizeBilinear: size\[0\] must be >= 1"),
+    (lambda: nn.ResizeBilinear(zoom_factor=1.5), TypeError,
+     r"ResizeBilinear: zoom_factor must be an integer"),
+    (lambda: nn.ResizeBilinear(align_corners="yes"), TypeError,
+     r"ResizeBilinear: align_corners must be True or False"),
 ])
 def test_layers_refuse_bad_arguments_when_built(build, exc, pattern):
     if exc is None:

@@ -1,8 +1,17 @@
 """Pooling layers: thin holders around :mod:`minideeplab.functional.pooling` (no parameters)."""
-from .. import functional as F
+from .. import checks, functional as F
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "GlobalAvgPool"]
+
+
+def _check_window(fn, kernel, stride, padding, ceil_mode):
+    """The window arguments, checked when the layer is built (the sizes again at forward)."""
+    checks.check_pair(fn, "kernel", kernel, 1)
+    if stride is not None:
+        checks.check_pair(fn, "stride", stride, 1)
+    checks.check_pair(fn, "padding", padding, 0)
+    checks.check_bool(fn, "ceil_mode", ceil_mode)
 
 
 class MaxPool2d(Module):
@@ -15,6 +24,7 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel, stride=None, padding=0, *, ceil_mode=True):
         super().__init__()
+        _check_window("MaxPool2d", kernel, stride, padding, ceil_mode)
         self.kernel, self.stride, self.padding, self.ceil_mode = kernel, stride, padding, ceil_mode
 
     def forward(self, x):
@@ -40,6 +50,8 @@ class AvgPool2d(Module):
     def __init__(self, kernel, stride=None, padding=0, *, ceil_mode=True,
                  count_include_pad=True):
         super().__init__()
+        _check_window("AvgPool2d", kernel, stride, padding, ceil_mode)
+        checks.check_bool("AvgPool2d", "count_include_pad", count_include_pad)
         self.kernel, self.stride, self.padding, self.ceil_mode = kernel, stride, padding, ceil_mode
         self.count_include_pad = count_include_pad
 

@@ -1,5 +1,5 @@
 """The bilinear resizing layer (Caffe's ``Interp``): no parameters."""
-from .. import functional as F
+from .. import checks, functional as F
 from .module import Module
 
 __all__ = ["ResizeBilinear"]
@@ -21,6 +21,12 @@ class ResizeBilinear(Module):
 
     def __init__(self, size=None, *, zoom_factor=None, align_corners=True):
         super().__init__()
+        fn = "ResizeBilinear"
+        if size is not None:
+            checks.check_pair(fn, "size", size, 1)
+        if zoom_factor is not None:
+            checks.check_int(fn, "zoom_factor", zoom_factor, 1)
+        checks.check_bool(fn, "align_corners", align_corners)
         self.size, self.zoom_factor, self.align_corners = size, zoom_factor, align_corners
 
     def output_size(self, x_shape, size=None):
