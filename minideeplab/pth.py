@@ -51,8 +51,9 @@ STORAGE_DTYPES = {
 }
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """A ``.pth`` pickle names a global outside the allow-list; nothing of it was run."""
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
+    """A ``.pth`` pickle names a global outside the allow-list; nothing of it was run.
+    (Also a ValueError: a bad input file, as the command line reports it.)"""
 
 
 class _Frozen:

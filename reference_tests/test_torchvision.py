@@ -74,9 +74,9 @@ def test_arch_inference_and_aux_keys():
     assert model.preprocessing == TORCHVISION                      # what its weights expect
     with pytest.raises(ValueError, match="deeplabv3_resnet101.*deeplabv3_resnet50"):
         load_torchvision(state, arch="deeplabv3_resnet101")
-    with pytest.raises(KeyError, match=r"missing keys \['classifier.2.running_var'\]"):
+    with pytest.raises(ValueError, match=r"missing keys \['classifier.2.running_var'\]"):
         load_torchvision({k: v for k, v in state.items() if k != "classifier.2.running_var"})
-    with pytest.raises(KeyError, match="unexpected keys.*backbone.fc.weight"):
+    with pytest.raises(ValueError, match="unexpected keys.*backbone.fc.weight"):
         load_torchvision({**state, "backbone.fc.weight": np.zeros((3, 2048), np.float32)})
     wrong = {**state, "classifier.1.weight": np.zeros((256, 256, 1, 1), np.float32)}
     with pytest.raises(ValueError, match="head.head_conv.conv.weight.*classifier.1.weight"):

@@ -195,7 +195,7 @@ def load_torchvision(source, *, arch=None, device=None):
     elif arch != found:
         raise ValueError(f"{fn}: arch={arch!r} but the keys are those of {found!r}")
     if "classifier.4.weight" not in state:
-        raise KeyError(f"{fn}: the state has no classifier.4.weight (the classifier), so it is "
+        raise ValueError(f"{fn}: the state has no classifier.4.weight (the classifier), so it is "
                        "not a torchvision DeepLabV3 state dict")
     num_classes = int(numpy.shape(state["classifier.4.weight"])[0])
     model = build_torchvision(arch, num_classes, device=device)
@@ -204,7 +204,7 @@ def load_torchvision(source, *, arch=None, device=None):
     missing = sorted(set(names.values()) - set(state))
     unexpected = sorted(set(state) - set(names.values()) - counters)
     if missing or unexpected:
-        raise KeyError(f"{fn}: the state does not fit torchvision's {arch} with {num_classes} "
+        raise ValueError(f"{fn}: the state does not fit torchvision's {arch} with {num_classes} "
                        f"classes: missing keys {missing[:10]}{' ...' if len(missing) > 10 else ''}"
                        f", unexpected keys {unexpected[:10]}"
                        f"{' ...' if len(unexpected) > 10 else ''}")
@@ -212,7 +212,7 @@ def load_torchvision(source, *, arch=None, device=None):
     for mine, theirs in names.items():
         value = numpy.asarray(state[theirs])
         if not numpy.issubdtype(value.dtype, numpy.floating):
-            raise TypeError(f"{fn}: {theirs} has dtype {value.dtype}, expected floating point")
+            raise ValueError(f"{fn}: {theirs} has dtype {value.dtype}, expected floating point")
         ours[mine] = value.astype(numpy.float32, copy=False)
     try:
         model.load_state_dict(ours, strict=True)
