@@ -47,16 +47,23 @@ def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
     return fig
 
 
-def fig6_before_after(images, labels, before, after, *, max_images=4):
-    """Image, ground truth, DeepLab before the CRF, after the CRF (paper Fig. 6)."""
+def fig6_before_after(images, labels, before, after, *, max_images=4,
+                      title="synthetic val images"):
+    """Image, ground truth, DeepLab before the CRF, after the CRF (paper Fig. 6).
+
+    ``labels`` may be None (photos without ground truth): the column is left out.
+    """
     n = min(len(images), max_images)
-    fig = new_figure(7.6, 1.9 * n + 0.5, suptitle="Fig. 6: DeepLab results before / after CRF "
-                     "(synthetic val images)")
-    names = ("image", "ground truth", "DCNN output", "after CRF")
+    cols = 3 if labels is None else 4
+    fig = new_figure(1.9 * cols, 1.9 * n + 0.5,
+                     suptitle=f"Fig. 6: DeepLab results before / after CRF ({title})")
+    names = ("image",) + (() if labels is None else ("ground truth",)) + ("DCNN output",
+                                                                          "after CRF")
     for i in range(n):
-        for j, panel in enumerate((images[i], colorize(labels[i]), colorize(before[i]),
-                                   colorize(after[i]))):
-            ax = fig.add_subplot(n, 4, 4 * i + j + 1)
+        panels = ((images[i],) + (() if labels is None else (colorize(labels[i]),))
+                  + (colorize(before[i]), colorize(after[i])))
+        for j, panel in enumerate(panels):
+            ax = fig.add_subplot(n, cols, cols * i + j + 1)
             ax.imshow(panel, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
