@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from . import backend, checkpoint as ckpt, functional as F
+from . import backend, checkpoint as ckpt, functional as F, nn
 from .config import array_source, config_from_checkpoint
 from .data.augment import to_batch
 from .metrics import ConfusionMatrix
@@ -66,15 +66,22 @@ def predict_logits(model, images, *, device=None, size=None):
     Returns
     -------
     scores : (N, L, H_out, W_out) on the device: the network's stride-8 map upsampled with
-        align_corners=True (Caffe's Interp)
+        align_corners=True (Caffe's Interp), or False for a model whose
+        ``upsample_align_corners`` says so (torchvision's DeepLabV3). When the preprocessing
+        resizes the images (``resize_shorter``), the scores are resized straight back to the
+        images' size.
+
+    The forward pass keeps no backward caches (:func:`minideeplab.nn.no_cache`).
     """
     pre = preprocessing_of("predict_logits", model)
     device = _device_for("predict_logits", model, device)
-    x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H, W) float32
+    x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H', W') float32
     model.eval()
-    logits = model(x)
+    with nn.no_cache():
+        logits = model(x)
     out_size = tuple(images.shape[1:3]) if size is None else tuple(size)
-    up, _ = F.resize_bilinear(logits, out_size, align_corners=True)
+    up, _ = F.resize_bilinear(logits, out_size,
+                              align_corners=getattr(model, "upsample_align_corners", True))
     return up
 
 

@@ -20,6 +20,9 @@ recipe                 order  mean (0..255)                 std (0..255)        
 ``from_scratch(1/64)``  rgb    Caffe's ImageNet mean pixel   none                          1/64
 =====================  =====  ============================  ============================  =====
 
+:data:`TORCHVISION_SEGMENTATION` (torchvision's DeepLabV3 weights) is :data:`TORCHVISION` with
+``resize_shorter=520``: torchvision evaluates them on images whose shorter side is 520 pixels.
+
 DeepLab fine-tunes Caffe's VGG-16, which expects BGR inputs minus the mean pixel and nothing
 else (values of about -120..150). torchvision's ImageNet weights expect ``(image / 255 - m) / s``,
 which is the row above with ``m`` and ``s`` multiplied by 255. Networks trained here from
@@ -34,8 +37,8 @@ import numpy as np
 from . import backend
 from .checks import check_array, check_choice, check_number
 
-__all__ = ["Preprocessing", "MEAN_BGR", "MEAN_RGB", "CAFFE_VGG", "TORCHVISION", "from_scratch",
-           "preprocessing_of"]
+__all__ = ["Preprocessing", "MEAN_BGR", "MEAN_RGB", "CAFFE_VGG", "TORCHVISION",
+           "TORCHVISION_SEGMENTATION", "from_scratch", "preprocessing_of"]
 
 MEAN_BGR = (104.008, 116.669, 122.675)  # Caffe's ImageNet mean pixel (VGG-16 release): B, G, R
 MEAN_RGB = MEAN_BGR[::-1]               # the same in the RGB order our images use
@@ -70,11 +73,18 @@ class Preprocessing:
     std : 3 numbers in (0, 255], for R, G, B, or None (no division; Caffe's recipe)
     scale : float > 0, a last factor (1 for pretrained weights, 1/64 for training from scratch)
     channel_order : "rgb" or "bgr", the order of the network's input channels
+    resize_shorter : int > 0 or None. Resize the images first so that their shorter side has
+        this many pixels and the longer ``int(resize_shorter * longer / shorter)``, as
+        torchvision's evaluation transform of its segmentation weights (520): Pillow's bilinear
+        resize of the uint8 image (antialiased when it shrinks; on the host), as torchvision
+        does for PIL images. None keeps the size. Prediction resizes the scores back to the
+        image.
     """
     mean: tuple = MEAN_RGB
     std: tuple = None
     scale: float = 1.0
     channel_order: str = "rgb"
+    resize_shorter: int = None
 
     def __post_init__(self):
         fn = "Preprocessing"
@@ -86,6 +96,21 @@ class Preprocessing:
             raise ValueError(f"{fn}: scale must be a finite number > 0, got {self.scale!r}")
         object.__setattr__(self, "scale", scale)
         check_choice(fn, "channel_order", self.channel_order, CHANNEL_ORDERS)
+        r = self.resize_shorter
+        if r is not None and (isinstance(r, bool) or not isinstance(r, numbers.Integral)
+                              or r < 1):
+            raise ValueError(f"{fn}: resize_shorter must be None or an int >= 1, got {r!r}")
+        if r is not None:
+            object.__setattr__(self, "resize_shorter", int(r))
+
+    def input_size(self, height, width):
+        """(H, W) of the network input for an image of ``height`` x ``width``."""
+        r = self.resize_shorter
+        if r is None:
+            return height, width
+        if height <= width:
+            return r, int(r * width / height)
+        return int(r * height / width), r
 
     def __call__(self, images):
         """(N, H, W, 3) uint8 RGB images -> (N, 3, H, W) float32 network input, same device."""
@@ -95,6 +120,9 @@ class Preprocessing:
             raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8 RGB, got shape "
                              f"{tuple(images.shape)} dtype {images.dtype}")
         xp = backend.get_array_module(images)
+        size = self.input_size(*images.shape[1:3])
+        if size != tuple(images.shape[1:3]):
+            images = _resize_uint8(images, size)
         x = images.astype(xp.float32) - xp.asarray(self.mean, dtype=xp.float32)  # (N, H, W, 3)
         if self.std is not None:
             x /= xp.asarray(self.std, dtype=xp.float32)
@@ -107,7 +135,8 @@ class Preprocessing:
     def to_json(self):
         """A JSON-able dict; ``Preprocessing.from_json`` (or ``Preprocessing(**d)``) inverts it."""
         return {"mean": list(self.mean), "std": None if self.std is None else list(self.std),
-                "scale": self.scale, "channel_order": self.channel_order}
+                "scale": self.scale, "channel_order": self.channel_order,
+                "resize_shorter": self.resize_shorter}
 
     @classmethod
     def from_json(cls, d):
@@ -129,6 +158,19 @@ CAFFE_VGG = Preprocessing(mean=MEAN_RGB, std=None, scale=1.0, channel_order="bgr
 TORCHVISION = Preprocessing(mean=(0.485 * 255, 0.456 * 255, 0.406 * 255),
                             std=(0.229 * 255, 0.224 * 255, 0.225 * 255), scale=1.0,
                             channel_order="rgb")
+
+# torchvision's segmentation weights (DeepLabV3 COCO_WITH_VOC_LABELS_V1): ImageNet's
+# normalisation, and images resized so that their shorter side is 520 pixels
+TORCHVISION_SEGMENTATION = dataclasses.replace(TORCHVISION, resize_shorter=520)
+
+
+def _resize_uint8(images, size):
+    """(N, H, W, 3) uint8 -> (N, size[0], size[1], 3) uint8 by Pillow's bilinear resize."""
+    from PIL import Image
+    host = backend.asnumpy(images)
+    out = np.stack([np.asarray(Image.fromarray(im).resize((size[1], size[0]), Image.BILINEAR))
+                    for im in host])
+    return backend.to_device(out, backend.device_of(images))
 
 
 def from_scratch(scale):

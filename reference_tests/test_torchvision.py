@@ -6,6 +6,7 @@ DeepLabV3-ResNet50/101, set every parameter and BN statistic from
 inputs and torchvision's outputs; here the same state is regenerated and loaded into
 minideeplab's network. The ``.pth`` fixtures were written by ``torch.save`` in both formats.
 """
+import dataclasses
 import os
 import pickle
 import zipfile
@@ -17,7 +18,7 @@ from minideeplab import backend, functional as F, nn
 from minideeplab.models import build_model, load_torchvision, save_torchvision
 from minideeplab.models.torchvision_deeplab import torchvision_names
 from minideeplab.pth import UnsafePickleError, load_pth
-from minideeplab.preprocess import TORCHVISION
+from minideeplab.preprocess import TORCHVISION_SEGMENTATION, Preprocessing
 from torchvision_state import make_state
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -71,7 +72,7 @@ def test_arch_inference_and_aux_keys():
     assert any(k.startswith("aux_classifier.") for k in state)     # accepted, ignored
     model = load_torchvision(state, arch="deeplabv3_resnet50")
     assert model.head.classifier.params["weight"].shape[0] == int(g["num_classes"])
-    assert model.preprocessing == TORCHVISION                      # what its weights expect
+    assert model.preprocessing == TORCHVISION_SEGMENTATION                      # what its weights expect
     with pytest.raises(ValueError, match="deeplabv3_resnet101.*deeplabv3_resnet50"):
         load_torchvision(state, arch="deeplabv3_resnet101")
     with pytest.raises(ValueError, match=r"missing keys \['classifier.2.running_var'\]"):
@@ -119,6 +120,25 @@ def test_names_are_a_bijection():
     names = torchvision_names(model)
     assert len(set(names.values())) == len(names)
     assert set(names.values()) == {k for k in state if not k.endswith("num_batches_tracked")}
+
+
+def test_preprocessing_matches_torchvisions_transform():
+    """torchvision's SemanticSegmentation transform (shorter side resized, normalised) on an
+    image it enlarges and one it shrinks (antialiased); it rounds the resized image to uint8
+    as Pillow does, so the two may differ by one grey level."""
+    g = np.load(os.path.join(FIXTURES, "torchvision_preprocess.npz"))
+    pre = dataclasses.replace(TORCHVISION_SEGMENTATION, resize_shorter=40)
+    level = 1 / (255 * 0.224)
+    for name in ("up", "down"):
+        x = pre(g[f"{name}/image"][None])[0]
+        assert x.shape == g[f"{name}/x"].shape
+        assert np.abs(x - g[f"{name}/x"]).max() <= 1.01 * 1 / (255 * 0.225)
+        assert np.abs(x - g[f"{name}/x"]).mean() < 0.25 * level
+    assert Preprocessing.from_json(pre.to_json()) == pre
+    plain = dataclasses.replace(pre, resize_shorter=None)        # the check can fail
+    assert plain(g["down/image"][None]).shape[2:] == g["down/image"].shape[:2]
+    with pytest.raises(ValueError, match="resize_shorter must be None or an int >= 1"):
+        Preprocessing(resize_shorter=0)
 
 
 # ----------------------------------------------------------------------------- .pth reader

@@ -3,24 +3,31 @@
 One confusion matrix accumulated over the whole val set (label 255 ignored), per-class IOU,
 pixel accuracy; ``--crf`` refines every prediction with the dense CRF first, ``--trimap``
 also reports accuracy in bands around the label boundaries (Fig. 10).
+
+``--torchvision FILE --dataset voc PATH`` evaluates torchvision's published DeepLabV3 weights
+on VOC 2012 val instead of a checkpoint (``--crf``: with DeepLab v2's ResNet-101 CRF
+parameters). The images are fed as torchvision feeds them (shorter side 520); the labels are
+compared at the image's own size.
 """
 import numpy as np
 
 from .. import backend
 from ..config import make_datasets
-from ..inference import evaluate, model_from_checkpoint
+from ..inference import evaluate
 from .arguments import positive_int
+from .predict import add_model_arguments, crf_labels, load_model
 from .train import add_dataset_argument, parse_dataset
 
 
 def add_parser(sub):
     p = sub.add_parser("evaluate", help="mIoU of a checkpoint on a val set", description=__doc__)
-    p.add_argument("checkpoint", help="a checkpoint.npz written by 'train'")
+    p.add_argument("checkpoint", nargs="?", help="a checkpoint.npz written by 'train' (or give "
+                                                  "--torchvision FILE)")
     add_dataset_argument(p)
     p.add_argument("--num-val", type=positive_int, default=None,
                    help="synthetic: val images (default: the checkpoint's)")
     p.add_argument("--crf", action="store_true", help="dense CRF on top (lattice, defaults)")
-    p.add_argument("--device", choices=backend.DEVICES, default=None)
+    add_model_arguments(p)
     return p
 
 
@@ -36,12 +43,20 @@ def run(args):
     if args.num_val is not None and name != "synthetic":
         raise ValueError(f"--num-val is for the synthetic data; dataset {name!r} is evaluated "
                          "on its whole val split")
-    model, config = model_from_checkpoint(args.checkpoint, device=args.device)
-    changes = dict(dataset=name, data_root=root)
-    if args.num_val is not None:
-        changes["num_val"] = args.num_val
-    _, val = make_datasets(config.replace(**changes))
-    post = _crf_labels if args.crf else None
+    if args.torchvision is not None and name != "voc":
+        raise ValueError("--torchvision weights know the 21 PASCAL VOC classes: evaluate them "
+                         "with --dataset voc PATH")
+    model, config, _ = load_model(args)
+    if config is None:
+        from ..data import VOCSegmentation
+        val = VOCSegmentation(root, "val")
+        post = crf_labels if args.crf else None
+    else:
+        changes = dict(dataset=name, data_root=root)
+        if args.num_val is not None:
+            changes["num_val"] = args.num_val
+        _, val = make_datasets(config.replace(**changes))
+        post = _crf_labels if args.crf else None
     cm = evaluate(model, val, device=args.device, postprocess=post)
     names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]
     print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels")

@@ -3,11 +3,20 @@
 Runs the jobs of :mod:`minideeplab.paper.jobs` (one per paper figure or table) with a
 progress bar, prints each table, writes figures/README.md from the registry, and exits with
 status 1 if any job failed. ``--quick`` writes the same files from small, fast runs.
+
+``--torchvision FILE`` (torchvision's published DeepLabV3 weights, ``.pth`` or ``.safetensors``)
+also draws Figs. 5 and 6 on real photos (and Fig. 10 with ``--voc PATH``, the
+VOCdevkit/VOC2012 folder) beside the miniature versions: ``*_real.png``
+(:mod:`minideeplab.paper.real_photos`). Without it those figures are skipped, with a message
+saying how to get the weights.
 """
+import os
 import time
 
 from .. import backend
 from ..fileio import prepare_output_dir
+
+REAL_PHOTOS = "real_photos"   # --only name of the real-photo figures (not a registry job)
 
 
 def add_parser(sub):
@@ -19,12 +28,41 @@ def add_parser(sub):
                    help="run on NumPy (cpu, default) or CuPy (gpu)")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--only", nargs="+", metavar="NAME",
-                   help="run only these jobs (see --list)")
+                   help=f"run only these jobs (see --list; {REAL_PHOTOS}: the real-photo "
+                        "figures)")
     p.add_argument("--list", action="store_true", help="list the jobs and exit")
     p.add_argument("--readme", action="store_true",
                    help="only rewrite OUT/README.md from the registry (runs no job)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--torchvision", metavar="FILE",
+                   help="torchvision DeepLabV3 weights (.pth or .safetensors): also draw Figs. "
+                        "5, 6 (and 10 with --voc) on real photos")
+    p.add_argument("--voc", metavar="PATH",
+                   help="PASCAL VOC 2012 folder for the real-photo figures (Fig. 10 needs it)")
     return p
+
+
+def _real_photos(args):
+    """Figs. 5, 6, 10 on real photos with torchvision's weights; returns the files."""
+    from ..paper import real_photos
+    if not args.torchvision:
+        print(f"real-photo figures (Figs. 5, 6, 10 with a trained DeepLabV3) skipped: pass "
+              f"--torchvision FILE with {real_photos.WEIGHTS_HINT}")
+        return []
+    from ..models import load_torchvision
+    t0 = time.perf_counter()
+    model = load_torchvision(args.torchvision, device=args.device)
+    files = real_photos.real_photo_figures(model, args.out, voc_root=args.voc, quick=args.quick,
+                                           device=args.device)
+    if args.voc is None:
+        print("Fig. 10 on real photos skipped: it needs VOC's labels (--voc PATH)")
+    print(f"{'real photos':14s} {time.perf_counter() - t0:8.1f}  "
+          + ", ".join(os.path.basename(f) for f in files))
+    for f in files:
+        if f.endswith(".txt"):
+            with open(f) as fh:
+                print(f"\n{fh.read().rstrip()}\n")
+    return files
 
 
 def run(args):
@@ -32,8 +70,17 @@ def run(args):
     if args.list:
         for j in reproduce.all_jobs():
             print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}")
+        print(f"{REAL_PHOTOS:14s} {'Figs. 5, 6, 10 (--torchvision FILE)':34s} "
+              "fig5_meanfield_real.png, fig6_crf_before_after_real.png, fig10_trimap_real.png, "
+              "fig10_trimap_real.txt")
         return 0
-    selected = reproduce.get_jobs(args.only)
+    if args.voc and not args.torchvision:
+        raise ValueError("--voc is for the real-photo figures: give --torchvision FILE too")
+    only = list(args.only) if args.only else None
+    real = only is None or REAL_PHOTOS in only
+    if only is not None and REAL_PHOTOS in only:
+        only.remove(REAL_PHOTOS)
+    selected = reproduce.get_jobs(only) if only != [] else []
     _, stale = prepare_output_dir(args.out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
@@ -43,14 +90,18 @@ def run(args):
     mode = "quick" if args.quick else "full"
     print(f"reproduce: {len(selected)} job(s), {mode} run on {args.device}, into {args.out}/")
     t0 = time.perf_counter()
-    results = reproduce.run_jobs([j.name for j in selected], args.out, quick=args.quick,
-                                 device=args.device, progress=not args.no_progress)
-    reproduce.write_readme(args.out)
+    results = []
+    if selected:                 # (--only real_photos runs no job of the registry)
+        results = reproduce.run_jobs([j.name for j in selected], args.out, quick=args.quick,
+                                     device=args.device, progress=not args.no_progress)
+        reproduce.write_readme(args.out)
     print(f"{'job':14s} {'seconds':>8s}  files")
     for r in results:
         status = "FAILED" if r.error else ", ".join(p.name for p in r.files)
         print(f"{r.name:14s} {r.seconds:8.1f}  {status}")
     failed = [r.name for r in results if r.error]
+    if real:
+        _real_photos(args)
     print(f"total {time.perf_counter() - t0:.1f} s" +
           (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -5,6 +5,7 @@
 - :mod:`.naive`, :mod:`.lattice`     exact O(N^2) and permutohedral-lattice Gaussian filtering
 - :func:`cross_validate`             the paper's coarse-to-fine search of the CRF's parameters
 - :func:`compare_methods`            naive vs lattice on one image: agreement and time
+- :data:`RESNET_CRF_PARAMS`          DeepLab v2's released CRF parameters for ResNet-101 on VOC
 """
 from .compare import MethodComparison, compare_methods
 from .crossval import PAPER_GRID, CrossValidationResult, cross_validate
@@ -13,6 +14,10 @@ from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, MeanFieldHistory, mean_field, normalized_filter
 from .naive import NaiveFilter
 
-__all__ = ["dense_crf", "cross_validate", "CrossValidationResult", "PAPER_GRID", "METHODS",
+# DeepLab v2's released dense-CRF parameters for ResNet-101 on PASCAL VOC (the command line's
+# "resnet" preset); used on top of torchvision's DeepLabV3 (v2's pipeline on the v3 network)
+RESNET_CRF_PARAMS = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
+
+__all__ = ["RESNET_CRF_PARAMS", "dense_crf", "cross_validate", "CrossValidationResult", "PAPER_GRID", "METHODS",
            "NORMALIZATIONS", "PROB_FLOOR", "LatticeFilter", "NaiveFilter", "MeanFieldHistory",
            "mean_field", "normalized_filter", "compare_methods", "MethodComparison"]

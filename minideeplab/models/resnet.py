@@ -206,6 +206,9 @@ class DeepLabResNet(nn.Module):
     head_conv, pool_align_corners : v3's head options (:class:`~minideeplab.nn.ASPPv3`);
         torchvision's ``DeepLabHead`` has ``head_conv=True``, ``pool_align_corners=False``
     pool_ceil_mode : the stem's max-pool rounding (:class:`ResNetBackbone`)
+    upsample_align_corners : how prediction resizes the logits to the image
+        (``minideeplab.inference.predict_logits``): True (Caffe's Interp, DeepLab's) or False
+        (torchvision's). Kept as an attribute; the network itself does not resize.
 
     Children ``backbone`` and ``head``. Shapes: x (N, 3, H, W) -> logits (N, L, h, w).
     """
@@ -213,8 +216,8 @@ class DeepLabResNet(nn.Module):
     def __init__(self, num_classes=21, head="v2", *, depth=101, width=1.0, output_stride=None,
                  multi_grid=None, rates=None, aspp_channels=None, method="holes",
                  frozen_bn=False, bn_momentum=0.1, dropout=0.0, head_conv=False,
-                 pool_align_corners=True, pool_ceil_mode=True, seed=0, dtype="float32",
-                 device=None):
+                 pool_align_corners=True, pool_ceil_mode=True, upsample_align_corners=True,
+                 seed=0, dtype="float32", device=None):
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
                 or num_classes < 1:
@@ -258,6 +261,7 @@ class DeepLabResNet(nn.Module):
                                   dtype=dtype, device=device)
         self.output_stride = output_stride
         self.rates = tuple(rates)
+        self.upsample_align_corners = bool(upsample_align_corners)
 
     def forward(self, x):
         return self.head(self.backbone(x))

@@ -32,7 +32,7 @@ import re
 
 import numpy
 
-from ..preprocess import TORCHVISION
+from ..preprocess import TORCHVISION_SEGMENTATION
 from .factory import build_model
 
 __all__ = ["TORCHVISION_ARCHS", "TORCHVISION_WEIGHTS", "torchvision_config", "torchvision_names",
@@ -54,18 +54,21 @@ def torchvision_config(arch):
                          f"got {arch!r}")
     return dict(name="v3", depth=TORCHVISION_ARCHS[arch], width=1.0, output_stride=8,
                 multi_grid=[1, 1, 1], rates=[12, 24, 36], aspp_channels=256, dropout=0.5,
-                head_conv=True, pool_align_corners=False, pool_ceil_mode=False)
+                head_conv=True, pool_align_corners=False, pool_ceil_mode=False,
+                upsample_align_corners=False)
 
 
 def build_torchvision(arch, num_classes=21, *, seed=0, device=None):
     """torchvision's DeepLabV3 ``arch`` as a minideeplab model, freshly initialised.
 
-    Its ``preprocessing`` is torchvision's ImageNet normalisation
-    (:data:`minideeplab.preprocess.TORCHVISION`), which its weights expect.
+    Its ``preprocessing`` is what torchvision's segmentation weights expect: ImageNet's
+    normalisation and the shorter side resized to 520
+    (:data:`minideeplab.preprocess.TORCHVISION_SEGMENTATION`); prediction resizes its logits
+    to the image with align_corners=False.
     """
     cfg = torchvision_config(arch)
     return build_model(cfg.pop("name"), num_classes, seed=seed, device=device,
-                       preprocessing=TORCHVISION, **cfg)
+                       preprocessing=TORCHVISION_SEGMENTATION, **cfg)
 
 
 def torchvision_arch(model, fn="torchvision_arch"):

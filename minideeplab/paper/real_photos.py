@@ -24,17 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..crf import dense_crf
+from ..crf import RESNET_CRF_PARAMS as CRF_PARAMS, dense_crf
 from ..data import VOC_CLASS_NAMES
 from ..metrics import ConfusionMatrix, trimap_accuracy
 from .figures import crf as crf_figures
 from .figures.common import save_figure
 from .tables import table_text
 
-__all__ = ["CRF_PARAMS", "TRIMAP_WIDTHS", "WEIGHTS_HINT", "real_photo_figures"]
+__all__ = ["TRIMAP_WIDTHS", "WEIGHTS_HINT", "real_photo_figures"]
 
-# DeepLab v2's CRF for ResNet-101 on VOC (w1, theta_alpha, theta_beta, w2, theta_gamma)
-CRF_PARAMS = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
 TRIMAP_WIDTHS = (1, 2, 4, 8, 12, 16, 20, 25, 30, 40)
 VOC_IMAGES = {True: 4, False: 100}      # Fig. 10's val images: quick, full
 WEIGHTS_HINT = ("torchvision's published DeepLabV3 weights: in Python with torchvision, "
@@ -68,7 +66,8 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
         (:func:`minideeplab.models.load_torchvision`)
     out_dir : folder (made if missing)
     voc_root : PASCAL VOC 2012 folder, or None (Figs. 5 and 6 on the sample photo, no Fig. 10)
-    quick : fewer VOC images (4 instead of 100)
+    quick : a small, fast run: 4 VOC images instead of 100, or the sample photo at 128x96,
+        each fed at its own size (no resize to the weights' shorter side)
     device : "cpu" | "gpu" | None
     progress : ``progress(iterable, desc=...)`` wrapper, or None
     """
@@ -78,9 +77,14 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
     num_classes = int(model.head.classifier.params["weight"].shape[0])
     names = list(VOC_CLASS_NAMES) if num_classes == len(VOC_CLASS_NAMES) else \
         [str(c) for c in range(num_classes)]
+    if quick:                        # on a copy of the model's recipe: the caller's is kept
+        import copy
+        import dataclasses
+        model = copy.copy(model)
+        model.preprocessing = dataclasses.replace(model.preprocessing, resize_shorter=None)
     if voc_root is None:
         from ..data import sample_photo
-        images, gts = [sample_photo()], None
+        images, gts = [sample_photo((128, 96) if quick else None)], None
     else:
         images, gts = _voc_val(voc_root, VOC_IMAGES[bool(quick)])
     before, after, probs = [], [], []
