@@ -62,6 +62,7 @@ os.environ.setdefault("CUPY_TF32", "0")             # read by CuPy at its first 
 import numpy as np  # noqa: E402
 
 from minideeplab import backend, functional as F  # noqa: E402
+from minideeplab.fileio import atomic_write_text  # noqa: E402
 from minideeplab.models import build_model  # noqa: E402
 from minideeplab.optim import SGD  # noqa: E402
 from minideeplab.timing import describe_machine, median_time  # noqa: E402
@@ -228,8 +229,7 @@ class Table:
 
     def write(self):
         if self.out:
-            with open(self.out, "w") as f:
-                f.write(self.markdown())
+            atomic_write_text(self.out, self.markdown())
 
 
 def main(args):

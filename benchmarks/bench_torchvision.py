@@ -133,12 +133,12 @@ def main():
     text = table(rows, describe_machine(), a.threads)
     print(text)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out + ".md", "w") as f:
-        f.write("# torchvision's DeepLabV3 forward: minideeplab vs PyTorch (CPU, float32)\n\n"
-                "`PYTHONPATH=. python benchmarks/bench_torchvision.py --torch-python ...`\n\n"
-                + text)
-    with open(a.out + ".json", "w") as f:
-        json.dump(rows, f, indent=1)
+    from minideeplab.fileio import atomic_write_text
+    atomic_write_text(a.out + ".md",
+                      "# torchvision's DeepLabV3 forward: minideeplab vs PyTorch (CPU, float32)\n\n"
+                      "`PYTHONPATH=. python benchmarks/bench_torchvision.py --torch-python ...`"
+                      "\n\n" + text)
+    atomic_write_text(a.out + ".json", json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,12 @@ from .arguments import positive_int
 def add_parser(sub):
     p = sub.add_parser("demo", help="compute one atrous convolution three ways and compare",
                        description=__doc__)
-    p.add_argument("--rate", type=positive_int, default=12, help="atrous rate r (default 12, LargeFOV)")
-    p.add_argument("--size", type=positive_int, default=41, help="feature map side (41 = 321/8 + 1)")
-    p.add_argument("--channels", type=positive_int, default=64, help="input and output channels")
+    p.add_argument("--rate", type=positive_int, default=12,
+                   help="atrous rate r (default 12, LargeFOV)")
+    p.add_argument("--size", type=positive_int, default=41,
+                   help="feature map side (41 = 321/8 + 1)")
+    p.add_argument("--channels", type=positive_int, default=64,
+                   help="input and output channels")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
     return p
 
