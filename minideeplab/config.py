@@ -189,3 +189,33 @@ def config_from_checkpoint(d, where):
         return TrainConfig.from_json(d)
     except (TypeError, ValueError) as e:
         raise ckpt.CheckpointError(f"{where}: config entry 'train' is invalid: {e}") from e
+
+
+def train_config_from_checkpoint(loaded, where):
+    """The TrainConfig of a Trainer's loaded checkpoint, after checking its settings, its
+    iteration (0..max_iter), its history and elapsed time; CheckpointError naming ``where``
+    and the entry."""
+    if "train" not in loaded.config:
+        raise ckpt.CheckpointError(f"{where} was not written by Trainer (no training config "
+                                   "inside)")
+    config = config_from_checkpoint(loaded.config["train"], where)
+    if loaded.iteration > config.max_iter:
+        raise ckpt.CheckpointError(f"{where}: entry 'iteration' is {loaded.iteration}, beyond "
+                                   f"max_iter {config.max_iter} of its config")
+    history = loaded.config.get("history", None)
+    if history is not None and not _is_history(history, loaded.iteration):
+        raise ckpt.CheckpointError(f"{where}: config entry 'history' is not a training "
+                                   "history of its iterations")
+    elapsed = loaded.config.get("elapsed", 0.0)
+    if not (_is_real(elapsed) and elapsed >= 0):
+        raise ckpt.CheckpointError(f"{where}: config entry 'elapsed' must be a number >= 0, "
+                                   f"got {elapsed!r}")
+    return config
+
+
+def _is_history(h, iteration):
+    keys = ("iteration", "loss", "lr", "time")
+    return (isinstance(h, dict) and all(isinstance(h.get(k), list) for k in keys + ("val",))
+            and all(len(h[k]) == len(h["iteration"]) for k in keys)
+            and all(isinstance(v, dict) for v in h["val"])
+            and (not h["iteration"] or h["iteration"][-1] == iteration))

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from . import backend, checkpoint as ckpt, functional as F, nn
-from .config import array_source, config_from_checkpoint
+from .config import array_source, train_config_from_checkpoint
 from .data.augment import to_batch
 from .metrics import ConfusionMatrix
 from .models import build_model
@@ -156,7 +156,7 @@ def model_from_loaded(loaded, path, device=None):
     if not isinstance(args, dict) or "device" in args:
         raise ckpt.CheckpointError(f"{where}: config entry 'model' must be a mapping of "
                                    f"build_model arguments, got {args!r:.200}")
-    config = config_from_checkpoint(loaded.config.get("train"), where)
+    config = train_config_from_checkpoint(loaded, where)
     args = dict(args)
     if args.get("preprocessing") is None:                      # written by an older version
         args["preprocessing"] = from_scratch(config.input_scale).to_json()

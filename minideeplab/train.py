@@ -29,24 +29,25 @@ import contextlib
 import copy
 import json
 import math
-import numbers
 import os
+import shutil
 import time
 
 import numpy as np
 
 from . import backend, checkpoint as ckpt, functional as F
-from .config import TrainConfig, array_source, config_from_checkpoint, make_datasets
+from .config import TrainConfig, array_source, make_datasets, train_config_from_checkpoint
 from .data.augment import augment, to_batch
 from .data.voc import DataError
-from .fileio import atomic_write_text, prepare_output_dir
+from .fileio import OutputPathError, atomic_write_text, prepare_output_dir
 from .inference import evaluate
+from .interrupt import TrainingInterrupted, deferred_interrupt
 from .models import build_model
 from .preprocess import from_scratch
 from .optim import SGD, make_schedule
 from .timing import check_progress, progress_bar
 
-__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "make_datasets"]
+__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "TrainingInterrupted", "make_datasets"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -119,6 +120,8 @@ class Trainer:
             self.model.preprocessing = from_scratch(config.input_scale)
         self.optimizer = SGD(self.model, lr=config.base_lr, momentum=config.momentum,
                              weight_decay=config.weight_decay)
+        if out_dir is not None:
+            self._check_free_space()
         self.schedule = make_schedule(config.lr_policy, config.base_lr, config.max_iter,
                                       power=config.power, step_size=config.step_size,
                                       gamma=config.gamma)
@@ -229,36 +232,52 @@ class Trainer:
         validated every ``val_every`` iterations and at the end (:meth:`_validate`, its time
         not counted as training time), and checkpointed every ``checkpoint_every``
         iterations and at the end when ``out_dir`` is set. ``log`` gets the validation
-        results: each one without a bar, the last one with a bar.
+        results: each one without a bar, the last one with a bar. Ctrl-C lets the current
+        step finish, saves a checkpoint and raises TrainingInterrupted (a second Ctrl-C stops
+        at once).
         """
         c = self.config
         until = c.max_iter if until is None else min(until, c.max_iter)
         clock = _TrainingClock(self.elapsed)
         bar = progress_bar(self.progress, range(self.iteration, until), desc=f"train {c.model}")
         message = None
-        for _ in bar:
-            try:
-                loss, lr = self.step()
-            except DataError as e:          # a damaged file: save what was done, then stop
-                self.elapsed = clock.seconds()
-                _close(bar)
-                raise self._stop_on_data_error(e) from e
-            self._record(loss, lr, clock.seconds())
-            if hasattr(bar, "set_postfix"):     # drawn with the next step: one draw per step
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", refresh=False)
-            last = self.iteration == until
-            if _due(self.iteration, c.val_every) or last:
-                with clock.paused() as seconds:
-                    message = self._validate(seconds, loss)
-                if log and not self.progress:
-                    log(message)
-            if self.out_dir and (_due(self.iteration, c.checkpoint_every) or last):
-                self.elapsed = clock.seconds()
-                self.save(os.path.join(self.out_dir, "checkpoint.npz"))
+        with deferred_interrupt() as interrupted:
+            for _ in bar:
+                try:
+                    loss, lr = self.step()
+                except DataError as e:      # a damaged file: save what was done, then stop
+                    self.elapsed = clock.seconds()
+                    _close(bar)
+                    raise self._stop_on_data_error(e) from e
+                self._record(loss, lr, clock.seconds())
+                if hasattr(bar, "set_postfix"):   # drawn with the next step: one draw per step
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", refresh=False)
+                last = self.iteration == until
+                if _due(self.iteration, c.val_every) or last:
+                    with clock.paused() as seconds:
+                        message = self._validate(seconds, loss)
+                    if log and not self.progress:
+                        log(message)
+                if self.out_dir and (_due(self.iteration, c.checkpoint_every) or last):
+                    self.elapsed = clock.seconds()
+                    self.save(os.path.join(self.out_dir, "checkpoint.npz"))
+                if interrupted() and not last:
+                    self.elapsed = clock.seconds()
+                    _close(bar)
+                    raise self._stop_on_interrupt()
         self.elapsed = clock.seconds()
         if log and self.progress and message:
             log(message)                        # after the bar is done, not through it
         return self.history
+
+    def _stop_on_interrupt(self):
+        if self.out_dir and (self.last_checkpoint or (None, -1))[1] != self.iteration:
+            self.save(os.path.join(self.out_dir, "checkpoint.npz"))
+        if self.last_checkpoint is not None and self.last_checkpoint[1] == self.iteration:
+            saved = f"saved to {self.last_checkpoint[0]!r}; resume from it to continue"
+        else:
+            saved = "nothing was saved (no out_dir)"
+        return TrainingInterrupted(f"interrupted after iteration {self.iteration}: {saved}")
 
     def _record(self, loss, lr, seconds):
         """Append one step to the history: iteration, loss, learning rate, training seconds."""
@@ -311,12 +330,26 @@ class Trainer:
         config = {"train": self.config.to_json(), "model": getattr(self.model, "build_args",
                                                                      None),
                   "history": self.history, "elapsed": self.elapsed}
-        ckpt.save_checkpoint(path, self.model, self.optimizer, iteration=self.iteration,
-                             rngs=self.rngs(), config=config)
-        if self.out_dir:
-            atomic_write_text(os.path.join(self.out_dir, "history.json"),
-                              json.dumps(self.history))
+        try:
+            ckpt.save_checkpoint(path, self.model, self.optimizer, iteration=self.iteration,
+                                 rngs=self.rngs(), config=config)
+            if self.out_dir:
+                atomic_write_text(os.path.join(self.out_dir, "history.json"),
+                                  json.dumps(self.history))
+        except OSError as e:        # disk full, folder gone or made read-only mid-run...
+            raise OSError(e.errno, f"cannot write the checkpoint of iteration {self.iteration} "
+                          f"({e.strerror or e}); {self._last_good()}", os.fspath(path)) from e
         self.last_checkpoint = (os.fspath(path), self.iteration)
+
+    def _check_free_space(self):
+        """Refuse to start when ``out_dir`` cannot hold two checkpoints (the old one stays
+        until the new one is complete)."""
+        size = sum(a.nbytes for _, _, a in self._state_arrays())
+        free = shutil.disk_usage(self.out_dir).free
+        if free < 2 * size + (1 << 20):
+            raise OutputPathError(f"out_dir: {self.out_dir!r} has {free / 1e6:.1f} MB free; "
+                                  f"the checkpoints of this run take {2 * size / 1e6:.1f} MB "
+                                  "(the old one is kept until the new one is written)")
 
     def _check_scores(self):
         """Finite weights can still be unusable (1e30 overflows the next layer): the scores
@@ -348,28 +381,16 @@ class Trainer:
         """
         loaded = ckpt.load_checkpoint(path)
         where = f"checkpoint {os.fspath(path)!r}"
-        if "train" not in loaded.config:
-            raise ckpt.CheckpointError(f"{where} was not written by Trainer (no training "
-                                       "config inside)")
-        saved = config_from_checkpoint(loaded.config["train"], where)
+        saved = train_config_from_checkpoint(loaded, where)
         try:
             config = saved.replace(**(changes or {}))
         except (TypeError, ValueError) as e:
             raise ValueError(f"resume: {e}") from e
         if loaded.iteration > config.max_iter:
-            raise ckpt.CheckpointError(
-                f"{where}: entry 'iteration' is {loaded.iteration}, beyond max_iter "
-                f"{config.max_iter}" + (" (given)" if "max_iter" in (changes or {}) else
-                                        " of its config"))
+            raise ValueError(f"resume: max_iter {config.max_iter} is below iteration "
+                             f"{loaded.iteration}, which {where} has already reached")
         history = loaded.config.get("history", None)
-        if history is not None and not _is_history(history, loaded.iteration):
-            raise ckpt.CheckpointError(f"{where}: config entry 'history' is not a training "
-                                       "history of its iterations")
         elapsed = loaded.config.get("elapsed", 0.0)
-        if not (isinstance(elapsed, numbers.Real) and not isinstance(elapsed, bool)
-                and math.isfinite(elapsed) and elapsed >= 0):
-            raise ckpt.CheckpointError(f"{where}: config entry 'elapsed' must be a number "
-                                       f">= 0, got {elapsed!r}")
         trainer = cls(config, **kwargs)
         trainer.saved_config = saved
         trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
@@ -379,11 +400,3 @@ class Trainer:
         trainer.elapsed = float(elapsed)
         trainer.last_checkpoint = (os.fspath(path), trainer.iteration)
         return trainer
-
-
-def _is_history(h, iteration):
-    keys = ("iteration", "loss", "lr", "time")
-    return (isinstance(h, dict) and all(isinstance(h.get(k), list) for k in keys + ("val",))
-            and all(len(h[k]) == len(h["iteration"]) for k in keys)
-            and all(isinstance(v, dict) for v in h["val"])
-            and (not h["iteration"] or h["iteration"][-1] == iteration))

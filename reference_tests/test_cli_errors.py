@@ -271,10 +271,13 @@ def test_resume_refuses_new_settings_and_applies_allowed_ones(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "resumed" in out and "--max-iter 2 -> 3" in out
     assert ckpt.load_checkpoint(path).iteration == 3
+    _error(capsys, ["train", "--resume", path, "--max-iter", "2"],
+           "max_iter 2 is below iteration 3, which checkpoint")
     other = tmp_path / "other"
     assert main(_train(other)) == 0
     _error(capsys, ["train", "--resume", path, "--max-iter", "4", "--out", str(other)],
-           f"--out {str(other)!r} already holds a run")
+           f"--out {str(other)!r} already holds another run (checkpoint.npz); give another "
+           "--out, or pass --overwrite")
 
 
 def test_train_json_summary_is_valid_json(capsys, tmp_path):

@@ -40,6 +40,11 @@ def _temps(folder):
         else []
 
 
+def _writes(folder):
+    """Temporary files of checkpoint (and history) writes, not the start's writability probe."""
+    return {n for n in _temps(folder) if n.startswith((".checkpoint.npz.", ".history.json."))}
+
+
 def _command(out):
     path = os.path.join(out, "checkpoint.npz")
     if os.path.exists(path):
@@ -52,12 +57,12 @@ def _kill_during_a_write(out, rng, timeout=60):
     whether it was killed (False: it finished first)."""
     child = subprocess.Popen(_command(out), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    stale = set(_temps(out))                     # left by earlier kills: cleaned at start
+    stale = _writes(out)                         # left by earlier kills: cleaned at start
     deadline = time.monotonic() + timeout
     writes_to_skip = rng.randrange(3)            # not always the first write
     try:
         while child.poll() is None and time.monotonic() < deadline:
-            fresh = set(_temps(out)) - stale
+            fresh = _writes(out) - stale
             if fresh:
                 if writes_to_skip == 0:
                     time.sleep(rng.uniform(0, 0.01))
@@ -65,7 +70,7 @@ def _kill_during_a_write(out, rng, timeout=60):
                     child.wait()
                     return True
                 writes_to_skip -= 1
-                while (set(_temps(out)) - stale) and child.poll() is None:
+                while (_writes(out) - stale) and child.poll() is None:
                     time.sleep(0.0005)
             time.sleep(0.0005)
         assert child.poll() is not None, "the training run hung"

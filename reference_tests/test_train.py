@@ -329,7 +329,10 @@ def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
             (lambda c: c["model"].update(name="resnet", num_classes="21"),
              "'model' does not build a model"),
             (lambda c: c["model"].update(fc6_kernel="big"), "'model' does not build a model"),
-            (lambda c: c["model"].update(num_classes=3), "model entry 'head")]:
+            (lambda c: c["model"].update(num_classes=3), "model entry 'head"),
+            (lambda c: c["train"].update(max_iter=0), "max_iter must be >= 1"),
+            (lambda c: c.update(history=3), "'history' is not a training history"),
+            (lambda c: c.pop("train"), "was not written by Trainer")]:
         bad = _rewrite_config(src, tmp_path / "bad.npz", edit)
         with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
             model_from_checkpoint(bad)
@@ -365,3 +368,62 @@ def test_run_shows_each_step_once_and_logs_after_the_bar():
     logged.clear()
     Trainer(config, progress=False).run(log=logged.append)
     assert [line.split(":")[0] for line in logged] == ["iteration 2", "iteration 4"]
+
+
+def test_a_full_disk_is_refused_at_the_start_and_reported_mid_run(tmp_path, monkeypatch):
+    import collections
+    import errno
+    import shutil
+
+    from minideeplab.fileio import OutputPathError
+    usage = collections.namedtuple("usage", "total used free")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 ** 6, 10 ** 6 - 5000, 5000))
+    with pytest.raises(OutputPathError, match=r"has 0.0 MB free; the checkpoints of this run "
+                                              r"take \d+.\d MB"):
+        Trainer(SMALL, out_dir=str(tmp_path), progress=False)
+    monkeypatch.setattr(shutil, "disk_usage", real)
+
+    trainer = _checkpointing(tmp_path)
+    trainer.run(until=2, log=None)
+    path = str(tmp_path / "checkpoint.npz")
+    before = open(path, "rb").read()
+    savez = np.savez
+
+    def disk_full(f, **arrays):
+        savez(f, **arrays)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match=r"cannot write the checkpoint of iteration 3 \(No space "
+                                      rf"left on device\); the last good checkpoint is '{path}' "
+                                      r"\(iteration 2\)") as e:
+        trainer.run(log=None)
+    assert e.value.filename == path and open(path, "rb").read() == before
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "history.json"]
+
+
+def test_ctrl_c_finishes_the_step_and_saves(tmp_path):
+    """The first Ctrl-C (SIGINT) lets the step finish, saves and stops; the resumed run ends
+    with an uninterrupted run's weights."""
+    import signal
+
+    from minideeplab.train import TrainingInterrupted
+    straight = Trainer(SMALL, progress=False)
+    straight.run(log=None)
+    trainer = Trainer(SMALL, out_dir=str(tmp_path), progress=False)
+    step = trainer.optimizer.step
+
+    def pressed_during_the_update(lr=None):
+        if trainer.iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)     # lands in the middle of iteration 3
+        step(lr)
+    trainer.optimizer.step = pressed_during_the_update
+    path = str(tmp_path / "checkpoint.npz")
+    with pytest.raises(TrainingInterrupted, match=rf"after iteration 3: saved to '{path}'"):
+        trainer.run(log=None)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed = Trainer.resume(path, progress=False)
+    assert resumed.iteration == 3
+    resumed.run(log=None)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(np.array_equal(a[k], b[k]) for k in a)

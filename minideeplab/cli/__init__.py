@@ -8,7 +8,7 @@ One error path for every command: bad arguments are refused by argparse types be
 cannot be read or written, corrupt data, a checkpoint that fails validation, a device that is
 not available, not enough memory) are printed as ``minideeplab COMMAND: error: MESSAGE`` with
 exit status 2 and no traceback; ``--debug`` shows the traceback instead. Ctrl-C prints
-``interrupted`` and exits with 130.
+``interrupted`` (``train`` first finishes its step and saves a checkpoint) and exits with 130.
 """
 import argparse
 import importlib
@@ -61,10 +61,11 @@ def main(argv=None):
         if args.debug:
             raise
         return fail(args.command, describe(e))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:       # TrainingInterrupted says what was saved
         if args.debug:
             raise
-        print(f"\n{PROG} {args.command}: interrupted", file=sys.stderr)
+        print(f"\n{PROG} {args.command}: interrupted" + (f": {e}" if str(e) else ""),
+              file=sys.stderr)
         return 130
 
 

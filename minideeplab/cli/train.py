@@ -150,10 +150,12 @@ def _prepare_out(out, args, resume=None):
     if os.path.exists(out) and not os.path.isdir(out):
         prepare_output_dir(out, "--out")                # raises, naming the file
     if not args.overwrite and _holds_other_run(out, resume):
-        how = (f"train --resume {os.path.join(out, CHECKPOINT)}" if resume is None else
-               "another --out")
-        raise ValueError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it with "
-                         f"'{how}', or pass --overwrite to replace it")
+        if resume is None:
+            raise ValueError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it "
+                             f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
+                             "--overwrite to replace it")
+        raise ValueError(f"--out {out!r} already holds another run ({CHECKPOINT}); give "
+                         "another --out, or pass --overwrite to replace it")
     _, stale = prepare_output_dir(out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
