@@ -174,3 +174,59 @@ def test_prepare_output_dir(tmp_path):
                           (tmp_path / "file" / "below", "a part of the path is a file")]:
         with pytest.raises(fileio.OutputPathError, match=message):
             fileio.prepare_output_dir(path, "--out")
+
+
+# ------------------------------------------------------------------ every write goes through it
+_WRITERS = {"write_text", "write_bytes", "savefig", "save_file", "tofile", "save", "savez",
+            "savez_compressed", "dump", "imsave"}
+
+
+def direct_writes(source):
+    """(line, call) of every call in ``source`` that writes a file by itself: ``open`` with a
+    writing mode, or a saving call (``np.save``, ``fig.savefig``, ``Path.write_text``,
+    ``json.dump``, ``Image.save``...) that is not given the file object ``f`` of an
+    :func:`~minideeplab.fileio.atomic_write` writer."""
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+        if name == "open":
+            mode = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "mode"), None)
+            if isinstance(mode, ast.Constant) and set(str(mode.value)) & set("wax+"):
+                found.append((node.lineno, f"open(..., {mode.value!r})"))
+        elif name in _WRITERS:
+            gets_f = [a for a in node.args[:2] if isinstance(a, ast.Name) and a.id == "f"]
+            own = isinstance(f, ast.Attribute) and getattr(f.value, "id", None) == "self"
+            if not gets_f and not own and not (name == "save" and isinstance(f, ast.Name)):
+                found.append((node.lineno, name))   # a bare save(...) is safetensors' bytes
+    return sorted(found)
+
+
+def test_the_write_checker_finds_direct_writes():
+    source = ("import json, numpy as np\n"
+              "open('a', 'w').write('x')\n"
+              "with open(p, mode='ab') as g: pass\n"
+              "np.save('p.npy', a)\n"
+              "path.write_text('t')\n"
+              "fig.savefig('f.png')\n"
+              "json.dump(obj, g)\n"
+              "im.save(path)\n"
+              "atomic_write(path, lambda f: np.save(f, a))\n"
+              "atomic_write(path, lambda f: json.dump(obj, f))\n"
+              "open('a').read()\n"
+              "self.save(path)\n")
+    assert [line for line, _ in direct_writes(source)] == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_every_file_the_package_writes_goes_through_atomic_write():
+    import pathlib
+
+    import minideeplab
+    root = pathlib.Path(minideeplab.__file__).parent
+    found = [f"{p.relative_to(root)}:{line}: {call}" for p in sorted(root.rglob("*.py"))
+             if p.name != "fileio.py" for line, call in direct_writes(p.read_text())]
+    assert not found, "files written without fileio.atomic_write:\n" + "\n".join(found)
