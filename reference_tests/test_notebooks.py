@@ -5,6 +5,7 @@ Notebooks are found by globbing tutorials/*.ipynb, so new ones are tested automa
 runs in a fresh python3 kernel with MINIDEEPLAB_QUICK=1 (which shrinks heavy cells) and a
 per-cell timeout; any exception in any cell fails the test with the cell and its traceback.
 """
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ from minideeplab.paper.tutorials import execute_notebook  # noqa: E402
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("[0-9]*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell in quick mode
+CHECK_LINE = re.compile(r"^\[[^\]]+\] (PASSED|FAILED|NOT IMPLEMENTED YET)", re.M)
+
+
+def exercise_checks(nb):
+    """(statuses printed by the exercise checks, number of check calls) of a notebook."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    text = "".join(o.get("text", "") for c in code for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
+    calls = sum(len(re.findall(r"^exercises\.check_\w+\(", c.source, re.M)) for c in code)
+    return CHECK_LINE.findall(text), calls
 
 
 def test_there_are_notebooks():
@@ -29,6 +40,8 @@ def test_notebook_runs_in_quick_mode(path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    statuses, calls = exercise_checks(nb)          # the solutions pass their exercise checks
+    assert len(statuses) == calls and set(statuses) <= {"PASSED"}, statuses
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

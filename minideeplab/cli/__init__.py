@@ -16,7 +16,7 @@ import sys
 
 from ..backend import DeviceUnavailableError, xp_for
 
-COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce"]
+COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce", "exercises"]
 PROG = "minideeplab"
 USER_ERRORS = (ValueError, OSError, DeviceUnavailableError, MemoryError)
 
