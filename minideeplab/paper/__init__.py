@@ -20,7 +20,7 @@ runs; the test suite sets it.
 """
 import os
 
-__all__ = ["QUICK_ENV", "quick_mode"]
+__all__ = ["QUICK_ENV", "quick_mode", "notebook_setup"]
 
 QUICK_ENV = "MINIDEEPLAB_QUICK"
 
@@ -28,3 +28,16 @@ QUICK_ENV = "MINIDEEPLAB_QUICK"
 def quick_mode():
     """True when ``$MINIDEEPLAB_QUICK`` is 1/true/yes/on: notebooks and tests shrink their work."""
     return os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def notebook_setup(dpi=80):
+    """The first cell of every tutorial: pictures at ``dpi`` in the page (figures/ PNGs are
+    saved at :data:`~.figures.common.DPI`), one line naming the version and the mode, and
+    :func:`quick_mode` returned (``QUICK = notebook_setup()``)."""
+    import matplotlib
+    from .. import __version__
+    matplotlib.rcParams["figure.dpi"] = dpi
+    quick = quick_mode()
+    print(f"minideeplab {__version__}, quick mode: {quick}"
+          + (" (the heavy cells run small)" if quick else ""))
+    return quick
