@@ -13,6 +13,7 @@ check                         the student writes                        notebook
 check_atrous_im2col           the columns of an atrous im2col           01
 check_space_to_batch          deinterlacing's sub-images                02
 check_receptive_field         the receptive-field recurrence            03
+check_output_stride_plan      ResNet's strides and rates per block      03b
 check_resize_backward         bilinear resizing's backward (PyTorch)    05
 check_cross_entropy_backward  the loss's backward with an ignore label  06
 check_caffe_sgd               Caffe's SGD under a schedule              06
@@ -25,13 +26,14 @@ check_splat                   the splat of a 2-D permutohedral lattice  07b
 convention; ``python -m minideeplab exercises``).
 """
 from ._core import CheckResult, first_mismatch
-from .convolution import (atrous_im2col_reference, check_atrous_im2col, check_receptive_field,
-                          check_space_to_batch)
+from .convolution import (atrous_im2col_reference, check_atrous_im2col, check_output_stride_plan,
+                          check_receptive_field, check_space_to_batch)
 from .crf import (check_mean_field_update, check_splat, check_trimap_band, normalized_kernel,
                   splat_inputs)
 from .training import check_caffe_sgd, check_cross_entropy_backward, check_resize_backward
 
 __all__ = ["CheckResult", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
-           "check_receptive_field", "check_resize_backward", "check_cross_entropy_backward",
+           "check_receptive_field", "check_output_stride_plan", "check_resize_backward",
+           "check_cross_entropy_backward",
            "check_caffe_sgd", "check_mean_field_update", "check_splat", "check_trimap_band",
            "atrous_im2col_reference", "normalized_kernel", "splat_inputs"]

@@ -1,6 +1,6 @@
 """Checks for the convolution exercises: atrous im2col, space_to_batch, the receptive field.
 
-Notebooks 01-03. Each check compares the student's function with the library's
+Notebooks 01-03 and 03b. Each check compares the student's function with the library's
 (:func:`minideeplab.functional.im2col.im2col`, :func:`~minideeplab.functional.space_to_batch`,
 :func:`minideeplab.models.fov.receptive_field`) on random cases and the edge cases.
 """
@@ -9,10 +9,11 @@ import numpy as np
 from ...functional.deinterlace import space_to_batch
 from ...functional.im2col import im2col
 from ...models.fov import receptive_field
+from ...models.resnet import stage_strides_and_rates
 from ._core import Case, run_check
 
 __all__ = ["check_atrous_im2col", "check_space_to_batch", "check_receptive_field",
-           "atrous_im2col_reference"]
+           "check_output_stride_plan", "atrous_im2col_reference"]
 
 
 def atrous_im2col_reference(x, kernel, rate):
@@ -145,4 +146,50 @@ def check_receptive_field(fn, *, seed=0, show=True):
         (_rf_no_rate, "You ignored the rate: a layer spans k_e = k + (k-1)(r-1) units."),
         (_rf_jump_first, "You multiplied the jump by the layer's stride before adding its "
                          "kernel; a layer's own taps are spaced by the jump of its input."),
+    ], show=show)
+
+
+# ------------------------------------------------------------------ output stride plan
+def _plan_cases(rng):
+    for os_, depth, grid, what in [(32, (3, 4, 6, 3), None, "ResNet-50 at output stride 32"),
+                                   (16, (3, 4, 6, 3), None, "ResNet-50 at output stride 16"),
+                                   (8, (3, 4, 23, 3), None, "ResNet-101 at output stride 8"),
+                                   (16, (3, 4, 23, 3), (1, 2, 4), "ResNet-101, OS 16, multi-grid"),
+                                   (8, (1, 1, 1, 3), (1, 2, 4), "one block per stage, OS 8, "
+                                                                "multi-grid"),
+                                   (8, (1, 1, 1, 1), None, "one block per stage, OS 8")]:
+        yield Case(f"{what} (output_stride={os_}, depth={depth}, multi_grid={grid})",
+                   (os_, depth, grid),
+                   [[tuple(b) for b in s] for s in stage_strides_and_rates(os_, depth, grid)])
+
+
+def _plan_new_rate_first(output_stride, depth, multi_grid):
+    plan = stage_strides_and_rates(output_stride, depth, multi_grid)
+    return [[(s, stage[-1][1] if len(stage) > 1 and i == 0 else r) for i, (s, r) in
+             enumerate(stage)] if k < 3 else stage for k, stage in enumerate(plan)]
+
+
+def _plan_no_grid(output_stride, depth, multi_grid):
+    return stage_strides_and_rates(output_stride, depth, None)
+
+
+def check_output_stride_plan(fn, *, seed=0, show=True):
+    """Check ``fn(output_stride, depth, multi_grid)``: per stage (layer1..layer4), per block,
+    (stride, rate) of its 3x3 convolution, as four lists of tuples.
+
+    Mistakes recognised: the first block of a dilated stage given the stage's new rate (it
+    reads the previous stage's map: the previous rate); multi-grid ignored.
+    """
+    def as_lists(plan):
+        return [[tuple(int(v) for v in b) for b in s] for s in plan]
+
+    def wrapped(*args):
+        return as_lists(fn(*args))
+
+    return run_check("output stride plan", wrapped, _plan_cases(np.random.default_rng(seed)), [
+        (lambda *a: as_lists(_plan_new_rate_first(*a)),
+         "The first block of a dilated stage keeps the *previous* rate: its 3x3 convolution "
+         "still reads the previous stage's map, whose samples are that rate apart."),
+        (lambda *a: as_lists(_plan_no_grid(*a)),
+         "You ignored multi-grid: layer4's block b uses rate * multi_grid[b]."),
     ], show=show)
