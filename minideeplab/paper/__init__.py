@@ -5,6 +5,7 @@ book uses the library as a reader would, and the command line uses both.
 
 - :mod:`.variants`          the trained networks (Tables 2, 3; Figs. 5, 6, 8, 10) and their cache
 - :mod:`.table2_table3`     Table 2 ("poly" vs "step") and Table 3 (LargeFOV vs ASPP) in miniature
+- :mod:`.pipeline`         Fig. 1: DCNN scores, bilinear x8, fully connected CRF on one image
 - :mod:`.backbone`         the ResNet backbone in miniature: output stride, cost, RF, MSC
 - :mod:`.exercises`        the tutorials' exercise checks and the student notebooks
 - :mod:`.crf_experiments`   the CRF's cross-validation, Fig. 5, Figs. 6 and 10

@@ -17,6 +17,7 @@ experiments (:mod:`minideeplab.paper.speed`); the figures only draw them. Nothin
 - :mod:`.crf`          Fig. 5 (mean-field maps), Fig. 6 (before/after), Fig. 10 (trimap)
 - :mod:`.lattice`      the permutohedral lattice step by step; its kernel vs the Gaussian
 - :mod:`.backbone`     ResNet at output stride 32/16/8; multi-scale inputs' max fusion
+- :mod:`.pipeline`     Fig. 1: DCNN scores, bilinear x8, CRF; samples of the synthetic shapes
 - :mod:`.common`       :func:`save_figure`, the style, the sample photo
 """
 from .common import DPI, new_figure, sample_image, save_figure
@@ -27,6 +28,6 @@ from .fov import fig_table1_fov
 from .resize import fig_align_corners, fig_gradient_check, fig_upsample_scores
 from .aspp import aspp_taps, fig4_aspp_grids, fig_valid_taps
 from .crf import fig5_meanfield, fig6_before_after, fig10_trimap, fig_naive_vs_lattice
-from . import backbone, lattice
+from . import backbone, lattice, pipeline
 from .training import (fig_augmentation, fig_lr_schedules, fig_predictions,
                        fig_training_curves)

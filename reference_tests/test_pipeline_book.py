@@ -1,0 +1,35 @@
+"""Fig. 1's pipeline (minideeplab.paper.pipeline): its stages against the library's own
+functions, and where it looks for torchvision's weights."""
+import numpy as np
+
+from minideeplab import functional as F
+from minideeplab.crf import dense_crf
+from minideeplab.data import SyntheticShapes
+from minideeplab.models import build_model
+from minideeplab.paper import pipeline
+
+
+def test_run_pipeline_is_scores_then_bilinear_then_crf():
+    image, _ = SyntheticShapes("val", 1, size=33)[0]
+    model = build_model("aspp-l", 6, tiny=True, seed=0)
+    r = pipeline.run_pipeline(model, image, dict(iterations=2))
+    assert r.logits.shape == (6, 5, 5) and r.probs.shape == r.crf.shape == (6, 33, 33)
+    up, _ = F.resize_bilinear(r.logits[None].astype(np.float64), (33, 33), align_corners=True)
+    assert np.allclose(r.probs, F.softmax(up)[0], atol=1e-5)
+    assert np.allclose(r.crf, dense_crf(image, r.probs, iterations=2), atol=1e-6)
+
+
+def test_torchvision_weights_path_reads_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(pipeline.WEIGHTS_ENV, str(tmp_path / "missing.pth"))
+    assert pipeline.torchvision_weights_path() is None
+    f = tmp_path / "w.pth"
+    f.write_bytes(b"x")
+    monkeypatch.setenv(pipeline.WEIGHTS_ENV, str(f))
+    assert pipeline.torchvision_weights_path() == str(f)
+    monkeypatch.delenv(pipeline.WEIGHTS_ENV)
+    cache = tmp_path / ".cache" / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    assert pipeline.torchvision_weights_path() is None
+    (cache / "deeplabv3_resnet50_coco-cd0a2569.pth").write_bytes(b"x")
+    assert pipeline.torchvision_weights_path().endswith("deeplabv3_resnet50_coco-cd0a2569.pth")
