@@ -5,9 +5,8 @@ book uses the library as a reader would, and the command line uses both.
 
 - :mod:`.variants`          the trained networks (Tables 2, 3; Figs. 5, 6, 8, 10) and their cache
 - :mod:`.table2_table3`     Table 2 ("poly" vs "step") and Table 3 (LargeFOV vs ASPP) in miniature
-- :mod:`.pipeline`         Fig. 1: DCNN scores, bilinear x8, fully connected CRF on one image
-- :mod:`.backbone`         the ResNet backbone in miniature: output stride, cost, RF, MSC
-- :mod:`.exercises`        the tutorials' exercise checks and the student notebooks
+- :mod:`.pipeline`          Fig. 1: DCNN scores, bilinear x8, fully connected CRF on one image
+- :mod:`.backbone`          the ResNet backbone in miniature: output stride, cost, RF, MSC
 - :mod:`.crf_experiments`   the CRF's cross-validation, Fig. 5, Figs. 6 and 10
 - :mod:`.speed`             holes vs deinterlacing timed over rates; CPU vs GPU
 - :mod:`.figures`           every picture of figures/ and the tutorials (drawing only)
@@ -16,7 +15,7 @@ book uses the library as a reader would, and the command line uses both.
 - :mod:`.jobs`              the jobs, one module per topic
 - :mod:`.reproduce`         the runner behind ``python -m minideeplab reproduce``
 - :mod:`.tutorials`         executes tutorials/*.ipynb (``python -m minideeplab.paper.tutorials``)
-- :mod:`.exercises`         the checks of the tutorials' coding exercises
+- :mod:`.exercises`         the checks of the tutorials' coding exercises; the student notebooks
 
 Quick mode (``$MINIDEEPLAB_QUICK=1``, :func:`quick_mode`) asks the notebooks for small, fast
 runs; the test suite sets it.
