@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import backend, functional as F
+from .. import backend, functional as F, nn
 from ..crf import dense_crf
 from ..data.augment import to_batch
 
@@ -53,14 +53,18 @@ crf (L, H, W): the CRF's marginals."""
 
 
 def run_pipeline(model, image, crf_params=None):
-    """The three stages of Fig. 1 on one (H, W, 3) uint8 image (NumPy, on the CPU).
+    """The three stages of Fig. 1 on one (H, W, 3) uint8 image (NumPy, on the CPU), as
+    :func:`minideeplab.inference.predict_logits` runs the first two (the model's preprocessing,
+    its upsampling convention), keeping the stride-8 scores for the picture.
 
     ``crf_params``: keyword arguments of :func:`minideeplab.crf.dense_crf` (default: its own).
     """
-    x, _ = to_batch(image[None], preprocessing=model.preprocessing)
+    x, _ = to_batch(image[None], preprocessing=model.preprocessing)   # as predict_logits
     model.eval()
-    logits = model(x)                                          # (1, L, h, w), stride 8
-    up, _ = F.resize_bilinear(logits, image.shape[:2], align_corners=True)
+    with nn.no_cache():
+        logits = model(x)                                      # (1, L, h, w), stride 8
+    up, _ = F.resize_bilinear(logits, image.shape[:2],
+                              align_corners=getattr(model, "upsample_align_corners", True))
     probs = F.softmax(up.astype(np.float64), axis=1)[0].astype(np.float32)
     crf = dense_crf(image, probs, **(crf_params or {}))
     return PipelineResult(image, backend.asnumpy(logits[0]), backend.asnumpy(probs),
