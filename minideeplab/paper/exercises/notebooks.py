@@ -18,6 +18,8 @@ for the stubs, and the student notebook still runs top to bottom.
 import re
 from pathlib import Path
 
+from ...fileio import atomic_write_text
+
 __all__ = ["BEGIN", "END", "CODE_STUB", "ANSWER_STUB", "strip_solutions", "relink",
            "student_notebook",
            "has_solutions", "write_student_notebooks", "stale_student_notebooks"]
@@ -128,7 +130,7 @@ def write_student_notebooks(src_dir, out_dir):
     written = []
     for name, student in _students(src_dir):
         target = out_dir / name
-        target.write_text(_text(student), encoding="utf-8")
+        atomic_write_text(target, _text(student))
         written.append(target)
     for old in out_dir.glob("*.ipynb"):
         if old not in written:
