@@ -271,11 +271,18 @@ def load_pth(path):
     ValueError : not a torch.save file, or a damaged one
     """
     path = str(path)
-    if zipfile.is_zipfile(path):
-        obj = _read_zip(path)
-    else:
-        with open(path, "rb") as f:
-            obj = _read_legacy(path, f)
+    try:
+        if zipfile.is_zipfile(path):
+            obj = _read_zip(path)
+        else:
+            with open(path, "rb") as f:
+                obj = _read_legacy(path, f)
+    except ValueError:                   # ours, UnsafePickleError included: already clear
+        raise
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise ValueError(f"load_pth: {path} is damaged or not a torch.save file "
+                         f"({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
         raise ValueError(f"load_pth: {path} holds a {type(obj).__name__}, not a state dict "
                          "(save model.state_dict(), not the model)")

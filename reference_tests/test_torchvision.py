@@ -220,3 +220,16 @@ def test_no_cache_same_numbers_and_no_backward():
         assert all(m.cache is None for _, m in model.named_modules())
     model(g["x"])                                   # caches again after the block
     assert model.backbone.stem.conv1.cache is not None
+
+
+@pytest.mark.parametrize("name", ["tiny_zip.pth", "tiny_legacy.pth"])
+@pytest.mark.parametrize("damage", ["truncated", "zip magic only", "empty"])
+def test_load_pth_damaged_files_are_value_errors_naming_the_file(tmp_path, name, damage):
+    """Truncated or garbled weight files end in a ValueError naming the file (which the
+    command line reports in one line), never a bare UnpicklingError or EOFError."""
+    data = open(os.path.join(FIXTURES, name), "rb").read()
+    bad = tmp_path / f"bad_{name}"
+    bad.write_bytes({"truncated": data[:len(data) // 2], "zip magic only": b"PK\x03\x04 junk",
+                     "empty": b""}[damage])
+    with pytest.raises(ValueError, match=f"load_pth: .*bad_{name}"):
+        load_pth(bad)
