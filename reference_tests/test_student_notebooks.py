@@ -2,6 +2,7 @@
 else, the committed student versions match their sources, they run top to bottom with every
 check saying "not implemented yet", and the solution notebooks pass every check.
 """
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,17 @@ def test_committed_solution_notebook_passes_every_check(path):
     nb = nbformat.read(path, as_version=4)
     statuses, calls = exercise_checks(nb)
     assert len(statuses) == calls and set(statuses) <= {"PASSED"}
+
+
+def test_relative_links_of_the_tutorials_resolve():
+    """Every relative markdown link of the notebooks (solution and student) and of
+    tutorials/README.md points to a file or folder of the repository (library modules move)."""
+    link = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s]+)\)")
+    pages = [(p, "\n".join(c.source for c in nbformat.read(p, as_version=4).cells
+                            if c.cell_type == "markdown"))
+             for p in sorted(TUTORIALS.glob("*.ipynb")) + STUDENT_NOTEBOOKS]
+    pages.append((TUTORIALS / "README.md", (TUTORIALS / "README.md").read_text()))
+    broken = [f"{p.relative_to(TUTORIALS.parent)}: {t}" for p, text in pages
+              for t in link.findall(text) if not (p.parent / t.split("#")[0]).exists()]
+    assert not broken, broken
+    assert link.findall("[a](../x.py) [b](https://e.org) [c](#top)") == ["../x.py"]
