@@ -13,7 +13,9 @@ minideeplab's column is measured.
 
 Reported per (arch, size): median forward time, peak RSS of the process (imports, weights and
 the forward), the ratios ours / PyTorch (goal: <= 1.5 for both), and the RSS after loading the
-model (before any forward), so that the forward's own memory can be read off.
+model (before any forward), so that the forward's own memory can be read off. Then the peak RSS
+of ``minideeplab.inference.predict`` (preprocessing, forward, upsampling, softmax) with
+ResNet-101 on a 513x513 image, against PyTorch's forward of the same size.
 Writes ``benchmarks/results/torchvision.md`` (and ``.json``).
 """
 import argparse
@@ -43,7 +45,19 @@ def worker(impl, arch, size, repeats, threads):
 
     import numpy as np
     x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
-    if impl == "torch":
+    if impl == "predict":                          # the whole of inference.predict
+        sys.path.insert(0, ROOT)
+        import dataclasses
+
+        from minideeplab.inference import predict
+        from minideeplab.models import build_torchvision
+        model = build_torchvision(arch, 21)
+        model.preprocessing = dataclasses.replace(model.preprocessing, resize_shorter=None)
+        image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+        def forward():
+            return predict(model, image)[1]
+    elif impl == "torch":
         import torch
         from torchvision.models import segmentation
         torch.set_num_threads(threads)
@@ -106,7 +120,7 @@ def table(rows, machine, threads):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--worker", choices=("ours", "torch"))
+    p.add_argument("--worker", choices=("ours", "predict", "torch"))
     p.add_argument("--arch", choices=ARCHS)
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--size", type=int)
@@ -115,6 +129,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--torch-python", help="a Python with torch and torchvision installed")
     p.add_argument("--out", default=os.path.join(HERE, "results", "torchvision"))
+    p.add_argument("--no-predict", dest="predict", action="store_false",
+                   help="skip the peak memory of inference.predict (ResNet-101, 513x513)")
     a = p.parse_args()
     if a.worker:
         return worker(a.worker, a.arch, a.size, a.repeats, a.threads)
@@ -130,7 +146,21 @@ def main():
                                           a.threads)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    text = table(rows, describe_machine(), a.threads)
+    if a.predict:
+        pred = run_worker(sys.executable, "predict", "deeplabv3_resnet101", 513, 1, a.threads)
+        torch_row = next((r.get("torch") for r in rows if r["arch"] == "deeplabv3_resnet101"
+                          and r["size"] == 513), None)
+        rows.append(dict(arch="deeplabv3_resnet101", size=513, predict=pred, torch=torch_row))
+        print(json.dumps(pred), flush=True)
+    text = table([r for r in rows if "ours" in r], describe_machine(), a.threads)
+    for r in rows:
+        if "predict" in r:
+            p, t = r["predict"], r["torch"]
+            text += (f"\n`inference.predict` (uint8 image -> labels and probabilities, no "
+                     f"backward caches), deeplabv3_resnet101 on a 513x513 image: peak RSS "
+                     f"{p['peak_rss_mb']:.0f} MB, {p['time_s']:.2f} s"
+                     + (f"; PyTorch's torch.no_grad() forward above: {t['peak_rss_mb']:.0f} MB, "
+                        f"ratio {p['peak_rss_mb'] / t['peak_rss_mb']:.2f}" if t else "") + "\n")
     print(text)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     from minideeplab.fileio import atomic_write_text

@@ -17,6 +17,11 @@ choices of its own; :class:`~.resnet.DeepLabResNet` builds it with these options
 ``model(x)`` gives the logits at output stride 8, torchvision's
 ``model.classifier(model.backbone(x)["out"])``; torchvision then resizes them bilinearly to
 the input size (``align_corners=False``), as :func:`minideeplab.functional.resize_bilinear`.
+The model's ``preprocessing`` is torchvision's evaluation transform of these weights
+(:data:`minideeplab.preprocess.TORCHVISION_SEGMENTATION`: shorter side resized to 520, ImageNet
+normalisation) and its ``upsample_align_corners`` is False, so
+:func:`minideeplab.inference.predict` feeds a photo as torchvision does and resizes the logits
+straight back to the photo's size.
 
 The auxiliary head (``aux_classifier.*``, an FCN head on layer3 used only as a training loss)
 is accepted and ignored: it does not change ``out``, and :func:`save_torchvision` writes a
