@@ -33,6 +33,7 @@ __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_
 METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
 PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_softmax)
+PARALLEL_BUILD_PIXELS = 2 ** 20   # above, the kernels are built one after the other (memory)
 
 
 def check_crf_inputs(fn, image, probs, **params):
@@ -79,8 +80,11 @@ def unary_from_probs(probs):
     """(L, H, W) probabilities -> (N, L) float32 unary ``U = -log max(P, PROB_FLOOR)``."""
     xp = backend.get_array_module(probs)
     L = probs.shape[0]
-    p = xp.maximum(probs.astype(xp.float32), PROB_FLOOR)
-    return -xp.log(p).reshape(L, -1).T.copy()           # (L, H, W) -> (N, L), N = H*W
+    U = xp.empty((probs[0].size, L), dtype=xp.float32)                  # (N, L), N = H*W
+    for l in range(L):          # one label at a time: no (L, H, W) temporaries
+        p = xp.maximum(probs[l].reshape(-1), PROB_FLOOR, dtype=xp.float32)
+        U[:, l] = xp.log(p, out=p)
+    return xp.negative(U, out=U)
 
 
 def spatial_features(H, W, theta, xp):
@@ -122,7 +126,8 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
     normalization : "symmetric" | "after" | "before" | "none", see below
     return_history : also return the marginals and scores after every iteration (paper Fig. 5)
     threads : CPU threads (default: the cores this process may use); the two kernels are
-        built in parallel and the labels filtered in blocks, one per thread
+        built in parallel (up to 2^20 pixels; above, one after the other, which bounds the
+        peak memory) and the labels filtered in blocks, one per thread
         (:func:`~minideeplab.crf.meanfield.mean_field`). Results do not depend on it beyond
         float32 rounding. Ignored on the GPU.
 
@@ -183,7 +188,7 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         make, weight = kernel
         return normalized_filter(make(), normalization, weight)
 
-    if threads > 1 and len(kernels) > 1 and xp is numpy:
+    if threads > 1 and len(kernels) > 1 and xp is numpy and H * W <= PARALLEL_BUILD_PIXELS:
         backend.sparse_module(xp)       # import scipy.sparse here, not in two threads at once
         with ThreadPoolExecutor(len(kernels)) as pool:
             filters = list(pool.map(build, kernels))

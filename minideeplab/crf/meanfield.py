@@ -31,6 +31,7 @@ __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "Mean
 
 NORMALIZATIONS = ("symmetric", "after", "before", "none")
 _TINY = 1e-20   # the reference code's guard: 1 / sqrt(n + 1e-20)
+BLOCK_BYTES = 2 ** 27   # at most 128 MiB for the filters' intermediate arrays in flight
 
 MeanFieldHistory = namedtuple("MeanFieldHistory", "Q scores")
 MeanFieldHistory.__doc__ = """Lists of length iterations + 1: ``Q[t]`` and ``scores[t]`` after t
@@ -166,9 +167,11 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
         so that the message of kernel m is ``filters[m](Q)``, (N, L)
     iterations : int >= 0
     return_history : also return a :class:`MeanFieldHistory` of (N, L) copies
-    threads : int >= 1, CPU threads: the labels are split into this many blocks, each
-        filtered by its own thread (every label's message is independent of the others';
-        only the softmax combines them). Ignored on the GPU (one block).
+    threads : int >= 1, CPU threads: the labels are split into (at least) this many blocks,
+        filtered in parallel (every label's message is independent of the others'; only the
+        softmax combines them). Large images get more, smaller blocks, so that the
+        intermediate arrays of the filters' product chains in flight stay within
+        :data:`BLOCK_BYTES`. Ignored on the GPU (one block unless memory asks for more).
 
     Returns
     -------
@@ -177,31 +180,46 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     """
     xp = backend.get_array_module(unary)
     N, L = unary.shape
-    blocks = label_blocks(L, threads if xp is numpy else 1)
-    unary = [xp.ascontiguousarray(unary[:, b]) for b in blocks]   # no copy for one block
-    scores = [-u for u in unary]             # buffers allocated once, reused every iteration
-    Q = [xp.empty_like(u) for u in unary]
-    workers = _Workers(len(blocks))
+    threads = threads if xp is numpy else 1
+    # enough blocks that the two (rows, L_b) float32 arrays of the product chains in flight
+    # (one per thread) stay within BLOCK_BYTES (rows: the lattice's vertices, 3M at
+    # Cityscapes size)
+    rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
+    n_blocks = max(threads, -(-2 * 4 * rows * L * threads // BLOCK_BYTES))
+    blocks = label_blocks(L, n_blocks)
+    unary = [unary[:, b] for b in blocks]     # views
+    scores = [xp.negative(u) for u in unary]  # (N, L_b) each
+    workers = _Workers(min(threads, len(blocks)))
 
-    def messages(k):                          # scores = -U + sum_m filt_m(Q), one label block
-        s = scores[k]
-        xp.negative(unary[k], out=s)
+    def messages(k):
+        """scores = -U + sum_m filt_m(Q) for label block k, in the last product's output; the
+        block's Q is dropped as soon as it is used (the softmax then writes into scores and
+        they become the next Q), so one (N, L) array fewer is alive at the peak."""
+        q, Q[k] = Q[k], None
+        s = None
         for filt in filters:                  # message passing, one product chain per kernel
-            s += filt(Q[k])
-        return s
+            m = filt(q)
+            s = m if s is None else xp.add(s, m, out=s)
+        del q
+        scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
 
     def joined(arrays):
         return arrays[0].copy() if len(arrays) == 1 else xp.concatenate(arrays, axis=1)
 
     try:
-        _softmax_blocks(scores, Q, workers)
-        history = MeanFieldHistory([joined(Q)], [joined(scores)]) if return_history else None
-        for _ in range(iterations):
-            workers.map(messages, range(len(blocks)))
-            _softmax_blocks(scores, Q, workers)
+        history = MeanFieldHistory([], [joined(scores)]) if return_history else None
+        Q = _softmax_blocks(scores, scores, workers)          # in place: scores become Q
+        scores = [None] * len(blocks)
+        for t in range(iterations + 1):
             if history is not None:
                 history.Q.append(joined(Q))
+            if t == iterations:
+                break
+            workers.map(messages, range(len(blocks)))
+            if history is not None:
                 history.scores.append(joined(scores))
+            Q = _softmax_blocks(scores, scores, workers)
+            scores = [None] * len(blocks)
     finally:
         workers.close()
     Q = Q[0] if len(Q) == 1 else xp.concatenate(Q, axis=1)
