@@ -6,11 +6,12 @@ transcription of the reference C++ lattice, for the array version; the geometry 
 
 Measured accuracy of the lattice (symmetric-normalised messages ``Kn Q``, relative L2 against the
 exact filter, Q the CRF's marginals): 2-D smoothness kernel 0.8-1.3% for theta_gamma 1..10 (the
-~1-2% of docs/conventions.md, "Permutohedral lattice"); 5-D appearance kernel 3.5-6.7% at theta_beta = 3..6 (4 synthetic 65x65
-images and a grace_hopper crop). The 5-D lattice kernel is not shift invariant (a point's self
-weight varies by about +-12% with its place in its simplex), acts like a Gaussian about 0.87x
-as wide, and is cut off beyond about 2 sigma; the reference code behaves the same (the
-transcription test below), so the bounds here are the measured values with a margin.
+~1-2% of docs/conventions.md, "Permutohedral lattice"); 5-D appearance kernel 3.5-6.7% at
+theta_beta = 3..6 (4 synthetic 65x65 images and a grace_hopper crop). The 5-D lattice kernel is not
+shift invariant (a point's self weight varies by about +-12% with its place in its simplex), acts
+like a Gaussian about 0.87x as wide, and is cut off beyond about 2 sigma; the reference code
+behaves the same (the transcription test below), so the bounds here are the measured values with a
+margin.
 """
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from minideeplab import backend
 from minideeplab.crf import LatticeFilter, NaiveFilter, dense_crf, lattice, naive
 from minideeplab.crf.dense import bilateral_features, spatial_features
 from minideeplab.crf.meanfield import normalized_filter
+from minideeplab.crf.workers import Workers
 from minideeplab.data import SyntheticShapes
 
 
@@ -82,6 +84,20 @@ def test_lattice_keys_are_64_bit():
     assert_close(LatticeFilter(f)(V), reference_lattice_filter(f, V), rtol=2e-5, atol=2e-6)
     with pytest.raises(ValueError, match="64-bit key"):
         LatticeFilter(np.random.default_rng(5).random((30, 5)) * 1e5)
+
+
+@pytest.mark.parametrize("d,spread", [(2, 60.0), (5, 8.0)])
+def test_lattice_rows_split_among_threads_give_the_same_messages(d, spread):
+    """Each thread takes its own points (splat, slice) and vertices (blurs); only the order of
+    the splat's sums changes."""
+    f = _random_points(7, 6000, d, spread)
+    filt = normalized_filter(LatticeFilter(f), "symmetric", 2.0)
+    assert min(filt.n_points, filt.n_vertices) >= lattice.MIN_PARALLEL_ROWS   # not the serial path
+    V = np.random.default_rng(8).random((6000, 5)).astype(np.float32)
+    serial = filt(V)
+    for n in (2, 3):
+        with Workers(n) as workers:
+            assert_close(filt(V, workers), serial, rtol=1e-5, atol=1e-6, name=f"{n} threads")
 
 
 @pytest.mark.parametrize("d", [2, 5])

@@ -22,7 +22,8 @@ from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
                     unary_from_probs)
-from .meanfield import NORMALIZATIONS, cpu_threads, mean_field, normalized_filter
+from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
+from .workers import cpu_threads
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
 

@@ -18,16 +18,15 @@ share nothing else.
 
 Shapes: N pixels (row-major, ``i = y*W + x``), L labels; U, Q and scores are (N, L) float32.
 """
-import os
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
 from .. import backend
+from .workers import Workers
 
 __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "MeanFieldHistory",
-           "cpu_threads", "label_blocks"]
+           "label_blocks", "BLOCK_BYTES"]
 
 NORMALIZATIONS = ("symmetric", "after", "before", "none")
 _TINY = 1e-20   # the reference code's guard: 1 / sqrt(n + 1e-20)
@@ -74,51 +73,23 @@ def normalized_filter(filt, normalization, weight=1.0):
                      f"choose one of {NORMALIZATIONS}")
 
 
-def cpu_threads():
-    """The number of CPU cores this process may run on (its affinity mask where the system has
-    one): the default number of threads of :func:`mean_field` and ``dense_crf``."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                                      # not Linux
-        return os.cpu_count() or 1
-
-
-def label_blocks(L, threads):
-    """Split L labels into at most ``threads`` contiguous blocks of near-equal size (slices)."""
-    n = max(1, min(int(threads), L))
+def label_blocks(L, n):
+    """Split L labels into at most n contiguous blocks of near-equal size (slices)."""
+    n = max(1, min(int(n), L))
     bounds = [round(i * L / n) for i in range(n + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-class _Workers:
-    """``map(fn, items)`` on a thread pool when there are several items, in place otherwise.
-
-    The heavy steps of the mean-field loop (scipy's sparse products, NumPy's ufuncs) release
-    the GIL, so label blocks run in parallel on the CPU cores; one block (the GPU, or one
-    thread) runs without any pool.
-    """
-
-    def __init__(self, n):
-        self.pool = ThreadPoolExecutor(n) if n > 1 else None
-
-    def map(self, fn, items):
-        return list(map(fn, items) if self.pool is None else self.pool.map(fn, items))
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown()
 
 
 def softmax(scores, out=None):
     """Softmax over labels (axis 1) of (N, L) scores, into ``out`` (which may be ``scores``)."""
     xp = backend.get_array_module(scores)
     return _softmax_blocks([scores], [xp.empty_like(scores) if out is None else out],
-                           _Workers(1))[0]
+                           Workers(1))[0]
 
 
 def _softmax_blocks(scores, out, workers):
     """Softmax over the labels of a pixel, its L labels split into blocks (lists of (N, L_b)
-    arrays, ``out`` may be ``scores``); returns ``out``.
+    arrays, ``out`` may be ``scores``), each worker taking a range of pixels; returns ``out``.
 
     Any per-pixel shift leaves the softmax unchanged. On the GPU the shift is each pixel's own
     maximum (one reduction kernel). On the CPU that reduction over 21 labels per row is slow
@@ -130,30 +101,34 @@ def _softmax_blocks(scores, out, workers):
     """
     xp = backend.get_array_module(scores[0])
     on_cpu = xp is numpy
+    ranges = workers.ranges(scores[0].shape[0])
     if on_cpu:
-        shift = max(workers.map(lambda s: float(s.max()), scores))
+        shift = max(workers.map(lambda r: max(float(s[r[0]:r[1]].max()) for s in scores),
+                                ranges))
     else:
         shift = scores[0].max(axis=1, keepdims=True)
         for s in scores[1:]:
             xp.maximum(shift, s.max(axis=1, keepdims=True), out=shift)
 
-    def exp_sums(k):                       # exp(s - shift) into out, and its row sums
-        xp.subtract(scores[k], shift, out=out[k])
-        xp.exp(out[k], out=out[k])
-        return xp.einsum("ij->i", out[k])   # (N,): 10x faster than sum(axis=1) on NumPy
+    def rows(r):
+        a, b = r
+        z = None
+        for s, o in zip(scores, out):          # exp(s - shift) into out, and its row sums
+            xp.subtract(s[a:b], shift if on_cpu else shift[a:b], out=o[a:b])
+            xp.exp(o[a:b], out=o[a:b])
+            zk = xp.einsum("ij->i", o[a:b])    # 10x faster than sum(axis=1) on NumPy
+            z = zk if z is None else xp.add(z, zk, out=z)
+        if on_cpu and not (z > 0).all():
+            bad = numpy.nonzero(~(z > 0))[0] + a
+            top = numpy.max([s[bad].max(axis=1) for s in scores], axis=0)[:, None]
+            for s, o in zip(scores, out):
+                o[bad] = numpy.exp(s[bad] - top)
+            z[bad - a] = sum(o[bad].sum(axis=1) for o in out)
+        inv = (1.0 / z)[:, None]
+        for o in out:
+            xp.multiply(o[a:b], inv, out=o[a:b])
 
-    sums = workers.map(exp_sums, range(len(scores)))
-    z = sums[0]
-    for zk in sums[1:]:
-        z += zk
-    if on_cpu and not (z > 0).all():
-        rows = numpy.nonzero(~(z > 0))[0]
-        top = numpy.max([s[rows].max(axis=1) for s in scores], axis=0)[:, None]
-        for s, o in zip(scores, out):
-            o[rows] = numpy.exp(s[rows] - top)
-        z[rows] = sum(o[rows].sum(axis=1) for o in out)
-    inv = (1.0 / z)[:, None]
-    workers.map(lambda o: xp.multiply(o, inv, out=o), out)
+    workers.map(rows, ranges)
     return out
 
 
@@ -167,11 +142,10 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
         so that the message of kernel m is ``filters[m](Q)``, (N, L)
     iterations : int >= 0
     return_history : also return a :class:`MeanFieldHistory` of (N, L) copies
-    threads : int >= 1, CPU threads: the labels are split into (at least) this many blocks,
-        filtered in parallel (every label's message is independent of the others'; only the
-        softmax combines them). Large images get more, smaller blocks, so that the
-        intermediate arrays of the filters' product chains in flight stay within
-        :data:`BLOCK_BYTES`. Ignored on the GPU (one block unless memory asks for more).
+    threads : int >= 1, CPU threads: each filter that can (``filt.parallel``) and the softmax
+        split their rows (pixels, lattice vertices) among them (:mod:`.workers`). Ignored on
+        the GPU. Large images are filtered in blocks of labels, one after the other, so that
+        the filters' intermediate arrays stay within :data:`BLOCK_BYTES`.
 
     Returns
     -------
@@ -181,15 +155,18 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     xp = backend.get_array_module(unary)
     N, L = unary.shape
     threads = threads if xp is numpy else 1
-    # enough blocks that the two (rows, L_b) float32 arrays of the product chains in flight
-    # (one per thread) stay within BLOCK_BYTES (rows: the lattice's vertices, 3M at
-    # Cityscapes size)
+    # label blocks, filtered one after the other, only to bound memory: the (rows, L_b)
+    # float32 arrays of a product chain (three with several threads: the splat's partial sums,
+    # the blur's input and output) stay within BLOCK_BYTES (rows: the lattice's vertices, 3M
+    # at Cityscapes size). One block for images of PASCAL size.
     rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
-    n_blocks = max(threads, -(-2 * 4 * rows * L * threads // BLOCK_BYTES))
-    blocks = label_blocks(L, n_blocks)
+    blocks = label_blocks(L, -(-(2 if threads == 1 else 3) * 4 * rows * L // BLOCK_BYTES))
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
-    workers = _Workers(min(threads, len(blocks)))
+    workers = Workers(threads)
+
+    def filtered(filt, q):                    # filters that can split their rows take workers
+        return filt(q, workers) if getattr(filt, "parallel", False) else filt(q)
 
     def messages(k):
         """scores = -U + sum_m filt_m(Q) for label block k, in the last product's output; the
@@ -198,7 +175,7 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
         q, Q[k] = Q[k], None
         s = None
         for filt in filters:                  # message passing, one product chain per kernel
-            m = filt(q)
+            m = filtered(filt, q)
             s = m if s is None else xp.add(s, m, out=s)
         del q
         scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
@@ -215,7 +192,8 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
                 history.Q.append(joined(Q))
             if t == iterations:
                 break
-            workers.map(messages, range(len(blocks)))
+            for k in range(len(blocks)):
+                messages(k)
             if history is not None:
                 history.scores.append(joined(scores))
             Q = _softmax_blocks(scores, scores, workers)
