@@ -52,7 +52,7 @@ import numpy
 from .. import backend
 from .workers import Workers
 
-__all__ = ["LatticeFilter", "build_lattice", "BLUR_WEIGHT"]
+__all__ = ["LatticeFilter", "build_lattice", "lattice_matrices", "BLUR_WEIGHT"]
 
 BLUR_WEIGHT = 0.5  # each neighbour's weight in one blur step (the centre's is 1)
 MIN_PARALLEL_ROWS = 4096   # fewer points or vertices: one thread (the pool's cost dominates)
@@ -207,6 +207,33 @@ def build_lattice(features):
 
     Parameters
     ----------
+    features : (N, d) float array, each feature already divided by its sigma, NumPy or CuPy
+
+    Returns
+    -------
+    splat : (M, N) float32 sparse matrix (see :func:`lattice_matrices`)
+    blurs : list of d+1 (M, M) float32 CSR matrices ``B_j = I + 1/2 (P_j + P_j^T)``, with
+        ``P_j[k, k'] = 1`` when k' is k's neighbour along lattice axis j; the filter is
+        ``K V ~ alpha S^T B_d ... B_0 S V``
+    """
+    splat, neighbours = lattice_matrices(features)
+    return splat, _blur_matrices(neighbours, backend.get_array_module(features))
+
+
+def _blur_matrices(neighbours, xp):
+    """``B_j = I + A_j`` as CSR matrices (what the filter applies as ``A_j X + X``)."""
+    if not neighbours:
+        return []
+    eye = backend.sparse_module(xp).identity(neighbours[0].shape[0], dtype=xp.float32,
+                                             format="csr")
+    return [(eye + A).tocsr() for A in neighbours]
+
+
+def lattice_matrices(features):
+    """The splat and neighbour matrices of the permutohedral lattice for ``features``.
+
+    Parameters
+    ----------
     features : (N, d) float array, each feature already divided by its sigma (the kernel is
         ``exp(-|f_i - f_j|^2 / 2)``), NumPy or CuPy
 
@@ -269,7 +296,7 @@ class LatticeFilter:
     def __init__(self, features):
         xp = self.xp = backend.get_array_module(features)
         self.n_points, self.dim = features.shape
-        self.raw_splat, self.neighbours = build_lattice(features)
+        self.raw_splat, self.neighbours = lattice_matrices(features)
         self.n_vertices = self.raw_splat.shape[0]
         self.alpha = 1.0 / (1.0 + 2.0 ** (-self.dim))   # the reference's slice scaling
         T = self.raw_splat.T                  # NumPy: the point-major CSR itself (a view)
@@ -298,9 +325,7 @@ class LatticeFilter:
     def blurs(self):
         """The d+1 blur matrices ``B_j = I + A_j`` (M, M) as CSR, built on request (the filter
         itself applies ``B_j V = A_j V + V`` from the neighbour matrices)."""
-        sp = backend.sparse_module(self.xp)
-        eye = sp.identity(self.n_vertices, dtype=self.xp.float32, format="csr")
-        return [(eye + A).tocsr() for A in self.neighbours]
+        return _blur_matrices(self.neighbours, self.xp)
 
     def _scaled_by_point(self, A, scale):
         """A copy of A (the splat or the slice) with every entry of point n times scale[n]."""
