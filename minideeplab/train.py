@@ -254,8 +254,13 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", refresh=False)
                 last = self.iteration == until
                 if _due(self.iteration, c.val_every) or last:
-                    with clock.paused() as seconds:
-                        message = self._validate(seconds, loss)
+                    try:
+                        with clock.paused() as seconds:
+                            message = self._validate(seconds, loss)
+                    except DataError as e:  # a damaged val file: the step is done, save it
+                        self.elapsed = clock.seconds()
+                        _close(bar)
+                        raise self._stop_on_data_error(e, validating=True) from e
                     if log and not self.progress:
                         log(message)
                 if self.out_dir and (_due(self.iteration, c.checkpoint_every) or last):
@@ -302,9 +307,10 @@ class Trainer:
     def rngs(self):
         return {"data": self.data_rng, **ckpt.module_rngs(self.model)}
 
-    def _stop_on_data_error(self, error):
-        """Checkpoint the finished iterations (the data generator was rewound to the failed
-        batch) and return the DataError to raise: nothing done so far is lost."""
+    def _stop_on_data_error(self, error, validating=False):
+        """Checkpoint the finished iterations (a failed batch rewound the data generator;
+        validation draws no random numbers) and return the DataError to raise: nothing done
+        so far is lost."""
         saved = self.last_checkpoint is not None and self.last_checkpoint[1] == self.iteration
         if self.out_dir and not saved and self.iteration > 0:
             self.save(os.path.join(self.out_dir, "checkpoint.npz"))
@@ -314,9 +320,11 @@ class Trainer:
                      f"remove the file and resume from it")
         else:
             where = ("no iteration had finished" if self.iteration == 0 else
-                     f"{self.iteration} iterations are lost (no out_dir)")
-        return DataError(f"{error}\ntraining stopped before iteration {self.iteration + 1}; "
-                         f"{where}", getattr(error, "path", None))
+                     f"the {self.iteration} finished iterations are not saved (no out_dir)")
+        when = (f"while validating after iteration {self.iteration}" if validating else
+                f"before iteration {self.iteration + 1}")
+        return DataError(f"{error}\ntraining stopped {when}; {where}",
+                         getattr(error, "path", None))
 
     def save(self, path):
         """Write an atomic checkpoint (model, optimiser, generators, config, history).

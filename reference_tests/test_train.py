@@ -277,6 +277,22 @@ def test_a_corrupt_file_mid_run_saves_the_finished_iterations(tmp_path):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_a_corrupt_val_file_saves_the_finished_iterations(tmp_path):
+    flaky = _Flaky(SyntheticShapes("val", 2, size=33, preset="large"))
+    trainer = Trainer(SMALL.replace(val_every=2), out_dir=str(tmp_path), val_set=flaky,
+                      progress=False)
+    trainer.run(until=3, log=None)
+    flaky.broken = True
+    path = str(tmp_path / "checkpoint.npz")
+    with pytest.raises(DataError, match=rf"\ntraining stopped while validating after iteration "
+                                        rf"4; the 4 finished iterations are saved in '{path}'"):
+        trainer.run(log=None)
+    assert checkpoint.load_checkpoint(path).iteration == 4
+    with pytest.raises(DataError, match="the 3 finished iterations are not saved"):
+        no_out = Trainer(SMALL.replace(val_every=3), val_set=flaky, progress=False)
+        no_out.run(log=None)
+
+
 def test_trainer_checks_out_dir_before_any_work(tmp_path, monkeypatch):
     from minideeplab.fileio import OutputPathError
     (tmp_path / "file").write_text("x")
