@@ -33,3 +33,19 @@ def test_torchvision_weights_path_reads_the_environment(tmp_path, monkeypatch):
     assert pipeline.torchvision_weights_path() is None
     (cache / "deeplabv3_resnet50_coco-cd0a2569.pth").write_bytes(b"x")
     assert pipeline.torchvision_weights_path().endswith("deeplabv3_resnet50_coco-cd0a2569.pth")
+
+
+def test_device_timing_figure_has_no_bars_on_its_log_axis():
+    from matplotlib.patches import Rectangle
+
+    from minideeplab.paper.figures import fig_device_timing
+    from minideeplab.paper.speed import DeviceTiming
+    rows = [DeviceTiming(w, d, s) for w, d, s in (("conv", "cpu", 0.5), ("conv", "gpu", 0.01),
+                                                 ("crf", "cpu", 2.0), ("crf", "gpu", 0.5))]
+    fig = fig_device_timing(rows)
+    log_ax, ratio_ax = fig.axes[:2]
+    assert log_ax.get_yscale() == "log"
+    assert not [p for p in log_ax.patches if isinstance(p, Rectangle)]
+    heights = sorted(round(p.get_height(), 6) for p in ratio_ax.patches)
+    assert heights == [4.0, 50.0] and ratio_ax.get_ylim()[0] == 0
+    assert len(fig_device_timing(rows[::2]).axes) == 1                # cpu only: one panel
