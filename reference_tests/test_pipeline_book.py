@@ -49,3 +49,17 @@ def test_device_timing_figure_has_no_bars_on_its_log_axis():
     heights = sorted(round(p.get_height(), 6) for p in ratio_ax.patches)
     assert heights == [4.0, 50.0] and ratio_ax.get_ylim()[0] == 0
     assert len(fig_device_timing(rows[::2]).axes) == 1                # cpu only: one panel
+
+
+def test_fig5_has_row_labels_and_one_colour_bar_per_row():
+    from minideeplab.crf import MeanFieldHistory
+    from minideeplab.paper.figures import fig5_meanfield
+    rng = np.random.default_rng(0)
+    scores = [rng.standard_normal((3, 8, 8)).astype(np.float32) for _ in range(4)]
+    Q = [np.exp(s) / np.exp(s).sum(axis=0) for s in scores]
+    fig = fig5_meanfield(np.zeros((8, 8, 3), np.uint8), MeanFieldHistory(Q, scores), 1,
+                         steps=(0, 1, 3))
+    labels = {a.get_ylabel() for a in fig.axes}
+    assert "score map\n(before softmax)" in labels and "belief map\n(after softmax)" in labels
+    bars = sorted(a.get_ylabel() for a in fig.axes if a.get_label() == "<colorbar>")
+    assert bars == ["belief", "score"]

@@ -32,15 +32,23 @@ def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
     style_axes(ax, title="image")
     scores = [np.asarray(history.scores[t][label_index]) for t in steps]
     lo, hi = min(s.min() for s in scores), max(s.max() for s in scores)
+    tops, bottoms = [], []
     for k, t in enumerate(steps):
         top = fig.add_subplot(2, cols, k + 2)
-        top.imshow(scores[k], cmap="jet", vmin=lo, vmax=hi)
+        im_top = top.imshow(scores[k], cmap="jet", vmin=lo, vmax=hi)
         style_axes(top, title="DCNN output" if t == 0 else f"iteration {t}")
         bottom = fig.add_subplot(2, cols, cols + k + 2)
-        bottom.imshow(np.asarray(history.Q[t][label_index]), cmap="jet", vmin=0, vmax=1)
+        im_bottom = bottom.imshow(np.asarray(history.Q[t][label_index]), cmap="jet", vmin=0,
+                                  vmax=1)
         for a in (top, bottom):
             a.set_xticks([])
             a.set_yticks([])
+        tops.append(top)
+        bottoms.append(bottom)
+    tops[0].set_ylabel("score map\n(before softmax)", fontsize=8)
+    bottoms[0].set_ylabel("belief map\n(after softmax)", fontsize=8)
+    fig.colorbar(im_top, ax=tops, shrink=0.8, label="score")
+    fig.colorbar(im_bottom, ax=bottoms, shrink=0.8, label="belief")
     fig.add_subplot(2, cols, cols + 1).set_axis_off()
     caption(fig, "The DCNN's scores are smooth and blobby; a few mean-field iterations of the "
                  "fully connected CRF snap the belief to the object's edges.")
