@@ -10,6 +10,7 @@ import math
 import numbers
 
 from . import checkpoint as ckpt
+from .checks import check_int
 from .models import MODEL_NAMES
 
 __all__ = ["TrainConfig", "make_datasets", "array_source", "config_from_checkpoint"]
@@ -99,10 +100,6 @@ _POSITIVE_INTS = ("image_size", "num_train", "num_val", "crop_size", "batch_size
 _NONNEGATIVE_INTS = ("val_every", "checkpoint_every", "seed")
 
 
-def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 def _is_real(v):
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -121,11 +118,7 @@ def _check_config(c):
             raise TypeError(f"{fn}: {name} must be True or False, got {getattr(c, name)!r}")
     for names, low in ((_POSITIVE_INTS, 1), (_NONNEGATIVE_INTS, 0)):
         for name in names:
-            value = getattr(c, name)
-            if not _is_int(value):
-                raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
-            if value < low:
-                raise ValueError(f"{fn}: {name} must be >= {low}, got {value}")
+            check_int(fn, name, getattr(c, name), low)
     ranges = {"base_lr": (0, None, False), "input_scale": (0, None, False),
               "power": (0, None, True), "gamma": (0, 1, True), "momentum": (0, 1, True),
               "weight_decay": (0, None, True)}
