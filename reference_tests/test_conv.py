@@ -266,3 +266,38 @@ def test_holes_forward_by_bands_of_channels_equals_direct(monkeypatch, stride, r
     monkeypatch.setattr(im2col_module, "COLUMN_BUDGET", 2 * 9 * OH * OW * 2)
     y = F.conv2d(x, w, padding=rate, stride=stride, rate=rate, method="holes")[0]
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("H, W, rate, pad", [(9, 7, 4, 4), (6, 11, 6, 6), (8, 8, 2, 1), (5, 5, 9, 9)])
+def test_valid_taps_forward_equals_direct(H, W, rate, pad):
+    """Skipping the products with zero padding (large rates on small maps) is exact; the last
+    case has every off-centre tap in the padding."""
+    import importlib
+    im2col_module = importlib.import_module("minideeplab.functional.im2col")
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3, H, W)), rng.standard_normal((4, 3, 3, 3))
+    expected = F.conv2d(x, w, padding=pad, rate=rate, method="direct")[0]
+    x_t = im2col_module.pad_to_chwn(x, pad, pad)
+    y = im2col_module.from_chwn(
+        im2col_module.valid_taps_forward_chwn(x_t, w, rate, (pad, pad), (H, W)))
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_takes_the_valid_taps_path_for_big_sparse_layers(monkeypatch):
+    import importlib
+    conv_module = importlib.import_module("minideeplab.functional.conv")
+    im2col_module = importlib.import_module("minideeplab.functional.im2col")
+    assert im2col_module.skips_enough((41, 41), (36, 36), (256, 2048, 3, 3), 36, 1)
+    assert not im2col_module.skips_enough((65, 65), (12, 12), (256, 2048, 3, 3), 12, 1)
+    assert not im2col_module.skips_enough((9, 7), (4, 4), (4, 3, 3, 3), 4, 2)   # small
+    calls = []
+    monkeypatch.setattr(conv_module, "skips_enough", lambda *a: True)
+    real = conv_module.valid_taps_forward_chwn
+    monkeypatch.setattr(conv_module, "valid_taps_forward_chwn",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((1, 3, 7, 6)), rng.standard_normal((2, 3, 3, 3))
+    y = F.conv2d(x, w, padding=5, rate=5)[0]
+    assert calls == [1]
+    np.testing.assert_allclose(y, F.conv2d(x, w, padding=5, rate=5, method="direct")[0],
+                               rtol=1e-12, atol=1e-12)

@@ -33,7 +33,7 @@ from ..checks import (check_array, check_cache, check_choice, check_grad, check_
                       check_pair, check_same_dtype, conv_output_size)
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
-                     tap_slices, to_chwn)
+                     skips_enough, tap_slices, to_chwn, valid_taps_forward_chwn)
 
 __all__ = ["conv2d", "conv2d_backward", "METHODS"]
 
@@ -100,7 +100,11 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
                           inner)
     elif method == "holes":
         x_saved = pad_to_chwn(x, ph, pw)                                 # (C, Hp, Wp, N)
-        y = from_chwn(holes_forward_chwn(x_saved, w, stride, rate))      # (N, O, OH, OW)
+        if stride == 1 and skips_enough((H, W), (ph, pw), w.shape, rate, N):
+            y_t = valid_taps_forward_chwn(x_saved, w, rate, (ph, pw), (H, W))
+        else:
+            y_t = holes_forward_chwn(x_saved, w, stride, rate)           # (O, OH, OW, N)
+        y = from_chwn(y_t)                                               # (N, O, OH, OW)
     else:
         x_saved = x_pad = pad2d(x, ph, pw)
         y = _direct_forward(x_pad, w, stride, rate)

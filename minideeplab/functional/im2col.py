@@ -20,7 +20,8 @@ from .. import backend
 from ..checks import conv_output_size
 
 __all__ = ["pad2d", "tap_slices", "to_chwn", "pad_to_chwn", "from_chwn", "im2col", "col2im",
-           "holes_forward_chwn", "holes_backward_chwn", "COLUMN_BUDGET"]
+           "holes_forward_chwn", "holes_backward_chwn", "COLUMN_BUDGET", "valid_tap_ranges",
+           "valid_taps_forward_chwn"]
 
 # The forward's column matrix is built for a band of input channels at a time when the whole
 # would hold more numbers than this (16M: 64 MB in float32). DeepLabV3's rate-36 ASPP branch on a
@@ -159,3 +160,56 @@ def holes_backward_chwn(dy_t, x_t, w, stride, rate):
     dw = dy2 @ cols.T                                      # (O, CKK), summed over the batch
     dcols = w.reshape(O, C * KH * KW).T @ dy2              # (CKK, OH*OW*N)
     return col2im(dcols, x_t.shape, KH, KW, stride, rate), dw.reshape(w.shape)
+
+
+def valid_tap_ranges(size, pad, out_size, rate, kernel):
+    """Per tap k: the output range [i0, i1) whose tap reads a real (not padding) input.
+
+    With stride 1, output i's tap k reads padded position ``i + rate*k``, real when
+    ``pad <= i + rate*k < pad + size``. Returns a list of (i0, i1), empty when i1 <= i0.
+    """
+    return [(max(0, pad - rate * k), min(out_size, pad + size - rate * k)) for k in range(kernel)]
+
+
+def valid_taps_forward_chwn(x_t, w, rate, padding, size):
+    """Stride-1 atrous convolution that skips the products with zero padding, exactly.
+
+    DeepLab's large rates on small maps (v3's ASPP at rate 36 on a 41x41 map) make most taps
+    of most outputs fall into the padding: im2col would multiply those zeros in. Here each
+    tap (p, q) is one GEMM ``w[:, :, p, q] @ x`` over only the outputs whose input under that
+    tap is real, added into the output: the same sum without the zero terms.
+
+    x_t (C, Hp, Wp, N) padded by ``padding`` = (ph, pw) around the real ``size`` = (H, W);
+    w (O, C, KH, KW) -> y_t (O, OH, OW, N).
+    """
+    xp = backend.get_array_module(x_t, w)
+    C, Hp, Wp, N = x_t.shape
+    O, _, KH, KW = w.shape
+    OH = conv_output_size(Hp, KH, stride=1, rate=rate)
+    OW = conv_output_size(Wp, KW, stride=1, rate=rate)
+    rows = valid_tap_ranges(size[0], padding[0], OH, rate, KH)
+    cols = valid_tap_ranges(size[1], padding[1], OW, rate, KW)
+    y_t = xp.zeros((O, OH, OW, N), dtype=x_t.dtype)
+    w_taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1))            # (KH, KW, O, C)
+    for p, (i0, i1) in enumerate(rows):
+        for q, (j0, j1) in enumerate(cols):
+            if i1 <= i0 or j1 <= j0:
+                continue
+            xs = x_t[:, i0 + rate * p:i1 + rate * p, j0 + rate * q:j1 + rate * q, :]
+            part = w_taps[p, q] @ xp.ascontiguousarray(xs).reshape(C, -1)
+            y_t[:, i0:i1, j0:j1, :] += part.reshape(O, i1 - i0, j1 - j0, N)
+    return y_t
+
+
+def skips_enough(size, padding, w_shape, rate, N):
+    """Whether :func:`valid_taps_forward_chwn` beats im2col: a big layer (>= 64M products)
+    where at most 60% of the im2col products touch real inputs."""
+    O, C, KH, KW = w_shape
+    Hp, Wp = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
+    OH = conv_output_size(Hp, KH, stride=1, rate=rate)
+    OW = conv_output_size(Wp, KW, stride=1, rate=rate)
+    if KH * KW == 1 or O * C * KH * KW * OH * OW * N < 2 ** 26:
+        return False
+    rows = sum(max(0, b - a) for a, b in valid_tap_ranges(size[0], padding[0], OH, rate, KH))
+    cols = sum(max(0, b - a) for a, b in valid_tap_ranges(size[1], padding[1], OW, rate, KW))
+    return rows * cols <= 0.6 * KH * KW * OH * OW
