@@ -183,7 +183,7 @@ def child(task, *args, one_thread=False):
 
 
 def pascal(repeats, reference):
-    from minideeplab.crf.meanfield import cpu_threads
+    from minideeplab.crf.workers import cpu_threads
     modes = [(f"default threads (ours {cpu_threads()}, C++ 1)", "default", False),
              ("one thread for both", 1, True)]
     runs = {label: child("pascal", threads, repeats, int(reference), one_thread=one)
