@@ -166,13 +166,16 @@ def _csr(xp, data, indices, indptr, shape, canonical=True):
 
 
 def _major_block(A, start, stop):
-    """Rows start:stop of a CSR matrix (columns of a CSC one) as a matrix of the same format
-    whose data and indices are views of A's (only the short indptr is new)."""
+    """Rows start:stop of a scipy CSR matrix (columns of a CSC one) as a matrix of the same
+    format whose data and indices are views of A's (only the short indptr is new)."""
     p = A.indptr
     lo, hi = int(p[start]), int(p[stop])
-    arrays = (A.data[lo:hi], A.indices[lo:hi], p[start:stop + 1] - p[start])
     n = stop - start
-    return type(A)(arrays, shape=(n, A.shape[1]) if A.format == "csr" else (A.shape[0], n))
+    block = type(A)((n, A.shape[1]) if A.format == "csr" else (A.shape[0], n), dtype=A.dtype)
+    # set, not passed to the constructor: scipy copies a view of less than half its base
+    block.data, block.indices = A.data[lo:hi], A.indices[lo:hi]
+    block.indptr = p[start:stop + 1] - p[start]
+    return block
 
 
 def _index_dtype(xp, *sizes):
