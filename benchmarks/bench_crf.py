@@ -9,9 +9,10 @@ Three measurements, each in a fresh process:
    Wall time of ``dense_crf`` (lattices built inside) and, with ``--reference``, of the C++
    code on the same unary (``pydensecrf``: ``pip install pydensecrf2``, never a dependency of
    the library or the tests), measured alternately in one process (median of the rounds);
-   the agreement of the two (argmax, mean and max |dQ|); where our time goes. Twice: with each
-   implementation's default threads (ours: one per core, ``dense_crf(threads=None)``; the C++
-   code has none) and with one thread for both (``threads=1``, OMP/OpenBLAS/MKL limited to 1).
+   the agreement of the two (argmax, mean and max |dQ|); where our time goes. Twice: with the
+   default environment and with OMP/OpenBLAS/MKL limited to one thread (neither
+   implementation starts threads of its own: scipy's sparse products hold the GIL, so
+   threads were measured to bring nothing, see docs/conventions.md).
 2. Cityscapes size, 2048x1024, 19 labels, 10 iterations, ResNet setting (the photo upscaled,
    plus pixel noise sd 8 so its colours vary like a real photo's): time and peak RSS
    (``resource.getrusage``) of a process that loads the inputs (saved as .npy by the parent)
@@ -107,7 +108,7 @@ def _breakdown(image, probs, params, repeats):
     return ms, out["build appearance"].n_vertices, out["build smoothness"].n_vertices
 
 
-def child_pascal(threads, repeats, reference):
+def child_pascal(repeats, reference):
     """Per setting: our time and the C++ code's (alternating), agreement, our breakdown."""
     import time
     import numpy as np
@@ -120,7 +121,7 @@ def child_pascal(threads, repeats, reference):
         got = {}
 
         def ours():
-            got["ours"] = dense_crf(image, probs, threads=threads, **kw)
+            got["ours"] = dense_crf(image, probs, **kw)
 
         def cpp():
             got["cpp"] = reference_crf(image, probs, **kw)
@@ -150,7 +151,7 @@ def child_pascal(threads, repeats, reference):
     return results
 
 
-def child_cityscapes(who, threads, folder):
+def child_cityscapes(who, folder):
     """One CRF at 2048x1024x19 on inputs loaded from .npy; time and this process's peak RSS."""
     import resource
     import time
@@ -162,7 +163,7 @@ def child_cityscapes(who, threads, folder):
     t0 = time.perf_counter()
     if who == "ours":
         from minideeplab.crf import dense_crf
-        Q = dense_crf(image, probs, threads=threads, **kw)
+        Q = dense_crf(image, probs, **kw)
     else:
         Q = reference_crf(image, probs, **kw)
     seconds = time.perf_counter() - t0
@@ -176,8 +177,8 @@ def child_scaling(side, method, repeats):
     from minideeplab.timing import median_time
     image, probs = photo(side, side), network_probs(side, side, 21)
     kw = dict(zip(NAMES, SETTINGS["ResNet-101"]))
-    return {"seconds": median_time(lambda: dense_crf(image, probs, method=method, threads=1,
-                                                     **kw), repeats=repeats, warmup=0)}
+    return {"seconds": median_time(lambda: dense_crf(image, probs, method=method, **kw),
+                                   repeats=repeats, warmup=0)}
 
 
 # --------------------------------------------------------------------------- parent
@@ -191,13 +192,11 @@ def child(task, *args, one_thread=False):
 
 
 def pascal(repeats, reference):
-    from minideeplab.crf.workers import cpu_threads
-    modes = [(f"default threads (ours {cpu_threads()}, C++ 1)", "default", False),
-             ("one thread for both", 1, True)]
-    runs = {label: child("pascal", threads, repeats, int(reference), one_thread=one)
-            for label, threads, one in modes}
+    modes = [("default environment", False), ("OMP/OpenBLAS/MKL = 1", True)]
+    runs = {label: child("pascal", repeats, int(reference), one_thread=one)
+            for label, one in modes}
     print("### Dense CRF, 500x375, 21 labels, 10 iterations: ours vs the C++ code\n")
-    print("| setting (w1, ta, tb, w2, tg) | threads | ours (ms) | C++ (ms) | ours / C++ | "
+    print("| setting (w1, ta, tb, w2, tg) | environment | ours (ms) | C++ (ms) | ours / C++ | "
           "CPU time, ours / C++ (ms) | argmax agreement | mean abs dQ | max abs dQ |")
     print("|---|---|---:|---:|---:|---|---:|---:|---:|")
     for name, params in SETTINGS.items():
@@ -215,9 +214,9 @@ def pascal(repeats, reference):
     print(f"\nMedians of {repeats} alternating rounds in one process per thread mode; CPU time "
           "is the process's (all its threads), which other processes on the machine disturb "
           "far less than wall time. Goals: ours / C++ <= 0.7 at every setting with the default "
-          "threads, argmax agreement >= 99.5%, mean abs dQ <= 0.005.\n")
-    one = runs["one thread for both"]
-    print("### Where our time goes (one thread, the steps of dense_crf timed one at a time, ms)\n")
+          "environment, argmax agreement >= 99.5%, mean abs dQ <= 0.005.\n")
+    one = runs["OMP/OpenBLAS/MKL = 1"]
+    print("### Where our time goes (the steps of dense_crf timed one at a time, ms)\n")
     steps = list(one["ResNet-101"]["breakdown"])
     print("| step | " + " | ".join(SETTINGS) + " |")
     print("|---|" + "---:|" * len(SETTINGS))
@@ -225,7 +224,7 @@ def pascal(repeats, reference):
         print(f"| {s} | " + " | ".join(f"{one[n]['breakdown'][s]:.0f}" for n in SETTINGS) + " |")
     print("| sum of the steps | " + " | ".join(
         f"{sum(one[n]['breakdown'].values()):.0f}" for n in SETTINGS) + " |")
-    print("| dense_crf, one thread | " + " | ".join(
+    print("| dense_crf | " + " | ".join(
         f"{1e3 * one[n]['ours']:.0f}" for n in SETTINGS) + " |")
     print("| lattice vertices (appearance / smoothness) | " + " | ".join(
         f"{one[n]['vertices_appearance']:,} / {one[n]['vertices_smoothness']:,}"
@@ -241,12 +240,9 @@ def cityscapes(reference):
     with tempfile.TemporaryDirectory() as folder:
         np.save(os.path.join(folder, "image.npy"), photo(2048, 1024, noise=8.0))
         np.save(os.path.join(folder, "probs.npy"), network_probs(1024, 2048, 19))
-        rows = [("ours, default threads", "ours", "default", False),
-                ("ours, one thread", "ours", 1, True)]
-        if reference:
-            rows.append(("C++ code", "cpp", 1, True))
-        for label, who, threads, one in rows:
-            r = child("cityscapes", who, threads, folder, one_thread=one)
+        rows = [("ours", "ours")] + ([("C++ code", "cpp")] if reference else [])
+        for label, who in rows:
+            r = child("cityscapes", who, folder, one_thread=True)
             print(f"| {label} | {r['seconds']:.1f} | {r['rss_peak']:.2f} | "
                   f"{r['rss_inputs']:.2f} |")
         if reference:
@@ -300,11 +296,9 @@ def main():
     if args.child:
         task, *rest = args.child
         if task == "pascal":
-            threads = None if rest[0] == "default" else int(rest[0])
-            out = child_pascal(threads, int(rest[1]), bool(int(rest[2])))
+            out = child_pascal(int(rest[0]), bool(int(rest[1])))
         elif task == "cityscapes":
-            out = child_cityscapes(rest[0], None if rest[1] == "default" else int(rest[1]),
-                                   rest[2])
+            out = child_cityscapes(rest[0], rest[1])
         else:
             out = child_scaling(int(rest[0]), rest[1], int(rest[2]))
         print(json.dumps(out))

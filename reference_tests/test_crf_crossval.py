@@ -78,8 +78,6 @@ def test_cross_validate_bad_input(samples):
         cross_validate(samples[:1], theta_alpha_values=(0, 10))
     with pytest.raises(ValueError, match=r"samples\[0\]\).*probs contains NaN"):
         cross_validate([(image, np.full_like(probs, np.nan), label)])
-    with pytest.raises(ValueError, match="threads must be >= 1"):
-        cross_validate(samples[:1], threads=0)
 
 
 def test_cross_validate_refuses_a_gpu_label_with_cpu_arrays(samples, xp):

@@ -22,7 +22,6 @@ from minideeplab import backend
 from minideeplab.crf import LatticeFilter, NaiveFilter, dense_crf, lattice, naive
 from minideeplab.crf.dense import bilateral_features, spatial_features
 from minideeplab.crf.meanfield import normalized_filter
-from minideeplab.crf.workers import Workers
 from minideeplab.data import SyntheticShapes
 
 
@@ -84,20 +83,6 @@ def test_lattice_keys_are_64_bit():
     assert_close(LatticeFilter(f)(V), reference_lattice_filter(f, V), rtol=2e-5, atol=2e-6)
     with pytest.raises(ValueError, match="64-bit key"):
         LatticeFilter(np.random.default_rng(5).random((30, 5)) * 1e5)
-
-
-@pytest.mark.parametrize("d,spread", [(2, 60.0), (5, 8.0)])
-def test_lattice_rows_split_among_threads_give_the_same_messages(d, spread):
-    """Each thread takes its own points (splat, slice) and vertices (blurs); only the order of
-    the splat's sums changes."""
-    f = _random_points(7, 6000, d, spread)
-    filt = normalized_filter(LatticeFilter(f), "symmetric", 2.0)
-    assert min(filt.n_points, filt.n_vertices) >= lattice.MIN_PARALLEL_ROWS   # not the serial path
-    V = np.random.default_rng(8).random((6000, 5)).astype(np.float32)
-    serial = filt(V)
-    for n in (2, 3):
-        with Workers(n) as workers:
-            assert_close(filt(V, workers), serial, rtol=1e-5, atol=1e-6, name=f"{n} threads")
 
 
 @pytest.mark.parametrize("d", [2, 5])

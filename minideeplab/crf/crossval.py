@@ -23,7 +23,6 @@ from ..timing import check_progress, progress_bar
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
                     unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
-from .workers import cpu_threads
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
 
@@ -54,7 +53,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
                    theta_alpha_values=PAPER_GRID["theta_alpha"],
                    theta_beta_values=PAPER_GRID["theta_beta"], w2=3.0, theta_gamma=3.0,
                    iterations=10, method="lattice", normalization="symmetric", coarse_step=2,
-                   ignore_index=255, progress=None, threads=None):
+                   ignore_index=255, progress=None):
     """Coarse-to-fine grid search of (w1, theta_alpha, theta_beta) maximising the mean IOU.
 
     Parameters
@@ -70,7 +69,6 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     coarse_step : int >= 1; 1 runs the full grid in one stage
     progress : a bar per stage over its (theta_alpha, theta_beta) groups: True, False/None or
         a callable (:func:`minideeplab.timing.progress_bar`)
-    threads : CPU threads of each mean field, as :func:`minideeplab.crf.dense_crf`
 
     Returns
     -------
@@ -99,7 +97,6 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
-    threads = cpu_threads() if threads is None else check_int(fn, "threads", threads, 1)
     axes = [tuple(float(v) for v in w1_values), tuple(float(v) for v in theta_alpha_values),
             tuple(float(v) for v in theta_beta_values)]
     for name, values in zip(("w1_values", "theta_alpha_values", "theta_beta_values"), axes):
@@ -134,8 +131,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
                 lattice = make_filter(bilateral_features(image, axes[1][j], axes[2][k]), method)
                 for ijk in group:
                     bilateral = normalized_filter(lattice, normalization, axes[0][ijk[0]])
-                    Q = mean_field(unary, [bilateral] + smooth, iterations,
-                                   threads=threads)                             # (N, L)
+                    Q = mean_field(unary, [bilateral] + smooth, iterations)   # (N, L)
                     results[ijk].update(Q.argmax(axis=1).reshape(label.shape), label)
         for ijk in todo:
             cm = results[ijk]

@@ -17,15 +17,11 @@ Mean-field inference lives in :mod:`.meanfield`, the two ways of filtering in :m
 """
 import math
 import numbers
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy
 
 from .. import backend
 from ..checks import check_array, check_choice, check_int
 from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
-from .workers import cpu_threads
 from .naive import NaiveFilter
 
 __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_features",
@@ -34,7 +30,6 @@ __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_
 METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
 PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_softmax)
-PARALLEL_BUILD_PIXELS = 2 ** 20   # above, the kernels are built one after the other (memory)
 
 
 def check_crf_inputs(fn, image, probs, **params):
@@ -110,7 +105,7 @@ def make_filter(features, method):
 
 def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
               theta_gamma=3.0, iterations=10, method="lattice", normalization="symmetric",
-              return_history=False, threads=None):
+              return_history=False):
     """Fully connected CRF with mean-field inference (DeepLab v2, Sec. 3.3; Kraehenbuehl 2011).
 
     Parameters
@@ -126,12 +121,6 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         images only); both kernels use the chosen method
     normalization : "symmetric" | "after" | "before" | "none", see below
     return_history : also return the marginals and scores after every iteration (paper Fig. 5)
-    threads : CPU threads (default: the cores this process may use); the two kernels are
-        built in parallel (up to 2^20 pixels; above, one after the other, which bounds the
-        peak memory), and each product of the lattice and the softmax split their rows
-        (pixels, lattice vertices) among the threads
-        (:func:`~minideeplab.crf.meanfield.mean_field`). Results do not depend on it beyond
-        float32 rounding. Ignored on the GPU.
 
     Returns
     -------
@@ -179,27 +168,15 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
                           iterations=iterations)
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
-    threads = cpu_threads() if threads is None else check_int(fn, "threads", threads, 1)
     L, H, W = probs.shape
-    kernels = []
+    filters = []
     if w1 != 0:
-        kernels.append((lambda: make_filter(bilateral_features(image, theta_alpha, theta_beta),
-                                            method), w1))
+        filt = make_filter(bilateral_features(image, theta_alpha, theta_beta), method)
+        filters.append(normalized_filter(filt, normalization, w1))
     if w2 != 0:
-        kernels.append((lambda: make_filter(spatial_features(H, W, theta_gamma, xp), method),
-                        w2))
-
-    def build(kernel):
-        make, weight = kernel
-        return normalized_filter(make(), normalization, weight)
-
-    if threads > 1 and len(kernels) > 1 and xp is numpy and H * W <= PARALLEL_BUILD_PIXELS:
-        backend.sparse_module(xp)       # import scipy.sparse here, not in two threads at once
-        with ThreadPoolExecutor(len(kernels)) as pool:
-            filters = list(pool.map(build, kernels))
-    else:
-        filters = [build(k) for k in kernels]
-    result = mean_field(unary_from_probs(probs), filters, iterations, return_history, threads)
+        filt = make_filter(spatial_features(H, W, theta_gamma, xp), method)
+        filters.append(normalized_filter(filt, normalization, w2))
+    result = mean_field(unary_from_probs(probs), filters, iterations, return_history)
 
     def to_image(a):                                                    # (N, L) -> (L, H, W)
         return xp.ascontiguousarray(a.T.reshape(L, H, W), dtype=xp.float32)

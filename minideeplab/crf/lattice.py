@@ -50,12 +50,10 @@ import math
 import numpy
 
 from .. import backend
-from .workers import Workers
 
 __all__ = ["LatticeFilter", "build_lattice", "lattice_matrices", "BLUR_WEIGHT"]
 
 BLUR_WEIGHT = 0.5  # each neighbour's weight in one blur step (the centre's is 1)
-MIN_PARALLEL_ROWS = 4096   # fewer points or vertices: one thread (the pool's cost dominates)
 
 
 def _elevate(features, xp):
@@ -163,19 +161,6 @@ def _csr(xp, data, indices, indptr, shape, canonical=True):
     if canonical:
         A.has_canonical_format = True
     return A
-
-
-def _major_block(A, start, stop):
-    """Rows start:stop of a scipy CSR matrix (columns of a CSC one) as a matrix of the same
-    format whose data and indices are views of A's (only the short indptr is new)."""
-    p = A.indptr
-    lo, hi = int(p[start]), int(p[stop])
-    n = stop - start
-    block = type(A)((n, A.shape[1]) if A.format == "csr" else (A.shape[0], n), dtype=A.dtype)
-    # set, not passed to the constructor: scipy copies a view of less than half its base
-    block.data, block.indices = A.data[lo:hi], A.indices[lo:hi]
-    block.indptr = p[start:stop + 1] - p[start]
-    return block
 
 
 def _index_dtype(xp, *sizes):
@@ -313,7 +298,6 @@ class LatticeFilter:
         self.raw_slice = T                                               # (N, M)
         self.splat = self.raw_splat                                      # (M, N)
         self._slice, self._slice_factor = T, self.alpha
-        self._blocks = None
 
     @property
     def slice(self):
@@ -342,39 +326,9 @@ class LatticeFilter:
             out.has_canonical_format = True
         return out
 
-    def _parallel_call(self, V, workers):
-        """The product chain with the rows split among the workers: the splat as one partial
-        sum per block of points (added up by vertex blocks), every blur and the slice writing
-        their own rows."""
-        pix, ver, splats, neighbours, slices = self._row_blocks(workers.n)
-        parts = workers.map(lambda t: splats[t] @ V[pix[t][0]:pix[t][1]], range(len(pix)))
-        X = parts[0]                                                     # (M, C)
-
-        def add_parts(r):
-            for p in parts[1:]:
-                numpy.add(X[r[0]:r[1]], p[r[0]:r[1]], out=X[r[0]:r[1]])
-        workers.map(add_parts, ver)
-        del parts
-        Xn = numpy.empty_like(X)
-        for blocks in neighbours:     # (I + A_j) X, each worker its own vertex rows
-            def blur(t, X=X, Xn=Xn, blocks=blocks):
-                a, b = ver[t]
-                numpy.add(blocks[t] @ X, X[a:b], out=Xn[a:b])
-            workers.map(blur, range(len(ver)))
-            X, Xn = Xn, X
-        del Xn
-        out = numpy.empty((self.n_points, V.shape[1]), dtype=numpy.float32)
-
-        def slice_rows(t):
-            a, b = pix[t]
-            numpy.multiply(slices[t] @ X, self._slice_factor, out=out[a:b])
-        workers.map(slice_rows, range(len(pix)))
-        return out
-
     def with_scales(self, left=None, right=None):
         """A filter for ``diag(left) K diag(right) V``, K unscaled; left, right (N,) or None."""
         other = copy.copy(self)
-        other._blocks = None
         other.splat = self.raw_splat if right is None else \
             self._scaled_by_point(self.raw_splat, right)
         if left is None:
@@ -384,26 +338,8 @@ class LatticeFilter:
             other._slice_factor = 1.0
         return other
 
-    parallel = True      # __call__ takes workers (mean_field passes them)
-
-    def _row_blocks(self, n):
-        """The matrices cut into n blocks of rows (pixels for the splat's columns and the
-        slice's rows, vertices for the neighbour matrices): views of their arrays, made once
-        per filter and n."""
-        if self._blocks is None or self._blocks[0] != n:
-            workers = Workers(n)
-            pix, ver = workers.ranges(self.n_points), workers.ranges(self.n_vertices)
-            self._blocks = (n, pix, ver, [_major_block(self.splat, a, b) for a, b in pix],
-                            [[_major_block(A, a, b) for a, b in ver] for A in self.neighbours],
-                            [_major_block(self._slice, a, b) for a, b in pix])
-        return self._blocks[1:]
-
-    def __call__(self, V, workers=None):
-        """(N, C) float32 -> (N, C) float32; with ``workers`` (several threads, NumPy), each
-        thread takes its own rows of every product."""
-        if workers is not None and workers.n > 1 and self.splat.format == "csc" \
-                and min(self.n_points, self.n_vertices) >= MIN_PARALLEL_ROWS:
-            return self._parallel_call(V, workers)
+    def __call__(self, V):
+        """(N, C) float32 -> (N, C) float32."""
         out = self.splat @ V          # (M, C) splat
         for A in self.neighbours:     # (M, C) blur along each of the d+1 axes: (I + A_j) out
             blurred = A @ out

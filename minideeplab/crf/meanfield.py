@@ -23,7 +23,6 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
-from .workers import Workers
 
 __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "MeanFieldHistory",
            "label_blocks", "BLOCK_BYTES"]
@@ -83,13 +82,12 @@ def label_blocks(L, n):
 def softmax(scores, out=None):
     """Softmax over labels (axis 1) of (N, L) scores, into ``out`` (which may be ``scores``)."""
     xp = backend.get_array_module(scores)
-    return _softmax_blocks([scores], [xp.empty_like(scores) if out is None else out],
-                           Workers(1))[0]
+    return _softmax_blocks([scores], [xp.empty_like(scores) if out is None else out])[0]
 
 
-def _softmax_blocks(scores, out, workers):
+def _softmax_blocks(scores, out):
     """Softmax over the labels of a pixel, its L labels split into blocks (lists of (N, L_b)
-    arrays, ``out`` may be ``scores``), each worker taking a range of pixels; returns ``out``.
+    arrays, ``out`` may be ``scores``); returns ``out``.
 
     Any per-pixel shift leaves the softmax unchanged. On the GPU the shift is each pixel's own
     maximum (one reduction kernel). On the CPU that reduction over 21 labels per row is slow
@@ -101,39 +99,36 @@ def _softmax_blocks(scores, out, workers):
     """
     xp = backend.get_array_module(scores[0])
     on_cpu = xp is numpy
-    ranges = workers.ranges(scores[0].shape[0])
     if on_cpu:
-        shift = max(workers.map(lambda r: max(float(s[r[0]:r[1]].max()) for s in scores),
-                                ranges))
+        shift = max(float(s.max()) for s in scores)
     else:
         shift = scores[0].max(axis=1, keepdims=True)
         for s in scores[1:]:
             xp.maximum(shift, s.max(axis=1, keepdims=True), out=shift)
 
-    def rows(r):
-        a, b = r
-        z = None
-        for s, o in zip(scores, out):          # exp(s - shift) into out, and its row sums
-            xp.subtract(s[a:b], shift if on_cpu else shift[a:b], out=o[a:b])
-            xp.exp(o[a:b], out=o[a:b])
-            zk = xp.einsum("ij->i", o[a:b])    # 10x faster than sum(axis=1) on NumPy
-            z = zk if z is None else xp.add(z, zk, out=z)
-        if on_cpu and not (z > 0).all():
-            bad = numpy.nonzero(~(z > 0))[0] + a
-            top = numpy.max([s[bad].max(axis=1) for s in scores], axis=0)[:, None]
-            for s, o in zip(scores, out):
-                o[bad] = numpy.exp(s[bad] - top)
-            z[bad - a] = sum(o[bad].sum(axis=1) for o in out)
-        inv = (1.0 / z)[:, None]
-        for o in out:
-            xp.multiply(o[a:b], inv, out=o[a:b])
-
-    workers.map(rows, ranges)
+    z = None
+    for s, o in zip(scores, out):              # exp(s - shift) into out, and its row sums
+        xp.subtract(s, shift, out=o)
+        xp.exp(o, out=o)
+        zk = xp.einsum("ij->i", o)             # 10x faster than sum(axis=1) on NumPy
+        z = zk if z is None else xp.add(z, zk, out=z)
+    if on_cpu and not (z > 0).all():
+        bad = numpy.nonzero(~(z > 0))[0]
+        top = numpy.max([s[bad].max(axis=1) for s in scores], axis=0)[:, None]
+        for s, o in zip(scores, out):
+            o[bad] = numpy.exp(s[bad] - top)
+        z[bad] = sum(o[bad].sum(axis=1) for o in out)
+    inv = (1.0 / z)[:, None]
+    for o in out:
+        xp.multiply(o, inv, out=o)
     return out
 
 
-def mean_field(unary, filters, iterations, return_history=False, threads=1):
+def mean_field(unary, filters, iterations, return_history=False):
     """Run ``iterations`` mean-field updates of the fully connected CRF.
+
+    Large images are filtered in blocks of labels, one after the other, so that the filters'
+    intermediate arrays stay within :data:`BLOCK_BYTES`.
 
     Parameters
     ----------
@@ -142,10 +137,6 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
         so that the message of kernel m is ``filters[m](Q)``, (N, L)
     iterations : int >= 0
     return_history : also return a :class:`MeanFieldHistory` of (N, L) copies
-    threads : int >= 1, CPU threads: each filter that can (``filt.parallel``) and the softmax
-        split their rows (pixels, lattice vertices) among them (:mod:`.workers`). Ignored on
-        the GPU. Large images are filtered in blocks of labels, one after the other, so that
-        the filters' intermediate arrays stay within :data:`BLOCK_BYTES`.
 
     Returns
     -------
@@ -154,19 +145,13 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     """
     xp = backend.get_array_module(unary)
     N, L = unary.shape
-    threads = threads if xp is numpy else 1
-    # label blocks, filtered one after the other, only to bound memory: the (rows, L_b)
-    # float32 arrays of a product chain (three with several threads: the splat's partial sums,
-    # the blur's input and output) stay within BLOCK_BYTES (rows: the lattice's vertices, 3M
-    # at Cityscapes size). One block for images of PASCAL size.
+    # label blocks, filtered one after the other, only to bound memory: the two (rows, L_b)
+    # float32 arrays of a product chain stay within BLOCK_BYTES (rows: the lattice's vertices,
+    # 3M at Cityscapes size). One block for images of PASCAL size.
     rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
-    blocks = label_blocks(L, -(-(2 if threads == 1 else 3) * 4 * rows * L // BLOCK_BYTES))
+    blocks = label_blocks(L, -(-2 * 4 * rows * L // BLOCK_BYTES))
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
-    workers = Workers(threads)
-
-    def filtered(filt, q):                    # filters that can split their rows take workers
-        return filt(q, workers) if getattr(filt, "parallel", False) else filt(q)
 
     def messages(k):
         """scores = -U + sum_m filt_m(Q) for label block k, in the last product's output; the
@@ -175,7 +160,7 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
         q, Q[k] = Q[k], None
         s = None
         for filt in filters:                  # message passing, one product chain per kernel
-            m = filtered(filt, q)
+            m = filt(q)
             s = m if s is None else xp.add(s, m, out=s)
         del q
         scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
@@ -183,22 +168,19 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     def joined(arrays):
         return arrays[0].copy() if len(arrays) == 1 else xp.concatenate(arrays, axis=1)
 
-    try:
-        history = MeanFieldHistory([], [joined(scores)]) if return_history else None
-        Q = _softmax_blocks(scores, scores, workers)          # in place: scores become Q
+    history = MeanFieldHistory([], [joined(scores)]) if return_history else None
+    Q = _softmax_blocks(scores, scores)                       # in place: scores become Q
+    scores = [None] * len(blocks)
+    for t in range(iterations + 1):
+        if history is not None:
+            history.Q.append(joined(Q))
+        if t == iterations:
+            break
+        for k in range(len(blocks)):
+            messages(k)
+        if history is not None:
+            history.scores.append(joined(scores))
+        Q = _softmax_blocks(scores, scores)
         scores = [None] * len(blocks)
-        for t in range(iterations + 1):
-            if history is not None:
-                history.Q.append(joined(Q))
-            if t == iterations:
-                break
-            for k in range(len(blocks)):
-                messages(k)
-            if history is not None:
-                history.scores.append(joined(scores))
-            Q = _softmax_blocks(scores, scores, workers)
-            scores = [None] * len(blocks)
-    finally:
-        workers.close()
     Q = Q[0] if len(Q) == 1 else xp.concatenate(Q, axis=1)
     return (Q, history) if return_history else Q
