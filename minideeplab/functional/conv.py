@@ -19,7 +19,11 @@ The three methods compute exactly this sum:
     of the whole batch into one column matrix of shape (C*KH*KW, H_out*W_out*N) and do one
     GEMM (:mod:`.im2col`, which works on (C, H, W, N) arrays). The backward is two GEMMs and
     col2im. Like Caffe, the columns are rebuilt in the backward pass instead of being kept, so a
-    deep network does not hold every layer's column matrix in memory.
+    deep network does not hold every layer's column matrix in memory. Two forward variants
+    compute the same sum for big layers: a column matrix over 16M numbers is built by bands of
+    input channels, and a stride-1 layer whose taps mostly read zero padding (v3's ASPP at rate
+    36 on a 41x41 map) skips those products, one GEMM per tap over the outputs it reaches
+    (:func:`.im2col.valid_taps_forward_chwn`).
 ``"deinterlace"``
     TensorFlow's ``atrous_conv2d`` (``space_to_batch``): split the input into r*r sub-images,
     run an ordinary convolution, re-interlace. Lives in :mod:`.deinterlace`.
