@@ -2,9 +2,11 @@
 
     PYTHONPATH=. python benchmarks/bench_torchvision.py --torch-python /path/to/venv/bin/python
 
-Each measurement runs in a fresh subprocess (``--worker``), so that its peak resident memory
-(``ru_maxrss``) is its own: the model with random weights (speed does not depend on them),
-one 1x3xSxS float32 input, a warm-up forward, then the median of ``--repeats`` forwards.
+Each implementation runs in its own subprocess (``--worker``), so that its peak resident memory
+(``ru_maxrss``) is its own: the model with random weights (speed does not depend on them), one
+1x3xSxS float32 input, a warm-up forward; then the two processes take turns, one forward each,
+``--repeats`` times (so that both see the same load on a shared machine), and the medians are
+compared.
 minideeplab runs inside ``nn.no_cache()`` (no backward caches, as ``predict``), PyTorch inside
 ``torch.no_grad()``, both with the same number of threads (OpenBLAS's, and
 ``torch.set_num_threads``). PyTorch runs under the interpreter given by ``--torch-python`` (an
@@ -79,24 +81,55 @@ def worker(impl, arch, size, repeats, threads):
                 return model(x)
     loaded = _current_rss_mb()
     forward()                                      # warm-up
+    print("ready", flush=True)
     times = []
-    for _ in range(repeats):
+    for line in sys.stdin:                         # one forward per "run" line (interleaved)
+        if line.strip() != "run":
+            break
         t0 = time.perf_counter()
         y = forward()
         times.append(time.perf_counter() - t0)
+        print(f"time {times[-1]}", flush=True)
     print(json.dumps(dict(impl=impl, arch=arch, size=size, threads=threads,
                           time_s=float(np.median(times)), times=times,
                           peak_rss_mb=_rss_mb(), rss_after_load_mb=loaded,
-                          out_shape=list(y.shape))))
+                          out_shape=list(y.shape))), flush=True)
 
 
-def run_worker(python, impl, arch, size, repeats, threads):
+def _start(python, impl, arch, size, threads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     cmd = [python, os.path.abspath(__file__), "--worker", impl, "--arch", arch, "--size",
-           str(size), "--repeats", str(repeats), "--threads", str(threads)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+           str(size), "--threads", str(threads)]
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"worker {impl} {arch} {size} did not start")
+    return proc
+
+
+def _run_once(proc):
+    proc.stdin.write("run\n")
+    proc.stdin.flush()
+    return float(proc.stdout.readline().split()[1])
+
+
+def _finish(proc):
+    proc.stdin.write("quit\n")
+    proc.stdin.flush()
+    out = proc.stdout.read()
+    proc.wait()
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(pythons, arch, size, repeats, threads):
+    """Start one worker per implementation (model loaded, one warm-up forward each), then
+    alternate their forwards ``repeats`` times, so that both see the same machine load."""
+    procs = {impl: _start(py, impl, arch, size, threads) for impl, py in pythons.items()}
+    for _ in range(repeats):
+        for proc in procs.values():
+            _run_once(proc)
+    return {impl: _finish(proc) for impl, proc in procs.items()}
 
 
 def table(rows, machine, threads):
@@ -125,7 +158,7 @@ def main():
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--size", type=int)
     p.add_argument("--sizes", nargs="+", type=int, default=[321, 513])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--torch-python", help="a Python with torch and torchvision installed")
     p.add_argument("--out", default=os.path.join(HERE, "results", "torchvision"))
@@ -140,14 +173,15 @@ def main():
     for arch in a.archs:
         for size in a.sizes:
             row = dict(arch=arch, size=size)
-            row["ours"] = run_worker(sys.executable, "ours", arch, size, a.repeats, a.threads)
+            pythons = {"ours": sys.executable}
             if a.torch_python:
-                row["torch"] = run_worker(a.torch_python, "torch", arch, size, a.repeats,
-                                          a.threads)
+                pythons["torch"] = a.torch_python
+            row.update(measure(pythons, arch, size, a.repeats, a.threads))
             rows.append(row)
             print(json.dumps(row), flush=True)
     if a.predict:
-        pred = run_worker(sys.executable, "predict", "deeplabv3_resnet101", 513, 1, a.threads)
+        pred = measure({"predict": sys.executable}, "deeplabv3_resnet101", 513, 1,
+                       a.threads)["predict"]
         torch_row = next((r.get("torch") for r in rows if r["arch"] == "deeplabv3_resnet101"
                           and r["size"] == 513), None)
         rows.append(dict(arch="deeplabv3_resnet101", size=513, predict=pred, torch=torch_row))
