@@ -211,7 +211,7 @@ def pascal(repeats, reference):
             else:
                 print(f"| {setting} | {label} | {1e3 * r['ours']:.0f} | | | "
                       f"{1e3 * r['ours_cpu']:.0f} | | | |")
-    print(f"\nMedians of {repeats} alternating rounds in one process per thread mode; CPU time "
+    print(f"\nMedians of {repeats} alternating rounds in one process per environment; CPU time "
           "is the process's (all its threads), which other processes on the machine disturb "
           "far less than wall time. Goals: ours / C++ <= 0.7 at every setting with the default "
           "environment, argmax agreement >= 99.5%, mean abs dQ <= 0.005.\n")
