@@ -51,8 +51,25 @@ def describe_machine():
     except OSError:
         pass
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    return (f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}, NumPy "
-            f"{numpy.__version__}, Python {platform.python_version()}")
+    return (f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}{_blas_kernel()}, "
+            f"NumPy {numpy.__version__}, Python {platform.python_version()}")
+
+
+def _blas_kernel():
+    """", kernel NAME": the CPU kernel OpenBLAS runs (it halves or doubles a matmul's rate).
+
+    ``OPENBLAS_CORETYPE`` forces a kernel (some machines set it to work around old OpenBLAS
+    builds); threadpoolctl, where installed, reports the kernel actually loaded.
+    """
+    try:
+        import threadpoolctl
+        kernels = {d.get("architecture") for d in threadpoolctl.threadpool_info()
+                   if d.get("internal_api") == "openblas"}
+    except ImportError:
+        kernels = set()
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    names = ", ".join(sorted(k for k in kernels if k)) or "unknown"
+    return f", kernel {names}" + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
 
 
 
