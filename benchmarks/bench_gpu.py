@@ -65,6 +65,7 @@ from minideeplab import backend, functional as F  # noqa: E402
 from minideeplab.fileio import atomic_write_text  # noqa: E402
 from minideeplab.models import build_model  # noqa: E402
 from minideeplab.optim import SGD  # noqa: E402
+from minideeplab.paper.backbone import count_conv_macs  # noqa: E402
 from minideeplab.timing import describe_machine, median_time  # noqa: E402
 
 RESNET_CRF = dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0)
@@ -125,24 +126,6 @@ def train_case(xp, device, tiny):
         model.backward(F.softmax_cross_entropy_backward(cache))
         opt.step()
     return run
-
-
-def counting_conv_flops(run):
-    """Run ``run()`` once with every conv2d call counted; returns its GEMM FLOPs, forward
-    and backward (3x the forward's 2 N O OH OW C KH KW)."""
-    conv2d, total = F.conv2d, [0]
-
-    def counted(x, w, *args, **kwargs):
-        y, cache = conv2d(x, w, *args, **kwargs)
-        N, O, OH, OW = y.shape
-        total[0] += 3 * 2 * N * O * OH * OW * int(np.prod(w.shape[1:]))
-        return y, cache
-    F.conv2d = counted
-    try:
-        run()
-    finally:
-        F.conv2d = conv2d
-    return total[0]
 
 
 def crf_case(xp):
@@ -278,7 +261,7 @@ def train_rows(table, devices, tiny, reps):
         xp = backend.xp_for(device)
         run = train_case(xp, device, tiny=tiny)
         t0 = time.perf_counter()
-        flops = counting_conv_flops(run)          # also the warm-up call
+        flops = 3 * 2 * count_conv_macs(run)      # GEMM FLOPs fwd+bwd; also the warm-up
         backend.synchronize(xp)
         if device == "cpu" and not tiny:          # ~7 TFLOP: a minute on 2 cores; the
             seconds = time.perf_counter() - t0    # counted call is the measurement
