@@ -33,7 +33,7 @@ from .variants import trained, val_arrays, val_probabilities
 __all__ = ["CRF_PARAMS", "CRF_GRID", "CRF_VAL_IMAGES", "TRIMAP_WIDTHS", "crf_refine",
            "crf_search", "crf_params", "BeforeAfterCRF", "before_after_crf",
            "CrfCrossvalResult", "crf_crossval", "Fig5Result", "fig5", "Fig6Fig10Result",
-           "fig6_fig10"]
+           "fig6_fig10", "trimap_table"]
 
 # The CRF's parameters for the synthetic shapes (w1, theta_alpha, theta_beta, w2, theta_gamma);
 # quick mode uses them as they are, full runs cross-validate w1, theta_alpha and theta_beta.
@@ -192,12 +192,17 @@ def fig6_fig10(quick=False, device=None, progress=None):
     fig6 = crf_figures.fig6_before_after(res.images[shown], res.labels[shown],
                                          res.before[shown], res.after[shown])
     fig10 = crf_figures.fig10_trimap(res.images[shown[0]], res.labels[shown[0]], curves)
-    rows = [[int(w)] + [float(curves[n].mean_iou[i]) for n in curves]
-            + [float(curves[n].pixel_accuracy[i]) for n in curves]
-            for i, w in enumerate(TRIMAP_WIDTHS)]
     text = (f"Fig. 10: trimap evaluation of ASPP-L on {len(res.images)} val images, CRF "
             f"{params}; whole image: mIoU {res.miou_before:.4f} before, "
-            f"{res.miou_after:.4f} after the CRF\n"
-            + table_text(rows, ["width", "mIoU before", "mIoU after", "acc before",
-                                "acc after"]))
+            f"{res.miou_after:.4f} after the CRF\n" + trimap_table(curves, TRIMAP_WIDTHS))
     return Fig6Fig10Result(res, params, curves, shown, text, fig6, fig10)
+
+
+def trimap_table(curves, widths):
+    """Fig. 10's numbers as a text table: one row per band width, mIoU and pixel accuracy of
+    each curve (``curves``: name -> :func:`~minideeplab.metrics.trimap_accuracy` result)."""
+    rows = [[int(w)] + [float(curves[n].mean_iou[i]) for n in curves]
+            + [float(curves[n].pixel_accuracy[i]) for n in curves]
+            for i, w in enumerate(widths)]
+    return table_text(rows, ["width"] + [f"mIoU {n[:-4]}" for n in curves]
+                      + [f"acc {n[:-4]}" for n in curves])

@@ -26,10 +26,11 @@ import numpy as np
 from .. import backend
 from ..crf import RESNET_CRF_PARAMS as CRF_PARAMS, dense_crf
 from ..data import VOC_CLASS_NAMES
+from ..fileio import atomic_write_text
 from ..metrics import ConfusionMatrix, trimap_accuracy
+from .crf_experiments import FIG6_IMAGES, trimap_table
 from .figures import crf as crf_figures
 from .figures.common import save_figure
-from .tables import table_text
 
 __all__ = ["TRIMAP_WIDTHS", "WEIGHTS_HINT", "real_photo_figures"]
 
@@ -105,7 +106,7 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
                             [backend.asnumpy(s) for s in history.scores])
     fig = crf_figures.fig5_meanfield(images[k], history, cls, class_name=names[cls])
     written.append(save_figure(fig, out_dir / "fig5_meanfield_real.png"))
-    shown = np.argsort([-(lb > 0).sum() for lb in (gts or before)], kind="stable")[:4]
+    shown = np.argsort([-(lb > 0).sum() for lb in (gts or before)], kind="stable")[:FIG6_IMAGES]
     fig = crf_figures.fig6_before_after([images[i] for i in shown],
                                         None if gts is None else [gts[i] for i in shown],
                                         [before[i] for i in shown], [after[i] for i in shown],
@@ -122,16 +123,10 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
             whole[name] = cm.mean_iou()
         fig = crf_figures.fig10_trimap(images[shown[0]], gts[shown[0]], curves)
         written.append(save_figure(fig, out_dir / "fig10_trimap_real.png"))
-        rows = [[int(w)] + [float(curves[n].mean_iou[i]) for n in curves]
-                + [float(curves[n].pixel_accuracy[i]) for n in curves]
-                for i, w in enumerate(TRIMAP_WIDTHS)]
         text = (f"Fig. 10 on real photos: torchvision's DeepLabV3 on {len(images)} VOC val "
                 f"images, CRF {CRF_PARAMS}; whole image: mIoU {whole['before CRF']:.4f} before, "
-                f"{whole['after CRF']:.4f} after the CRF\n"
-                + table_text(rows, ["width", "mIoU before", "mIoU after", "acc before",
-                                    "acc after"]))
+                f"{whole['after CRF']:.4f} after the CRF\n" + trimap_table(curves, TRIMAP_WIDTHS))
         path = out_dir / "fig10_trimap_real.txt"
-        from ..fileio import atomic_write_text
         atomic_write_text(path, text + "\n")
         written.append(str(path))
     return written
