@@ -26,20 +26,33 @@ PAPER_TABLE1 = [("7x7", 4, 224, "134.3M"), ("4x4", 4, 128, "65.1M"), ("4x4", 8, 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    """``python -m minideeplab reproduce --quick``, run through text_collision_run.py, which
+    measures the texts of every figure it saves (report: quick_run_collisions)."""
     out = tmp_path_factory.mktemp("figures")
-    proc = subprocess.run([sys.executable, "-m", "minideeplab", "reproduce", "--quick",
-                           "--out", str(out), "--no-progress"],
+    report = tmp_path_factory.mktemp("layout") / "collisions.tsv"
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("text_collision_run.py")),
+                           str(report), "reproduce", "--quick", "--out", str(out),
+                           "--no-progress"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
-    return out, proc
+    return out, proc, report
+
+
+@pytest.fixture(scope="module")
+def quick_run_collisions(quick_run):
+    """(names of the figures checked, lines of overlapping texts) of the quick run."""
+    _, _, report = quick_run
+    lines = report.read_text().splitlines() if report.exists() else []
+    checked = [line.split("\t")[1] for line in lines if line.startswith("checked\t")]
+    return checked, [line for line in lines if not line.startswith("checked\t")]
 
 
 def test_quick_run_succeeds(quick_run):
-    _, proc = quick_run
+    proc = quick_run[1]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def test_quick_run_writes_every_file_the_readme_lists(quick_run):
-    out, _ = quick_run
+    out = quick_run[0]
     listed = reproduce.readme_files((FIGURES / "README.md").read_text())
     assert listed, "figures/README.md lists no file"
     missing = [f for f in listed if not (out / f).is_file() or (out / f).stat().st_size == 0]
@@ -50,7 +63,7 @@ def test_quick_run_writes_every_file_the_readme_lists(quick_run):
 
 
 def test_quick_run_prints_table1_as_in_the_paper(quick_run):
-    _, proc = quick_run
+    proc = quick_run[1]
     for kernel, rate, fov, params in PAPER_TABLE1:
         # kernel rate channels k_e params (M) RF FOV
         pattern = (rf"^\s*{kernel}\s+{rate}\s+\d+\s+\d+\s+[\d,]+\s+{re.escape(params)}"
@@ -59,8 +72,15 @@ def test_quick_run_prints_table1_as_in_the_paper(quick_run):
 
 
 def test_quick_run_writes_the_same_readme(quick_run):
-    out, _ = quick_run
+    out = quick_run[0]
     assert (out / "README.md").read_text() == (FIGURES / "README.md").read_text()
+
+
+def test_quick_run_checks_every_png_for_overlapping_texts(quick_run, quick_run_collisions):
+    out = quick_run[0]
+    checked, collisions = quick_run_collisions
+    assert sorted(checked) == sorted(p.name for p in out.glob("*.png"))
+    assert not collisions, "texts overlap at 120 dpi:\n" + "\n".join(collisions)
 
 
 def test_committed_readme_matches_the_registry():

@@ -110,7 +110,8 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
     fig = crf_figures.fig6_before_after([images[i] for i in shown],
                                         None if gts is None else [gts[i] for i in shown],
                                         [before[i] for i in shown], [after[i] for i in shown],
-                                        title="real photos, torchvision's DeepLabV3")
+                                        title="real photos, torchvision's DeepLabV3",
+                                        class_names=names)
     written.append(save_figure(fig, out_dir / "fig6_crf_before_after_real.png"))
     if gts is not None:
         curves = {name: trimap_accuracy(maps, gts, TRIMAP_WIDTHS, num_classes)
@@ -121,7 +122,7 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
             for pred, gt in zip(maps, gts):
                 cm.update(pred, gt)
             whole[name] = cm.mean_iou()
-        fig = crf_figures.fig10_trimap(images[shown[0]], gts[shown[0]], curves)
+        fig = crf_figures.fig10_trimap(images[shown[0]], gts[shown[0]], curves, class_names=names)
         written.append(save_figure(fig, out_dir / "fig10_trimap_real.png"))
         text = (f"Fig. 10 on real photos: torchvision's DeepLabV3 on {len(images)} VOC val "
                 f"images, CRF {CRF_PARAMS}; whole image: mIoU {whole['before CRF']:.4f} before, "

@@ -4,10 +4,13 @@ and naive vs lattice filtering (time and agreement).
 import numpy as np
 
 from ...data.palette import colorize
+from ...data.synthetic import CLASS_NAMES
 from ...metrics import boundary_band
-from .common import caption, new_figure, style_axes
+from .common import caption, class_legend, new_figure, style_axes
 
 __all__ = ["fig5_meanfield", "fig6_before_after", "fig10_trimap", "fig_naive_vs_lattice"]
+
+OUTSIDE_BAND = 40      # grey level of the pixels outside a trimap band (Fig. 10)
 
 
 def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
@@ -56,10 +59,12 @@ def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
 
 
 def fig6_before_after(images, labels, before, after, *, max_images=4,
-                      title="synthetic val images"):
-    """Image, ground truth, DeepLab before the CRF, after the CRF (paper Fig. 6).
+                      title="synthetic val images", class_names=CLASS_NAMES):
+    """Image, ground truth, DeepLab before the CRF, after the CRF (paper Fig. 6), with a legend
+    of the classes drawn.
 
     ``labels`` may be None (photos without ground truth): the column is left out.
+    ``class_names``: the synthetic shapes' by default; VOC's for photos.
     """
     n = min(len(images), max_images)
     cols = 3 if labels is None else 4
@@ -67,6 +72,9 @@ def fig6_before_after(images, labels, before, after, *, max_images=4,
                      suptitle=f"Fig. 6: DeepLab results before / after CRF ({title})")
     names = ("image",) + (() if labels is None else ("ground truth",)) + ("DCNN output",
                                                                           "after CRF")
+    drawn = [m[i] for m in ((before, after) if labels is None else (labels, before, after))
+             for i in range(n)]
+    class_legend(fig, drawn, class_names)
     for i in range(n):
         panels = ((images[i],) + (() if labels is None else (colorize(labels[i]),))
                   + (colorize(before[i]), colorize(after[i])))
@@ -80,20 +88,21 @@ def fig6_before_after(images, labels, before, after, *, max_images=4,
     return fig
 
 
-def fig10_trimap(image, label, results, *, example_widths=(1, 4)):
+def fig10_trimap(image, label, results, *, example_widths=(1, 4), class_names=CLASS_NAMES):
     """(a) trimap examples: bands of two widths; (b) mean IOU (and pixel accuracy) vs width.
 
     Parameters
     ----------
     image, label : one example (H, W, 3) uint8 and (H, W)
     results : dict curve name (e.g. "before CRF") -> :class:`minideeplab.metrics.TrimapResult`
+    class_names : names for the legend of the label maps (the synthetic shapes' by default)
     """
     fig = new_figure(11.5, 3.3, suptitle="Fig. 10: accuracy in a band around object boundaries")
     grid = fig.add_gridspec(1, 2 + len(example_widths) + 2)
     panels = [(image, "image"), (colorize(label), "ground truth")]
     for w in example_widths:
         band = np.asarray(boundary_band(label, w))
-        shown = np.where(band[..., None], colorize(label), 40).astype(np.uint8)
+        shown = np.where(band[..., None], colorize(label), OUTSIDE_BAND).astype(np.uint8)
         panels.append((shown, f"trimap of {w} px"))
     for k, (panel, title) in enumerate(panels):
         ax = fig.add_subplot(grid[0, k])
@@ -101,6 +110,8 @@ def fig10_trimap(image, label, results, *, example_widths=(1, 4)):
         ax.set_xticks([])
         ax.set_yticks([])
         style_axes(ax, title="(a) " + title if k == 0 else title)
+    class_legend(fig, [label], class_names,
+                 extra=[("outside the band", (OUTSIDE_BAND / 255.0,) * 3)])
     ax = fig.add_subplot(grid[0, len(panels):])
     for name, r in results.items():
         ax.plot(r.widths, 100 * r.mean_iou, "o-", ms=3, label=f"{name}: mean IOU")

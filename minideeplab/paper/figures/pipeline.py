@@ -4,20 +4,9 @@ class legend."""
 import numpy as np
 
 from ...data.palette import colorize
-from .common import new_figure, style_axes
+from .common import class_legend, new_figure, style_axes
 
-__all__ = ["class_legend", "fig_pipeline", "fig_label_samples"]
-
-
-def class_legend(ax, labels, class_names, **kwargs):
-    """A legend of the classes present in ``labels`` (any arrays), in the VOC palette."""
-    from matplotlib.patches import Patch
-    present = sorted({int(v) for lab in labels for v in np.unique(lab) if v < len(class_names)})
-    colours = colorize(np.array([present], dtype=np.uint8))[0] / 255.0
-    handles = [Patch(facecolor=c, edgecolor="0.5", label=class_names[k])
-               for k, c in zip(present, colours)]
-    ax.legend(handles=handles, fontsize=7, **{"loc": "upper left",
-                                               "bbox_to_anchor": (1.02, 1.0), **kwargs})
+__all__ = ["fig_pipeline", "fig_label_samples"]
 
 
 def fig_pipeline(result, class_names, title="DeepLab in one picture (Fig. 1)"):
@@ -35,7 +24,7 @@ def fig_pipeline(result, class_names, title="DeepLab in one picture (Fig. 1)"):
     for ax, m, t in zip(axes[1:], maps, titles):
         ax.imshow(colorize(m.astype(np.uint8)), extent=(0, W, H, 0), interpolation="nearest")
         style_axes(ax, t)
-    class_legend(axes[-1], maps, class_names)
+    class_legend(fig, maps, class_names)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -55,5 +44,5 @@ def fig_label_samples(images, labels, class_names, title="The synthetic shapes")
             ax.set_yticks([])
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel("label")
-    class_legend(axes[1, -1], labels, class_names)
+    class_legend(fig, labels, class_names)
     return fig

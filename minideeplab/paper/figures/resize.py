@@ -167,11 +167,11 @@ def fig_gradient_check(checks):
         lim_dy = float(np.abs(c.dy).max())
         lim = float(max(np.abs(c.analytic).max(), np.abs(c.numeric).max()))
         panels = ((c.dy, dict(cmap="PuOr", vmin=-lim_dy, vmax=lim_dy),
-                   f"dy: random upstream gradient {c.dy.shape[0]}x{c.dy.shape[1]}"),
+                   f"dy: random upstream\ngradient {c.dy.shape[0]}x{c.dy.shape[1]}"),
                   (c.analytic, dict(cmap="RdBu_r", vmin=-lim, vmax=lim),
-                   "analytic dx = A_h^T dy A_w"),
+                   "analytic dx\n= A_h^T dy A_w"),
                   (c.numeric, dict(cmap="RdBu_r", vmin=-lim, vmax=lim),
-                   "numerical dx (central differences)"))
+                   "numerical dx\n(central differences)"))
         for ax, (img, kw, title) in zip(row, panels):
             im = ax.imshow(img, interpolation="nearest", **kw)
             fig.colorbar(im, ax=ax, shrink=0.8)
@@ -180,7 +180,7 @@ def fig_gradient_check(checks):
         im = row[3].imshow(np.maximum(err, 1e-17), cmap="viridis", interpolation="nearest",
                            norm=LogNorm(vmin=1e-17, vmax=1e-8))
         fig.colorbar(im, ax=row[3], shrink=0.8)
-        style_axes(row[3], title=f"|analytic - numerical| (max {err.max():.1e})")
+        style_axes(row[3], title=f"|analytic - numerical|\n(max {err.max():.1e})")
         row[0].set_ylabel(label, fontsize=9)
         for ax in row:
             ax.set_xticks([])

@@ -9,8 +9,9 @@ import numpy as np
 
 from ...data.augment import augment, shrink_label
 from ...data.palette import colorize
+from ...data.synthetic import CLASS_NAMES
 from ...optim import poly_lr, step_lr
-from .common import SUBIMAGE_COLORS, caption, new_figure, style_axes
+from .common import SUBIMAGE_COLORS, caption, class_legend, new_figure, style_axes
 
 __all__ = ["fig_training_curves", "fig_predictions", "smooth", "fig_lr_schedules",
            "fig_augmentation"]
@@ -55,19 +56,23 @@ def fig_training_curves(histories, *, title="Training on the synthetic shapes", 
 
 
 def fig_predictions(images, labels, predictions, *, titles=None, max_images=4,
-                    suptitle="Predictions on val images"):
-    """A grid: image, ground truth, then one column per method's predicted labels.
+                    suptitle="Predictions on val images", class_names=CLASS_NAMES):
+    """A grid: image, ground truth, then one column per method's predicted labels, with a
+    legend of the classes drawn.
 
     Parameters
     ----------
     images : (n, H, W, 3) uint8
     labels : (n, H, W) ground truth
     predictions : dict method name -> (n, H, W) predicted labels
+    class_names : names of the label values (the synthetic shapes' by default)
     """
     n = min(len(images), max_images)
     cols = 2 + len(predictions)
     fig = new_figure(1.9 * cols, 1.9 * n + 0.5, suptitle=suptitle)
     names = ["image", "ground truth"] + list(predictions)
+    class_legend(fig, [m[i] for m in [labels, *predictions.values()] for i in range(n)],
+                 class_names)
     for i in range(n):
         panels = [images[i], colorize(labels[i])] + [colorize(p[i]) for p in
                                                      predictions.values()]
@@ -109,7 +114,7 @@ def fig_lr_schedules(base_lr, max_iter, *, power=0.9, step_size=None, gamma=0.1)
 
 
 def fig_augmentation(image, label, *, n=4, seed=0, crop_size=None, scale_range=(0.5, 1.5),
-                     mirror=True, stride=8):
+                     mirror=True, stride=8, class_names=CLASS_NAMES):
     """One training image and ``n`` random augmentations of it, with their stride-8 targets.
 
     Rows: images, labels (white: 255, the padding that no loss counts), and the labels the
@@ -122,6 +127,7 @@ def fig_augmentation(image, label, *, n=4, seed=0, crop_size=None, scale_range=(
     label : (H, W) integer
     n, seed : how many augmentations, drawn from ``numpy.random.default_rng(seed)``
     crop_size, scale_range, mirror : as :func:`minideeplab.data.augment.augment`
+    class_names : names for the legend of the label maps (the synthetic shapes' by default)
 
     Returns
     -------
@@ -136,6 +142,7 @@ def fig_augmentation(image, label, *, n=4, seed=0, crop_size=None, scale_range=(
     cols = len(samples)
     fig = new_figure(1.9 * cols, 6.2, suptitle="Training augmentation (Sec. 4.1): scale, "
                                                "mirror, pad, crop")
+    class_legend(fig, [s[k] for s in samples for k in (1, 2)], class_names)
     for j, (im, lb, small) in enumerate(samples):
         for i, (panel, name) in enumerate(((im, "image"), (colorize(lb), "label"),
                                            (colorize(small), f"label at stride {stride}"))):
