@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from minideeplab import backend
 from minideeplab.paper import exercises as ex
-from minideeplab.paper.exercises import convolution, crf, training
+from minideeplab.paper.exercises import convolution, crf, gpu, training
 
 
 def _stub(*args):
@@ -123,6 +124,34 @@ def band_plain(label, width):
     return ndimage.distance_transform_edt(~edge) <= width
 
 
+def softmax_any_device(scores, axis):
+    xp = backend.get_array_module(scores)
+    e = xp.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_numpy(scores, axis):                 # right numbers, NumPy named
+    e = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_scipy(scores, axis):                 # right numbers, the module never asked
+    from scipy.special import softmax
+    return softmax(scores, axis=axis).astype(scores.dtype)
+
+
+def sync_lines_by_reading():
+    """SYNC_LOOP read with CuPy's rules: `if` on a device scalar (line 8), int() (10), a
+    boolean mask (11), float() inside the print (13)."""
+    return {8, 10, 11, 13}
+
+
+def conv_intensity_plain(c_in, c_out, k, h, w, bytes_per_value=4):
+    flops = 2 * (c_out * h * w) * (c_in * k * k)
+    values = c_in * h * w + c_out * c_in * k * k + c_out * h * w
+    return flops / (values * bytes_per_value)
+
+
 # (check, right answer, [(wrong answer, words the failure message must contain)])
 CASES = {
     "im2col": (ex.check_atrous_im2col, im2col_loops, [
@@ -165,6 +194,25 @@ CASES = {
         (crf._band_strict, "<=, not <"),
         (crf._band_one_sided, "only one side"),
         (crf._band_eight, "4-neighbour")]),
+    "softmax": (ex.check_softmax, softmax_any_device, [
+        (gpu._softmax_no_shift, "Subtract each pixel's maximum"),
+        (gpu._softmax_global_max, "maximum of the whole array"),
+        (gpu._softmax_no_keepdims, "Sum along `axis` only"),
+        (gpu._softmax_float64, "'float64', expected 'float32'"),
+        (softmax_numpy, "names NumPy"),
+        (softmax_scipy, "never asks")]),
+    "sync_lines": (ex.check_sync_lines, sync_lines_by_reading, [
+        (lambda: {3, 8, 10, 11, 13}, "line 3 (`probs = xp.exp"),
+        (lambda: {8, 10, 11}, "line 13 (`print(f\"step {step}: running loss {float(running)"
+                              ":.3f}\")`) syncs (float)"),
+        (lambda: {6, 7, 8, 10, 11, 13}, "line 7 (`history.append(loss)`) does not sync"),
+        (lambda: "8, 10", "set of line numbers")]),
+    "conv_intensity": (ex.check_conv_intensity, conv_intensity_plain, [
+        (gpu._ai_macs, "2 FLOPs"),
+        (gpu._ai_no_weights, "The weights are read too"),
+        (gpu._ai_values_not_bytes, "Count bytes"),
+        (gpu._ai_k_not_squared, "k * k taps"),
+        (lambda *a: conv_intensity_plain(*a[:5]), "bytes_per_value=2, your answer is")]),
 }
 
 
@@ -217,3 +265,13 @@ def test_splat_inputs_rebuild_the_library_splat():
     splat, _ = build_lattice(feats)
     values = rng.standard_normal((20, 2))
     assert np.allclose(splat_plain(vertex, bary, values, M), splat @ values, atol=1e-5)
+
+
+def test_sync_stand_in_counts_each_syncing_call_once_per_iteration_and_refuses_numpy():
+    per_line = ex.measure_syncs("for i in range(2):\n    y = xp.exp(images) + 1\n"
+                                "    v = float(y.sum())\n    if (y > 2).any():\n"
+                                "        z = y[y > 2]\n    k = xp.unique(labels)\n")
+    assert per_line == {3: ["float"] * 2, 4: ["if / bool"] * 2, 5: ["x[boolean mask]"] * 2,
+                        6: ["xp.unique"] * 2}
+    with pytest.raises(TypeError, match="NumPy array mixed"):
+        gpu.DeviceArrayStandIn(np.ones(3), gpu.SyncLog()) + np.ones(3)

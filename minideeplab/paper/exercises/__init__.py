@@ -20,6 +20,9 @@ check_caffe_sgd               Caffe's SGD under a schedule              06
 check_mean_field_update       one naive mean-field update               07
 check_trimap_band             the trimap band of Fig. 10                07
 check_splat                   the splat of a 2-D permutohedral lattice  07b
+check_softmax                 a softmax that runs on the input's device 08
+check_sync_lines              which lines of a loop wait for the GPU    08
+check_conv_intensity          a convolution's FLOPs per byte            08
 ============================  ========================================  ========
 
 :mod:`.notebooks` makes the student notebooks from the solution notebooks (nbgrader's
@@ -30,10 +33,12 @@ from .convolution import (atrous_im2col_reference, check_atrous_im2col, check_ou
                           check_receptive_field, check_space_to_batch)
 from .crf import (check_mean_field_update, check_splat, check_trimap_band, normalized_kernel,
                   splat_inputs)
+from .gpu import check_conv_intensity, check_softmax, check_sync_lines, measure_syncs
 from .training import check_caffe_sgd, check_cross_entropy_backward, check_resize_backward
 
 __all__ = ["CheckResult", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
            "check_receptive_field", "check_output_stride_plan", "check_resize_backward",
            "check_cross_entropy_backward",
            "check_caffe_sgd", "check_mean_field_update", "check_splat", "check_trimap_band",
+           "check_softmax", "check_sync_lines", "check_conv_intensity", "measure_syncs",
            "atrous_im2col_reference", "normalized_kernel", "splat_inputs"]

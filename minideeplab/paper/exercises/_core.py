@@ -89,7 +89,7 @@ def first_mismatch(got, expected, atol=1e-8, what="your answer"):
         else:
             with np.errstate(invalid="ignore"):
                 bad = ~np.isclose(got.astype(np.float64), expected.astype(np.float64),
-                                  rtol=1e-6, atol=atol)
+                                  rtol=1e-6, atol=atol, equal_nan=True)
         if not bad.any():
             return None
         idx = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -1,0 +1,421 @@
+"""Checks for the GPU exercises (notebook 08): a softmax on the inputs' device, which lines of a
+loop make the host wait for the GPU, and the arithmetic intensity of a convolution.
+
+All three run on a machine without a GPU:
+
+* :func:`check_softmax` compares with :func:`minideeplab.functional.softmax` (float32 stays
+  float32, huge scores, one label) and reads the names the function uses: an op takes its
+  array module from its input (``xp = backend.get_array_module(x)``) and never names NumPy.
+* :func:`check_sync_lines` runs the loop of :data:`SYNC_LOOP` on :class:`DeviceArrayStandIn`,
+  an array that keeps its values in NumPy but behaves like a CuPy array where it matters here:
+  every call that needs a value on the host (``float``, ``int``, ``if``, ``.item()``,
+  ``.get()``, printing, a boolean mask, ``nonzero``/``unique``) is recorded as a sync, and
+  mixing it with a NumPy array is a ``TypeError``. The lines that sync are measured, not
+  written down.
+* :func:`check_conv_intensity` counts the multiply-adds with
+  :func:`minideeplab.paper.backbone.count_conv_macs` while :func:`minideeplab.functional.conv2d`
+  runs.
+"""
+import sys
+import types
+
+import numpy as np
+
+from ... import functional as F
+from ..backbone import count_conv_macs
+from ._core import FAILED, NOT_IMPLEMENTED, PASSED, Case, CheckResult, run_check
+
+__all__ = ["check_softmax", "check_sync_lines", "check_conv_intensity", "SYNC_LOOP",
+           "DeviceArrayStandIn", "measure_syncs", "conv_traffic_bytes"]
+
+
+# ------------------------------------------------------------------ softmax on any device
+def _names_used(code):
+    """Global and attribute names a function's code (and the code nested in it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def _softmax_cases(rng):
+    x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32)
+    yield Case("a float32 score map (2, 5, 3, 4), axis=1", (x, 1), F.softmax(x, axis=1),
+               atol=1e-6)
+    x = rng.standard_normal((3, 7))
+    yield Case("float64 scores (3, 7), axis=-1", (x, -1), F.softmax(x, axis=-1))
+    x = (rng.standard_normal((1, 4, 2, 3)) * 3 + 1000).astype(np.float32)
+    yield Case("scores near 1000 (float32 exp overflows above 88)", (x, 1),
+               F.softmax(x, axis=1), atol=1e-6)
+    x = np.stack([np.full((3, 2, 2), 800.0), np.full((3, 2, 2), -800.0)]).astype(np.float32)
+    x[:, 1] += 1.0
+    yield Case("two images, one near +800 and one near -800", (x, 1), F.softmax(x, axis=1),
+               atol=1e-6)
+    x = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    yield Case("a single label (L = 1)", (x, 1), F.softmax(x, axis=1))
+
+
+def _with_dtype(fn):
+    """``fn``'s answer and its dtype's name (so that a float64 answer to float32 scores fails)."""
+    def tagged(x, axis):
+        y = fn(x, axis)
+        return y, getattr(getattr(y, "dtype", None), "name", type(y).__name__)
+    return tagged
+
+
+@np.errstate(all="ignore")
+def _softmax_no_shift(x, axis):
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@np.errstate(all="ignore")
+def _softmax_global_max(x, axis):
+    e = np.exp(x - x.max())
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_no_keepdims(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum()
+
+
+def _softmax_float64(x, axis):
+    return F.softmax(x.astype(np.float64), axis=axis)
+
+
+def check_softmax(fn, *, seed=0, show=True):
+    """Check ``fn(scores, axis)``: the softmax along ``axis``, stable for large scores, of the
+    scores' dtype, its array module taken from the scores (``backend.get_array_module``), so
+    the same function runs on a GPU.
+
+    Mistakes recognised: no shift by the maximum (exp overflows), one maximum for the whole
+    array (exp underflows to 0/0 where images differ by hundreds), a sum over every axis, an
+    answer in float64 for float32 scores; and, read from the function's code, a function
+    that names ``np``/``numpy`` or never calls ``get_array_module``.
+    """
+    name = "softmax on any device"
+    if not callable(fn):
+        return run_check(name, fn, [], show=show)
+    names = _names_used(fn.__code__) if hasattr(fn, "__code__") else set()
+    result = run_check(name, _with_dtype(fn), (
+        Case(c.description, c.args, (c.expected, c.expected.dtype.name), c.atol)
+        for c in _softmax_cases(np.random.default_rng(seed))), [
+        (_with_dtype(_softmax_no_shift), "Subtract each pixel's maximum over the labels "
+                                         "before exp: exp(1000) overflows to inf, inf/inf is nan."),
+        (_with_dtype(_softmax_global_max), "You subtracted the maximum of the whole array: "
+                                           "an image whose scores are far below it gets exp(...)"
+                                           " = 0 everywhere, and 0/0 = nan. Take the maximum "
+                                           "along `axis` (keepdims=True)."),
+        (_with_dtype(_softmax_no_keepdims), "Sum along `axis` only, with keepdims=True, so "
+                                            "that each pixel's probabilities sum to 1."),
+        (_with_dtype(_softmax_float64), "Keep the scores' dtype: float32 in, float32 out (on "
+                                        "most GPUs float64 is many times slower, and it doubles"
+                                        " the memory traffic)."),
+    ], show=False)
+    if result.status == PASSED:
+        if names & {"np", "numpy"}:
+            result = CheckResult(name, FAILED, "the numbers are right, but your function names "
+                                 "NumPy (np.something): on CuPy arrays np.zeros, np.asarray and "
+                                 "friends make host arrays or copies. Take every function from "
+                                 "xp = backend.get_array_module(scores).")
+        elif "get_array_module" not in names:
+            result = CheckResult(name, FAILED, "the numbers are right, but your function never "
+                                 "asks which module its input belongs to: start with "
+                                 "xp = backend.get_array_module(scores) and use xp.exp, ...")
+    if show:
+        print(result)
+    return result
+
+
+# ------------------------------------------------------------------ which lines sync
+class SyncLog:
+    """Where the stand-in arrays synced: ``events`` is a list of (line, kind)."""
+
+    def __init__(self):
+        self.events, self.line = [], None
+
+    def record(self, kind):
+        self.events.append((self.line, kind))
+
+
+def _unwrap(v):
+    if isinstance(v, DeviceArrayStandIn):
+        return v._a
+    if isinstance(v, np.ndarray):
+        raise TypeError("a NumPy array mixed with a device array (CuPy refuses this too: move it "
+                        "with backend.to_device first)")
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unwrap(u) for u in v)
+    return v
+
+
+class DeviceArrayStandIn:
+    """A NumPy array that acts like a CuPy array for the purpose of counting syncs.
+
+    Arithmetic, comparisons, integer indexing and reductions stay "on the device" (they return
+    stand-ins, a reduction a 0-d one, as CuPy does); the calls that need the value on the host
+    are recorded in ``log`` as syncs: ``__bool__`` (an ``if``), ``__float__``, ``__int__``,
+    ``__index__``, ``item``, ``tolist``, ``get``, ``__format__``/``__str__``/``__repr__``
+    (printing), and indexing with a boolean mask (its size depends on the values).
+    """
+
+    __array_priority__ = 1000
+    __array_ufunc__ = None          # NumPy defers to the stand-in's operators
+
+    def __init__(self, a, log):
+        self._a, self._log = np.asarray(a), log
+
+    def _wrap(self, r):
+        if isinstance(r, (np.ndarray, np.generic)):
+            return DeviceArrayStandIn(r, self._log)
+        if isinstance(r, tuple) and all(isinstance(u, np.ndarray) for u in r):
+            return tuple(DeviceArrayStandIn(u, self._log) for u in r)
+        return r
+
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+
+    def __len__(self):
+        return len(self._a)
+
+    def __getattr__(self, name):
+        attr = getattr(np.asarray(self.__dict__["_a"]), name)
+        if not callable(attr):
+            return attr
+
+        def method(*args, **kwargs):
+            return self._wrap(attr(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}))
+        return method
+
+    def __getitem__(self, key):
+        if isinstance(key, DeviceArrayStandIn) and key.dtype == bool:
+            self._log.record("x[boolean mask]")
+        return self._wrap(self._a[_unwrap(key)])
+
+    def _sync(self, kind):
+        self._log.record(kind)
+        return self._a
+
+    def get(self):
+        return self._sync("get").copy()
+
+    def __bool__(self):
+        return bool(self._sync("if / bool"))
+
+    def __float__(self):
+        return float(self._sync("float"))
+
+    def __int__(self):
+        return int(self._sync("int"))
+
+    def __index__(self):
+        return int(self._sync("index"))
+
+    def item(self):
+        return self._sync("item").item()
+
+    def tolist(self):
+        return self._sync("tolist").tolist()
+
+    def __format__(self, spec):
+        return format(self._sync("print").item() if self._a.ndim == 0 else self._a, spec)
+
+    def __str__(self):
+        return str(self._sync("print"))
+
+    __repr__ = __str__
+
+
+def _operator(name):
+    def op(self, *other):
+        return self._wrap(getattr(self._a, name)(*_unwrap(other)))
+    op.__name__ = name
+    return op
+
+
+for _name in ("add radd sub rsub mul rmul truediv rtruediv floordiv pow rpow mod neg pos abs "
+              "gt ge lt le eq ne and rand or ror invert matmul rmatmul").split():
+    setattr(DeviceArrayStandIn, f"__{_name}__", _operator(f"__{_name}__"))
+
+
+class _StandInModule:
+    """``xp`` for stand-in arrays: NumPy's functions on the values, results as stand-ins;
+    the functions whose output size depends on the values sync."""
+
+    SYNCING = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
+
+    def __init__(self, log):
+        self._log = log
+
+    def __getattr__(self, name):
+        f = getattr(np, name)
+        if not callable(f):
+            return f
+
+        def call(*args, **kwargs):
+            if name in self.SYNCING:
+                self._log.record(f"xp.{name}")
+            r = f(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
+            return DeviceArrayStandIn(np.zeros(0), self._log)._wrap(r)
+        return call
+
+
+SYNC_LOOP = """\
+for step in range(3):
+    logits = model(images)
+    probs = xp.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    loss = -xp.log(probs[0, 1] + 1e-7).mean()
+    running = 0.9 * running + 0.1 * loss
+    history.append(loss)
+    if loss > best:
+        best = loss
+    n_fg = int((labels > 0).sum())
+    fg_probs = probs[:, 1][labels > 0]
+    lr = 0.01 * (1 - step / 3) ** 0.9
+    print(f"step {step}: running loss {float(running):.3f}")
+"""
+
+
+def measure_syncs(source=SYNC_LOOP, seed=0):
+    """Run ``source`` (the loop of :data:`SYNC_LOOP` by default) with stand-in device arrays
+    and return {line number (1-based): [kinds of sync, once per iteration]}; printed output
+    is discarded."""
+    log = SyncLog()
+    rng = np.random.default_rng(seed)
+    images = DeviceArrayStandIn(rng.standard_normal((2, 3, 4, 4)).astype(np.float32), log)
+    labels = DeviceArrayStandIn(rng.integers(0, 3, (2, 4, 4)), log)
+    weight = DeviceArrayStandIn(rng.standard_normal((3, 3)).astype(np.float32), log)
+    xp = _StandInModule(log)
+
+    def model(x):                       # a 1x1 convolution: device work only
+        return xp.einsum("lc,nchw->nlhw", weight, x)
+
+    scope = {"xp": xp, "model": model, "images": images, "labels": labels, "history": [],
+             "running": DeviceArrayStandIn(np.float32(0), log),
+             "best": DeviceArrayStandIn(np.float32(-np.inf), log), "print": lambda *a: None}
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == "<sync loop>" and event == "line":
+            log.line = frame.f_lineno
+        return tracer
+    code = compile(source, "<sync loop>", "exec")
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        exec(code, scope)
+    finally:
+        sys.settrace(previous)
+    per_line = {}
+    for line, kind in log.events:
+        per_line.setdefault(line, []).append(kind)
+    return per_line
+
+
+def _loop_line(n):
+    return SYNC_LOOP.split("\n")[n - 1].strip()
+
+
+def check_sync_lines(fn, *, show=True):
+    """Check ``fn()``: the set of line numbers of :data:`SYNC_LOOP` (1 = the ``for`` line)
+    that make the host wait for the GPU, measured by running the loop on
+    :class:`DeviceArrayStandIn`. A wrong answer is told, line by line, which of its lines
+    do not sync and which syncing lines it left out, and why."""
+    name = "sync lines"
+    measured = measure_syncs()
+    truth = set(measured)
+    try:
+        answer = fn()
+    except NotImplementedError:
+        result = CheckResult(name, NOT_IMPLEMENTED,
+                             "replace the `raise NotImplementedError` with your code")
+    except Exception as e:  # noqa: BLE001 - a student's bug is reported, never raised
+        result = CheckResult(name, FAILED, f"your function raised {type(e).__name__}: {e}")
+    else:
+        try:
+            answer = {int(n) for n in answer}
+        except (TypeError, ValueError):
+            answer = None
+        if answer is None:
+            result = CheckResult(name, FAILED, f"return a set of line numbers, got {answer!r}")
+        elif answer == truth:
+            per = "; ".join(f"line {n}: {', '.join(sorted(set(k)))}"
+                            for n, k in sorted(measured.items()))
+            result = CheckResult(name, PASSED, f"measured on stand-in device arrays: {per}")
+        else:
+            words = []
+            for n in sorted(answer - truth):
+                words.append(f"line {n} (`{_loop_line(n)}`) does not sync: it only queues work "
+                             "on the device (its result stays a device array)")
+            for n in sorted(truth - answer):
+                kinds = ", ".join(sorted(set(measured[n])))
+                words.append(f"line {n} (`{_loop_line(n)}`) syncs ({kinds}): the host needs "
+                             "a value the GPU has not computed yet")
+            result = CheckResult(name, FAILED, "; ".join(words))
+    if show:
+        print(result)
+    return result
+
+
+# ------------------------------------------------------------------ arithmetic intensity
+def conv_traffic_bytes(c_in, c_out, k, h, w, bytes_per_value=4):
+    """The least memory traffic of a stride-1 'same' convolution of one (c_in, h, w) map: read
+    the input and the (c_out, c_in, k, k) weights once, write the (c_out, h, w) output once."""
+    return bytes_per_value * (c_in * h * w + c_out * c_in * k * k + c_out * h * w)
+
+
+def _conv_flops(c_in, c_out, k, h, w, rate=1):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, c_in, h, w)).astype(np.float32)
+    weight = rng.standard_normal((c_out, c_in, k, k)).astype(np.float32)
+    pad = rate * (k // 2)
+    return 2 * count_conv_macs(lambda: F.conv2d(x, weight, padding=pad, rate=rate))
+
+
+def _intensity_cases():
+    for c_in, c_out, k, h, w, b, what in [
+            (8, 16, 3, 9, 9, 4, "a small 3x3 convolution, float32"),
+            (4, 4, 1, 7, 5, 4, "a 1x1 convolution"),
+            (16, 32, 3, 13, 13, 2, "float16 (2 bytes per value)"),
+            (3, 5, 5, 6, 11, 8, "a 5x5 kernel on a non-square map, float64")]:
+        flops = _conv_flops(c_in, c_out, k, h, w)
+        yield Case(f"{what}: c_in={c_in}, c_out={c_out}, k={k}, h={h}, w={w}, "
+                   f"bytes_per_value={b}", (c_in, c_out, k, h, w, b),
+                   flops / conv_traffic_bytes(c_in, c_out, k, h, w, b), atol=1e-9)
+
+
+def _ai_macs(c_in, c_out, k, h, w, b):
+    return c_in * c_out * k * k * h * w / conv_traffic_bytes(c_in, c_out, k, h, w, b)
+
+
+def _ai_no_weights(c_in, c_out, k, h, w, b):
+    return 2 * c_in * c_out * k * k * h * w / (b * (c_in + c_out) * h * w)
+
+
+def _ai_values_not_bytes(c_in, c_out, k, h, w, b):
+    return 2 * c_in * c_out * k * k * h * w / conv_traffic_bytes(c_in, c_out, k, h, w, 1)
+
+
+def _ai_k_not_squared(c_in, c_out, k, h, w, b):
+    return 2 * c_in * c_out * k * h * w / (b * (c_in * h * w + c_out * c_in * k
+                                                + c_out * h * w))
+
+
+def check_conv_intensity(fn, *, show=True):
+    """Check ``fn(c_in, c_out, k, h, w, bytes_per_value)``: the arithmetic intensity (FLOPs per
+    byte of memory traffic) of a stride-1 'same' k x k convolution of one (c_in, h, w) map to
+    c_out channels. FLOPs: 2 per multiply-add, the multiply-adds counted while
+    :func:`minideeplab.functional.conv2d` runs; bytes: :func:`conv_traffic_bytes`.
+
+    Mistakes recognised: multiply-adds instead of FLOPs, the weights left out of the traffic,
+    values instead of bytes, k instead of k * k taps.
+    """
+    return run_check("conv arithmetic intensity", fn, _intensity_cases(), [
+        (_ai_macs, "A multiply-add is 2 FLOPs (one multiply, one add); rooflines count FLOPs."),
+        (_ai_no_weights, "The weights are read too: c_out * c_in * k * k values."),
+        (_ai_values_not_bytes, "Count bytes, not values: multiply by bytes_per_value."),
+        (_ai_k_not_squared, "A k x k kernel has k * k taps per input channel."),
+    ], show=show)
