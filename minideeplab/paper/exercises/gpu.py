@@ -6,8 +6,8 @@ All three run on a machine without a GPU:
 * :func:`check_softmax` compares with :func:`minideeplab.functional.softmax` (float32 stays
   float32, huge scores, one label) and reads the names the function uses: an op takes its
   array module from its input (``xp = backend.get_array_module(x)``) and never names NumPy.
-* :func:`check_sync_lines` runs the loop of :data:`SYNC_LOOP` on :class:`DeviceArrayStandIn`,
-  an array that keeps its values in NumPy but behaves like a CuPy array where it matters here:
+* :func:`check_sync_lines` runs the loop of :data:`SYNC_LOOP` on
+  :class:`~minideeplab.paper.exercises._standin.DeviceArrayStandIn`, an array that keeps its values in NumPy but behaves like a CuPy array where it matters here:
   every call that needs a value on the host (``float``, ``int``, ``if``, ``.item()``,
   ``.get()``, printing, a boolean mask, ``nonzero``/``unique``) is recorded as a sync, and
   mixing it with a NumPy array is a ``TypeError``. The lines that sync are measured, not
@@ -24,9 +24,10 @@ import numpy as np
 from ... import functional as F
 from ..backbone import count_conv_macs
 from ._core import FAILED, NOT_IMPLEMENTED, PASSED, Case, CheckResult, run_check
+from ._standin import DeviceArrayStandIn, SyncLog, stand_in_module
 
 __all__ = ["check_softmax", "check_sync_lines", "check_conv_intensity", "SYNC_LOOP",
-           "DeviceArrayStandIn", "measure_syncs", "conv_traffic_bytes"]
+           "DeviceArrayStandIn", "SyncLog", "measure_syncs", "conv_traffic_bytes"]
 
 
 # ------------------------------------------------------------------ softmax on any device
@@ -130,140 +131,6 @@ def check_softmax(fn, *, seed=0, show=True):
 
 
 # ------------------------------------------------------------------ which lines sync
-class SyncLog:
-    """Where the stand-in arrays synced: ``events`` is a list of (line, kind)."""
-
-    def __init__(self):
-        self.events, self.line = [], None
-
-    def record(self, kind):
-        self.events.append((self.line, kind))
-
-
-def _unwrap(v):
-    if isinstance(v, DeviceArrayStandIn):
-        return v._a
-    if isinstance(v, np.ndarray):
-        raise TypeError("a NumPy array mixed with a device array (CuPy refuses this too: move it "
-                        "with backend.to_device first)")
-    if isinstance(v, (list, tuple)):
-        return type(v)(_unwrap(u) for u in v)
-    return v
-
-
-class DeviceArrayStandIn:
-    """A NumPy array that acts like a CuPy array for the purpose of counting syncs.
-
-    Arithmetic, comparisons, integer indexing and reductions stay "on the device" (they return
-    stand-ins, a reduction a 0-d one, as CuPy does); the calls that need the value on the host
-    are recorded in ``log`` as syncs: ``__bool__`` (an ``if``), ``__float__``, ``__int__``,
-    ``__index__``, ``item``, ``tolist``, ``get``, ``__format__``/``__str__``/``__repr__``
-    (printing), and indexing with a boolean mask (its size depends on the values).
-    """
-
-    __array_priority__ = 1000
-    __array_ufunc__ = None          # NumPy defers to the stand-in's operators
-
-    def __init__(self, a, log):
-        self._a, self._log = np.asarray(a), log
-
-    def _wrap(self, r):
-        if isinstance(r, (np.ndarray, np.generic)):
-            return DeviceArrayStandIn(r, self._log)
-        if isinstance(r, tuple) and all(isinstance(u, np.ndarray) for u in r):
-            return tuple(DeviceArrayStandIn(u, self._log) for u in r)
-        return r
-
-    shape = property(lambda self: self._a.shape)
-    dtype = property(lambda self: self._a.dtype)
-    ndim = property(lambda self: self._a.ndim)
-    size = property(lambda self: self._a.size)
-
-    def __len__(self):
-        return len(self._a)
-
-    def __getattr__(self, name):
-        attr = getattr(np.asarray(self.__dict__["_a"]), name)
-        if not callable(attr):
-            return attr
-
-        def method(*args, **kwargs):
-            return self._wrap(attr(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()}))
-        return method
-
-    def __getitem__(self, key):
-        if isinstance(key, DeviceArrayStandIn) and key.dtype == bool:
-            self._log.record("x[boolean mask]")
-        return self._wrap(self._a[_unwrap(key)])
-
-    def _sync(self, kind):
-        self._log.record(kind)
-        return self._a
-
-    def get(self):
-        return self._sync("get").copy()
-
-    def __bool__(self):
-        return bool(self._sync("if / bool"))
-
-    def __float__(self):
-        return float(self._sync("float"))
-
-    def __int__(self):
-        return int(self._sync("int"))
-
-    def __index__(self):
-        return int(self._sync("index"))
-
-    def item(self):
-        return self._sync("item").item()
-
-    def tolist(self):
-        return self._sync("tolist").tolist()
-
-    def __format__(self, spec):
-        return format(self._sync("print").item() if self._a.ndim == 0 else self._a, spec)
-
-    def __str__(self):
-        return str(self._sync("print"))
-
-    __repr__ = __str__
-
-
-def _operator(name):
-    def op(self, *other):
-        return self._wrap(getattr(self._a, name)(*_unwrap(other)))
-    op.__name__ = name
-    return op
-
-
-for _name in ("add radd sub rsub mul rmul truediv rtruediv floordiv pow rpow mod neg pos abs "
-              "gt ge lt le eq ne and rand or ror invert matmul rmatmul").split():
-    setattr(DeviceArrayStandIn, f"__{_name}__", _operator(f"__{_name}__"))
-
-
-class _StandInModule:
-    """``xp`` for stand-in arrays: NumPy's functions on the values, results as stand-ins;
-    the functions whose output size depends on the values sync."""
-
-    SYNCING = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
-
-    def __init__(self, log):
-        self._log = log
-
-    def __getattr__(self, name):
-        f = getattr(np, name)
-        if not callable(f):
-            return f
-
-        def call(*args, **kwargs):
-            if name in self.SYNCING:
-                self._log.record(f"xp.{name}")
-            r = f(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
-            return DeviceArrayStandIn(np.zeros(0), self._log)._wrap(r)
-        return call
-
-
 SYNC_LOOP = """\
 for step in range(3):
     logits = model(images)
@@ -290,7 +157,7 @@ def measure_syncs(source=SYNC_LOOP, seed=0):
     images = DeviceArrayStandIn(rng.standard_normal((2, 3, 4, 4)).astype(np.float32), log)
     labels = DeviceArrayStandIn(rng.integers(0, 3, (2, 4, 4)), log)
     weight = DeviceArrayStandIn(rng.standard_normal((3, 3)).astype(np.float32), log)
-    xp = _StandInModule(log)
+    xp = stand_in_module(log)
 
     def model(x):                       # a 1x1 convolution: device work only
         return xp.einsum("lc,nchw->nlhw", weight, x)
