@@ -73,10 +73,12 @@ def test_lattice_agrees_with_naive_on_synthetic_images(on):
     assert mean_dq <= 0.01
 
 
-def test_lattice_agrees_with_naive_on_a_photo(on):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lattice_agrees_with_naive_on_a_photo(threads, on):
     image, _, probs = _hopper()
     Qn = backend.asnumpy(dense_crf(*on(image, probs), method="naive", **RESNET))
-    Ql = backend.asnumpy(dense_crf(*on(image, probs), method="lattice", **RESNET))
+    Ql = backend.asnumpy(dense_crf(*on(image, probs), method="lattice", threads=threads,
+                                   **RESNET))
     agreement = float(np.mean(Qn.argmax(0) == Ql.argmax(0)))
     mean_dq = float(np.abs(Qn - Ql).mean())
     print(f"photo: agreement {agreement:.4f}, mean |dQ| {mean_dq:.4f}, "
@@ -134,6 +136,28 @@ def test_history_matches_the_iterations(on):
         assert_close(hist.Q[t], e / e.sum(axis=0), rtol=1e-5, atol=1e-6, name=f"t={t}")
     Q2 = dense_crf(*on(image, probs), iterations=2)
     assert_close(hist.Q[2], Q2, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 2 ** 16])
+def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
+    """Label blocks filtered by 1, 2 or 3 threads (and, with a small BLOCK_BYTES, several
+    blocks per thread): the same marginals and history up to float32 rounding (the softmax's
+    row sums add the blocks' partial sums in another order)."""
+    from minideeplab.crf import meanfield
+    if block_bytes is not None:
+        monkeypatch.setattr(meanfield, "BLOCK_BYTES", block_bytes)
+    image, _, probs = _hopper((40, 30))
+    probs = np.concatenate([probs, probs[::-1]], axis=0)          # L = 6 labels
+    probs /= probs.sum(axis=0)
+    runs = {t: dense_crf(*on(image, probs), iterations=4, return_history=True, threads=t,
+                         **RESNET) for t in (1, 2, 3)}
+    Q1, hist1 = runs[1]
+    for t in (2, 3):
+        Q, hist = runs[t]
+        assert_close(Q, Q1, rtol=1e-5, atol=1e-6, name=f"{t} threads vs 1")
+        for step in range(5):
+            assert_close(hist.scores[step], hist1.scores[step], rtol=1e-5, atol=1e-5,
+                         name=f"scores after {step} iterations, {t} threads vs 1")
 
 
 def test_softmax_redoes_pixels_below_the_global_shift():
@@ -207,6 +231,8 @@ def _bad_cases():
         ("iterations float", dict(iterations=2.5), TypeError, "iterations must be an integer"),
         ("method", dict(method="exact"), ValueError, "unknown method 'exact'"),
         ("normalization", dict(normalization="row"), ValueError, "unknown normalization 'row'"),
+        ("threads 0", dict(threads=0), ValueError, "dense_crf: threads must be >= 1"),
+        ("threads float", dict(threads=1.5), TypeError, "dense_crf: threads must be an integer"),
     ]
 
 

@@ -22,6 +22,7 @@ from .. import backend
 from ..checks import check_array, check_choice, check_int
 from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
+from .parallel import resolve_threads, run_all, thread_pool
 from .naive import NaiveFilter
 
 __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_features",
@@ -105,7 +106,7 @@ def make_filter(features, method):
 
 def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
               theta_gamma=3.0, iterations=10, method="lattice", normalization="symmetric",
-              return_history=False):
+              return_history=False, threads=None):
     """Fully connected CRF with mean-field inference (DeepLab v2, Sec. 3.3; Kraehenbuehl 2011).
 
     Parameters
@@ -121,6 +122,11 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         images only); both kernels use the chosen method
     normalization : "symmetric" | "after" | "before" | "none", see below
     return_history : also return the marginals and scores after every iteration (paper Fig. 5)
+    threads : int >= 1 or None, CPU threads for the lattice method (None: the cores this process
+        may use, :func:`~minideeplab.crf.parallel.default_threads`; always 1 on CuPy and for
+        "naive", whose products already use BLAS's threads). The two lattices are built in
+        parallel and each iteration's messages are filtered in blocks of labels, one per thread
+        (:mod:`.parallel`); the result is the same for every thread count.
 
     Returns
     -------
@@ -168,15 +174,23 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
                           iterations=iterations)
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
+    threads = resolve_threads(fn, threads, xp)
+    if method != "lattice":
+        threads = 1
     L, H, W = probs.shape
-    filters = []
+    kernels = []                                  # (features, weight) of each kernel used
     if w1 != 0:
-        filt = make_filter(bilateral_features(image, theta_alpha, theta_beta), method)
-        filters.append(normalized_filter(filt, normalization, w1))
+        kernels.append((lambda: bilateral_features(image, theta_alpha, theta_beta), w1))
     if w2 != 0:
-        filt = make_filter(spatial_features(H, W, theta_gamma, xp), method)
-        filters.append(normalized_filter(filt, normalization, w2))
-    result = mean_field(unary_from_probs(probs), filters, iterations, return_history)
+        kernels.append((lambda: spatial_features(H, W, theta_gamma, xp), w2))
+
+    def build(kernel):
+        features, weight = kernel
+        return normalized_filter(make_filter(features(), method), normalization, weight)
+
+    with thread_pool(min(threads, len(kernels))) as pool:     # the two lattices side by side
+        filters = run_all(pool, build, kernels)
+    result = mean_field(unary_from_probs(probs), filters, iterations, return_history, threads)
 
     def to_image(a):                                                    # (N, L) -> (L, H, W)
         return xp.ascontiguousarray(a.T.reshape(L, H, W), dtype=xp.float32)

@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
+from .parallel import run_all, thread_pool
 
 __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "MeanFieldHistory",
            "label_blocks", "BLOCK_BYTES"]
@@ -85,9 +86,10 @@ def softmax(scores, out=None):
     return _softmax_blocks([scores], [xp.empty_like(scores) if out is None else out])[0]
 
 
-def _softmax_blocks(scores, out):
+def _softmax_blocks(scores, out, shift=None):
     """Softmax over the labels of a pixel, its L labels split into blocks (lists of (N, L_b)
-    arrays, ``out`` may be ``scores``); returns ``out``.
+    arrays, ``out`` may be ``scores``); returns ``out``. ``shift``: on the CPU, the largest
+    score of all when the caller already knows it (None: computed here).
 
     Any per-pixel shift leaves the softmax unchanged. On the GPU the shift is each pixel's own
     maximum (one reduction kernel). On the CPU that reduction over 21 labels per row is slow
@@ -100,7 +102,8 @@ def _softmax_blocks(scores, out):
     xp = backend.get_array_module(scores[0])
     on_cpu = xp is numpy
     if on_cpu:
-        shift = max(float(s.max()) for s in scores)
+        if shift is None:
+            shift = max(float(s.max()) for s in scores)
     else:
         shift = scores[0].max(axis=1, keepdims=True)
         for s in scores[1:]:
@@ -124,11 +127,13 @@ def _softmax_blocks(scores, out):
     return out
 
 
-def mean_field(unary, filters, iterations, return_history=False):
+def mean_field(unary, filters, iterations, return_history=False, threads=1):
     """Run ``iterations`` mean-field updates of the fully connected CRF.
 
-    Large images are filtered in blocks of labels, one after the other, so that the filters'
-    intermediate arrays stay within :data:`BLOCK_BYTES`.
+    The labels are filtered in blocks: one per thread (the blocks' product chains run at the
+    same time, :mod:`.parallel`), and for large images more, so that the filters'
+    intermediate arrays in flight stay within :data:`BLOCK_BYTES`. The softmax is split
+    between the threads by blocks of pixels. The result does not depend on ``threads``.
 
     Parameters
     ----------
@@ -137,6 +142,7 @@ def mean_field(unary, filters, iterations, return_history=False):
         so that the message of kernel m is ``filters[m](Q)``, (N, L)
     iterations : int >= 0
     return_history : also return a :class:`MeanFieldHistory` of (N, L) copies
+    threads : int >= 1, the number of threads on NumPy (CuPy: always 1)
 
     Returns
     -------
@@ -144,14 +150,21 @@ def mean_field(unary, filters, iterations, return_history=False):
     history : MeanFieldHistory (only with ``return_history=True``)
     """
     xp = backend.get_array_module(unary)
+    threads = max(1, int(threads)) if xp is numpy else 1
+    with thread_pool(threads) as pool:
+        return _mean_field(unary, filters, iterations, return_history, threads, pool, xp)
+
+
+def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     N, L = unary.shape
-    # label blocks, filtered one after the other, only to bound memory: the two (rows, L_b)
-    # float32 arrays of a product chain stay within BLOCK_BYTES (rows: the lattice's vertices,
-    # 3M at Cityscapes size). One block for images of PASCAL size.
+    # label blocks: the two (rows, L_b) float32 arrays of each product chain in flight (one per
+    # thread) stay within BLOCK_BYTES together (rows: the lattice's vertices, 3M at Cityscapes
+    # size). One block per thread for images of PASCAL size.
     rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
-    blocks = label_blocks(L, -(-2 * 4 * rows * L // BLOCK_BYTES))
+    blocks = label_blocks(L, threads * -(-2 * 4 * rows * L // BLOCK_BYTES))
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
+    pixels = label_blocks(N, threads)         # the softmax's blocks of pixels (rows)
 
     def messages(k):
         """scores = -U + sum_m filt_m(Q) for label block k, in the last product's output; the
@@ -165,22 +178,29 @@ def mean_field(unary, filters, iterations, return_history=False):
         del q
         scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
 
+    def softmax_in_place(arrays):             # the softmax of every pixel, block by block
+        shift = None
+        if xp is numpy:                       # the largest score of all, whatever the blocks
+            shift = max(run_all(pool, lambda r: max(float(a[r].max()) for a in arrays), pixels))
+        run_all(pool, lambda r: _softmax_blocks([a[r] for a in arrays], [a[r] for a in arrays],
+                                                shift), pixels)
+        return arrays
+
     def joined(arrays):
         return arrays[0].copy() if len(arrays) == 1 else xp.concatenate(arrays, axis=1)
 
     history = MeanFieldHistory([], [joined(scores)]) if return_history else None
-    Q = _softmax_blocks(scores, scores)                       # in place: scores become Q
+    Q = softmax_in_place(scores)                              # in place: scores become Q
     scores = [None] * len(blocks)
     for t in range(iterations + 1):
         if history is not None:
             history.Q.append(joined(Q))
         if t == iterations:
             break
-        for k in range(len(blocks)):
-            messages(k)
+        run_all(pool, messages, range(len(blocks)))
         if history is not None:
             history.scores.append(joined(scores))
-        Q = _softmax_blocks(scores, scores)
+        Q = softmax_in_place(scores)
         scores = [None] * len(blocks)
     Q = Q[0] if len(Q) == 1 else xp.concatenate(Q, axis=1)
     return (Q, history) if return_history else Q
