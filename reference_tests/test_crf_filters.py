@@ -184,3 +184,19 @@ def test_lattice_appearance_kernel_is_close_to_the_exact_gaussian(on):
         err = _relative_l2(lat(on(Q)), exact(on(Q)))
         print(f"bilateral ({theta_alpha}, {theta_beta}): relative L2 {err:.4f}")
         assert err <= 0.08
+
+
+@pytest.mark.parametrize("size", [50, 2 ** 61])
+def test_unique_inverse_equals_numpy_unique(size, on):
+    """The packed one-sort path (small code ranges) and the fallback (codes too large to pack
+    with their positions) against ``numpy.unique``, repeated codes included."""
+    from minideeplab.crf.lattice import _unique_inverse
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, min(size, 2 ** 40), 1000) if size > 50 else rng.integers(0, size,
+                                                                                      1000)
+    codes[::7] = codes[0]
+    xp = backend.get_array_module(on(codes))
+    keys, inverse = _unique_inverse(on(codes), size, xp)
+    expected_keys, expected_inverse = np.unique(codes, return_inverse=True)
+    np.testing.assert_array_equal(backend.asnumpy(keys), expected_keys)
+    np.testing.assert_array_equal(backend.asnumpy(inverse), expected_inverse.ravel())
