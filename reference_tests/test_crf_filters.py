@@ -196,7 +196,25 @@ def test_unique_inverse_equals_numpy_unique(size, on):
                                                                                       1000)
     codes[::7] = codes[0]
     xp = backend.get_array_module(on(codes))
-    keys, inverse = _unique_inverse(on(codes), size, xp)
-    expected_keys, expected_inverse = np.unique(codes, return_inverse=True)
+    keys, inverse, first = _unique_inverse(on(codes), size, xp)
+    expected_keys, expected_first, expected_inverse = np.unique(codes, return_index=True,
+                                                                return_inverse=True)
     np.testing.assert_array_equal(backend.asnumpy(keys), expected_keys)
     np.testing.assert_array_equal(backend.asnumpy(inverse), expected_inverse.ravel())
+    np.testing.assert_array_equal(backend.asnumpy(first), expected_first)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_vertex_numbering_does_not_change_the_filter(d, on, monkeypatch):
+    """Vertices numbered by first use or by key: the same filter up to float32 rounding (a
+    renumbering permutes the rows of every matrix), and really another numbering."""
+    f = _random_points(3, 400, d)
+    V = np.random.default_rng(1).random((400, 3)).astype(np.float32)
+    out, splats = {}, {}
+    for limit in (0, 3):                        # 0: key order for every d; 3: first use
+        monkeypatch.setattr(lattice, "FIRST_USE_MAX_DIM", limit)
+        filt = LatticeFilter(on(f))
+        out[limit] = backend.asnumpy(filt(on(V)))
+        splats[limit] = backend.asnumpy(filt.raw_splat.toarray())
+    assert_close(out[3], out[0], rtol=1e-5, atol=1e-6, name=f"first use vs key order, d={d}")
+    assert splats[0].shape == splats[3].shape and not np.array_equal(splats[0], splats[3])

@@ -59,6 +59,9 @@ from .. import backend
 __all__ = ["LatticeFilter", "build_lattice", "lattice_matrices", "BLUR_WEIGHT"]
 
 BLUR_WEIGHT = 0.5  # each neighbour's weight in one blur step (the centre's is 1)
+# vertex numbering: lattices of up to this many dimensions number their vertices by first use
+# (the points' order), higher ones by key (see lattice_matrices)
+FIRST_USE_MAX_DIM = 2
 
 
 def _elevate(features, xp):
@@ -185,14 +188,15 @@ def _unique_inverse(codes, size, xp):
     its position, ``code * 2^b + position``, and sorted by value: the sorted array gives both
     the sorted codes (high bits) and where each came from (low bits).
 
-    Returns keys (M,) int64, the distinct codes in increasing order, and inverse (n,) int64,
-    ``keys[inverse] == codes``.
+    Returns keys (M,) int64, the distinct codes in increasing order, inverse (n,) int64,
+    ``keys[inverse] == codes``, and first (M,) int64, the position of each key's first
+    occurrence in ``codes``.
     """
     n = codes.shape[0]
     bits = max(1, (n - 1).bit_length())
     if size << bits >= 2 ** 63:
-        keys, inverse = xp.unique(codes, return_inverse=True)
-        return keys, inverse.ravel()
+        keys, first, inverse = xp.unique(codes, return_index=True, return_inverse=True)
+        return keys, inverse.ravel(), first
     packed = xp.left_shift(codes, bits)
     packed |= xp.arange(n, dtype=xp.int64)
     packed.sort()
@@ -204,7 +208,7 @@ def _unique_inverse(codes, size, xp):
     keys = packed[first]
     inverse = xp.empty(n, dtype=xp.int64)
     inverse[position] = xp.cumsum(first) - 1
-    return keys, inverse
+    return keys, inverse, position[first]   # the run of a code starts at its first position
 
 
 def _csr(xp, data, indices, indptr, shape, canonical=True):
@@ -223,11 +227,13 @@ def _index_dtype(xp, *sizes):
     return xp.int32 if max(sizes) < 2 ** 31 - 1 else xp.int64
 
 
-def _neighbour_matrix(keys, delta, idx, halves, xp):
+def _neighbour_matrix(keys, delta, idx, halves, xp, number=None):
     """``A = 1/2 (P + P^T)`` (M, M) for the lattice axis whose step changes a code by ``delta``:
     vertex k's neighbours are the vertices with codes ``keys[k] +- delta`` (the blur along that
     axis is ``I + A``). Every stored value is 1/2, so ``data`` is a view of ``halves``, one
     buffer of 1/2s shared by all the axes: a matrix costs its column indices and ``indptr``.
+    ``number``: None (vertex k is row k: key order) or ``(order, new_id)``, the row of key k
+    being ``new_id[k]`` and ``order`` its inverse.
     """
     M = keys.shape[0]
     target = keys + delta
@@ -236,8 +242,14 @@ def _neighbour_matrix(keys, delta, idx, halves, xp):
     up = xp.where(found, pos, -1)              # the neighbour at code + delta (or -1: none)
     down = xp.full(M, -1, dtype=up.dtype)      # the one at code - delta: the inverse relation
     down[pos[found]] = xp.nonzero(found)[0]
-    # row k: (code - delta, code + delta), in increasing column order (keys are sorted)
-    cols = xp.stack([down, up] if delta > 0 else [up, down], axis=1)    # (M, 2)
+    if number is None:
+        # row k: (code - delta, code + delta), in increasing column order (keys are sorted)
+        cols = xp.stack([down, up] if delta > 0 else [up, down], axis=1)    # (M, 2)
+    else:                                      # renumbered: row r is key order[r]
+        order, new_id = number
+        new_id = xp.concatenate([new_id, xp.full(1, -1, dtype=new_id.dtype)])   # -1 stays -1
+        up, down = new_id[up[order]], new_id[down[order]]
+        cols = xp.stack([xp.minimum(up, down), xp.maximum(up, down)], axis=1)
     keep = cols >= 0
     indptr = xp.zeros(M + 1, dtype=idx)
     xp.cumsum((up >= 0).astype(idx) + (down >= 0), out=indptr[1:])
@@ -299,9 +311,22 @@ def lattice_matrices(features):
     codes, strides, size = _vertex_codes(rem0, rank, xp)                # (d+1, N)
     del rem0, rank
     # entry n*(d+1) + r is corner r of point n
-    keys, vertex = _unique_inverse(codes.T.ravel(), size, xp)           # keys sorted, (M,)
+    keys, vertex, first = _unique_inverse(codes.T.ravel(), size, xp)    # keys sorted, (M,)
     del codes
     M = int(keys.shape[0])
+    number = None
+    if d <= FIRST_USE_MAX_DIM:
+        # vertices numbered in the order the points first use them (as the reference's hash
+        # table does): vertex k is row new_id[k], and order[r] the key of row r
+        slot = xp.full(N * d1, -1, dtype=xp.int64)
+        slot[first] = xp.arange(M, dtype=xp.int64)
+        order = slot[slot >= 0]
+        new_id = xp.empty(M, dtype=xp.int64)
+        new_id[order] = xp.arange(M, dtype=xp.int64)
+        vertex = new_id[vertex]
+        number = (order, new_id)
+        del slot
+    del first
     idx = _index_dtype(xp, M, N * d1 + 1)
     # (N, M), one row of d+1 corners per point: the transpose of the splat matrix
     point_major = _csr(xp, bary.T.ravel().astype(xp.float32), vertex.ravel().astype(idx),
@@ -317,7 +342,7 @@ def lattice_matrices(features):
     for j in range(d1):
         # neighbour along axis j: every coordinate - 1 except coordinate j, which gets + d
         delta = -sum(strides) + (d1 * strides[j] if j < d else 0)       # a Python int, != 0
-        neighbours.append(_neighbour_matrix(keys, delta, idx, halves, xp))
+        neighbours.append(_neighbour_matrix(keys, delta, idx, halves, xp, number))
     return splat, neighbours
 
 
