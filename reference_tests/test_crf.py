@@ -146,9 +146,8 @@ def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
     from minideeplab.crf import meanfield
     if block_bytes is not None:
         monkeypatch.setattr(meanfield, "BLOCK_BYTES", block_bytes)
-    image, _, probs = _hopper((40, 30))
-    probs = np.concatenate([probs, probs[::-1]], axis=0)          # L = 6 labels
-    probs /= probs.sum(axis=0)
+    image, label, _ = _hopper((40, 30))
+    probs = network_probs(label, 21, seed=3)      # 2 threads: 11 + 10 labels, widened to 12
     runs = {t: dense_crf(*on(image, probs), iterations=4, return_history=True, threads=t,
                          **RESNET) for t in (1, 2, 3)}
     Q1, hist1 = runs[1]
