@@ -21,12 +21,25 @@ product filters all L labels at once (V is N x L), on scipy.sparse or cupyx.scip
 Where the time goes (500x375 photo, 21 labels, one thread): on scipy, S is stored point by
 point (CSC): its product streams through the points and adds into the vertex rows, 1.5-3.7x
 faster than the vertex-by-vertex CSR product, which gathers scattered points. Tried and
-dropped: the blur as two row gathers and an add (``np.take``; 9.0 ms per axis against 4.3 ms
-for the sparse product at M = 180k vertices).
+dropped: the blur as two row gathers and an add (``np.take``; 2.9 ms per gather against 2.2 ms
+for the whole sparse product at M = 180k vertices, one thread); the blur as one CSR product
+with the identity stored (3 non-zeros per row: 2.7-2.8 ms against 2.2-2.4 ms for ``A X + X``).
+
+Vertex numbering: rows of the (M, L) arrays are vertices, and how they are numbered decides
+which rows each product reads together. In key order (sorted codes) the blur's neighbours
+``code +- delta`` move monotonically with the row, so every blur streams; the splat and the
+slice jump around. Numbered in the order the points (pixels, row-major) first use them, as the
+reference's hash table does, the splat and the slice read nearby rows, and in a 2-D lattice
+(the smoothness kernel, whose lattice is a regular grid over the image) the blurs do too:
+measured on the 500x375 photo, one message at theta_gamma = 1 (217k vertices) went from 21.7 to
+15.8 ms, while the 5-D appearance lattice got 21% slower (its blurs lose their streaming).
+So lattices of up to :data:`FIRST_USE_MAX_DIM` dimensions number by first use, the others by
+key.
 
 No Python loop runs over points or vertices: each lattice vertex's integer coordinates are
-encoded as one int64 (mixed radix), vertices are deduplicated with ``unique`` (which also gives
-the splat matrix's row of every (point, corner) pair), and the neighbour of vertex k along axis j
+encoded as one int64 (mixed radix), vertices are deduplicated by one sort of the codes packed
+with their positions (which also gives the splat matrix's row of every (point, corner) pair and
+each vertex's first use), and the neighbour of vertex k along axis j
 is found by ``searchsorted`` because, the code being linear in the coordinates, the neighbour's
 code is ``code_k + delta_j``. (The reference stores coordinates as 16-bit integers in a hash
 table, which overflows for small sigmas on large images; 64 bits do not.)
