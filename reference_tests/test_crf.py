@@ -147,7 +147,7 @@ def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
     if block_bytes is not None:
         monkeypatch.setattr(meanfield, "BLOCK_BYTES", block_bytes)
     image, label, _ = _hopper((40, 30))
-    probs = network_probs(label, 21, seed=3)      # 2 threads: 11 + 10 labels, widened to 12
+    probs = network_probs(label, 21, seed=3)      # 2 threads: 12 + 9 labels, 3: 8 + 8 + 5
     runs = {t: dense_crf(*on(image, probs), iterations=4, return_history=True, threads=t,
                          **RESNET) for t in (1, 2, 3)}
     Q1, hist1 = runs[1]
@@ -244,3 +244,16 @@ def test_bad_input_names_the_argument(case):
     image, probs = kwargs.pop("image"), kwargs.pop("probs")
     with pytest.raises(error, match=match):
         dense_crf(image, probs, **kwargs)
+
+
+@pytest.mark.parametrize("L, n, step, widths", [
+    (21, 1, 4, [21]), (21, 2, 4, [12, 9]), (21, 3, 4, [8, 8, 5]), (21, 4, 4, [5, 5, 6, 5]),
+    (21, 2, 1, [10, 11]), (19, 8, 4, [2, 3, 2, 3, 2, 2, 3, 2]), (3, 5, 4, [1, 1, 1])])
+def test_label_blocks_cover_the_labels(L, n, step, widths):
+    """Contiguous, in order, every label once; widths a multiple of step where that keeps n
+    blocks (the expected widths worked out by hand)."""
+    from minideeplab.crf.meanfield import label_blocks
+    blocks = label_blocks(L, n, step)
+    assert [b.stop - b.start for b in blocks] == widths
+    assert blocks[0].start == 0 and blocks[-1].stop == L
+    assert all(a.stop == b.start for a, b in zip(blocks[:-1], blocks[1:]))
