@@ -140,9 +140,10 @@ def test_history_matches_the_iterations(on):
 
 @pytest.mark.parametrize("block_bytes", [None, 2 ** 16])
 def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
-    """Label blocks filtered by 1, 2 or 3 threads (and, with a small BLOCK_BYTES, several
-    blocks per thread): the same marginals and history up to float32 rounding (the softmax's
-    row sums add the blocks' partial sums in another order)."""
+    """Label blocks filtered by 1, 2 or 3 threads (and, with a small BLOCK_BYTES, many narrow
+    blocks one after the other, the threads sharing the softmax): the same marginals and
+    history up to float32 rounding (the softmax's row sums add the blocks' partial sums in
+    another order)."""
     from minideeplab.crf import meanfield
     if block_bytes is not None:
         monkeypatch.setattr(meanfield, "BLOCK_BYTES", block_bytes)

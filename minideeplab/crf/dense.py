@@ -21,7 +21,7 @@ import numbers
 from .. import backend
 from ..checks import check_array, check_choice, check_int
 from .lattice import LatticeFilter
-from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
+from .meanfield import NORMALIZATIONS, mean_field, memory_blocks, normalized_filter
 from .parallel import resolve_threads, run_all, thread_pool
 from .naive import NaiveFilter
 
@@ -126,7 +126,9 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         may use, :func:`~minideeplab.crf.parallel.default_threads`; always 1 on CuPy and for
         "naive", whose products already use BLAS's threads). The two lattices are built in
         parallel and each iteration's messages are filtered in blocks of labels, one per thread
-        (:mod:`.parallel`); the result is the same for every thread count.
+        (:mod:`.parallel`), for images of PASCAL size; larger ones (one label block does not
+        fit in 128 MiB) use the threads for the softmax only. The result is the same for every
+        thread count up to float32 rounding.
 
     Returns
     -------
@@ -188,7 +190,10 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         features, weight = kernel
         return normalized_filter(make_filter(features(), method), normalization, weight)
 
-    with thread_pool(min(threads, len(kernels))) as pool:     # the two lattices side by side
+    # the two lattices side by side, for images of PASCAL size; larger ones one after the
+    # other (the builds' temporary arrays, about 0.5 GB at 2048x1024, would add up)
+    side_by_side = threads > 1 and memory_blocks(H * W, L) == 1
+    with thread_pool(min(threads, len(kernels)) if side_by_side else 1) as pool:
         filters = run_all(pool, build, kernels)
     result = mean_field(unary_from_probs(probs), filters, iterations, return_history, threads)
 

@@ -26,7 +26,7 @@ from .. import backend
 from .parallel import run_all, thread_pool
 
 __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "MeanFieldHistory",
-           "label_blocks", "BLOCK_BYTES"]
+           "label_blocks", "memory_blocks", "BLOCK_BYTES"]
 
 NORMALIZATIONS = ("symmetric", "after", "before", "none")
 _TINY = 1e-20   # the reference code's guard: 1 / sqrt(n + 1e-20)
@@ -71,6 +71,11 @@ def normalized_filter(filt, normalization, weight=1.0):
         return filt.with_scales(xp.full(filt.n_points, weight, dtype=xp.float64), 1.0 / n)
     raise ValueError(f"normalized_filter: unknown normalization {normalization!r}; "
                      f"choose one of {NORMALIZATIONS}")
+
+
+def memory_blocks(rows, L):
+    """How many label blocks keep two (rows, L_b) float32 arrays within :data:`BLOCK_BYTES`."""
+    return max(1, -(-2 * 4 * rows * L // BLOCK_BYTES))
 
 
 def label_blocks(L, n, step=1):
@@ -137,9 +142,10 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     """Run ``iterations`` mean-field updates of the fully connected CRF.
 
     The labels are filtered in blocks: one per thread (the blocks' product chains run at the
-    same time, :mod:`.parallel`), and for large images more, so that the filters'
-    intermediate arrays in flight stay within :data:`BLOCK_BYTES`. The softmax is split
-    between the threads by blocks of pixels. The result does not depend on ``threads``.
+    same time, :mod:`.parallel`), or, for images too large for one block, as many as keep the
+    filters' intermediate arrays within :data:`BLOCK_BYTES`, one after the other. The softmax
+    is split between the threads by blocks of pixels. The result does not depend on
+    ``threads`` beyond float32 rounding.
 
     Parameters
     ----------
@@ -163,15 +169,20 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
 
 def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     N, L = unary.shape
-    # label blocks: the two (rows, L_b) float32 arrays of each product chain in flight (one per
-    # thread) stay within BLOCK_BYTES together (rows: the lattice's vertices, 3M at Cityscapes
-    # size). One block per thread for images of PASCAL size.
+    # label blocks: the two (rows, L_b) float32 arrays of a product chain stay within
+    # BLOCK_BYTES (rows: the lattice's vertices, 3M at Cityscapes size). Images of PASCAL size
+    # need one block, and get one per thread. Larger ones are filtered in memory_blocks blocks
+    # one after the other, on one thread: blocks for several threads at once would be
+    # narrower still (2-3 of 19 labels at Cityscapes size), and narrow blocks make scipy's
+    # products slow (measured: 2 threads 41 s against 26 s for one, on a busy machine)
     rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
+    n_blocks = memory_blocks(rows, L)
     # scipy's sparse products run over the labels 4 at a time (SSE): measured on a 180k-vertex
     # lattice, the splat and the slice of 12 labels cost 15-25% less than of 11, and 9 or 10
     # labels cost about as much as 12; so two threads take 12 + 9 of 21 labels, not 11 + 10
     step = 4 if xp is numpy else 1
-    blocks = label_blocks(L, threads * -(-2 * 4 * rows * L // BLOCK_BYTES), step)
+    blocks = label_blocks(L, threads if n_blocks == 1 else n_blocks, step)
+    message_pool = pool if n_blocks == 1 else None
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
     pixels = label_blocks(N, threads)         # the softmax's blocks of pixels (rows)
@@ -207,7 +218,7 @@ def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
             history.Q.append(joined(Q))
         if t == iterations:
             break
-        run_all(pool, messages, range(len(blocks)))
+        run_all(message_pool, messages, range(len(blocks)))
         if history is not None:
             history.scores.append(joined(scores))
         Q = softmax_in_place(scores)
