@@ -138,8 +138,9 @@ def test_history_matches_the_iterations(on):
     assert_close(hist.Q[2], Q2, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("block_bytes", [None, 2 ** 16])
-def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
+@pytest.mark.parametrize("block_bytes, cache_bytes", [(None, None), (2 ** 16, None),
+                                                     (None, 2 ** 14)])
+def test_threads_do_not_change_the_result(block_bytes, cache_bytes, on, monkeypatch):
     """Label blocks filtered by 1, 2 or 3 threads (and, with a small BLOCK_BYTES, many narrow
     blocks one after the other, the threads sharing the softmax): the same marginals and
     history up to float32 rounding (the softmax's row sums add the blocks' partial sums in
@@ -147,6 +148,8 @@ def test_threads_do_not_change_the_result(block_bytes, on, monkeypatch):
     from minideeplab.crf import meanfield
     if block_bytes is not None:
         monkeypatch.setattr(meanfield, "BLOCK_BYTES", block_bytes)
+    if cache_bytes is not None:                   # several label blocks for each thread
+        monkeypatch.setattr(meanfield, "CACHE_BYTES", cache_bytes)
     image, label, _ = _hopper((40, 30))
     probs = network_probs(label, 21, seed=3)      # 2 threads: 12 + 9 labels, 3: 8 + 8 + 5
     runs = {t: dense_crf(*on(image, probs), iterations=4, return_history=True, threads=t,

@@ -31,6 +31,7 @@ __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "Mean
 NORMALIZATIONS = ("symmetric", "after", "before", "none")
 _TINY = 1e-20   # the reference code's guard: 1 / sqrt(n + 1e-20)
 BLOCK_BYTES = 2 ** 27   # at most 128 MiB for the filters' intermediate arrays in flight
+CACHE_BYTES = 2 ** 24   # CPU: label blocks of at most 16 MiB per lattice (vertices x labels)
 
 MeanFieldHistory = namedtuple("MeanFieldHistory", "Q scores")
 MeanFieldHistory.__doc__ = """Lists of length iterations + 1: ``Q[t]`` and ``scores[t]`` after t
@@ -169,20 +170,26 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
 
 def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     N, L = unary.shape
-    # label blocks: the two (rows, L_b) float32 arrays of a product chain stay within
-    # BLOCK_BYTES (rows: the lattice's vertices, 3M at Cityscapes size). Images of PASCAL size
-    # need one block, and get one per thread. Larger ones are filtered in memory_blocks blocks
-    # one after the other, on one thread: blocks for several threads at once would be
-    # narrower still (2-3 of 19 labels at Cityscapes size), and narrow blocks make scipy's
-    # products slow (measured: 2 threads 41 s against 26 s for one, on a busy machine)
-    rows = max([N] + [getattr(f, "n_vertices", 0) for f in filters])
-    n_blocks = memory_blocks(rows, L)
-    # scipy's sparse products run over the labels 4 at a time (SSE): measured on a 180k-vertex
-    # lattice, the splat and the slice of 12 labels cost 15-25% less than of 11, and 9 or 10
-    # labels cost about as much as 12; so two threads take 12 + 9 of 21 labels, not 11 + 10
-    step = 4 if xp is numpy else 1
-    blocks = label_blocks(L, threads if n_blocks == 1 else n_blocks, step)
-    message_pool = pool if n_blocks == 1 else None
+    # label blocks, filtered by the threads side by side (one block per thread), except:
+    # * the two (rows, L_b) float32 arrays of a product chain stay within BLOCK_BYTES (rows:
+    #   the lattice's vertices, 3M at Cityscapes size): larger images are filtered in
+    #   memory_blocks blocks one after the other, on one thread (blocks for several threads
+    #   at once would be narrower still, 2-3 of 19 labels at Cityscapes size, and narrow
+    #   blocks make scipy's products slow: 2 threads took 41 s against 26 s for one);
+    # * on the CPU, a lattice's (vertices, L_b) array stays within CACHE_BYTES (blocks a
+    #   multiple of the threads): at 217k vertices and 21 labels (18 MB), 12 + 9 labels one
+    #   after the other took 10% less CPU time than 21 at once (the blurs' input and output
+    #   then fit in the 32 MiB L3 cache); at 63k vertices, 21 at once was 12% faster.
+    # scipy's sparse products run over the labels 4 at a time (SSE): 12 labels cost 15-25%
+    # less than 11 in the splat and the slice, 9 or 10 about as much as 12; so blocks are
+    # multiples of 4 labels where that keeps their number (21 labels: 12 + 9, not 11 + 10).
+    vertices = max([0] + [getattr(f, "n_vertices", 0) for f in filters])
+    rows = max(N, vertices)
+    n_blocks, message_pool = memory_blocks(rows, L), None
+    if n_blocks == 1 and xp is numpy:
+        n_cache = -(-vertices * L * 4 // CACHE_BYTES)
+        n_blocks, message_pool = threads * max(1, -(-n_cache // threads)), pool
+    blocks = label_blocks(L, n_blocks, 4 if xp is numpy else 1)
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
     pixels = label_blocks(N, threads)         # the softmax's blocks of pixels (rows)
