@@ -163,6 +163,18 @@ def test_threads_do_not_change_the_result(block_bytes, cache_bytes, on, monkeypa
                          name=f"scores after {step} iterations, {t} threads vs 1")
 
 
+@pytest.mark.parametrize("offset", [0.0, 45.0, 70.0, -70.0])
+def test_softmax_with_and_without_a_shift(offset):
+    """Scores around 0 (exponentiated as they are), near the no-shift limit and beyond it
+    (shifted by the largest score) against the float64 definition."""
+    from minideeplab.crf.meanfield import softmax
+    scores = np.random.default_rng(5).normal(0, 4, (50, 21)).astype(np.float32) + offset
+    s = scores.astype(np.float64)
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    assert_close(softmax(scores), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7,
+                 name=f"offset {offset}")
+
+
 def test_softmax_redoes_pixels_below_the_global_shift():
     """One pixel's scores 1000 below another's: exp(s - global max) underflows to 0 there."""
     from minideeplab.crf.meanfield import softmax
