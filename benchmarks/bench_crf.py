@@ -105,7 +105,8 @@ def _breakdown(image, probs, params, repeats):
     step("10 x appearance message", lambda: f1(Q), 10)
     step("10 x smoothness message", lambda: f2(Q), 10)
     S = -out["unary"] + out["10 x appearance message"]
-    step("10 x softmax", lambda: softmax(S, out=np.empty_like(S)), 10)
+    buffer = np.empty_like(S)     # one output array: a new 16 MB one every call would time
+    step("10 x softmax", lambda: softmax(S, out=buffer), 10)      # its page faults as well
     return ms, out["build appearance"].n_vertices, out["build smoothness"].n_vertices
 
 

@@ -142,7 +142,7 @@ def test_history_matches_the_iterations(on):
                                                      (None, 2 ** 14)])
 def test_threads_do_not_change_the_result(block_bytes, cache_bytes, on, monkeypatch):
     """Label blocks filtered by 1, 2 or 3 threads (and, with a small BLOCK_BYTES, many narrow
-    blocks one after the other, the threads sharing the softmax): the same marginals and
+    blocks one after the other, on one thread): the same marginals and
     history up to float32 rounding (the softmax's row sums add the blocks' partial sums in
     another order)."""
     from minideeplab.crf import meanfield

@@ -127,7 +127,7 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
         "naive", whose products already use BLAS's threads). The two lattices are built in
         parallel and each iteration's messages are filtered in blocks of labels, one per thread
         (:mod:`.parallel`), for images of PASCAL size; larger ones (one label block does not
-        fit in 128 MiB) use the threads for the softmax only. The result is the same for every
+        fit in 128 MiB) run on one thread. The result is the same for every
         thread count up to float32 rounding.
 
     Returns

@@ -154,7 +154,8 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     same time, :mod:`.parallel`), or, for images too large for one block, as many as keep the
     filters' intermediate arrays within :data:`BLOCK_BYTES`, one after the other. The softmax
     is split between the threads by blocks of pixels. The result does not depend on
-    ``threads`` beyond float32 rounding.
+    ``threads`` beyond float32 rounding. Images too large for one label block run on one
+    thread.
 
     Parameters
     ----------
@@ -172,6 +173,9 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     """
     xp = backend.get_array_module(unary)
     threads = max(1, int(threads)) if xp is numpy else 1
+    rows = max([unary.shape[0]] + [getattr(f, "n_vertices", 0) for f in filters])
+    if memory_blocks(rows, unary.shape[1]) > 1:
+        threads = 1               # images too large for one label block: one thread (below)
     with thread_pool(threads) as pool:
         return _mean_field(unary, filters, iterations, return_history, threads, pool, xp)
 
@@ -183,7 +187,8 @@ def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     #   the lattice's vertices, 3M at Cityscapes size): larger images are filtered in
     #   memory_blocks blocks one after the other, on one thread (blocks for several threads
     #   at once would be narrower still, 2-3 of 19 labels at Cityscapes size, and narrow
-    #   blocks make scipy's products slow: 2 threads took 41 s against 26 s for one);
+    #   blocks make scipy's products slow: 2 threads took 41 s against 26 s for one; with
+    #   the threads sharing only the softmax, 25.6 s against 23.4 s);
     # * on the CPU, a lattice's (vertices, L_b) array stays within CACHE_BYTES (blocks a
     #   multiple of the threads): at 217k vertices and 21 labels (18 MB), 12 + 9 labels one
     #   after the other took 10% less CPU time than 21 at once (the blurs' input and output
