@@ -188,7 +188,7 @@ def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     #   memory_blocks blocks one after the other, on one thread (blocks for several threads
     #   at once would be narrower still, 2-3 of 19 labels at Cityscapes size, and narrow
     #   blocks make scipy's products slow: 2 threads took 41 s against 26 s for one; with
-    #   the threads sharing only the softmax, 25.6 s against 23.4 s);
+    #   the threads sharing only the softmax, 25.6 s against 23.4 s, within the noise);
     # * on the CPU, a lattice's (vertices, L_b) array stays within CACHE_BYTES (blocks a
     #   multiple of the threads): at 217k vertices and 21 labels (18 MB), 12 + 9 labels one
     #   after the other took 10% less CPU time than 21 at once (the blurs' input and output
