@@ -35,7 +35,7 @@ def test_crf_search_is_cached_beside_the_checkpoint(quick_run, monkeypatch):
     small = dict(w1_values=(3.0, 5.0), theta_alpha_values=(5.0, 20.0),
                  theta_beta_values=(5.0, 10.0))
     monkeypatch.setattr(crf_experiments, "CRF_GRID", small)
-    path = crf_experiments._search_path(quick_run, 2)
+    path = crf_experiments._search_paths(quick_run, 2)[1]
     if os.path.exists(path):
         os.remove(path)
     fresh = crf_experiments.crf_search(quick_run, 2, cache=False)
@@ -49,6 +49,6 @@ def test_crf_search_is_cached_beside_the_checkpoint(quick_run, monkeypatch):
     with open(path, "w") as f:
         json.dump(stored, f)
     assert crf_experiments.crf_search(quick_run, 2).best_mean_iou == -1.0
-    assert crf_experiments._search_path(quick_run, 3) != path   # other n: another file
+    assert crf_experiments._search_paths(quick_run, 3)[1] != path   # other n: another file
     monkeypatch.setattr(crf_experiments, "CRF_GRID", dict(small, w1_values=(4.0,)))
-    assert crf_experiments._search_path(quick_run, 2) != path   # other grid: another file
+    assert crf_experiments._search_paths(quick_run, 2)[1] != path   # other grid: another file

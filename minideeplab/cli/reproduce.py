@@ -4,12 +4,19 @@ Runs the jobs of :mod:`minideeplab.paper.jobs` (one per paper figure or table) w
 progress bar, prints each table, writes figures/README.md from the registry, and exits with
 status 1 if any job failed. ``--quick`` writes the same files from small, fast runs.
 
+The default run starts from the trained tiny networks shipped with the book
+(:mod:`minideeplab.paper.shipped`) and takes minutes. ``--retrain`` trains every network it needs
+again from scratch (about 6 minutes each on 2 CPU cores), also runs the optional jobs (the
+tables over several seeds, which train 8 more networks), and at the end says whether each
+retrained network is bit for bit the shipped one.
+
 ``--torchvision FILE`` (torchvision's published DeepLabV3 weights, ``.pth`` or ``.safetensors``)
 also draws Figs. 5 and 6 on real photos (and Fig. 10 with ``--voc PATH``, the
 VOCdevkit/VOC2012 folder) beside the miniature versions: ``*_real.png``
 (:mod:`minideeplab.paper.real_photos`). Without it those figures are skipped, with a message
 saying how to get the weights.
 """
+import contextlib
 import os
 import time
 
@@ -30,6 +37,10 @@ def add_parser(sub):
     p.add_argument("--only", nargs="+", metavar="NAME",
                    help=f"run only these jobs (see --list; {REAL_PHOTOS}: the real-photo "
                         "figures)")
+    p.add_argument("--retrain", action="store_true",
+                   help="train the networks again from scratch instead of starting from the "
+                        "shipped ones, and run the optional jobs too (an hour or two on 2 "
+                        "CPU cores)")
     p.add_argument("--list", action="store_true", help="list the jobs and exit")
     p.add_argument("--readme", action="store_true",
                    help="only rewrite OUT/README.md from the registry (runs no job)")
@@ -65,11 +76,19 @@ def _real_photos(args):
     return files
 
 
+def _compare_with_shipped():
+    """Say, for each shipped network that was retrained, whether it is bit for bit the same."""
+    from ..paper import ship
+    for name, same, detail in ship.compare_with_cache():
+        print(f"retrained {name}: " + ("bit for bit the shipped network" if same else detail))
+
+
 def run(args):
     from ..paper import reproduce
     if args.list:
         for j in reproduce.all_jobs():
-            print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}")
+            print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}"
+                  + ("  (optional)" if j.optional else ""))
         print(f"{REAL_PHOTOS:14s} {'Figs. 5, 6, 10 (--torchvision FILE)':34s} "
               "fig5_meanfield_real.png, fig6_crf_before_after_real.png, fig10_trimap_real.png, "
               "fig10_trimap_real.txt")
@@ -80,21 +99,26 @@ def run(args):
     real = only is None or REAL_PHOTOS in only
     if only is not None and REAL_PHOTOS in only:
         only.remove(REAL_PHOTOS)
-    selected = reproduce.get_jobs(only) if only != [] else []
+    selected = reproduce.get_jobs(only, optional=args.retrain) if only != [] else []
     _, stale = prepare_output_dir(args.out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
     if args.readme:
         print(f"wrote {reproduce.write_readme(args.out)}")
         return 0
-    mode = "quick" if args.quick else "full"
+    mode = ("quick" if args.quick else "full") + (", retraining" if args.retrain else "")
     print(f"reproduce: {len(selected)} job(s), {mode} run on {args.device}, into {args.out}/")
     t0 = time.perf_counter()
     results = []
     if selected:                 # (--only real_photos runs no job of the registry)
-        results = reproduce.run_jobs([j.name for j in selected], args.out, quick=args.quick,
-                                     device=args.device, progress=not args.no_progress)
+        from ..paper import variants
+        with variants.retraining() if args.retrain else contextlib.nullcontext():
+            results = reproduce.run_jobs([j.name for j in selected], args.out,
+                                         quick=args.quick, device=args.device,
+                                         progress=not args.no_progress)
         reproduce.write_readme(args.out)
+        if args.retrain and not args.quick:
+            _compare_with_shipped()
     print(f"{'job':14s} {'seconds':>8s}  files")
     for r in results:
         status = "FAILED" if r.error else ", ".join(p.name for p in r.files)

@@ -28,7 +28,7 @@ from ..fileio import atomic_write_text
 from ..metrics import ConfusionMatrix, trimap_accuracy
 from .figures import crf as crf_figures
 from .tables import table_text
-from .variants import trained, val_arrays, val_probabilities
+from .variants import run_folder, trained, val_arrays, val_probabilities
 
 __all__ = ["CRF_PARAMS", "CRF_GRID", "CRF_VAL_IMAGES", "TRIMAP_WIDTHS", "crf_refine",
            "crf_search", "crf_params", "BeforeAfterCRF", "before_after_crf",
@@ -59,25 +59,31 @@ def crf_refine(images, probs, params=None, **kwargs):
     return backend.asnumpy(xp.stack([dense_crf(im, p, **params) for im, p in zip(images, probs)]))
 
 
-def _search_path(run, n):
-    """The cache file of a search: beside the run's checkpoint, keyed by what the search uses."""
+def _search_paths(run, n):
+    """Where a search is read (beside the run's checkpoint or shipped network, else in the
+    run's cache folder) and where it is written (the cache folder: never into the package)."""
     what = dict(n=n, grid=CRF_GRID, w2=CRF_PARAMS["w2"], theta_gamma=CRF_PARAMS["theta_gamma"])
     key = hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
-    return os.path.join(os.path.dirname(run.path), f"crf_search-{key}.json")
+    name = f"crf_search-{key}.json"
+    written = os.path.join(run_folder(run.name, run.config), name)
+    beside = os.path.join(os.path.dirname(run.path), name)
+    return [beside, written] if beside != written else [written], written
 
 
 def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True, progress=None):
     """Cross-validate the CRF (coarse to fine) on the first ``n`` val images of ``run``.
 
-    With ``cache`` the result is read from, or written to, a JSON file beside the run's
-    checkpoint, keyed by ``n``, :data:`CRF_GRID` and the fixed ``w2``, ``theta_gamma``; delete
-    the file (or the run's folder) to search again. ``progress``: a bar over the search
+    With ``cache`` the result is read from a JSON file beside the run's checkpoint (or shipped
+    network: :mod:`.shipped`), or from the run's cache folder, where a new search is written;
+    the file is keyed by ``n``, :data:`CRF_GRID` and the fixed ``w2``, ``theta_gamma``; delete
+    it to search again. ``progress``: a bar over the search
     (:func:`minideeplab.timing.progress_bar`). Returns a
     :class:`minideeplab.crf.CrossValidationResult`.
     """
-    path = _search_path(run, n)
-    if cache and os.path.exists(path):
-        with open(path) as f:
+    readable, path = _search_paths(run, n)
+    found = next((p for p in readable if os.path.exists(p)), None) if cache else None
+    if found:
+        with open(found) as f:
             return CrossValidationResult(**json.load(f))
     images, labels = val_arrays(run.config, n)
     probs = val_probabilities(run, images, on_host=False)   # the search runs on the model's
@@ -86,6 +92,7 @@ def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True, progress=None):
                             theta_gamma=CRF_PARAMS["theta_gamma"], progress=progress,
                             **CRF_GRID)
     if cache:                                   # atomic: never a half-written file to read
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write_text(path, json.dumps(result._asdict()))
     return result
 

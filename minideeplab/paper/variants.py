@@ -13,12 +13,21 @@ name               what                                      paper
 ``aspp-l-step``    ASPP-L with the "step" policy             Table 2 ("step" row)
 =================  ========================================  ==========================
 
-Trained networks are cached as checkpoints under :func:`cache_dir` (``$MINIDEEPLAB_CACHE``,
-default ``~/.cache/minideeplab``), in one folder per run keyed by a hash of its training
-configuration (:func:`run_folder`): the second notebook or job that needs DeepLab-ASPP-L loads
-it instead of training it again. ``quick=True`` trains each for a few iterations on small
-images: the same files come out, with meaningless numbers (for tests and ``reproduce --quick``).
+Where a trained network comes from (:func:`trained`), in this order:
+
+1. the networks shipped with the book (:mod:`.shipped`: seed 0 of the first four variants,
+   weights and curves, made by this code), unless ``retrain=True``;
+2. the checkpoint cache under :func:`cache_dir` (``$MINIDEEPLAB_CACHE``, default
+   ``~/.cache/minideeplab``), one folder per run keyed by a hash of its training configuration
+   (:func:`run_folder`): the second notebook or job that needs a network trained here loads it;
+3. training it (minutes on 2 cores), into the cache.
+
+``seed`` picks the run: it seeds the synthetic shapes (train and val images), the initial
+weights, the batches and the augmentation, so each seed is a whole new draw of the experiment.
+``quick=True`` trains each for a few iterations on small images: the same files come out, with
+meaningless numbers (for tests and ``reproduce --quick``).
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -31,9 +40,10 @@ from ..checkpoint import load_checkpoint
 from ..config import TrainConfig, make_datasets
 from ..inference import model_from_loaded, predict_logits
 from ..train import Trainer
+from .shipped import NETWORK_FILE, load_network, shipped_folder
 
 __all__ = ["VARIANTS", "VAL_EVERY", "QUICK", "TrainedRun", "cache_dir", "variant_config",
-           "run_folder", "trained", "val_arrays", "val_probabilities"]
+           "run_folder", "trained", "retraining", "config_key", "val_arrays", "val_probabilities"]
 
 VARIANTS = {
     "largefov": dict(model="largefov"),
@@ -60,8 +70,8 @@ def cache_dir():
     return os.path.join(root, "runs")
 
 
-def variant_config(name, quick=False):
-    """The TrainConfig of variant ``name`` (full or quick)."""
+def variant_config(name, quick=False, seed=0):
+    """The TrainConfig of variant ``name`` (full or quick) with random seed ``seed``."""
     if name not in VARIANTS:
         raise ValueError(f"variant_config: unknown variant {name!r}; choose one of "
                          f"{tuple(VARIANTS)}")
@@ -70,7 +80,7 @@ def variant_config(name, quick=False):
         config = config.replace(**QUICK)
     if config.lr_policy == "step":                      # drop the rate after two thirds
         config = config.replace(step_size=max(1, config.max_iter * 2 // 3))
-    return config
+    return config.replace(seed=seed)
 
 
 def config_key(config):
@@ -84,23 +94,57 @@ def run_folder(name, config):
     return os.path.join(cache_dir(), f"{name}-{config_key(config)}")
 
 
-def trained(name, quick=False, device=None, progress=None):
-    """Train variant ``name`` (or load it from the cache); returns a :class:`TrainedRun`.
+_RETRAINING = []    # the run folders retrained so far, per open retraining() block
 
-    ``progress``: a bar over the training (:func:`minideeplab.timing.progress_bar`).
+
+@contextlib.contextmanager
+def retraining():
+    """Within the block, :func:`trained` ignores the shipped networks and trains each network it
+    is asked for once, from scratch (later requests load that fresh run from the cache):
+    ``python -m minideeplab reproduce --retrain``."""
+    _RETRAINING.append(set())
+    try:
+        yield
+    finally:
+        _RETRAINING.pop()
+
+
+def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=False,
+            use_shipped=True):
+    """Variant ``name`` trained with ``seed``: shipped, cached, or trained now (see the module
+    docstring); returns a :class:`TrainedRun`.
+
+    ``retrain=True`` trains it again from scratch (into the cache, replacing a cached run);
+    ``use_shipped=False`` skips the shipped networks; inside :func:`retraining`, both apply to
+    the first request of each network. ``progress``: a bar over the training
+    (:func:`minideeplab.timing.progress_bar`).
     """
-    config = variant_config(name, quick)
+    config = variant_config(name, quick, seed)
     folder = run_folder(name, config)
-    path = os.path.join(folder, "checkpoint.npz")
-    if os.path.exists(path):
-        loaded = load_checkpoint(path)                       # read the file once
-        history = loaded.config.get("history", {})
-        if history.get("iteration") and history["iteration"][-1] >= config.max_iter:
-            model, _ = model_from_loaded(loaded, path, device=device)
-            return TrainedRun(name, model, config, history, path)
+    if _RETRAINING:
+        use_shipped = False
+        retrain = retrain or folder not in _RETRAINING[-1]
+        _RETRAINING[-1].add(folder)
+    if not retrain:
+        network = os.path.join(shipped_folder(folder), NETWORK_FILE)
+        if use_shipped and os.path.exists(network):
+            model, _, history = load_network(network, device=device)
+            return TrainedRun(name, model, config, history, network)
+        path = os.path.join(folder, "checkpoint.npz")
+        if os.path.exists(path):
+            loaded = load_checkpoint(path)                       # read the file once
+            history = loaded.config.get("history", {})
+            if history.get("iteration") and history["iteration"][-1] >= config.max_iter:
+                model, _ = model_from_loaded(loaded, path, device=device)
+                return TrainedRun(name, model, config, history, path)
+    if retrain and os.path.isdir(folder):      # what was computed from the old weights goes
+        for stale in os.listdir(folder):
+            if stale.startswith("crf_search-") and stale.endswith(".json"):
+                os.remove(os.path.join(folder, stale))
     trainer = Trainer(config, out_dir=folder, device=device, progress=progress)
     history = trainer.run(log=None)
-    return TrainedRun(name, trainer.model.eval(), config, history, path)
+    return TrainedRun(name, trainer.model.eval(), config, history,
+                      os.path.join(folder, "checkpoint.npz"))
 
 
 def val_arrays(config, n=None):
