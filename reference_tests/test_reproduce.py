@@ -1,4 +1,5 @@
-"""``python -m minideeplab reproduce``: the quick run produces every file figures/README.md lists,
+"""``python -m minideeplab reproduce``: the quick run (with ``--retrain``, so that the optional
+jobs run too) produces every file figures/README.md lists,
 prints Table 1 as in the paper, and figures/README.md matches the job registry.
 
 The registry's own behaviour (declared files enforced, failures isolated, unknown names
@@ -26,12 +27,13 @@ PAPER_TABLE1 = [("7x7", 4, 224, "134.3M"), ("4x4", 4, 128, "65.1M"), ("4x4", 8, 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """``python -m minideeplab reproduce --quick``, run through text_collision_run.py, which
+    """``python -m minideeplab reproduce --quick --retrain``, run through text_collision_run.py, which
     measures the texts of every figure it saves (report: quick_run_collisions)."""
     out = tmp_path_factory.mktemp("figures")
     report = tmp_path_factory.mktemp("layout") / "collisions.tsv"
+    # --retrain: the optional jobs run too (in quick mode nothing is shipped: all is trained)
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("text_collision_run.py")),
-                           str(report), "reproduce", "--quick", "--out", str(out),
+                           str(report), "reproduce", "--quick", "--retrain", "--out", str(out),
                            "--no-progress"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     return out, proc, report

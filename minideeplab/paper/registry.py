@@ -31,16 +31,19 @@ from collections import namedtuple
 
 __all__ = ["Job", "job", "registered", "get_jobs"]
 
-Job = namedtuple("Job", "name paper files func description notebook captions")
+Job = namedtuple("Job", "name paper files func description notebook captions optional",
+                 defaults=(False,))
 Job.__doc__ = """A registered job: its ``name`` (for ``--only``), the ``paper`` figure or table
 it corresponds to, the ``files`` it writes (a tuple of names), the function, a one-line
 description, the tutorial notebook that shows the same figure (or None), and ``captions``:
-file name -> what that file shows (the README's "what" column; default: the description)."""
+file name -> what that file shows (the README's "what" column; default: the description);
+``optional``: True for a job that the default run skips because it trains many networks
+(``--only NAME`` or ``--retrain`` runs it)."""
 
 _REGISTRY = {}  # name -> Job, in registration order (the order of figures/README.md)
 
 
-def job(*, name, paper, files, notebook=None, description=None):
+def job(*, name, paper, files, notebook=None, description=None, optional=False):
     """Decorator: register ``func(out_dir, quick, device, progress) -> [paths]`` as a job.
 
     Parameters
@@ -51,6 +54,8 @@ def job(*, name, paper, files, notebook=None, description=None):
         dict ``{name: what it shows}`` when the files of one job deserve their own captions
     notebook : optional tutorial file name (in tutorials/) that shows the same figure
     description : one line for the README (default: the function's docstring, first line)
+    optional : the default run skips it (it trains networks that are not shipped); run it with
+        ``--only NAME`` or ``--retrain``
     """
     if not name or not isinstance(name, str) or any(c.isspace() for c in name):
         raise ValueError(f"job: name must be a non-empty string without spaces, got {name!r}")
@@ -70,7 +75,7 @@ def job(*, name, paper, files, notebook=None, description=None):
                              f"{taken[clash[0]]!r}")
         doc = description or (func.__doc__ or "").strip().split("\n")[0]
         _REGISTRY[name] = Job(name, paper, files, func, doc, notebook,
-                              {f: captions.get(f) or doc for f in files})
+                              {f: captions.get(f) or doc for f in files}, bool(optional))
         return func
     return register
 
@@ -80,11 +85,12 @@ def registered():
     return list(_REGISTRY.values())
 
 
-def get_jobs(names=None):
-    """The registered jobs called ``names`` (all when None), in order; unknown names raise."""
+def get_jobs(names=None, *, optional=False):
+    """The registered jobs called ``names``, in order; unknown names raise. With no names: every
+    job, except the optional ones unless ``optional`` is True."""
     all_jobs = registered()
     if not names:
-        return all_jobs
+        return [j for j in all_jobs if optional or not j.optional]
     known = {j.name for j in all_jobs}
     unknown = [n for n in names if n not in known]
     if unknown:

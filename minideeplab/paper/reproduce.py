@@ -58,8 +58,10 @@ def job_progress(progress):
 
 
 def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progress=True,
-             stream=None):
+             stream=None, optional=False):
     """Run the selected jobs into ``out_dir``; print their tables; return :class:`JobResult` s.
+
+    ``names``: the jobs to run (None: all of them, the optional ones only with ``optional``).
 
     ``progress`` follows :func:`minideeplab.timing.progress_bar` (True: a bar over the jobs and
     the jobs' own bars; False: none). A failing job does not stop the others: its traceback is
@@ -68,7 +70,7 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progre
     """
     stream = sys.stdout if stream is None else stream
     check_progress("run_jobs", progress)
-    selected = get_jobs(names)
+    selected = get_jobs(names, optional=optional)
     backend.xp_for(device)                     # refuses "gpu" where there is none, clearly
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,10 @@ def figures_readme(jobs=None):
         "Every file here is written by one job of `minideeplab/paper/jobs/` (registered in",
         f"`minideeplab/paper/registry.py`). `{REPRODUCE_CMD}` regenerates all of them and",
         "prints the tables; the committed files come from the full run. `--quick` writes the",
-        "same files from smaller, faster runs; `--device gpu` runs on CuPy.",
+        "same files from smaller, faster runs; `--device gpu` runs on CuPy. The default run",
+        "starts from the trained networks shipped in `minideeplab/paper/networks/`; `--retrain`",
+        "trains them again from scratch and also runs the jobs marked *optional*, which train",
+        "more networks (`--only NAME` runs one of them).",
         "",
         "| file | paper | what | command | tutorial |",
         "| --- | --- | --- | --- | --- |",
@@ -114,7 +119,8 @@ def figures_readme(jobs=None):
         nb = f"[{j.notebook}](../tutorials/{j.notebook})" if j.notebook else ""
         for f in j.files:
             lines.append(f"| [{f}]({f}) | {j.paper} | {j.captions[f]} | "
-                         f"`{REPRODUCE_CMD} --only {j.name}` | {nb} |")
+                         f"`{REPRODUCE_CMD} --only {j.name}`{' (optional)' if j.optional else ''}"
+                         f" | {nb} |")
     lines += ["", f"This file is generated: `{REPRODUCE_CMD} --readme` rewrites it from the "
                   "registry, and a test checks that it matches.", ""]
     return "\n".join(lines)
