@@ -19,6 +19,7 @@ the per-seed differences that the paper's claims are about. Seed 0 is the defaul
 networks are shipped); the others are trained when first asked for (about 6 minutes each on 2
 CPU cores).
 """
+import os
 import statistics
 from collections import namedtuple
 
@@ -29,7 +30,7 @@ from .tables import table_text
 from .variants import trained
 
 __all__ = ["PAPER_TABLE2", "PAPER_TABLE3", "SEEDS", "Table2Result", "table2", "Table3Result",
-           "table3", "SeedsResult", "spread", "table2_seeds", "table3_seeds"]
+           "table3", "SeedsResult", "spread", "table2_seeds", "table3_seeds", "committed_table"]
 
 SEEDS = (0, 1, 2)
 
@@ -173,3 +174,17 @@ def table3_seeds(quick=False, device=None, progress=None, seeds=SEEDS):
             "cross-validated on seed 0's ASPP-L; sd: sample standard deviation)\n"
             + table_text(rows, header))
     return SeedsResult(tuple(seeds), values, rows, header, text)
+
+
+def committed_table(name):
+    """The text of figures/``name`` as committed in the repository (what the full run wrote),
+    for the notebooks that show a table too slow to compute on the spot."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                        "figures", name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"committed_table: {os.path.normpath(path)} does not exist (it "
+                                "is in the repository's figures/, not in an installed package); "
+                                f"compute it with `python -m minideeplab reproduce --only "
+                                f"{os.path.splitext(name)[0]}`")
+    with open(path) as f:
+        return f.read().rstrip()
