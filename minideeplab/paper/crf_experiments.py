@@ -39,8 +39,10 @@ __all__ = ["CRF_PARAMS", "CRF_GRID", "CRF_VAL_IMAGES", "TRIMAP_WIDTHS", "crf_ref
 # quick mode uses them as they are, full runs cross-validate w1, theta_alpha and theta_beta.
 CRF_PARAMS = dict(w1=4.0, theta_alpha=20.0, theta_beta=10.0, w2=3.0, theta_gamma=1.0)
 
-# Search grid for the CRF on the synthetic images, scaled from the paper's (Sec. 4.1: w1 in
-# 3..6, theta_alpha 30..100, theta_beta 3..6 on ~500-pixel VOC images) to our ~100-pixel ones
+# Search grid for the CRF on the synthetic images. The paper's (Sec. 4.1) is w1 in 3..6,
+# theta_alpha 30..100, theta_beta 3..6 on ~500-pixel VOC images: theta_alpha, a distance in
+# pixels, is scaled to our ~100-pixel images; theta_beta is a distance between colours
+# (intensity levels), which image size does not change: its range is widened by choice
 CRF_GRID = dict(w1_values=(3.0, 4.0, 5.0, 6.0), theta_alpha_values=(5.0, 10.0, 15.0, 20.0, 30.0),
                 theta_beta_values=(5.0, 10.0, 15.0, 20.0))
 
