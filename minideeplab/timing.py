@@ -14,9 +14,16 @@ that returns an iterable).
 import os
 import platform
 import time
+import warnings
 
 import numpy
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+# In a notebook without ipywidgets, tqdm.auto falls back to text bars and warns that it does:
+# the warning would be the first output of every tutorial, so it is silenced here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 from . import backend
 
