@@ -49,7 +49,7 @@ def compare_with_cache(names=shipped.SHIPPED):
 
 
 def main(argv=None):
-    """Export the cached default runs into the package (``--retrain``: train them first)."""
+    """Export the cached default runs into the package (--retrain: train them first)."""
     p = argparse.ArgumentParser(prog="python -m minideeplab.paper.ship",
                                 description=main.__doc__)
     p.add_argument("--retrain", action="store_true", help="train the networks from scratch")
