@@ -30,7 +30,7 @@ def compare_with_cache(names=shipped.SHIPPED):
         if not (os.path.exists(cached) and os.path.exists(network)):
             continue
         mine = load_checkpoint(cached)
-        _, tensors = shipped.read_network(network)
+        metadata, tensors = shipped.read_network(network)
         theirs = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
         same = mine.model_state.keys() == theirs.keys() and all(
             np.array_equal(mine.model_state[k], theirs[k]) for k in theirs)
@@ -41,7 +41,7 @@ def compare_with_cache(names=shipped.SHIPPED):
             worst = max((float(np.abs(mine.model_state[k] - theirs[k]).max()) for k in common),
                         default=float("nan"))
             val_mine = mine.config["history"]["val"][-1]["mean_iou"]
-            val_theirs = json.loads(shipped.read_network(network)[0]["val"])[-1]["mean_iou"]
+            val_theirs = json.loads(metadata["val"])[-1]["mean_iou"]
             detail = (f"differs (largest weight difference {worst:.3g}); val mIoU "
                       f"{100 * val_mine:.2f} retrained, {100 * val_theirs:.2f} shipped")
         out.append((name, same, detail))
