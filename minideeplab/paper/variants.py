@@ -121,6 +121,7 @@ def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=Fa
     """
     config = variant_config(name, quick, seed)
     folder = run_folder(name, config)
+    path = os.path.join(folder, "checkpoint.npz")
     if _RETRAINING:
         use_shipped = False
         retrain = retrain or folder not in _RETRAINING[-1]
@@ -130,7 +131,6 @@ def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=Fa
         if use_shipped and os.path.exists(network):
             model, _, history = load_network(network, device=device)
             return TrainedRun(name, model, config, history, network)
-        path = os.path.join(folder, "checkpoint.npz")
         if os.path.exists(path):
             loaded = load_checkpoint(path)                       # read the file once
             history = loaded.config.get("history", {})
@@ -143,8 +143,7 @@ def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=Fa
                 os.remove(os.path.join(folder, stale))
     trainer = Trainer(config, out_dir=folder, device=device, progress=progress)
     history = trainer.run(log=None)
-    return TrainedRun(name, trainer.model.eval(), config, history,
-                      os.path.join(folder, "checkpoint.npz"))
+    return TrainedRun(name, trainer.model.eval(), config, history, path)
 
 
 def val_arrays(config, n=None):
