@@ -58,10 +58,10 @@ def job_progress(progress):
 
 
 def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progress=True,
-             stream=None, optional=False):
+             stream=None):
     """Run the selected jobs into ``out_dir``; print their tables; return :class:`JobResult` s.
 
-    ``names``: the jobs to run (None: all of them, the optional ones only with ``optional``).
+    ``names``: the jobs to run (None: all of them but the optional ones).
 
     ``progress`` follows :func:`minideeplab.timing.progress_bar` (True: a bar over the jobs and
     the jobs' own bars; False: none). A failing job does not stop the others: its traceback is
@@ -70,7 +70,7 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progre
     """
     stream = sys.stdout if stream is None else stream
     check_progress("run_jobs", progress)
-    selected = get_jobs(names, optional=optional)
+    selected = get_jobs(names)
     backend.xp_for(device)                     # refuses "gpu" where there is none, clearly
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
