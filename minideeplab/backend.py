@@ -24,6 +24,8 @@ import sys
 
 import numpy
 
+from .errors import DeviceUnavailableError
+
 try:  # CuPy is optional: everything works on NumPy alone.
     import cupy
     import cupyx
@@ -50,9 +52,6 @@ _ENV_VAR = "MINIDEEPLAB_DEVICE"
 _default_device = None  # None: read the environment variable on first use
 
 
-class DeviceUnavailableError(RuntimeError):
-    """The GPU was asked for (an argument or ``$MINIDEEPLAB_DEVICE``) but CuPy or a CUDA device
-    is missing."""
 
 
 def gpu_available():

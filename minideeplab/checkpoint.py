@@ -35,6 +35,7 @@ from collections import namedtuple
 import numpy
 
 from . import backend
+from .errors import FileFormatError
 from .fileio import atomic_write
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "load_arrays",
@@ -51,7 +52,7 @@ name -> NumPy array), ``iteration`` (int), ``rng_states`` (dict name -> uint8 ar
 read from, for error messages; None when built by hand)."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FileFormatError):
     """A checkpoint file is missing, truncated, corrupt or not a minideeplab checkpoint."""
 
 

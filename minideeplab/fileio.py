@@ -27,6 +27,8 @@ import os
 import re
 import tempfile
 
+from .errors import OutputPathError
+
 __all__ = ["OutputPathError", "atomic_write", "atomic_write_text", "clean_stale_temps",
            "is_temp_name", "check_output_file", "prepare_output_dir", "TEMP_SUFFIX"]
 
@@ -35,8 +37,6 @@ _TEMP_RE = re.compile(r"^\..*\.(\d+)\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r
 _NAME_IN_TEMP = 64          # characters of the target's name kept in its temporary name
 
 
-class OutputPathError(ValueError):
-    """An output path that cannot be written: refused before any work is done."""
 
 
 def is_temp_name(name):

@@ -37,6 +37,8 @@ from collections import OrderedDict
 
 import numpy
 
+from .errors import FileFormatError
+
 __all__ = ["load_pth", "SafeUnpickler", "UnsafePickleError", "STORAGE_DTYPES"]
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
@@ -51,7 +53,7 @@ STORAGE_DTYPES = {
 }
 
 
-class UnsafePickleError(pickle.UnpicklingError, ValueError):
+class UnsafePickleError(pickle.UnpicklingError, FileFormatError):
     """A ``.pth`` pickle names a global outside the allow-list; nothing of it was run.
     (Also a ValueError: a bad input file, as the command line reports it.)"""
 

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ..errors import FileFormatError
 from ..fileio import atomic_write
 from .palette import VOC_CLASS_NAMES, voc_palette
 
@@ -43,15 +44,11 @@ def _pil():
     return Image
 
 
-class DataError(ValueError):
+class DataError(FileFormatError):
     """A data file is missing, unreadable, truncated, corrupt or holds invalid values.
 
     The message names the file. :attr:`path` holds it.
     """
-
-    def __init__(self, message, path=None):
-        super().__init__(message)
-        self.path = path
 
 
 def _open_and(fn, path, what, convert):
