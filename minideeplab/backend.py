@@ -24,7 +24,7 @@ import sys
 
 import numpy
 
-from .errors import DeviceUnavailableError
+from .errors import ArgumentError, DeviceUnavailableError
 
 try:  # CuPy is optional: everything works on NumPy alone.
     import cupy
@@ -111,7 +111,7 @@ def get_array_module(*arrays):
         elif isinstance(a, numpy.ndarray):
             found_cpu = a
     if found_gpu is not None and found_cpu is not None:
-        raise TypeError(
+        raise ArgumentError(
             "get_array_module: NumPy and CuPy arrays mixed in one call "
             f"({_describe(found_cpu)} and {_describe(found_gpu)}); "
             "move them to one device first with minideeplab.backend.to_device(x, 'cpu'|'gpu')")
@@ -148,7 +148,7 @@ def _is_host_sparse(x):
 
 def _check_device(device, argname="device"):
     if device not in DEVICES:
-        raise ValueError(f"{argname} must be one of {DEVICES}, got {device!r}")
+        raise ArgumentError(f"{argname} must be one of {DEVICES}, got {device!r}")
     if device == "gpu" and not gpu_available():
         raise DeviceUnavailableError(
             f"{argname}='gpu' asked for, but CuPy with a CUDA device is not available here; "

@@ -35,7 +35,7 @@ from collections import namedtuple
 import numpy
 
 from . import backend
-from .errors import FileFormatError
+from .errors import ArgumentError, CheckpointError, MissingFileError
 from .fileio import atomic_write
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "load_arrays",
@@ -50,10 +50,6 @@ Checkpoint.__doc__ = """A loaded checkpoint: ``model_state`` and ``optim_state``
 name -> NumPy array), ``iteration`` (int), ``rng_states`` (dict name -> uint8 array, see
 :func:`set_rng_state`), ``config`` (the decoded JSON, a dict) and ``path`` (the file it was
 read from, for error messages; None when built by hand)."""
-
-
-class CheckpointError(FileFormatError):
-    """A checkpoint file is missing, truncated, corrupt or not a minideeplab checkpoint."""
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -93,8 +89,8 @@ def rng_state_to_array(rng):
     JSON keeps PCG64's 128-bit integers exactly (Python ints are unbounded).
     """
     if not isinstance(rng, numpy.random.Generator):
-        raise TypeError(f"rng_state_to_array: rng must be a numpy.random.Generator, got "
-                        f"{type(rng).__name__}")
+        raise ArgumentError(f"rng_state_to_array: rng must be a numpy.random.Generator, got "
+                            f"{type(rng).__name__}")
     return json_to_array(_plain(rng.bit_generator.state))
 
 
@@ -102,9 +98,9 @@ def set_rng_state(rng, array):
     """Put the state saved by :func:`rng_state_to_array` back into ``rng`` (in place)."""
     state = _unplain(array_to_json(array))
     if state.get("bit_generator") != type(rng.bit_generator).__name__:
-        raise ValueError(f"set_rng_state: the saved state is for a "
-                         f"{state.get('bit_generator')} generator but rng uses "
-                         f"{type(rng.bit_generator).__name__}")
+        raise ArgumentError(f"set_rng_state: the saved state is for a "
+                            f"{state.get('bit_generator')} generator but rng uses "
+                            f"{type(rng.bit_generator).__name__}")
     rng.bit_generator.state = state
     return rng
 
@@ -126,14 +122,14 @@ def _host_arrays(fn, arrays):
     out = {}
     for key, value in arrays.items():
         if not isinstance(key, str) or not key:
-            raise TypeError(f"{fn}: keys must be non-empty strings, got {key!r}")
+            raise ArgumentError(f"{fn}: keys must be non-empty strings, got {key!r}")
         if not (isinstance(value, numpy.ndarray) or backend.is_gpu_array(value)):
-            raise TypeError(f"{fn}: {key!r} must be a NumPy or CuPy array, got "
-                            f"{type(value).__name__}")
+            raise ArgumentError(f"{fn}: {key!r} must be a NumPy or CuPy array, got "
+                                f"{type(value).__name__}")
         a = backend.asnumpy(value)
         if a.dtype.kind not in "biufc":  # objects, strings etc. would need pickle to load
-            raise TypeError(f"{fn}: {key!r} has dtype {a.dtype}; only numeric arrays can be "
-                            "stored (they are read back with allow_pickle=False)")
+            raise ArgumentError(f"{fn}: {key!r} has dtype {a.dtype}; only numeric arrays can be "
+                                "stored (they are read back with allow_pickle=False)")
         out[key] = a
     return out
 
@@ -149,8 +145,8 @@ def save_arrays(path, arrays):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save_arrays: directory {directory!r} does not exist (for "
-                                f"{path!r})")
+        raise MissingFileError(f"save_arrays: directory {directory!r} does not exist (for "
+                               f"{path!r})")
     return atomic_write(path, lambda f: numpy.savez(f, **host))
 
 
@@ -202,8 +198,8 @@ def _state_of(fn, name, obj):
         return obj
     if hasattr(obj, "state_dict"):
         return obj.state_dict()
-    raise TypeError(f"{fn}: {name} must be a dict or have state_dict(), got "
-                    f"{type(obj).__name__}")
+    raise ArgumentError(f"{fn}: {name} must be a dict or have state_dict(), got "
+                        f"{type(obj).__name__}")
 
 
 def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, config=None):
@@ -221,7 +217,7 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
     fn = "save_checkpoint"
     if isinstance(iteration, bool) or not isinstance(iteration, (int, numpy.integer)) \
             or iteration < 0:
-        raise ValueError(f"{fn}: iteration must be an integer >= 0, got {iteration!r}")
+        raise ArgumentError(f"{fn}: iteration must be an integer >= 0, got {iteration!r}")
     arrays = {f"model/{k}": v for k, v in _state_of(fn, "model", model).items()}
     arrays.update({f"optim/{k}": v for k, v in _state_of(fn, "optimizer", optimizer).items()})
     for name, rng in (rngs or {}).items():
@@ -229,7 +225,7 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
     try:
         arrays["config"] = json_to_array({} if config is None else config)
     except TypeError as e:
-        raise TypeError(f"{fn}: config must be JSON-serialisable ({e})") from e
+        raise ArgumentError(f"{fn}: config must be JSON-serialisable ({e})") from e
     arrays["iteration"] = numpy.array(int(iteration), dtype=numpy.int64)
     arrays["format"] = numpy.array(FORMAT_VERSION, dtype=numpy.int64)
     return save_arrays(path, arrays)

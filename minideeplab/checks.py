@@ -10,6 +10,7 @@ import numbers
 import numpy
 
 from . import backend
+from .errors import ArgumentError
 
 
 def conv_output_size(size, kernel, *, stride=1, padding=0, rate=1):
@@ -33,38 +34,38 @@ def check_array(fn, name, x, ndim=None, floating=True, nonempty=False):
     it: an op has nothing to compute on an empty map, and an empty label axis has no softmax).
     """
     if not (isinstance(x, numpy.ndarray) or backend.is_gpu_array(x)):
-        raise TypeError(f"{fn}: {name} must be a NumPy or CuPy array, got {type(x).__name__}")
+        raise ArgumentError(f"{fn}: {name} must be a NumPy or CuPy array, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{fn}: {name} must have {ndim} dimensions, got {x.ndim} "
-                         f"({name}.shape={tuple(x.shape)})")
+        raise ArgumentError(f"{fn}: {name} must have {ndim} dimensions, got {x.ndim} "
+                            f"({name}.shape={tuple(x.shape)})")
     if floating and x.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be a floating-point array, got dtype {x.dtype} "
-                        f"({name}.shape={tuple(x.shape)})")
+        raise ArgumentError(f"{fn}: {name} must be a floating-point array, got dtype {x.dtype} "
+                            f"({name}.shape={tuple(x.shape)})")
     if nonempty and 0 in x.shape:
-        raise ValueError(f"{fn}: {name} must not be empty, got {name}.shape={tuple(x.shape)}")
+        raise ArgumentError(f"{fn}: {name} must not be empty, got {name}.shape={tuple(x.shape)}")
     return x
 
 
 def check_int(fn, name, value, minimum):
     """Check an integer hyper-parameter (bools and floats are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
+        raise ArgumentError(f"{fn}: {name} must be an integer, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+        raise ArgumentError(f"{fn}: {name} must be >= {minimum}, got {value}")
     return int(value)
 
 
 def check_number(fn, name, value, minimum=None, maximum=None):
     """Check a real-valued hyper-parameter (bools and NaN are refused); returns a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
+        raise ArgumentError(f"{fn}: {name} must be a real number, got {value!r}")
     value = float(value)
     if value != value:
-        raise ValueError(f"{fn}: {name} is NaN")
+        raise ArgumentError(f"{fn}: {name} is NaN")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+        raise ArgumentError(f"{fn}: {name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {value}")
+        raise ArgumentError(f"{fn}: {name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -72,7 +73,7 @@ def check_pair(fn, name, value, minimum):
     """An int or a pair of ints (for height and width), each >= minimum."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{fn}: {name} must be an int or a pair (h, w), got {value!r}")
+            raise ArgumentError(f"{fn}: {name} must be an int or a pair (h, w), got {value!r}")
         return (check_int(fn, f"{name}[0]", value[0], minimum),
                 check_int(fn, f"{name}[1]", value[1], minimum))
     v = check_int(fn, name, value, minimum)
@@ -82,7 +83,7 @@ def check_pair(fn, name, value, minimum):
 def check_bool(fn, name, value):
     """A bool (Python or NumPy): strings such as 'no' are not silently truthy."""
     if not isinstance(value, (bool, numpy.bool_)):
-        raise TypeError(f"{fn}: {name} must be True or False, got {value!r}")
+        raise ArgumentError(f"{fn}: {name} must be True or False, got {value!r}")
     return bool(value)
 
 
@@ -96,10 +97,10 @@ def check_rng(fn, name, rng, required=True):
     if isinstance(rng, numpy.random.Generator):
         return rng
     if isinstance(rng, (bool, numpy.bool_)) or not isinstance(rng, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be a numpy.random.Generator or an int seed >= 0, "
-                        f"got {rng!r}")
+        raise ArgumentError(f"{fn}: {name} must be a numpy.random.Generator or an int seed >= 0, "
+                            f"got {rng!r}")
     if rng < 0:
-        raise ValueError(f"{fn}: {name} must be an int seed >= 0 (or a Generator), got {rng}")
+        raise ArgumentError(f"{fn}: {name} must be an int seed >= 0 (or a Generator), got {rng}")
     return numpy.random.default_rng(int(rng))
 
 
@@ -112,7 +113,7 @@ def check_choice(fn, name, value, choices):
     except (TypeError, ValueError):       # an unhashable or array-valued argument
         known = False
     if not known:
-        raise ValueError(f"{fn}: unknown {name} {value!r}; choose one of {tuple(choices)}")
+        raise ArgumentError(f"{fn}: unknown {name} {value!r}; choose one of {tuple(choices)}")
     return value
 
 
@@ -123,8 +124,8 @@ def check_float_dtype(fn, name, dtype):
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f" or isinstance(dtype, (bool, numpy.bool_)):
-        raise TypeError(f"{fn}: {name} must be a floating-point dtype such as 'float32', got "
-                        f"{dtype!r}")
+        raise ArgumentError(f"{fn}: {name} must be a floating-point dtype such as 'float32', got "
+                            f"{dtype!r}")
     return dt
 
 
@@ -139,8 +140,8 @@ def check_cache(fn, cache, expected):
         made = getattr(type(cache), "op", None)
         got = "None" if cache is None else f"a {type(cache).__name__}" + (
             f" (made by {made})" if made else "")
-        raise TypeError(f"{fn}: cache must be the {expected.__name__} that {expected.op} "
-                        f"returned, got {got}")
+        raise ArgumentError(f"{fn}: cache must be the {expected.__name__} that {expected.op} "
+                            f"returned, got {got}")
     return cache
 
 
@@ -148,12 +149,12 @@ def check_grad(fn, dy, cache_dtype, expected_shape, name="dy"):
     """An upstream gradient: an array of the forward's dtype and output shape."""
     check_array(fn, name, dy, ndim=len(expected_shape), nonempty=True)
     if dy.dtype != cache_dtype:
-        raise TypeError(f"{fn}: {name} has dtype {dy.dtype} but the forward pass computed in "
-                        f"{numpy.dtype(cache_dtype)}; pass a {numpy.dtype(cache_dtype)} "
-                        f"gradient (gradients keep the forward's dtype)")
+        raise ArgumentError(f"{fn}: {name} has dtype {dy.dtype} but the forward pass computed in "
+                            f"{numpy.dtype(cache_dtype)}; pass a {numpy.dtype(cache_dtype)} "
+                            f"gradient (gradients keep the forward's dtype)")
     if tuple(dy.shape) != tuple(expected_shape):
-        raise ValueError(f"{fn}: {name}.shape={tuple(dy.shape)} does not match the forward "
-                         f"output shape {tuple(expected_shape)}")
+        raise ArgumentError(f"{fn}: {name}.shape={tuple(dy.shape)} does not match the forward "
+                            f"output shape {tuple(expected_shape)}")
     return dy
 
 
@@ -173,5 +174,5 @@ def check_same_dtype(fn, **arrays):
     first_name, first = items[0]
     for name, a in items[1:]:
         if a.dtype != first.dtype:
-            raise TypeError(f"{fn}: {name} has dtype {a.dtype} but {first_name} has dtype "
-                            f"{first.dtype}; convert one of them with .astype(...)")
+            raise ArgumentError(f"{fn}: {name} has dtype {a.dtype} but {first_name} has dtype "
+                                f"{first.dtype}; convert one of them with .astype(...)")

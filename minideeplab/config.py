@@ -11,6 +11,7 @@ import numbers
 
 from . import checkpoint as ckpt
 from .checks import check_int
+from .errors import ArgumentError
 from .models import MODEL_NAMES
 
 __all__ = ["TrainConfig", "make_datasets", "array_source", "config_from_checkpoint"]
@@ -66,6 +67,10 @@ class TrainConfig:
     seed: int = 0
 
     def replace(self, **changes):
+        """A copy with ``changes`` applied (checked like a new TrainConfig)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ArgumentError(f"TrainConfig: unknown settings {unknown}")
         return dataclasses.replace(self, **changes)
 
     def to_json(self):
@@ -79,17 +84,13 @@ class TrainConfig:
     def from_json(cls, d):
         """A TrainConfig from :meth:`to_json`'s dict; unknown settings and bad values raise."""
         if not isinstance(d, dict):
-            raise ValueError(f"TrainConfig: the settings must be a mapping, got "
-                             f"{type(d).__name__}")
+            raise ArgumentError(f"TrainConfig: the settings must be a mapping, got "
+                                f"{type(d).__name__}")
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - fields)
         if unknown:
-            raise ValueError(f"TrainConfig: unknown settings {unknown}")
-        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
-        try:
-            return cls(**d)
-        except TypeError as e:        # a value of the wrong type: same kind of error as a range
-            raise ValueError(str(e)) from e
+            raise ArgumentError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
 _CHOICES = {"model": MODEL_NAMES, "method": ("holes", "deinterlace", "direct"),
@@ -110,12 +111,12 @@ def _check_config(c):
     for name, choices in _CHOICES.items():
         if getattr(c, name) not in choices:
             if name == "dataset":
-                raise ValueError(f"unknown dataset {c.dataset!r}; choose 'synthetic' or 'voc'")
-            raise ValueError(f"{fn}: {name} must be " + " or ".join(map(repr, choices))
-                             + f", got {getattr(c, name)!r}")
+                raise ArgumentError(f"unknown dataset {c.dataset!r}; choose 'synthetic' or 'voc'")
+            raise ArgumentError(f"{fn}: {name} must be " + " or ".join(map(repr, choices))
+                                + f", got {getattr(c, name)!r}")
     for name in ("tiny", "mirror"):
         if not isinstance(getattr(c, name), bool):
-            raise TypeError(f"{fn}: {name} must be True or False, got {getattr(c, name)!r}")
+            raise ArgumentError(f"{fn}: {name} must be True or False, got {getattr(c, name)!r}")
     for names, low in ((_POSITIVE_INTS, 1), (_NONNEGATIVE_INTS, 0)):
         for name in names:
             check_int(fn, name, getattr(c, name), low)
@@ -125,33 +126,33 @@ def _check_config(c):
     for name, (low, high, low_ok) in ranges.items():
         value = getattr(c, name)
         if not _is_real(value):
-            raise TypeError(f"{fn}: {name} must be a finite real number, got {value!r}")
+            raise ArgumentError(f"{fn}: {name} must be a finite real number, got {value!r}")
         if value < low or (value == low and not low_ok) or (high is not None and value > high):
-            raise ValueError(f"{fn}: {name} must be {'>=' if low_ok else '>'} {low}"
-                             + (f" and <= {high}" if high is not None else "")
-                             + f", got {value!r}")
+            raise ArgumentError(f"{fn}: {name} must be {'>=' if low_ok else '>'} {low}"
+                                + (f" and <= {high}" if high is not None else "")
+                                + f", got {value!r}")
     if c.width is not None and not (_is_real(c.width) and c.width > 0):
-        raise ValueError(f"{fn}: width must be None or a finite number > 0, got {c.width!r}")
+        raise ArgumentError(f"{fn}: width must be None or a finite number > 0, got {c.width!r}")
     for name in ("scales", "scale_range"):
         value = getattr(c, name)
         if value is not None and (not isinstance(value, (tuple, list)) or not value or not all(
                 _is_real(v) and v > 0 for v in value)):
-            raise ValueError(f"{fn}: {name} must be None or a sequence of finite numbers > 0, "
-                             f"got {value!r}")
+            raise ArgumentError(f"{fn}: {name} must be None or a sequence of finite numbers > 0, "
+                                f"got {value!r}")
     if c.scale_range is not None and (len(c.scale_range) != 2
                                       or c.scale_range[0] > c.scale_range[1]):
-        raise ValueError(f"{fn}: scale_range must be (low, high) with low <= high, got "
-                         f"{c.scale_range!r}")
+        raise ArgumentError(f"{fn}: scale_range must be (low, high) with low <= high, got "
+                            f"{c.scale_range!r}")
     if c.dataset == "voc" and not (isinstance(c.data_root, str) and c.data_root):
-        raise ValueError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
+        raise ArgumentError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
     if c.data_root is not None and not isinstance(c.data_root, str):
-        raise TypeError(f"{fn}: data_root must be None or a path, got {c.data_root!r}")
+        raise ArgumentError(f"{fn}: data_root must be None or a path, got {c.data_root!r}")
     if c.model == "v3" and c.batch_size < 2:
         # the image-level branch of v3's ASPP pools each image to one value per channel, so
         # its batch norm (training mode) sees batch_size values per channel: one has no
         # variance (DeepLab v3, Sec. 4.1, trains with batches of 16)
-        raise ValueError(f"{fn}: batch_size must be >= 2 for model 'v3' (its image-pooling "
-                         f"branch normalises over the batch), got {c.batch_size}")
+        raise ArgumentError(f"{fn}: batch_size must be >= 2 for model 'v3' (its image-pooling "
+                            f"branch normalises over the batch), got {c.batch_size}")
 
 
 def make_datasets(config):
@@ -164,10 +165,10 @@ def make_datasets(config):
     if config.dataset == "voc":
         from .data.voc import VOCSegmentation
         if not config.data_root:
-            raise ValueError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
+            raise ArgumentError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
         return (VOCSegmentation(config.data_root, "train"),
                 VOCSegmentation(config.data_root, "val"))
-    raise ValueError(f"unknown dataset {config.dataset!r}; choose 'synthetic' or 'voc'")
+    raise ArgumentError(f"unknown dataset {config.dataset!r}; choose 'synthetic' or 'voc'")
 
 
 def array_source(dataset):
@@ -180,7 +181,7 @@ def config_from_checkpoint(d, where):
     when it is missing or invalid."""
     try:
         return TrainConfig.from_json(d)
-    except (TypeError, ValueError) as e:
+    except ArgumentError as e:
         raise ckpt.CheckpointError(f"{where}: config entry 'train' is invalid: {e}") from e
 
 

@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 
-from .errors import OutputPathError
+from .errors import MissingFileError, OutputPathError
 
 __all__ = ["OutputPathError", "atomic_write", "atomic_write_text", "clean_stale_temps",
            "is_temp_name", "check_output_file", "prepare_output_dir", "TEMP_SUFFIX"]
@@ -89,8 +89,8 @@ def atomic_write(path, writer, *, text=False):
     ------
     OutputPathError
         ``path`` is empty or is a folder.
-    FileNotFoundError
-        The folder of ``path`` does not exist.
+    MissingFileError
+        The folder of ``path`` does not exist (a ``FileNotFoundError``).
     Whatever ``writer`` or the file system raises; the temporary file is removed first and
     ``path`` keeps its previous content.
     """
@@ -101,8 +101,8 @@ def atomic_write(path, writer, *, text=False):
         raise OutputPathError(f"atomic_write: {path!r} is a folder, not a file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"atomic_write: folder {directory!r} does not exist (for "
-                                f"{path!r})")
+        raise MissingFileError(f"atomic_write: folder {directory!r} does not exist (for "
+                               f"{path!r})")
     name = os.path.basename(path)[:_NAME_IN_TEMP]
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
                                dir=directory)

@@ -20,6 +20,7 @@ from collections import namedtuple
 import numpy
 
 from . import backend
+from .errors import ArgumentError
 
 __all__ = ["GradientCheckError", "numerical_gradient", "compare_gradients", "check_gradients",
            "rel_error", "GradientArrays", "gradient_arrays"]
@@ -117,8 +118,8 @@ def check_gradients(forward, backward, inputs, *, wrt=None, seed=0, eps=1e-6, rt
     """
     for k, v in inputs.items():
         if v.dtype != numpy.float64:
-            raise TypeError(f"check_gradients: input {k!r} must be float64 for a meaningful "
-                            f"check, got {v.dtype}")
+            raise ArgumentError(f"check_gradients: input {k!r} must be float64 for a meaningful "
+                                f"check, got {v.dtype}")
     rng = numpy.random.default_rng(seed)
     y = forward(**inputs)
     xp = backend.get_array_module(y)
@@ -162,15 +163,15 @@ def gradient_arrays(forward, backward, inputs, name, *, dy=None, seed=0, eps=1e-
     """
     x = inputs[name]
     if x.dtype != numpy.float64:
-        raise TypeError(f"gradient_arrays: input {name!r} must be float64 for a meaningful "
-                        f"check, got {x.dtype}")
+        raise ArgumentError(f"gradient_arrays: input {name!r} must be float64 for a meaningful "
+                            f"check, got {x.dtype}")
     y = forward(**inputs)
     xp = backend.get_array_module(y)
     if dy is None:
         dy = numpy.random.default_rng(seed).standard_normal(y.shape)
     if tuple(dy.shape) != tuple(y.shape):
-        raise ValueError(f"gradient_arrays: dy has shape {tuple(dy.shape)}, the output has "
-                         f"{tuple(y.shape)}")
+        raise ArgumentError(f"gradient_arrays: dy has shape {tuple(dy.shape)}, the output has "
+                            f"{tuple(y.shape)}")
     dy = xp.asarray(dy)
     analytic = backend.asnumpy(backward(dy, **inputs)[name])
     numeric, _ = numerical_gradient(forward, inputs, name, dy, eps=eps)

@@ -16,6 +16,7 @@ import numpy as np
 from . import backend, checkpoint as ckpt, functional as F, nn
 from .config import array_source, train_config_from_checkpoint
 from .data.augment import to_batch
+from .errors import ArgumentError
 from .metrics import ConfusionMatrix
 from .models import build_model
 from .preprocess import from_scratch, preprocessing_of
@@ -42,12 +43,12 @@ def _device_for(fn, model, device):
     if device is None:
         return where if where is not None else backend.default_device()
     if device not in backend.DEVICES:
-        raise ValueError(f"{fn}: device must be one of {backend.DEVICES} or None, got "
-                         f"{device!r}")
+        raise ArgumentError(f"{fn}: device must be one of {backend.DEVICES} or None, got "
+                            f"{device!r}")
     if where is not None and device != where:
-        raise ValueError(f"{fn}: device={device!r} but the model's parameters are on "
-                         f"{where!r}; move the model first (model.to({device!r})) or leave "
-                         "device=None to run where the model is")
+        raise ArgumentError(f"{fn}: device={device!r} but the model's parameters are on "
+                            f"{where!r}; move the model first (model.to({device!r})) or leave "
+                            "device=None to run where the model is")
     return device
 
 
@@ -162,7 +163,7 @@ def model_from_loaded(loaded, path, device=None):
         args["preprocessing"] = from_scratch(config.input_scale).to_json()
     try:
         model = build_model(**args, device=device or backend.default_device())
-    except (TypeError, ValueError) as e:
+    except ArgumentError as e:
         raise ckpt.CheckpointError(f"{where}: config entry 'model' does not build a model "
                                    f"({e})") from e
     ckpt.restore_checkpoint(loaded._replace(path=os.fspath(path)), model)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import backend
 from . import checks
+from .errors import ArgumentError
 
 __all__ = ["confusion_matrix", "ConfusionMatrix", "iou_per_class", "mean_iou", "pixel_accuracy",
            "boundary_distance", "boundary_band", "trimap_accuracy", "TrimapResult"]
@@ -39,8 +40,8 @@ def _check_label_map(fn, name, a, num_classes, ignore_index, allow_ignore):
     checks.check_array(fn, name, a, floating=False)
     if a.dtype.kind not in "iu":
         hint = " (take the argmax over the class axis first)" if a.dtype.kind == "f" else ""
-        raise TypeError(f"{fn}: {name} must be an integer label array, got dtype {a.dtype} "
-                        f"({name}.shape={tuple(a.shape)}){hint}")
+        raise ArgumentError(f"{fn}: {name} must be an integer label array, got dtype {a.dtype} "
+                            f"({name}.shape={tuple(a.shape)}){hint}")
     xp = backend.get_array_module(a)
     bad = (a < 0) | (a >= num_classes)
     if allow_ignore and ignore_index is not None:
@@ -48,16 +49,16 @@ def _check_label_map(fn, name, a, num_classes, ignore_index, allow_ignore):
     if a.size and bool(bad.any()):
         values = backend.asnumpy(xp.unique(a[bad]))[:8].tolist()
         allowed = f"[0, {num_classes})" + (f" or {ignore_index}" if allow_ignore else "")
-        raise ValueError(f"{fn}: {name} has values {values} outside {allowed} "
-                         f"({name}.shape={tuple(a.shape)}, num_classes={num_classes})")
+        raise ArgumentError(f"{fn}: {name} has values {values} outside {allowed} "
+                            f"({name}.shape={tuple(a.shape)}, num_classes={num_classes})")
 
 
 def _check_pred_label(fn, pred, label, num_classes, ignore_index):
     _check_label_map(fn, "label", label, num_classes, ignore_index, allow_ignore=True)
     _check_label_map(fn, "pred", pred, num_classes, ignore_index, allow_ignore=False)
     if pred.shape != label.shape:
-        raise ValueError(f"{fn}: pred and label shapes differ (pred.shape={tuple(pred.shape)}, "
-                         f"label.shape={tuple(label.shape)})")
+        raise ArgumentError(f"{fn}: pred and label shapes differ (pred.shape={tuple(pred.shape)}, "
+                            f"label.shape={tuple(label.shape)})")
     backend.get_array_module(pred, label)   # refuses NumPy and CuPy mixed
 
 
@@ -164,8 +165,8 @@ class ConfusionMatrix:
         """A dict: ``mean_iou``, ``pixel_accuracy``, ``iou`` {class name: IOU}, ``num_pixels``."""
         names = class_names or [str(c) for c in range(self.num_classes)]
         if len(names) != self.num_classes:
-            raise ValueError(f"ConfusionMatrix.summary: {len(names)} class_names for "
-                             f"{self.num_classes} classes")
+            raise ArgumentError(f"ConfusionMatrix.summary: {len(names)} class_names for "
+                                f"{self.num_classes} classes")
         return {"mean_iou": self.mean_iou(), "pixel_accuracy": self.pixel_accuracy(),
                 "iou": dict(zip(names, self.iou().tolist())),
                 "num_pixels": int(self.matrix.sum())}
@@ -209,7 +210,7 @@ def boundary_band(label, width):
     Returned on the label's device. ``width`` >= 0 (pixels, Euclidean distance).
     """
     if isinstance(width, bool) or not np.isscalar(width) or not width >= 0:
-        raise ValueError(f"boundary_band: width must be a number >= 0, got {width!r}")
+        raise ArgumentError(f"boundary_band: width must be a number >= 0, got {width!r}")
     band = boundary_distance(label) <= width
     return backend.to_device(band, backend.device_of(label))
 
@@ -222,9 +223,9 @@ def _as_list(fn, name, arrays):
             return [arrays]
         if arrays.ndim == 3:
             return list(arrays)
-    raise ValueError(f"{fn}: {name} must be a (N, H, W) or (H, W) array or a list of (H, W) "
-                     f"arrays, got {type(arrays).__name__} with shape "
-                     f"{getattr(arrays, 'shape', None)}")
+    raise ArgumentError(f"{fn}: {name} must be a (N, H, W) or (H, W) array or a list of (H, W) "
+                        f"arrays, got {type(arrays).__name__} with shape "
+                        f"{getattr(arrays, 'shape', None)}")
 
 
 def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
@@ -248,16 +249,16 @@ def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
     L = checks.check_int(fn, "num_classes", num_classes, 1)
     preds, labels = _as_list(fn, "preds", preds), _as_list(fn, "labels", labels)
     if len(preds) != len(labels):
-        raise ValueError(f"{fn}: {len(preds)} preds but {len(labels)} labels")
+        raise ArgumentError(f"{fn}: {len(preds)} preds but {len(labels)} labels")
     widths = np.asarray(widths, dtype=np.float64).reshape(-1)
     if widths.size == 0 or not np.all(widths >= 0):
-        raise ValueError(f"{fn}: widths must be a non-empty list of numbers >= 0, got {widths}")
+        raise ArgumentError(f"{fn}: widths must be a non-empty list of numbers >= 0, got {widths}")
     mats = [ConfusionMatrix(L, ignore_index) for _ in widths]
     for k, (pred, label) in enumerate(zip(preds, labels)):
         _check_pred_label(f"{fn} (image {k})", pred, label, L, ignore_index)
         if label.ndim != 2:
-            raise ValueError(f"{fn}: image {k}: label must be (H, W), got shape "
-                             f"{tuple(label.shape)}")
+            raise ArgumentError(f"{fn}: image {k}: label must be (H, W), got shape "
+                                f"{tuple(label.shape)}")
         pred, label = backend.asnumpy(pred), backend.asnumpy(label)
         dist = boundary_distance(label)
         for w, cm in zip(widths, mats):

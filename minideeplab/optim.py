@@ -27,6 +27,7 @@ The schedules are pure functions of the iteration (Caffe's ``lr_policy``):
 """
 from . import backend
 from .checks import check_int, check_number
+from .errors import ArgumentError
 
 __all__ = ["SGD", "poly_lr", "step_lr", "make_schedule", "SCHEDULES"]
 
@@ -47,7 +48,7 @@ def poly_lr(base_lr, it, max_iter, power=0.9):
     max_iter = check_int(fn, "max_iter", max_iter, 1)
     it = check_int(fn, "it", it, 0)
     if it > max_iter:
-        raise ValueError(f"{fn}: it must be <= max_iter, got it={it}, max_iter={max_iter}")
+        raise ArgumentError(f"{fn}: it must be <= max_iter, got it={it}, max_iter={max_iter}")
     power = check_number(fn, "power", power, 0.0)
     return base_lr * (1.0 - it / max_iter) ** power
 
@@ -86,7 +87,7 @@ def make_schedule(policy, base_lr, max_iter, *, power=0.9, step_size=None, gamma
         step_size = max(1, max_iter // 3) if step_size is None else step_size
         step_lr(base_lr, 0, step_size, gamma)
         return lambda it: step_lr(base_lr, it, step_size, gamma)
-    raise ValueError(f"make_schedule: unknown policy {policy!r}; choose one of {SCHEDULES}")
+    raise ArgumentError(f"make_schedule: unknown policy {policy!r}; choose one of {SCHEDULES}")
 
 
 # ----------------------------------------------------------------------------- optimiser
@@ -114,8 +115,8 @@ class SGD:
     def __init__(self, model, lr=1e-3, momentum=0.9, weight_decay=5e-4):
         fn = "SGD"
         if not hasattr(model, "parameter_slots"):
-            raise TypeError(f"{fn}: model must be a minideeplab.nn.Module, got "
-                            f"{type(model).__name__}")
+            raise ArgumentError(f"{fn}: model must be a minideeplab.nn.Module, got "
+                                f"{type(model).__name__}")
         self.lr = check_number(fn, "lr", lr, 0.0)
         self.momentum = check_number(fn, "momentum", momentum, 0.0, 1.0)
         self.weight_decay = check_number(fn, "weight_decay", weight_decay, 0.0)
@@ -150,8 +151,8 @@ class SGD:
                 raise RuntimeError(f"SGD.step: parameter {slot.name!r} {tuple(w.shape)} has "
                                    "no gradient; call model.backward(...) before step()")
             if tuple(g.shape) != tuple(w.shape):
-                raise ValueError(f"SGD.step: gradient of {slot.name!r} has shape "
-                                 f"{tuple(g.shape)} but the parameter has {tuple(w.shape)}")
+                raise ArgumentError(f"SGD.step: gradient of {slot.name!r} has shape "
+                                    f"{tuple(g.shape)} but the parameter has {tuple(w.shape)}")
             local_decay = self.weight_decay * decay_mult
             d = g + local_decay * w if local_decay != 0.0 else g   # Regularize (new array)
             v = self.velocity[slot.name]
@@ -178,13 +179,13 @@ class SGD:
         missing = sorted(set(self.velocity) - set(state))
         unexpected = sorted(set(state) - set(self.velocity))
         if missing or unexpected:
-            raise KeyError(f"SGD.load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+            raise ArgumentError(f"SGD.load_state_dict: missing keys {missing}, unexpected keys "
+                                f"{unexpected}")
         for name, v in self.velocity.items():
             if tuple(state[name].shape) != tuple(v.shape):
-                raise ValueError(f"SGD.load_state_dict: {name!r} has shape "
-                                 f"{tuple(state[name].shape)} in the state but "
-                                 f"{tuple(v.shape)} in the optimiser")
+                raise ArgumentError(f"SGD.load_state_dict: {name!r} has shape "
+                                    f"{tuple(state[name].shape)} in the state but "
+                                    f"{tuple(v.shape)} in the optimiser")
         for name, v in self.velocity.items():
             v[...] = backend.to_device(state[name], backend.device_of(v))
         return self

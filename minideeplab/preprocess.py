@@ -36,6 +36,7 @@ import numpy as np
 
 from . import backend
 from .checks import check_array, check_choice, check_number
+from .errors import ArgumentError
 
 __all__ = ["Preprocessing", "MEAN_BGR", "MEAN_RGB", "CAFFE_VGG", "TORCHVISION",
            "TORCHVISION_SEGMENTATION", "from_scratch", "preprocessing_of"]
@@ -52,14 +53,14 @@ def _triple(fn, name, value, positive):
     try:
         values = tuple(float(v) for v in value)
     except TypeError:
-        raise TypeError(f"{fn}: {name} must be 3 numbers (one per channel), got {value!r}") \
+        raise ArgumentError(f"{fn}: {name} must be 3 numbers (one per channel), got {value!r}") \
             from None
     if len(values) != 3 or not all(np.isfinite(values)):
-        raise ValueError(f"{fn}: {name} must be 3 finite numbers (one per channel, R, G, B), "
-                         f"got {value!r}")
+        raise ArgumentError(f"{fn}: {name} must be 3 finite numbers (one per channel, R, G, B), "
+                            f"got {value!r}")
     if not all((0 < v if positive else 0 <= v) and v <= 255 for v in values):
         bound = "in (0, 255]" if positive else "in [0, 255]"
-        raise ValueError(f"{fn}: {name} must be {bound} (0..255 pixel units), got {value!r}")
+        raise ArgumentError(f"{fn}: {name} must be {bound} (0..255 pixel units), got {value!r}")
     return values
 
 
@@ -93,13 +94,13 @@ class Preprocessing:
             object.__setattr__(self, "std", _triple(fn, "std", self.std, positive=True))
         scale = check_number(fn, "scale", self.scale)
         if not (scale > 0 and np.isfinite(scale)):
-            raise ValueError(f"{fn}: scale must be a finite number > 0, got {self.scale!r}")
+            raise ArgumentError(f"{fn}: scale must be a finite number > 0, got {self.scale!r}")
         object.__setattr__(self, "scale", scale)
         check_choice(fn, "channel_order", self.channel_order, CHANNEL_ORDERS)
         r = self.resize_shorter
         if r is not None and (isinstance(r, bool) or not isinstance(r, numbers.Integral)
                               or r < 1):
-            raise ValueError(f"{fn}: resize_shorter must be None or an int >= 1, got {r!r}")
+            raise ArgumentError(f"{fn}: resize_shorter must be None or an int >= 1, got {r!r}")
         if r is not None:
             object.__setattr__(self, "resize_shorter", int(r))
 
@@ -117,8 +118,8 @@ class Preprocessing:
         fn = "Preprocessing"
         check_array(fn, "images", images, floating=False)
         if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8 RGB, got shape "
-                             f"{tuple(images.shape)} dtype {images.dtype}")
+            raise ArgumentError(f"{fn}: images must be (N, H, W, 3) uint8 RGB, got shape "
+                                f"{tuple(images.shape)} dtype {images.dtype}")
         xp = backend.get_array_module(images)
         size = self.input_size(*images.shape[1:3])
         if size != tuple(images.shape[1:3]):
@@ -144,12 +145,12 @@ class Preprocessing:
         if isinstance(d, cls):
             return d
         if not isinstance(d, dict):
-            raise TypeError(f"Preprocessing.from_json: expected a dict, got {type(d).__name__}")
+            raise ArgumentError(f"Preprocessing.from_json: expected a dict, got {type(d).__name__}")
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - fields)
         if unknown:
-            raise ValueError(f"Preprocessing.from_json: unknown entries {unknown}; expected "
-                             f"some of {sorted(fields)}")
+            raise ArgumentError(f"Preprocessing.from_json: unknown entries {unknown}; expected "
+                                f"some of {sorted(fields)}")
         d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
         return cls(**d)
 
@@ -182,8 +183,8 @@ def preprocessing_of(fn, model):
     """``model.preprocessing``, or a TypeError naming ``fn`` when the model has none."""
     pre = getattr(model, "preprocessing", None)
     if not isinstance(pre, Preprocessing):
-        raise TypeError(f"{fn}: the model ({type(model).__name__}) has no preprocessing: build "
-                        "it with models.build_model, load it with "
-                        "inference.model_from_checkpoint, or set model.preprocessing = "
-                        f"Preprocessing(...) (got {pre!r})")
+        raise ArgumentError(f"{fn}: the model ({type(model).__name__}) has no preprocessing: build "
+                            "it with models.build_model, load it with "
+                            "inference.model_from_checkpoint, or set model.preprocessing = "
+                            f"Preprocessing(...) (got {pre!r})")
     return pre

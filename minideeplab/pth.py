@@ -99,9 +99,9 @@ class _Tensor(_Frozen):
         if any(n == 0 for n in self.size):
             return numpy.zeros(self.size, dtype=data.dtype)
         if self.offset < 0 or self.offset + extent > data.size or min(self.stride) < 0:
-            raise ValueError(f"load_pth: {where}: a tensor of size {self.size}, stride "
-                             f"{self.stride} and offset {self.offset} reaches past its storage "
-                             f"of {data.size} elements")
+            raise FileFormatError(f"load_pth: {where}: a tensor of size {self.size}, stride "
+                                  f"{self.stride} and offset {self.offset} reaches past its "
+                                  f"storage of {data.size} elements")
         view = numpy.lib.stride_tricks.as_strided(
             data[self.offset:], shape=self.size,
             strides=tuple(s * data.itemsize for s in self.stride), writeable=False)
@@ -156,8 +156,8 @@ class SafeUnpickler(pickle.Unpickler):
                                     f"{pid!r:.200}")
         _, stype, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
-            raise ValueError(f"load_pth: {self.source} uses storage views (legacy "
-                             "view_metadata), which this reader does not support")
+            raise FileFormatError(f"load_pth: {self.source} uses storage views (legacy "
+                                  "view_metadata), which this reader does not support")
         key = str(key)
         ref = self.storages.get(key)
         if ref is None:
@@ -176,8 +176,8 @@ def _as_numpy(raw, dtype, byteorder, where):
         return (u16.astype(numpy.uint32) << 16).view(numpy.float32)
     dt = numpy.dtype(dtype).newbyteorder(byteorder if numpy.dtype(dtype).itemsize > 1 else "=")
     if len(raw) % dt.itemsize:
-        raise ValueError(f"load_pth: {where}: {len(raw)} bytes is not a whole number of "
-                         f"{dtype} elements")
+        raise FileFormatError(f"load_pth: {where}: {len(raw)} bytes is not a whole number of "
+                              f"{dtype} elements")
     return numpy.frombuffer(raw, dtype=dt).astype(numpy.dtype(dtype), copy=True)
 
 
@@ -201,21 +201,21 @@ def _read_zip(path):
         names = z.namelist()
         pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
-            raise ValueError(f"load_pth: {path} is a zip archive without one <name>/data.pkl; "
-                             "not a torch.save file")
+            raise FileFormatError(f"load_pth: {path} is a zip archive without one "
+                                  "<name>/data.pkl; not a torch.save file")
         root = pkl[0][:-len("data.pkl")]
         byteorder = "little"
         if f"{root}byteorder" in names:
             byteorder = z.read(f"{root}byteorder").decode("ascii").strip()
         if byteorder not in ("little", "big"):
-            raise ValueError(f"load_pth: {path}: unknown byteorder {byteorder!r}")
+            raise FileFormatError(f"load_pth: {path}: unknown byteorder {byteorder!r}")
         unpickler = SafeUnpickler(io.BytesIO(z.read(pkl[0])), path)
         obj = unpickler.load()
         order = "<" if byteorder == "little" else ">"
         for key, ref in unpickler.storages.items():
             member = f"{root}data/{key}"
             if member not in names:
-                raise ValueError(f"load_pth: {path} lacks the storage {member}")
+                raise FileFormatError(f"load_pth: {path} lacks the storage {member}")
             ref.data = _as_numpy(z.read(member), ref.dtype, order, f"{path}:{member}")
     return obj
 
@@ -224,12 +224,12 @@ def _read_legacy(path, f):
     header = SafeUnpickler(f, path)
     magic = header.load()
     if magic != LEGACY_MAGIC:
-        raise ValueError(f"load_pth: {path} is neither a zip archive nor a legacy torch.save "
-                         "file (wrong magic number); the pre-0.4 tar format is not supported")
+        raise FileFormatError(f"load_pth: {path} is neither a zip archive nor a legacy torch.save "
+                              "file (wrong magic number); the pre-0.4 tar format is not supported")
     protocol = header.load()
     if protocol != LEGACY_PROTOCOL:
-        raise ValueError(f"load_pth: {path}: legacy protocol {protocol!r}, expected "
-                         f"{LEGACY_PROTOCOL}")
+        raise FileFormatError(f"load_pth: {path}: legacy protocol {protocol!r}, expected "
+                              f"{LEGACY_PROTOCOL}")
     sys_info = header.load()
     little = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
     order = "<" if little else ">"
@@ -237,21 +237,21 @@ def _read_legacy(path, f):
     obj = unpickler.load()
     keys = SafeUnpickler(f, path).load()
     if not isinstance(keys, list):
-        raise ValueError(f"load_pth: {path}: the storage-key list is missing")
+        raise FileFormatError(f"load_pth: {path}: the storage-key list is missing")
     for key in keys:
         ref = unpickler.storages.get(str(key))
         count = numpy.frombuffer(f.read(8), dtype=numpy.dtype("int64").newbyteorder(order))
         if ref is None or count.size != 1:
-            raise ValueError(f"load_pth: {path}: storage {key!r} is listed but not used, or "
-                             "the file is truncated")
+            raise FileFormatError(f"load_pth: {path}: storage {key!r} is listed but not used, or "
+                                  "the file is truncated")
         nbytes = int(count[0]) * _itemsize(ref.dtype)
         raw = f.read(nbytes)
         if len(raw) != nbytes:
-            raise ValueError(f"load_pth: {path}: storage {key!r} is truncated")
+            raise FileFormatError(f"load_pth: {path}: storage {key!r} is truncated")
         ref.data = _as_numpy(raw, ref.dtype, order, f"{path}:{key}")
     missing = [k for k, ref in unpickler.storages.items() if ref.data is None]
     if missing:
-        raise ValueError(f"load_pth: {path}: storages {missing} are referred to but absent")
+        raise FileFormatError(f"load_pth: {path}: storages {missing} are referred to but absent")
     return obj
 
 
@@ -270,7 +270,7 @@ def load_pth(path):
     Raises
     ------
     UnsafePickleError : the pickle names a global outside the allow-list (never called)
-    ValueError : not a torch.save file, or a damaged one
+    FileFormatError : not a torch.save file, or a damaged one (a ValueError)
     """
     path = str(path)
     try:
@@ -279,13 +279,13 @@ def load_pth(path):
         else:
             with open(path, "rb") as f:
                 obj = _read_legacy(path, f)
-    except ValueError:                   # ours, UnsafePickleError included: already clear
+    except FileFormatError:              # ours, UnsafePickleError included: already clear
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
-            KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as e:
-        raise ValueError(f"load_pth: {path} is damaged or not a torch.save file "
-                         f"({type(e).__name__}: {e})") from e
+            KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+        raise FileFormatError(f"load_pth: {path} is damaged or not a torch.save file "
+                              f"({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
-        raise ValueError(f"load_pth: {path} holds a {type(obj).__name__}, not a state dict "
-                         "(save model.state_dict(), not the model)")
+        raise FileFormatError(f"load_pth: {path} holds a {type(obj).__name__}, not a state dict "
+                              "(save model.state_dict(), not the model)")
     return _materialise(obj, path)

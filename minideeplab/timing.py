@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 from . import backend
+from .errors import ArgumentError
 
 __all__ = ["median_time", "describe_machine", "progress_bar", "check_progress"]
 
@@ -105,6 +106,6 @@ def check_progress(fn, progress):
     """Raise a TypeError naming ``fn`` unless ``progress`` is True, False, None or a callable;
     returns it."""
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise TypeError(f"{fn}: progress must be True, False, None or a callable "
-                        f"f(iterable, desc=..., total=...), got {progress!r}")
+        raise ArgumentError(f"{fn}: progress must be True, False, None or a callable "
+                            f"f(iterable, desc=..., total=...), got {progress!r}")
     return progress

@@ -39,6 +39,7 @@ from . import backend, checkpoint as ckpt, functional as F
 from .config import TrainConfig, array_source, make_datasets, train_config_from_checkpoint
 from .data.augment import augment, to_batch
 from .data.voc import DataError
+from .errors import ArgumentError
 from .fileio import OutputPathError, atomic_write_text, prepare_output_dir
 from .inference import evaluate
 from .interrupt import TrainingInterrupted, deferred_interrupt
@@ -172,13 +173,11 @@ class Trainer:
             target = F.resize_labels_nearest(labels, logits.shape[2:])  # label[8i, 8j]
             loss, cache = F.softmax_cross_entropy(logits, target, check_labels=False)
             dlogits = F.softmax_cross_entropy_backward(cache)
-        elif c.loss_at == "full":
+        else:                                     # "full" (TrainConfig allows only these two)
             up, up_cache = F.resize_bilinear(logits, labels.shape[1:], align_corners=True)
             loss, cache = F.softmax_cross_entropy(up, labels, check_labels=False)
             dlogits = F.resize_bilinear_backward(F.softmax_cross_entropy_backward(cache),
                                                  up_cache)
-        else:
-            raise ValueError(f"loss_at must be 'stride8' or 'full', got {c.loss_at!r}")
         lr = self.schedule(self.iteration)
         self.optimizer.zero_grad()
         self.model.backward(dlogits)
@@ -392,11 +391,11 @@ class Trainer:
         saved = train_config_from_checkpoint(loaded, where)
         try:
             config = saved.replace(**(changes or {}))
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"resume: {e}") from e
+        except ArgumentError as e:
+            raise ArgumentError(f"resume: {e}") from e
         if loaded.iteration > config.max_iter:
-            raise ValueError(f"resume: max_iter {config.max_iter} is below iteration "
-                             f"{loaded.iteration}, which {where} has already reached")
+            raise ArgumentError(f"resume: max_iter {config.max_iter} is below iteration "
+                                f"{loaded.iteration}, which {where} has already reached")
         history = loaded.config.get("history", None)
         elapsed = loaded.config.get("elapsed", 0.0)
         trainer = cls(config, **kwargs)

@@ -11,6 +11,7 @@ from PIL import Image
 from minideeplab import backend, checkpoint as ckpt, fileio
 from minideeplab.cli import main
 from minideeplab.data import SyntheticShapes
+from minideeplab.errors import ArgumentError, UserError
 from minideeplab.train import TrainConfig, Trainer
 
 TINY = TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2, num_val=2,
@@ -302,6 +303,63 @@ def test_interrupt_is_one_line(capsys, monkeypatch):
     assert main(["demo"]) == 130
     err = capsys.readouterr().err
     assert "minideeplab demo: interrupted" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------ a bug is not a user error
+def _broadcasting_bug(*args, **kwargs):
+    """A planted bug deep in the library: shapes that do not broadcast (a plain ValueError)."""
+    return np.ones((2, 3)) + np.ones((4, 5))
+
+
+def test_a_bug_inside_a_command_keeps_its_traceback(capsys, monkeypatch):
+    """A ValueError that is not a UserError is a bug: main() lets it out, it is not turned into
+    one line and exit status 2."""
+    from minideeplab import functional as F
+    monkeypatch.setattr(F, "conv2d", _broadcasting_bug)
+    with pytest.raises(ValueError, match="could not be broadcast") as e:
+        main(["demo", "--size", "9", "--channels", "2"])
+    assert not isinstance(e.value, UserError)
+    assert "error:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error, one_line", [
+    (UserError("a user's mistake"), True),
+    (ArgumentError("a bad argument"), True),
+    (FileNotFoundError(2, "No such file or directory", "in.png"), True),
+    (PermissionError(13, "Permission denied", "out.png"), True),
+    (OSError("an OSError that names no path"), False),
+    (ValueError("a plain ValueError: a bug"), False),
+    (TypeError("a plain TypeError: a bug"), False),
+    (MemoryError(), False),
+    (IndexError("a bug"), False)])
+def test_the_rule_tells_user_errors_from_bugs(capsys, monkeypatch, error, one_line):
+    from minideeplab.cli import demo
+
+    def run(args):
+        raise error
+    monkeypatch.setattr(demo, "run", run)
+    if one_line:
+        assert main(["demo"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "minideeplab demo: error: " in err
+        if isinstance(error, OSError):
+            assert f"{error.filename}: {error.strerror}" in err
+    else:
+        with pytest.raises(type(error)):
+            main(["demo"])
+
+
+def test_a_bug_shows_its_traceback_from_the_real_entry_point():
+    """``python -m minideeplab`` with a planted broadcasting bug: traceback, exit status 1."""
+    code = ("import sys, numpy as np; from minideeplab import functional as F; "
+            "from minideeplab.cli import main; "
+            "F.conv2d = lambda *a, **k: np.ones((2, 3)) + np.ones((4, 5)); "
+            "sys.exit(main(['demo', '--size', '9', '--channels', '2']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "operands could not be broadcast together" in done.stderr
+    assert "error:" not in done.stderr
 
 
 def test_python_dash_m_prints_no_traceback(tmp_path):

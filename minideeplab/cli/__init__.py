@@ -3,22 +3,24 @@
 Each sub-command lives in its own module here with two functions: ``add_parser(subparsers)``
 and ``run(args)``; :data:`COMMANDS` lists them in the order ``--help`` shows them.
 
-One error path for every command: bad arguments are refused by argparse types before any work
-(:mod:`.arguments`); the library's user errors (:data:`USER_ERRORS`: a bad value, a file that
-cannot be read or written, corrupt data, a checkpoint that fails validation, a device that is
-not available, not enough memory) are printed as ``minideeplab COMMAND: error: MESSAGE`` with
-exit status 2 and no traceback; ``--debug`` shows the traceback instead. Ctrl-C prints
-``interrupted`` (``train`` first finishes its step and saves a checkpoint) and exits with 130.
+One error rule for every command (:mod:`minideeplab.errors`): bad arguments are refused by
+argparse types before any work (:mod:`.arguments`); a user's mistake that the library finds
+(a :class:`~minideeplab.errors.UserError`: a bad value, a file that cannot be read or written,
+corrupt data, a checkpoint that fails validation, a device that is not available), or an
+``OSError`` about a named path, is printed as ``minideeplab COMMAND: error: MESSAGE`` with exit
+status 2 and no traceback; ``--debug`` shows the traceback instead. Anything else is a bug in
+minideeplab and keeps its traceback (exit status 1). Ctrl-C prints ``interrupted`` (``train``
+first finishes its step and saves a checkpoint) and exits with 130.
 """
 import argparse
 import importlib
 import sys
 
-from ..backend import DeviceUnavailableError, xp_for
+from ..backend import xp_for
+from ..errors import is_user_error
 
 COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce", "exercises"]
 PROG = "minideeplab"
-USER_ERRORS = (ValueError, OSError, DeviceUnavailableError, MemoryError)
 
 
 def build_parser():
@@ -38,8 +40,6 @@ def build_parser():
 
 def describe(error):
     """One line for a user error: an OSError as 'PATH: reason', others as their message."""
-    if isinstance(error, MemoryError):
-        return f"not enough memory ({error or 'the arrays asked for are too large'})"
     if isinstance(error, OSError) and error.strerror and error.filename is not None:
         return f"{error.filename}: {error.strerror}"
     return str(error) or type(error).__name__
@@ -57,8 +57,8 @@ def main(argv=None):
         if hasattr(args, "device"):
             xp_for(args.device)          # --device gpu / $MINIDEEPLAB_DEVICE, before any work
         return args._run(args) or 0
-    except USER_ERRORS as e:
-        if args.debug:
+    except Exception as e:               # the rule: a user's mistake is one line, a bug is not
+        if args.debug or not is_user_error(e):
             raise
         return fail(args.command, describe(e))
     except KeyboardInterrupt as e:       # TrainingInterrupted says what was saved

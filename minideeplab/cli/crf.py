@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..crf import METHODS, NORMALIZATIONS, dense_crf
+from ..errors import ArgumentError
 from .arguments import (image_file, label_png, nonnegative_float, nonnegative_int, npy_file,
                         positive_float, save_npy, save_rgb)
 from .predict import check_outputs
@@ -52,17 +53,17 @@ def read_probs(path):
     try:
         probs = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise ValueError(f"probs {path!r} is not a readable .npy array ({e})") from e
+        raise ArgumentError(f"probs {path!r} is not a readable .npy array ({e})") from e
     if not isinstance(probs, np.ndarray):        # an .npz archive: a dict-like of arrays
         probs.close()
-        raise ValueError(f"probs {path!r} is an .npz archive; give a .npy file holding one "
-                         "(L, H, W) array (predict --probs writes one)")
+        raise ArgumentError(f"probs {path!r} is an .npz archive; give a .npy file holding one "
+                            "(L, H, W) array (predict --probs writes one)")
     if probs.dtype.kind != "f":
-        raise ValueError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
-                         "probabilities")
+        raise ArgumentError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
+                            "probabilities")
     if probs.ndim == 3 and probs.shape[0] > 256:
-        raise ValueError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
-                         "L <= 256 labels (labels first, as the network's (C, H, W) output)")
+        raise ArgumentError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
+                            "L <= 256 labels (labels first, as the network's (C, H, W) output)")
     return probs
 
 
@@ -76,11 +77,8 @@ def run(args):
     probs = read_probs(args.probs)
     xp = backend.xp_for(args.device)
     t0 = time.perf_counter()
-    try:
-        Q = dense_crf(xp.asarray(image), xp.asarray(probs), iterations=args.iterations,
-                      method=args.method, normalization=args.normalization, **params)
-    except TypeError as e:          # a file of the wrong kind; ValueErrors pass on as they are
-        raise ValueError(str(e)) from e
+    Q = dense_crf(xp.asarray(image), xp.asarray(probs), iterations=args.iterations,
+                  method=args.method, normalization=args.normalization, **params)
     backend.synchronize(xp)
     seconds = time.perf_counter() - t0
     labels = backend.asnumpy(Q.argmax(axis=0)).astype(np.uint8)            # (H, W)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..config import make_datasets
+from ..errors import ArgumentError
 from ..inference import evaluate
 from .arguments import positive_int
 from .predict import add_model_arguments, crf_labels, load_model
@@ -41,11 +42,11 @@ def _crf_labels(image, probs):
 def run(args):
     name, root = parse_dataset(args.dataset)
     if args.num_val is not None and name != "synthetic":
-        raise ValueError(f"--num-val is for the synthetic data; dataset {name!r} is evaluated "
-                         "on its whole val split")
+        raise ArgumentError(f"--num-val is for the synthetic data; dataset {name!r} is evaluated "
+                            "on its whole val split")
     if args.torchvision is not None and name != "voc":
-        raise ValueError("--torchvision weights know the 21 PASCAL VOC classes: evaluate them "
-                         "with --dataset voc PATH")
+        raise ArgumentError("--torchvision weights know the 21 PASCAL VOC classes: evaluate them "
+                            "with --dataset voc PATH")
     model, config, _ = load_model(args)
     if config is None:
         from ..data import VOCSegmentation

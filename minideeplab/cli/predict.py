@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from .. import backend
+from ..errors import ArgumentError
 from ..inference import model_from_checkpoint, predict
 from .arguments import image_file, label_png, npy_file, positive_int, save_npy, save_rgb
 
@@ -52,7 +53,7 @@ def load_model(args):
     """(model, TrainConfig or None, a name for messages) from the checkpoint or --torchvision."""
     import dataclasses
     if (args.checkpoint is None) == (args.torchvision is None):
-        raise ValueError("give either a checkpoint or --torchvision FILE (one of them)")
+        raise ArgumentError("give either a checkpoint or --torchvision FILE (one of them)")
     if args.torchvision is not None:
         from ..models import load_torchvision
         model, config = load_torchvision(args.torchvision, device=args.device), None
@@ -85,7 +86,7 @@ def check_outputs(args, names):
         check(path, flag)
         key = os.path.realpath(path)
         if key in seen:
-            raise ValueError(f"{seen[key]} and {flag} name the same file {path!r}")
+            raise ArgumentError(f"{seen[key]} and {flag} name the same file {path!r}")
         seen[key] = flag
 
 
@@ -96,9 +97,9 @@ def run(args):
     image = read_image(args.image)
     labels, probs = predict(model, image, device=args.device)
     if not np.isfinite(probs).all():
-        raise ValueError(f"the network's scores on {args.image!r} are not finite: the weights "
-                         f"in {source!r} are unusable (a run that diverged?); nothing was "
-                         "written")
+        raise ArgumentError(f"the network's scores on {args.image!r} are not finite: the weights "
+                            f"in {source!r} are unusable (a run that diverged?); nothing was "
+                            "written")
     if args.crf:
         labels = crf_labels(image, probs)
     save_label_png(args.out, labels.astype(np.uint8))

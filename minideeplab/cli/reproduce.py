@@ -21,6 +21,7 @@ import os
 import time
 
 from .. import backend
+from ..errors import ArgumentError
 from ..fileio import prepare_output_dir
 
 REAL_PHOTOS = "real_photos"   # --only name of the real-photo figures (not a registry job)
@@ -94,7 +95,7 @@ def run(args):
               "fig10_trimap_real.txt")
         return 0
     if args.voc and not args.torchvision:
-        raise ValueError("--voc is for the real-photo figures: give --torchvision FILE too")
+        raise ArgumentError("--voc is for the real-photo figures: give --torchvision FILE too")
     only = list(args.only) if args.only else None
     real = only is None or REAL_PHOTOS in only
     if only is not None and REAL_PHOTOS in only:

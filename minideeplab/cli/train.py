@@ -21,6 +21,7 @@ import math
 import os
 
 from .. import backend
+from ..errors import ArgumentError
 from ..fileio import prepare_output_dir
 from ..models import MODEL_NAMES
 from ..train import TrainConfig, Trainer, TrainingDiverged
@@ -57,7 +58,7 @@ def parse_dataset(values):
         return name, None
     if name == "voc" and len(values) == 2:
         return name, values[1]
-    raise ValueError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
+    raise ArgumentError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
 
 
 def _default(field):
@@ -145,17 +146,17 @@ def _holds_other_run(out, resume=None):
 
 def _prepare_out(out, args, resume=None):
     if out == "":
-        raise ValueError("--out: the path is empty; give the folder for checkpoint.npz and "
-                         "history.json")
+        raise ArgumentError("--out: the path is empty; give the folder for checkpoint.npz and "
+                            "history.json")
     if os.path.exists(out) and not os.path.isdir(out):
         prepare_output_dir(out, "--out")                # raises, naming the file
     if not args.overwrite and _holds_other_run(out, resume):
         if resume is None:
-            raise ValueError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it "
-                             f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
-                             "--overwrite to replace it")
-        raise ValueError(f"--out {out!r} already holds another run ({CHECKPOINT}); give "
-                         "another --out, or pass --overwrite to replace it")
+            raise ArgumentError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it "
+                                f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
+                                "--overwrite to replace it")
+        raise ArgumentError(f"--out {out!r} already holds another run ({CHECKPOINT}); give "
+                            "another --out, or pass --overwrite to replace it")
     _, stale = prepare_output_dir(out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
@@ -165,10 +166,10 @@ def _prepare_out(out, args, resume=None):
 def _resume(args):
     given = [_flag(dest) for dest in RUN_SETTINGS if getattr(args, dest) is not None]
     if given:
-        raise ValueError(f"--resume continues a run with the settings saved in its checkpoint; "
-                         f"{', '.join(given)} cannot be changed (start a new run with --out "
-                         "for other settings); --max-iter, --val-every and --checkpoint-every "
-                         "may be given")
+        raise ArgumentError(f"--resume continues a run with the settings saved in its checkpoint; "
+                            f"{', '.join(given)} cannot be changed (start a new run with --out "
+                            "for other settings); --max-iter, --val-every and --checkpoint-every "
+                            "may be given")
     out = args.out if args.out is not None else os.path.dirname(os.path.abspath(args.resume))
     out = _prepare_out(out, args, resume=args.resume)
     changes = {field: getattr(args, dest) for dest, field in RESUME_SETTINGS.items()

@@ -18,6 +18,7 @@ import itertools
 
 from .. import backend
 from ..checks import check_choice, check_int
+from ..errors import ArgumentError
 from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
 from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
@@ -78,22 +79,22 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     check_progress(fn, progress)
     samples = list(samples)
     if not samples:
-        raise ValueError(f"{fn}: samples is empty; give (image, probs, label) triples")
+        raise ArgumentError(f"{fn}: samples is empty; give (image, probs, label) triples")
     for k, sample in enumerate(samples):
         if len(sample) != 3:
-            raise ValueError(f"{fn}: samples[{k}] must be an (image, probs, label) triple")
+            raise ArgumentError(f"{fn}: samples[{k}] must be an (image, probs, label) triple")
         check_crf_inputs(f"{fn} (samples[{k}])", sample[0], sample[1], w2=w2,
                          theta_gamma=theta_gamma, iterations=iterations)
         if tuple(sample[2].shape) != tuple(sample[0].shape[:2]):
-            raise ValueError(f"{fn}: samples[{k}]: label.shape={tuple(sample[2].shape)} does not "
-                             f"match image.shape={tuple(sample[0].shape)}")
+            raise ArgumentError(f"{fn}: samples[{k}]: label.shape={tuple(sample[2].shape)} does "
+                                f"not match image.shape={tuple(sample[0].shape)}")
         if backend.is_gpu_array(sample[2]) and not backend.is_gpu_array(sample[0]):
-            raise TypeError(f"{fn}: samples[{k}]: label is a CuPy (GPU) array but image and "
-                            "probs are NumPy arrays; put all three on one device "
-                            "(minideeplab.backend.to_device)")
+            raise ArgumentError(f"{fn}: samples[{k}]: label is a CuPy (GPU) array but image and "
+                                "probs are NumPy arrays; put all three on one device "
+                                "(minideeplab.backend.to_device)")
     L = samples[0][1].shape[0]
     if any(s[1].shape[0] != L for s in samples):
-        raise ValueError(f"{fn}: every probs must have the same number of labels L = {L}")
+        raise ArgumentError(f"{fn}: every probs must have the same number of labels L = {L}")
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
@@ -101,8 +102,8 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
             tuple(float(v) for v in theta_beta_values)]
     for name, values in zip(("w1_values", "theta_alpha_values", "theta_beta_values"), axes):
         if not values or min(values) < 0 or (name != "w1_values" and min(values) <= 0):
-            raise ValueError(f"{fn}: {name} must be a non-empty list of positive numbers, "
-                             f"got {values}")
+            raise ArgumentError(f"{fn}: {name} must be a non-empty list of positive numbers, "
+                                f"got {values}")
 
     # per sample, independent of the searched parameters: unary, smoothness message, baseline
     prepared = []

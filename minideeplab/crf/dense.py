@@ -20,6 +20,7 @@ import numbers
 
 from .. import backend
 from ..checks import check_array, check_choice, check_int
+from ..errors import ArgumentError
 from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, mean_field, memory_blocks, normalized_filter
 from .parallel import resolve_threads, run_all, thread_pool
@@ -36,40 +37,42 @@ PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_
 def check_crf_inputs(fn, image, probs, **params):
     """Validate the image, the probabilities and the CRF's numbers; errors name the argument."""
     if not (hasattr(image, "dtype") and hasattr(image, "shape")):
-        raise TypeError(f"{fn}: image must be a NumPy or CuPy array, got {type(image).__name__}")
+        raise ArgumentError(f"{fn}: image must be a NumPy or CuPy array, got "
+                            f"{type(image).__name__}")
     if image.dtype != "uint8":
-        raise TypeError(f"{fn}: image must be an RGB uint8 array of shape (H, W, 3), got dtype "
-                        f"{image.dtype} (image.shape={tuple(image.shape)}); convert it with "
-                        "(255 * x).round().astype(np.uint8) if it is float in [0, 1]")
+        raise ArgumentError(f"{fn}: image must be an RGB uint8 array of shape (H, W, 3), got dtype "
+                            f"{image.dtype} (image.shape={tuple(image.shape)}); convert it with "
+                            "(255 * x).round().astype(np.uint8) if it is float in [0, 1]")
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{fn}: image must have shape (H, W, 3) (RGB, channels last), got "
-                         f"image.shape={tuple(image.shape)}")
+        raise ArgumentError(f"{fn}: image must have shape (H, W, 3) (RGB, channels last), got "
+                            f"image.shape={tuple(image.shape)}")
     check_array(fn, "probs", probs, nonempty=True)          # a 0x0 image has nothing to label
     if probs.ndim != 3 or tuple(probs.shape[1:]) != tuple(image.shape[:2]):
-        raise ValueError(f"{fn}: probs must have shape (L, H, W) = (L, {image.shape[0]}, "
-                         f"{image.shape[1]}) to match image.shape={tuple(image.shape)}, got "
-                         f"probs.shape={tuple(probs.shape)}")
+        raise ArgumentError(f"{fn}: probs must have shape (L, H, W) = (L, {image.shape[0]}, "
+                            f"{image.shape[1]}) to match image.shape={tuple(image.shape)}, got "
+                            f"probs.shape={tuple(probs.shape)}")
     if probs.shape[0] < 2:
-        raise ValueError(f"{fn}: probs has L = {probs.shape[0]} label (probs.shape="
-                         f"{tuple(probs.shape)}); a CRF needs at least 2 labels to choose from")
+        raise ArgumentError(f"{fn}: probs has L = {probs.shape[0]} label (probs.shape="
+                            f"{tuple(probs.shape)}); a CRF needs at least 2 labels to choose from")
     xp = backend.get_array_module(image, probs)
     if not bool(xp.isfinite(probs).all()):
-        raise ValueError(f"{fn}: probs contains NaN or infinite values "
-                         f"(probs.shape={tuple(probs.shape)})")
+        raise ArgumentError(f"{fn}: probs contains NaN or infinite values "
+                            f"(probs.shape={tuple(probs.shape)})")
     if bool((probs < 0).any()):
-        raise ValueError(f"{fn}: probs contains negative values (min {float(probs.min()):.3g}); "
-                         "pass probabilities (the softmax of the scores), not the scores")
+        raise ArgumentError(f"{fn}: probs contains negative values (min {float(probs.min()):.3g}); "
+                            "pass probabilities (the softmax of the scores), not the scores")
     for name, value in params.items():
         if name == "iterations":
             check_int(fn, name, value, 0)
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not math.isfinite(value):
-            raise TypeError(f"{fn}: {name} must be a finite real number, got {value!r}")
+            raise ArgumentError(f"{fn}: {name} must be a finite real number, got {value!r}")
         if name.startswith("theta") and value <= 0:
-            raise ValueError(f"{fn}: {name} is a standard deviation and must be > 0, got {value}")
+            raise ArgumentError(f"{fn}: {name} is a standard deviation and must be > 0, got "
+                                f"{value}")
         if name.startswith("w") and value < 0:
-            raise ValueError(f"{fn}: {name} is a kernel weight and must be >= 0, got {value}")
+            raise ArgumentError(f"{fn}: {name} is a kernel weight and must be >= 0, got {value}")
     return xp
 
 

@@ -68,6 +68,7 @@ import math
 import numpy
 
 from .. import backend
+from ..errors import ArgumentError
 
 __all__ = ["LatticeFilter", "build_lattice", "lattice_matrices", "BLUR_WEIGHT"]
 
@@ -179,7 +180,7 @@ def _vertex_codes(rem0, rank, xp):
         strides.append(size)
         size *= hi - lo + 1
     if size >= 2 ** 62:
-        raise ValueError(
+        raise ArgumentError(
             f"permutohedral lattice: the features span {size:.3g} possible lattice keys, more "
             "than a 64-bit key can hold; the sigmas are far too small for this image")
     base = xp.zeros(N, dtype=xp.int64)                # code of rem0 itself

@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
+from ..errors import ArgumentError
 from .parallel import run_all, thread_pool
 
 __all__ = ["NORMALIZATIONS", "normalized_filter", "softmax", "mean_field", "MeanFieldHistory",
@@ -71,8 +72,8 @@ def normalized_filter(filt, normalization, weight=1.0):
         return filt.with_scales(weight / n, None)
     if normalization == "before":
         return filt.with_scales(xp.full(filt.n_points, weight, dtype=xp.float64), 1.0 / n)
-    raise ValueError(f"normalized_filter: unknown normalization {normalization!r}; "
-                     f"choose one of {NORMALIZATIONS}")
+    raise ArgumentError(f"normalized_filter: unknown normalization {normalization!r}; "
+                        f"choose one of {NORMALIZATIONS}")
 
 
 def memory_blocks(rows, L):

@@ -9,6 +9,7 @@ fits in it (N <= 5792 pixels, 256 MB) it is computed once and kept; otherwise it
 at every call, ``chunk`` rows at a time, each block ``K[rows, :]`` multiplied by V and dropped.
 """
 from .. import backend
+from ..errors import ArgumentError
 
 __all__ = ["NaiveFilter", "MAX_PIXELS", "MEMORY_BUDGET"]
 
@@ -32,7 +33,7 @@ class NaiveFilter:
         N = features.shape[0]
         limit = MAX_PIXELS if max_pixels is None else max_pixels
         if N > limit:
-            raise ValueError(
+            raise ArgumentError(
                 f"NaiveFilter: {N} pixels is more than the naive O(N^2) filter's limit of {limit} "
                 f"({N}^2 = {N * N:.2g} kernel values per message, minutes per CRF); "
                 "use method=\"lattice\" for images this large")

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import backend
 from .. import checks
+from ..errors import ArgumentError
 from ..functional.resize import (interp_shrink_size, linear_taps, nearest_indices,
                                  resize_labels_nearest)
 from ..preprocess import MEAN_BGR, MEAN_RGB, Preprocessing
@@ -39,24 +40,24 @@ _MAX_CROP = 4096                         # larger crops are almost surely a mist
 def _check_image(fn, image, name="image"):
     checks.check_array(fn, name, image, floating=False)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{fn}: {name} must be a (H, W, 3) uint8 RGB array, got shape "
-                         f"{tuple(image.shape)} dtype {image.dtype}")
+        raise ArgumentError(f"{fn}: {name} must be a (H, W, 3) uint8 RGB array, got shape "
+                            f"{tuple(image.shape)} dtype {image.dtype}")
 
 
 def _check_label(fn, label, name="label", ndim=2):
     checks.check_array(fn, name, label, floating=False)
     if label.dtype.kind not in "iu" or (ndim is not None and label.ndim != ndim):
         dims = {2: "(H, W) ", 3: "(N, H, W) "}.get(ndim, "")
-        raise ValueError(f"{fn}: {name} must be a {dims}integer array, "
-                         f"got shape {tuple(label.shape)} dtype {label.dtype}")
+        raise ArgumentError(f"{fn}: {name} must be a {dims}integer array, "
+                            f"got shape {tuple(label.shape)} dtype {label.dtype}")
 
 
 def _check_image_label(fn, image, label):
     _check_image(fn, image)
     _check_label(fn, label)
     if image.shape[:2] != label.shape:
-        raise ValueError(f"{fn}: image is {tuple(image.shape[:2])} but label is "
-                         f"{tuple(label.shape)} (image.shape={tuple(image.shape)})")
+        raise ArgumentError(f"{fn}: image is {tuple(image.shape[:2])} but label is "
+                            f"{tuple(label.shape)} (image.shape={tuple(image.shape)})")
     backend.get_array_module(image, label)
 
 
@@ -85,8 +86,8 @@ def resize_label(label, out_hw, align_corners=False):
     fn = "resize_label"
     _check_label(fn, label, ndim=None)
     if label.ndim < 2:
-        raise ValueError(f"{fn}: label must have at least 2 dims (..., H, W), got shape "
-                         f"{tuple(label.shape)}")
+        raise ArgumentError(f"{fn}: label must have at least 2 dims (..., H, W), got shape "
+                            f"{tuple(label.shape)}")
     oh, ow = checks.check_pair(fn, "out_hw", out_hw, 1)
     xp = backend.get_array_module(label)
 
@@ -124,8 +125,8 @@ def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
     _check_image_label(fn, image, label)
     lo, hi = scale_range
     if not 0 < lo <= hi:
-        raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, "
-                         f"got {scale_range!r}")
+        raise ArgumentError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, "
+                            f"got {scale_range!r}")
     s = rng.uniform(lo, hi)
     h, w = label.shape
     out = (max(1, int(round(h * s))), max(1, int(round(w * s))))
@@ -143,7 +144,7 @@ def random_mirror(image, label, rng, p=0.5):
 def _mean_uint8(fn, mean):
     m = np.asarray(mean, dtype=np.float64)
     if m.shape != (3,) or np.any(m < 0) or np.any(m > 255):
-        raise ValueError(f"{fn}: mean must be 3 values in [0, 255], got {mean!r}")
+        raise ArgumentError(f"{fn}: mean must be 3 values in [0, 255], got {mean!r}")
     return np.rint(m).astype(np.uint8)
 
 
@@ -173,8 +174,8 @@ def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE
     fn = "random_crop"
     ch, cw = checks.check_pair(fn, "crop_size", crop_size, 1)
     if max(ch, cw) > _MAX_CROP:
-        raise ValueError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
-                         "DeepLab crops 321 x 321 (VOC) or 513 x 513")
+        raise ArgumentError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
+                            "DeepLab crops 321 x 321 (VOC) or 513 x 513")
     image, label = pad_to(image, label, (ch, cw), mean=mean, ignore_index=ignore_index)
     h, w = label.shape
     y0 = int(rng.integers(0, h - ch + 1))
@@ -236,24 +237,24 @@ def to_batch(images, labels=None, *, preprocessing=None, device=None, num_classe
     fn = "to_batch"
     preprocessing = Preprocessing() if preprocessing is None else preprocessing
     if not isinstance(preprocessing, Preprocessing):
-        raise TypeError(f"{fn}: preprocessing must be a Preprocessing, got "
-                        f"{type(preprocessing).__name__}")
+        raise ArgumentError(f"{fn}: preprocessing must be a Preprocessing, got "
+                            f"{type(preprocessing).__name__}")
     device = backend.default_device() if device is None else device
     if isinstance(images, (list, tuple)):
         if not images:
-            raise ValueError(f"{fn}: images is an empty list")
+            raise ArgumentError(f"{fn}: images is an empty list")
         for i, im in enumerate(images):
             _check_image(fn, im, name=f"images[{i}]")
         shapes = {tuple(im.shape) for im in images}
         if len(shapes) > 1:
-            raise ValueError(f"{fn}: images have different shapes {sorted(shapes)}; crop or "
-                             "resize them to one size first")
+            raise ArgumentError(f"{fn}: images have different shapes {sorted(shapes)}; crop or "
+                                "resize them to one size first")
         xp = backend.get_array_module(*images)
         images = xp.stack(images)
     checks.check_array(fn, "images", images, floating=False)
     if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{fn}: images must be (N, H, W, 3) uint8, got shape {tuple(images.shape)}"
-                         f" dtype {images.dtype}")
+        raise ArgumentError(f"{fn}: images must be (N, H, W, 3) uint8, got shape "
+                            f"{tuple(images.shape)} dtype {images.dtype}")
     x = backend.to_device(preprocessing(images), device)          # (N, 3, H, W) float32
     if labels is None:
         return x, None
@@ -263,14 +264,14 @@ def to_batch(images, labels=None, *, preprocessing=None, device=None, num_classe
         labels = backend.get_array_module(*labels).stack(labels)
     _check_label(fn, labels, name="labels", ndim=3)
     if tuple(labels.shape) != (images.shape[0],) + tuple(images.shape[1:3]):
-        raise ValueError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
-                         f"images.shape={tuple(images.shape)}")
+        raise ArgumentError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
+                            f"images.shape={tuple(images.shape)}")
     if num_classes is not None:
         lab_xp = backend.get_array_module(labels)
         bad = ((labels < 0) | (labels >= num_classes)) & (labels != ignore_index)
         if bool(bad.any()):
             values = backend.asnumpy(lab_xp.unique(labels[bad]))[:8].tolist()
-            raise ValueError(f"{fn}: labels have values {values} outside [0, {num_classes}) "
-                             f"or {ignore_index} (labels.shape={tuple(labels.shape)})")
+            raise ArgumentError(f"{fn}: labels have values {values} outside [0, {num_classes}) "
+                                f"or {ignore_index} (labels.shape={tuple(labels.shape)})")
     y = backend.to_device(labels.astype(backend.get_array_module(labels).int64), device)
     return x, y

@@ -7,6 +7,7 @@ of R, G and B (index 1 = (128, 0, 0), 15 "person" = (192, 128, 128), 255 "void" 
 import numpy as np
 
 from .. import backend
+from ..errors import ArgumentError
 
 __all__ = ["voc_palette", "colorize", "overlay", "VOC_CLASS_NAMES"]
 
@@ -35,11 +36,12 @@ _PALETTE = voc_palette(256)
 def _check_label(fn, label):
     label = np.asarray(label)
     if label.ndim != 2:
-        raise ValueError(f"{fn}: label must be a (H, W) array, got shape {label.shape}")
+        raise ArgumentError(f"{fn}: label must be a (H, W) array, got shape {label.shape}")
     if label.dtype.kind not in "iub":
-        raise TypeError(f"{fn}: label must be an integer array, got dtype {label.dtype}")
+        raise ArgumentError(f"{fn}: label must be an integer array, got dtype {label.dtype}")
     if label.size and (label.min() < 0 or label.max() > 255):
-        raise ValueError(f"{fn}: label values must lie in 0..255, got {label.min()}..{label.max()}")
+        raise ArgumentError(f"{fn}: label values must lie in 0..255, got "
+                            f"{label.min()}..{label.max()}")
     return label
 
 
@@ -82,12 +84,12 @@ def overlay(image, label, alpha=0.5, ignore_index=255):
     image = backend.asnumpy(image)
     label = _check_label("overlay", backend.asnumpy(label))
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"overlay: image must be a (H, W, 3) uint8 array, got shape {image.shape} "
-                         f"dtype {image.dtype}")
+        raise ArgumentError(f"overlay: image must be a (H, W, 3) uint8 array, got shape "
+                            f"{image.shape} dtype {image.dtype}")
     if image.shape[:2] != label.shape:
-        raise ValueError(f"overlay: image is {image.shape[:2]} but label is {label.shape}")
+        raise ArgumentError(f"overlay: image is {image.shape[:2]} but label is {label.shape}")
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"overlay: alpha must be in [0, 1], got {alpha!r}")
+        raise ArgumentError(f"overlay: alpha must be in [0, 1], got {alpha!r}")
     colors = colorize(label, ignore_index=ignore_index).astype(np.float64)
     out = image.astype(np.float64)
     fg = (label != 0) & (label != ignore_index)

@@ -6,6 +6,8 @@ it as a real photo at PASCAL VOC's size: :func:`sample_photo` is the one place t
 import numpy as np
 from PIL import Image
 
+from ..errors import ArgumentError
+
 __all__ = ["SAMPLE_PHOTO", "sample_photo"]
 
 SAMPLE_PHOTO = "grace_hopper.jpg"   # 512 x 600 (width x height), RGB JPEG
@@ -25,8 +27,8 @@ def sample_photo(size=None):
     if size is not None:
         if (len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
                                   or s < 1 for s in size)):
-            raise ValueError(f"sample_photo: size must be None or (width, height), two "
-                             f"positive ints, got {size!r}")
+            raise ArgumentError(f"sample_photo: size must be None or (width, height), two "
+                                f"positive ints, got {size!r}")
     with Image.open(matplotlib.cbook.get_sample_data(SAMPLE_PHOTO)) as im:
         im = im.convert("RGB")
         if size is not None:

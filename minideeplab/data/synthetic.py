@@ -67,6 +67,7 @@ import math
 import numpy as np
 
 from .. import checks
+from ..errors import ArgumentError
 from ..functional.resize import interp_matrix
 
 __all__ = ["SyntheticShapes", "ShapeObject", "CLASS_NAMES", "shape_mask", "generate_image"]
@@ -119,7 +120,7 @@ def shape_mask(cls, dy, dx, size, angle):
         a = 6.0 * R / math.sqrt(10.0)
         au, av = np.abs(u), np.abs(v)
         return ((au <= a / 2) & (av <= a / 6)) | ((au <= a / 6) & (av <= a / 2))
-    raise ValueError(f"shape_mask: cls must be 1..5 ({CLASS_NAMES[1:]}), got {cls!r}")
+    raise ArgumentError(f"shape_mask: cls must be 1..5 ({CLASS_NAMES[1:]}), got {cls!r}")
 
 
 def _background(rng, H, W, yy, xx, stripes):
@@ -274,17 +275,17 @@ class SyntheticShapes:
         lo_hi = opts["scale_range"]
         if not (isinstance(lo_hi, (tuple, list)) and len(lo_hi) == 2
                 and 0 < lo_hi[0] <= lo_hi[1] <= 1):
-            raise ValueError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi <= 1, "
-                             f"got {lo_hi!r}")
+            raise ArgumentError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi <= 1, "
+                                f"got {lo_hi!r}")
         if not 1 <= opts["min_pixels"] <= min(self.size):
-            raise ValueError(f"{fn}: min_pixels must be in [1, min(size) = {min(self.size)}], "
-                             f"got {opts['min_pixels']!r}")
+            raise ArgumentError(f"{fn}: min_pixels must be in [1, min(size) = {min(self.size)}], "
+                                f"got {opts['min_pixels']!r}")
         for name in ("stripes", "noise"):
             if not opts[name] >= 0:
-                raise ValueError(f"{fn}: {name} must be >= 0, got {opts[name]!r}")
+                raise ArgumentError(f"{fn}: {name} must be >= 0, got {opts[name]!r}")
         if not 0 <= opts["max_occlusion"] <= 1:
-            raise ValueError(f"{fn}: max_occlusion must be in [0, 1], "
-                             f"got {opts['max_occlusion']!r}")
+            raise ArgumentError(f"{fn}: max_occlusion must be in [0, 1], "
+                                f"got {opts['max_occlusion']!r}")
         self.scale_range = (float(lo_hi[0]), float(lo_hi[1]))
         self.min_pixels = float(opts["min_pixels"])
         self.rotate = bool(opts["rotate"])
@@ -297,7 +298,7 @@ class SyntheticShapes:
 
     def _generate(self, index):
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"SyntheticShapes: index must be an integer, got {index!r}")
+            raise ArgumentError(f"SyntheticShapes: index must be an integer, got {index!r}")
         i = int(index) + self.num_images if index < 0 else int(index)
         if not 0 <= i < self.num_images:
             raise IndexError(f"SyntheticShapes: index {index} out of range for "

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from ..errors import FileFormatError
+from ..errors import ArgumentError, DataError, MissingFileError
 from ..fileio import atomic_write
 from .palette import VOC_CLASS_NAMES, voc_palette
 
@@ -42,13 +42,6 @@ def _pil():
     except ImportError as e:  # Pillow comes with matplotlib, a dependency of minideeplab
         raise ImportError("reading PASCAL VOC needs Pillow: pip install pillow") from e
     return Image
-
-
-class DataError(FileFormatError):
-    """A data file is missing, unreadable, truncated, corrupt or holds invalid values.
-
-    The message names the file. :attr:`path` holds it.
-    """
 
 
 def _open_and(fn, path, what, convert):
@@ -75,8 +68,8 @@ def find_voc_dir(root):
     for d in tried:
         if os.path.isdir(os.path.join(d, "JPEGImages")):
             return d
-    raise FileNotFoundError("find_voc_dir: no JPEGImages/ folder in any of " + ", ".join(tried)
-                            + "; root must point at VOCdevkit/VOC2012 (or a folder containing it)")
+    raise MissingFileError("find_voc_dir: no JPEGImages/ folder in any of " + ", ".join(tried)
+                           + "; root must point at VOCdevkit/VOC2012 (or a folder containing it)")
 
 
 def read_image(path):
@@ -114,11 +107,11 @@ def save_label_png(path, label):
     Image = _pil()
     label = np.asarray(label)
     if label.ndim != 2 or label.dtype.kind not in "iub":
-        raise ValueError(f"save_label_png: label must be a (H, W) integer array, got shape "
-                         f"{label.shape} dtype {label.dtype}")
+        raise ArgumentError(f"save_label_png: label must be a (H, W) integer array, got shape "
+                            f"{label.shape} dtype {label.dtype}")
     if label.size and (label.min() < 0 or label.max() > 255):
-        raise ValueError(f"save_label_png: label values must lie in 0..255, got "
-                         f"{label.min()}..{label.max()}")
+        raise ArgumentError(f"save_label_png: label values must lie in 0..255, got "
+                            f"{label.min()}..{label.max()}")
     h, w = label.shape
     im = Image.frombytes("P", (w, h), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
     im.putpalette(voc_palette(256).ravel().tolist())
@@ -153,7 +146,7 @@ class VOCSegmentation:
 
     Items are ``(image (H, W, 3) uint8 RGB, label (H, W) uint8)`` with label values 0..20 and
     255 (ignore). All files are checked to exist when the dataset is built; a missing file
-    raises FileNotFoundError that lists the first few and how many are missing.
+    raises MissingFileError (a FileNotFoundError) that lists the first few and how many are missing.
     """
 
     class_names = VOC_CLASS_NAMES
@@ -162,8 +155,8 @@ class VOCSegmentation:
 
     def __init__(self, root, split="train", label_dir=None, list_file=None):
         if split not in _SPLITS:
-            raise ValueError(f"VOCSegmentation: unknown split {split!r}; choose one of "
-                             f"{tuple(_SPLITS)}")
+            raise ArgumentError(f"VOCSegmentation: unknown split {split!r}; choose one of "
+                                f"{tuple(_SPLITS)}")
         self.root = find_voc_dir(root)
         self.split = split
         default_list, default_labels = _SPLITS[split]
@@ -171,18 +164,18 @@ class VOCSegmentation:
             self.root, "ImageSets", *default_list.split("/"))
         self.label_dir = os.path.join(self.root, label_dir or default_labels)
         if not os.path.isfile(self.list_file):
-            raise FileNotFoundError(f"VOCSegmentation: the list file of split {split!r} is "
-                                    f"missing: {self.list_file}")
+            raise MissingFileError(f"VOCSegmentation: the list file of split {split!r} is "
+                                   f"missing: {self.list_file}")
         self.ids = _parse_list(self.list_file)
         if not self.ids:
-            raise ValueError(f"VOCSegmentation: the list file {self.list_file} names no images")
+            raise ArgumentError(f"VOCSegmentation: the list file {self.list_file} names no images")
         missing = [p for i in range(len(self.ids))
                    for p in (self.image_path(i), self.label_path(i)) if not os.path.isfile(p)]
         if missing:
             shown = "\n  ".join(missing[:_SHOW_MISSING])
             extra = len(missing) - _SHOW_MISSING
             more = f"\n  ... and {extra} more" if extra > 0 else ""
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"VOCSegmentation: {len(missing)} file(s) missing for split {split!r} "
                 f"({len(self.ids)} images listed in {self.list_file}):\n  {shown}{more}")
 
@@ -198,7 +191,7 @@ class VOCSegmentation:
     def __getitem__(self, index):
         """``(image (H, W, 3) uint8, label (H, W) uint8)`` of image ``index``."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"VOCSegmentation: index must be an integer, got {index!r}")
+            raise ArgumentError(f"VOCSegmentation: index must be an integer, got {index!r}")
         image = read_image(self.image_path(index))
         label = read_label_png(self.label_path(index))
         if image.shape[:2] != label.shape:

@@ -10,6 +10,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..checks import check_array, check_bool, check_cache, check_grad, check_number, check_rng
+from ..errors import ArgumentError
 
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 
@@ -91,8 +92,8 @@ def dropout(x, p, *, training, rng=None):
     if p == 1:
         return xp.zeros_like(x), DropoutCache(xp.zeros(x.shape, dtype=bool), 0.0, shape, dtype)
     if rng is None:
-        raise ValueError(f"{fn}: rng (a numpy.random.Generator or an int seed) is required when "
-                         f"training with p={p} > 0 (x.shape={tuple(x.shape)})")
+        raise ArgumentError(f"{fn}: rng (a numpy.random.Generator or an int seed) is required when "
+                            f"training with p={p} > 0 (x.shape={tuple(x.shape)})")
     mask = backend.random_uniform(xp, x.shape, rng) >= p           # P(keep) = 1 - p
     scale = 1.0 / (1.0 - p)
     y = x * mask

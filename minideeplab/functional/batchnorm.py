@@ -36,6 +36,7 @@ import numpy
 from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_number,
                       check_same_dtype, compute_dtype)
+from ..errors import ArgumentError
 
 __all__ = ["batch_norm", "batch_norm_backward"]
 
@@ -89,13 +90,13 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     N, C, H, W = x.shape
     for name, a in args.items():
         if a.shape != (C,):
-            raise ValueError(f"{fn}: x has {C} channels but {name} has shape {tuple(a.shape)} "
-                             f"(x.shape={tuple(x.shape)}); they must have shape ({C},)")
+            raise ArgumentError(f"{fn}: x has {C} channels but {name} has shape {tuple(a.shape)} "
+                                f"(x.shape={tuple(x.shape)}); they must have shape ({C},)")
     training = check_bool(fn, "training", training)
     momentum = check_number(fn, "momentum", momentum, 0.0, 1.0)
     eps = check_number(fn, "eps", eps, 0.0)
     if not 0 < eps < float("inf"):
-        raise ValueError(f"{fn}: eps must be > 0 and finite, got {eps}")
+        raise ArgumentError(f"{fn}: eps must be > 0 and finite, got {eps}")
     dtype, ct = x.dtype, compute_dtype(x.dtype)
     if ct != dtype:
         x, gamma, beta = x.astype(ct), gamma.astype(ct), beta.astype(ct)
@@ -103,9 +104,9 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     M = N * H * W
     if training:
         if M < 2:
-            raise ValueError(f"{fn}: training needs more than one value per channel to estimate "
-                             f"a variance, got x.shape={tuple(x.shape)}; use training=False "
-                             "(eval or frozen statistics) for such inputs")
+            raise ArgumentError(f"{fn}: training needs more than one value per channel to estimate "
+                                f"a variance, got x.shape={tuple(x.shape)}; use training=False "
+                                "(eval or frozen statistics) for such inputs")
         mean = x.mean(axis=_AXES)                                   # (C,)
         xc = x - _per_channel(mean)
         var = (xc * xc).mean(axis=_AXES)                            # biased, used to normalise
@@ -132,9 +133,9 @@ def _cast_statistics(fn, xp, dtype, mean, var):
     limit = float(numpy.finfo(dtype).max)
     big = float(xp.maximum(abs(mean).max(), var.max()))      # one number: one transfer
     if not big <= limit:
-        raise ValueError(f"{fn}: the updated running statistics reach {big:.3g}, beyond the "
-                         f"range of {numpy.dtype(dtype)} (max {limit:.6g}) of running_mean and "
-                         f"running_var; keep the statistics in float32, or use momentum=0")
+        raise ArgumentError(f"{fn}: the updated running statistics reach {big:.3g}, beyond the "
+                            f"range of {numpy.dtype(dtype)} (max {limit:.6g}) of running_mean and "
+                            f"running_var; keep the statistics in float32, or use momentum=0")
     return mean.astype(dtype), var.astype(dtype)
 
 

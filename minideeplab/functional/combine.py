@@ -12,6 +12,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..checks import check_array, check_cache, check_grad, check_int, check_same_dtype
+from ..errors import ArgumentError
 
 __all__ = ["add", "add_backward", "concat", "concat_backward"]
 
@@ -26,9 +27,9 @@ ConcatCache.op = "concat"
 
 def _check_list(fn, xs):
     if not isinstance(xs, (list, tuple)):
-        raise TypeError(f"{fn}: xs must be a list of arrays, got {type(xs).__name__}")
+        raise ArgumentError(f"{fn}: xs must be a list of arrays, got {type(xs).__name__}")
     if len(xs) == 0:
-        raise ValueError(f"{fn}: xs must hold at least one array, got an empty list")
+        raise ArgumentError(f"{fn}: xs must hold at least one array, got an empty list")
     for i, x in enumerate(xs):
         check_array(fn, f"xs[{i}]", x, nonempty=True)
     check_same_dtype(fn, **{f"xs[{i}]": x for i, x in enumerate(xs)})
@@ -45,8 +46,8 @@ def add(xs):
     shape = tuple(xs[0].shape)
     for i, x in enumerate(xs[1:], 1):
         if tuple(x.shape) != shape:
-            raise ValueError(f"{fn}: xs[{i}].shape={tuple(x.shape)} differs from "
-                             f"xs[0].shape={shape}; summed branches must have one shape")
+            raise ArgumentError(f"{fn}: xs[{i}].shape={tuple(x.shape)} differs from "
+                                f"xs[0].shape={shape}; summed branches must have one shape")
     y = xp.zeros(shape, dtype=xs[0].dtype)
     for x in xs:
         y += x
@@ -72,14 +73,14 @@ def concat(xs, axis=1):
     ref = tuple(xs[0].shape)
     axis = check_int(fn, "axis", axis, -len(ref))
     if axis >= len(ref):
-        raise ValueError(f"{fn}: axis must be in [-{len(ref)}, {len(ref)}) for arrays of shape "
-                         f"{ref}, got {axis}")
+        raise ArgumentError(f"{fn}: axis must be in [-{len(ref)}, {len(ref)}) for arrays of shape "
+                            f"{ref}, got {axis}")
     axis %= len(ref)
     for i, x in enumerate(xs[1:], 1):
         s = tuple(x.shape)
         if len(s) != len(ref) or s[:axis] + s[axis + 1:] != ref[:axis] + ref[axis + 1:]:
-            raise ValueError(f"{fn}: xs[{i}].shape={s} and xs[0].shape={ref} must agree on "
-                             f"every axis except axis={axis}")
+            raise ArgumentError(f"{fn}: xs[{i}].shape={s} and xs[0].shape={ref} must agree on "
+                                f"every axis except axis={axis}")
     y = xp.concatenate(xs, axis=axis)
     return y, ConcatCache(tuple(int(x.shape[axis]) for x in xs), axis, tuple(y.shape),
                           xs[0].dtype)

@@ -35,6 +35,7 @@ from collections import namedtuple
 from .. import backend
 from ..checks import (check_array, check_cache, check_choice, check_grad, check_int,
                       check_pair, check_same_dtype, conv_output_size)
+from ..errors import ArgumentError
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
                      skips_enough, tap_slices, to_chwn, valid_taps_forward_chwn)
@@ -83,22 +84,22 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     N, C, H, W = x.shape
     O, Cw, KH, KW = w.shape
     if C != Cw:
-        raise ValueError(f"{fn}: x has {C} channels but w expects {Cw} "
-                         f"(x.shape={tuple(x.shape)}, w.shape={tuple(w.shape)})")
+        raise ArgumentError(f"{fn}: x has {C} channels but w expects {Cw} "
+                            f"(x.shape={tuple(x.shape)}, w.shape={tuple(w.shape)})")
     if b is not None and b.shape != (O,):
-        raise ValueError(f"{fn}: b must have shape ({O},) to match w.shape={tuple(w.shape)}, "
-                         f"got b.shape={tuple(b.shape)}")
+        raise ArgumentError(f"{fn}: b must have shape ({O},) to match w.shape={tuple(w.shape)}, "
+                            f"got b.shape={tuple(b.shape)}")
     if rate * (KH - 1) + 1 > H + 2 * ph or rate * (KW - 1) + 1 > W + 2 * pw:
-        raise ValueError(
+        raise ArgumentError(
             f"{fn}: kernel larger than the padded input: effective kernel "
             f"{rate * (KH - 1) + 1}x{rate * (KW - 1) + 1} (KH={KH}, KW={KW}, rate={rate}) but "
             f"padded input is {H + 2 * ph}x{W + 2 * pw} (x.shape={tuple(x.shape)}, "
             f"padding=({ph}, {pw}))")
     if method == "deinterlace":
         if stride != 1:
-            raise ValueError(f"{fn}: method='deinterlace' supports stride=1 only, got "
-                             f"stride={stride}; use method='holes' or 'direct' for strided "
-                             "convolution")
+            raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "
+                                f"stride={stride}; use method='holes' or 'direct' for strided "
+                                "convolution")
         y, inner = deinterlace_forward(x, w, (ph, pw), rate)
         cache = ConvCache(None, x.shape, w, b is not None, stride, (ph, pw), rate, method,
                           inner)

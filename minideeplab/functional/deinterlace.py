@@ -35,6 +35,7 @@ batch to space (adjoint of space to batch), crop away the padding.
 from collections import namedtuple
 
 from .. import backend
+from ..errors import ArgumentError
 from .im2col import holes_backward_chwn, holes_forward_chwn, pad2d
 
 __all__ = ["space_to_batch", "batch_to_space", "deinterlace_forward", "deinterlace_backward"]
@@ -160,8 +161,8 @@ def deinterlace_backward(dy, cache):
     N, C, H, W = cache.x_shape
     O, _, KH, KW = cache.w.shape
     if tuple(dy.shape) != (N, O) + tuple(cache.out_size):
-        raise ValueError(f"conv2d_backward: dy.shape={tuple(dy.shape)} does not match the "
-                         f"forward output shape {(N, O) + tuple(cache.out_size)}")
+        raise ArgumentError(f"conv2d_backward: dy.shape={tuple(dy.shape)} does not match the "
+                            f"forward output shape {(N, O) + tuple(cache.out_size)}")
     r = cache.rate
     ph, pw = cache.padding
     Hp, Wp = H + 2 * ph, W + 2 * pw

@@ -22,6 +22,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..checks import check_array, check_bool, check_cache, check_int, compute_dtype
+from ..errors import ArgumentError
 
 __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
 
@@ -37,8 +38,8 @@ def _check_axis(fn, x, axis):
     """``axis`` an int in [-x.ndim, x.ndim): the axis the softmax normalises over."""
     axis = check_int(fn, "axis", axis, -x.ndim)
     if axis >= x.ndim:
-        raise ValueError(f"{fn}: axis must be in [-{x.ndim}, {x.ndim}) for x.shape="
-                         f"{tuple(x.shape)}, got {axis}")
+        raise ArgumentError(f"{fn}: axis must be in [-{x.ndim}, {x.ndim}) for x.shape="
+                            f"{tuple(x.shape)}, got {axis}")
     return axis
 
 
@@ -79,16 +80,16 @@ def _check_labels(fn, logits, labels, ignore_index):
     check_array(fn, "logits", logits, ndim=4, nonempty=True)
     check_array(fn, "labels", labels, floating=False, nonempty=True)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
-                        f"(labels.shape={tuple(labels.shape)}); convert with .astype('int64')")
+        raise ArgumentError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
+                            f"(labels.shape={tuple(labels.shape)}); convert with .astype('int64')")
     N, L, H, W = logits.shape
     if tuple(labels.shape) != (N, H, W):
-        raise ValueError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
-                         f"logits.shape={tuple(logits.shape)}: expected ({N}, {H}, {W}) "
-                         "(downsample the labels with resize_labels_nearest)")
+        raise ArgumentError(f"{fn}: labels.shape={tuple(labels.shape)} does not match "
+                            f"logits.shape={tuple(logits.shape)}: expected ({N}, {H}, {W}) "
+                            "(downsample the labels with resize_labels_nearest)")
     if ignore_index is not None and (isinstance(ignore_index, bool)
                                      or not isinstance(ignore_index, numbers.Integral)):
-        raise TypeError(f"{fn}: ignore_index must be an int or None, got {ignore_index!r}")
+        raise ArgumentError(f"{fn}: ignore_index must be an int or None, got {ignore_index!r}")
 
 
 def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True):
@@ -128,9 +129,9 @@ def softmax_cross_entropy(logits, labels, *, ignore_index=255, check_labels=True
         bad = valid & ((labels < 0) | (labels >= L))
         if bool(bad.any()):                          # on a GPU: the one sync of this function
             values = sorted(int(v) for v in backend.asnumpy(xp.unique(labels[bad]))[:5])
-            raise ValueError(f"{fn}: labels must be in [0, {L}) or the ignore_index "
-                             f"{ignore_index}, found {values} (labels.shape="
-                             f"{tuple(labels.shape)}, logits.shape={tuple(logits.shape)})")
+            raise ArgumentError(f"{fn}: labels must be in [0, {L}) or the ignore_index "
+                                f"{ignore_index}, found {values} (labels.shape="
+                                f"{tuple(labels.shape)}, logits.shape={tuple(logits.shape)})")
     safe = xp.where(valid, labels, 0).astype("int64")                   # (N, H, W)
     logp = _log_softmax(logits.astype(compute_dtype(logits.dtype), copy=False), 1)
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]      # (N, H, W)
@@ -174,12 +175,12 @@ def _check_dloss(fn, dloss, cache):
     if isinstance(dloss, numbers.Real) and not isinstance(dloss, bool):
         return
     if isinstance(dloss, bool) or not hasattr(dloss, "shape") or not hasattr(dloss, "dtype"):
-        raise TypeError(f"{fn}: dloss must be a real number or a 0-d array, got {dloss!r}")
+        raise ArgumentError(f"{fn}: dloss must be a real number or a 0-d array, got {dloss!r}")
     check_array(fn, "dloss", dloss, nonempty=True)
     if dloss.shape != ():
-        raise ValueError(f"{fn}: dloss must be a scalar (the gradient of the scalar loss), got "
-                         f"dloss.shape={tuple(dloss.shape)}")
+        raise ArgumentError(f"{fn}: dloss must be a scalar (the gradient of the scalar loss), got "
+                            f"dloss.shape={tuple(dloss.shape)}")
     if dloss.dtype != cache.dtype:
-        raise TypeError(f"{fn}: dloss has dtype {dloss.dtype} but the logits had dtype "
-                        f"{cache.dtype}")
+        raise ArgumentError(f"{fn}: dloss has dtype {dloss.dtype} but the logits had dtype "
+                            f"{cache.dtype}")
     backend.get_array_module(dloss, cache.prob)

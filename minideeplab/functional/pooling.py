@@ -36,6 +36,7 @@ import numpy
 from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_pair,
                       compute_dtype)
+from ..errors import ArgumentError
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward", "global_avg_pool", "global_avg_pool_backward"]
@@ -79,11 +80,11 @@ def _check_pool(fn, x, kernel, stride, padding, ceil_mode):
     padding = check_pair(fn, "padding", padding, 0)
     for ax, (k, p) in enumerate(zip(kernel, padding)):
         if p > k // 2:
-            raise ValueError(f"{fn}: padding must be at most half the kernel, got "
-                             f"padding={padding}, kernel={kernel}")
+            raise ArgumentError(f"{fn}: padding must be at most half the kernel, got "
+                                f"padding={padding}, kernel={kernel}")
         if x.shape[2 + ax] + 2 * p < k:
-            raise ValueError(f"{fn}: kernel {kernel} larger than the padded input "
-                             f"(x.shape={tuple(x.shape)}, padding={padding})")
+            raise ArgumentError(f"{fn}: kernel {kernel} larger than the padded input "
+                                f"(x.shape={tuple(x.shape)}, padding={padding})")
     return kernel, stride, padding
 
 

@@ -43,6 +43,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..checks import check_array, check_cache, check_choice, check_grad, check_pair, compute_dtype
+from ..errors import ArgumentError
 
 __all__ = ["linear_taps", "interp_matrix", "padded_interp_matrix", "resize_bilinear", "resize_bilinear_backward",
            "resize_labels_nearest", "nearest_indices", "interp_zoom_size", "interp_shrink_size"]
@@ -250,11 +251,11 @@ def resize_labels_nearest(labels, size):
     fn = "resize_labels_nearest"
     check_array(fn, "labels", labels, floating=False, nonempty=True)
     if labels.ndim not in (2, 3):
-        raise ValueError(f"{fn}: labels must be (N, H, W) or (H, W), got "
-                         f"labels.shape={tuple(labels.shape)}")
+        raise ArgumentError(f"{fn}: labels must be (N, H, W) or (H, W), got "
+                            f"labels.shape={tuple(labels.shape)}")
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
-                        f"(labels.shape={tuple(labels.shape)})")
+        raise ArgumentError(f"{fn}: labels must be an integer array, got dtype {labels.dtype} "
+                            f"(labels.shape={tuple(labels.shape)})")
     H_out, W_out = check_pair(fn, "size", size, 1)
     xp = backend.get_array_module(labels)
     H, W = labels.shape[-2:]

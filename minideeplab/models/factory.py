@@ -22,6 +22,7 @@ import math
 import numbers
 
 from .. import backend, checks
+from ..errors import ArgumentError
 from ..functional import CONV_METHODS
 from ..nn.aspp import ASPP_L_RATES, ASPP_S_RATES
 from ..preprocess import Preprocessing
@@ -76,8 +77,8 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
     common = dict(method=method, seed=seed, dtype=dtype, device=device)
     try:
         model = _build(name, num_classes, tiny, width, depth, scales, common, kwargs)
-    except (ValueError, TypeError) as e:        # a constructor's check: say whose call it was
-        raise type(e)(f"build_model({name!r}): {e}") from e
+    except ArgumentError as e:        # a constructor's check: say whose call it was
+        raise ArgumentError(f"build_model({name!r}): {e}") from e
     model.preprocessing = preprocessing
     model.build_args = args
     return model
@@ -86,7 +87,7 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
 def _build(name, num_classes, tiny, width, depth, scales, common, kwargs):
     if name in _VGG_RATES:
         if depth is not None:
-            raise ValueError(f"depth={depth!r} is for the ResNet models, not {name!r}")
+            raise ArgumentError(f"depth={depth!r} is for the ResNet models, not {name!r}")
         width = (TINY_VGG_WIDTH if tiny else 1.0) if width is None else width
         model = deeplab_vgg16(num_classes, aspp_rates=_VGG_RATES[name], width=width,
                               **common, **kwargs)
@@ -111,16 +112,16 @@ def _check_arguments(name, num_classes, tiny, width, scales, method, seed, dtype
     """Validate every argument before anything is built; errors name the argument."""
     fn = "build_model"
     if not isinstance(name, str) or name not in MODEL_NAMES:
-        raise ValueError(f"{fn}: unknown model name {name!r}; choose one of {MODEL_NAMES}")
+        raise ArgumentError(f"{fn}: unknown model name {name!r}; choose one of {MODEL_NAMES}")
     checks.check_int(fn, "num_classes", num_classes, 1)
     checks.check_bool(fn, "tiny", tiny)
     if width is not None and not 0 < checks.check_number(fn, "width", width, 0.0) < math.inf:
-        raise ValueError(f"{fn}: width must be a finite number > 0, got {width!r}")
+        raise ArgumentError(f"{fn}: width must be a finite number > 0, got {width!r}")
     if scales is not None:
         if not isinstance(scales, (tuple, list)) or not all(
                 isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
-            raise TypeError(f"{fn}: scales must be None or a tuple of numbers in (0, 1] that "
-                            f"includes 1.0, got {scales!r}")
+            raise ArgumentError(f"{fn}: scales must be None or a tuple of numbers in (0, 1] that "
+                                f"includes 1.0, got {scales!r}")
     checks.check_choice(fn, "method", method, CONV_METHODS)
     checks.check_int(fn, "seed", seed, 0)
     checks.check_float_dtype(fn, "dtype", dtype)
@@ -130,5 +131,5 @@ def _check_arguments(name, num_classes, tiny, width, scales, method, seed, dtype
     allowed = set(inspect.signature(cls.__init__).parameters) - _SET_BY_BUILD_MODEL
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise TypeError(f"{fn}: unknown keyword argument(s) {unknown} for {name!r}; it accepts "
-                        f"{sorted(allowed)}")
+        raise ArgumentError(f"{fn}: unknown keyword argument(s) {unknown} for {name!r}; it accepts "
+                            f"{sorted(allowed)}")

@@ -30,6 +30,7 @@ import math
 from collections import namedtuple
 
 from .. import backend, functional as F, nn
+from ..errors import ArgumentError
 
 __all__ = ["MSC_SCALES", "MultiScale", "scaled_size"]
 
@@ -59,12 +60,12 @@ class MultiScale(nn.Module):
     def __init__(self, net, scales=MSC_SCALES, *, align_corners=True):
         super().__init__()
         if not isinstance(net, nn.Module):
-            raise TypeError(f"MultiScale: net must be a Module, got {type(net).__name__}")
+            raise ArgumentError(f"MultiScale: net must be a Module, got {type(net).__name__}")
         scales = tuple(float(s) for s in scales)
         if not scales or any(not 0 < s <= 1 for s in scales) or 1.0 not in scales \
                 or len(set(scales)) != len(scales):
-            raise ValueError(f"MultiScale: scales must be distinct numbers in (0, 1] that "
-                             f"include 1.0, got {scales!r}")
+            raise ArgumentError(f"MultiScale: scales must be distinct numbers in (0, 1] that "
+                                f"include 1.0, got {scales!r}")
         self.net = net
         self.scales = (1.0,) + tuple(s for s in scales if s != 1.0)   # scale 1 first
         self.align_corners = align_corners
@@ -106,8 +107,8 @@ class MultiScale(nn.Module):
         winner, states, layers = self.cache
         xp = backend.get_array_module(dy)
         if tuple(dy.shape) != tuple(winner.shape):
-            raise ValueError(f"MultiScale.backward: dy.shape={tuple(dy.shape)} does not match "
-                             f"the output shape {tuple(winner.shape)}")
+            raise ArgumentError(f"MultiScale.backward: dy.shape={tuple(dy.shape)} does not match "
+                                f"the output shape {tuple(winner.shape)}")
         zero = xp.zeros((), dtype=dy.dtype)
         dx = None
         for k in reversed(range(len(self.scales))):       # the last scale's caches are live

@@ -31,6 +31,7 @@ Shapes: x (N, 3, H, W) -> logits (N, L, h, w), h = H / output_stride (rounded up
 import numbers
 
 from .. import checks, nn
+from ..errors import ArgumentError
 from ..nn import init
 from .vgg import scaled
 
@@ -101,11 +102,11 @@ def stage_strides_and_rates(output_stride, depth, multi_grid=None):
     multiplied by ``multi_grid`` (one factor per block of layer4).
     """
     if output_stride not in (8, 16, 32):
-        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+        raise ArgumentError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
     grid = tuple(multi_grid) if multi_grid is not None else (1,) * depth[3]
     if len(grid) != depth[3]:
-        raise ValueError(f"multi_grid must have one factor per layer4 block ({depth[3]}), "
-                         f"got {grid!r}")
+        raise ArgumentError(f"multi_grid must have one factor per layer4 block ({depth[3]}), "
+                            f"got {grid!r}")
     dilate = {8: (False, False, True, True), 16: (False, False, False, True),
               32: (False,) * 4}[output_stride]
     stages, rate = [], 1
@@ -146,14 +147,14 @@ class ResNetBackbone(nn.Module):
         blocks = RESNET_DEPTHS.get(depth, depth) if not isinstance(depth, tuple) else depth
         if not (isinstance(blocks, tuple) and len(blocks) == 4
                 and all(isinstance(b, int) and b >= 1 for b in blocks)):
-            raise ValueError(f"ResNetBackbone: depth must be one of {sorted(RESNET_DEPTHS)} or "
-                             f"a tuple of four block counts >= 1, got {depth!r}")
+            raise ArgumentError(f"ResNetBackbone: depth must be one of {sorted(RESNET_DEPTHS)} or "
+                                f"a tuple of four block counts >= 1, got {depth!r}")
         if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
-            raise ValueError(f"ResNetBackbone: width must be a number > 0, got {width!r}")
+            raise ArgumentError(f"ResNetBackbone: width must be a number > 0, got {width!r}")
         try:
             plan = stage_strides_and_rates(output_stride, blocks, multi_grid)
-        except ValueError as e:
-            raise ValueError(f"ResNetBackbone: {e}") from None
+        except ArgumentError as e:
+            raise ArgumentError(f"ResNetBackbone: {e}") from None
         rng = init.as_rng(seed)
         bn = dict(momentum=bn_momentum, frozen=frozen_bn, dtype=dtype, device=device)
         stem = scaled(64, width)
@@ -221,10 +222,10 @@ class DeepLabResNet(nn.Module):
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
                 or num_classes < 1:
-            raise ValueError(f"DeepLabResNet: num_classes must be an integer >= 1, got "
-                             f"{num_classes!r}")
+            raise ArgumentError(f"DeepLabResNet: num_classes must be an integer >= 1, got "
+                                f"{num_classes!r}")
         if head not in ("v2", "v3"):
-            raise ValueError(f"DeepLabResNet: head must be 'v2' or 'v3', got {head!r}")
+            raise ArgumentError(f"DeepLabResNet: head must be 'v2' or 'v3', got {head!r}")
         _check_options(head, multi_grid=multi_grid, rates=rates, aspp_channels=aspp_channels,
                        frozen_bn=frozen_bn, bn_momentum=bn_momentum, dropout=dropout,
                        head_conv=head_conv, pool_align_corners=pool_align_corners,
@@ -282,8 +283,8 @@ def _check_options(head, **options):
         if v is not None and (not isinstance(v, (tuple, list)) or not v or not all(
                 isinstance(r, numbers.Integral) and not isinstance(r, bool) and r >= 1
                 for r in v)):
-            raise ValueError(f"{fn}: {name} must be None or a non-empty tuple of ints >= 1, "
-                             f"got {v!r}")
+            raise ArgumentError(f"{fn}: {name} must be None or a non-empty tuple of ints >= 1, "
+                                f"got {v!r}")
     if options["aspp_channels"] is not None:
         checks.check_int(fn, "aspp_channels", options["aspp_channels"], 1)
     for name in ("frozen_bn", "head_conv", "pool_align_corners", "pool_ceil_mode"):
@@ -293,8 +294,8 @@ def _check_options(head, **options):
     if head == "v2":
         for name, default in _V3_ONLY.items():
             if options[name] != default:
-                raise ValueError(f"{fn}: {name}={options[name]!r} is an option of the v3 head "
-                                 f"(head='v3'); the v2 head has no use for it")
+                raise ArgumentError(f"{fn}: {name}={options[name]!r} is an option of the v3 head "
+                                    f"(head='v3'); the v2 head has no use for it")
 
 
 def _default_rates(head, output_stride):
@@ -305,6 +306,6 @@ def _default_rates(head, output_stride):
     else:
         table = {8: nn.ASPP_V3_RATES_OS8, 16: nn.ASPP_V3_RATES_OS16}
     if output_stride not in table:
-        raise ValueError(f"DeepLabResNet: no default {head} rates for output_stride="
-                         f"{output_stride}; give rates=(...) explicitly")
+        raise ArgumentError(f"DeepLabResNet: no default {head} rates for output_stride="
+                            f"{output_stride}; give rates=(...) explicitly")
     return table[output_stride]

@@ -37,6 +37,7 @@ import re
 
 import numpy
 
+from ..errors import ArgumentError, MissingFileError
 from ..preprocess import TORCHVISION_SEGMENTATION
 from .factory import build_model
 
@@ -55,8 +56,8 @@ _BN = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean",
 def torchvision_config(arch):
     """The :func:`~.factory.build_model` arguments (besides ``num_classes``) of ``arch``."""
     if arch not in TORCHVISION_ARCHS:
-        raise ValueError(f"torchvision_config: arch must be one of {sorted(TORCHVISION_ARCHS)}, "
-                         f"got {arch!r}")
+        raise ArgumentError(f"torchvision_config: arch must be one of {sorted(TORCHVISION_ARCHS)}, "
+                            f"got {arch!r}")
     return dict(name="v3", depth=TORCHVISION_ARCHS[arch], width=1.0, output_stride=8,
                 multi_grid=[1, 1, 1], rates=[12, 24, 36], aspp_channels=256, dropout=0.5,
                 head_conv=True, pool_align_corners=False, pool_ceil_mode=False,
@@ -83,9 +84,9 @@ def torchvision_arch(model, fn="torchvision_arch"):
         cfg = torchvision_config(arch)
         if all(_same(args.get(k), v) for k, v in cfg.items()) and not args.get("scales"):
             return arch
-    raise ValueError(f"{fn}: the model does not have torchvision's DeepLabV3 layout (build it "
-                     "with load_torchvision or build_torchvision); its build_args are "
-                     f"{args or None}")
+    raise ArgumentError(f"{fn}: the model does not have torchvision's DeepLabV3 layout (build it "
+                        "with load_torchvision or build_torchvision); its build_args are "
+                        f"{args or None}")
 
 
 def _same(a, b):
@@ -120,7 +121,7 @@ def _tv_name(ours, rates):
     m = re.fullmatch(r"head\.classifier\.(weight|bias)", ours)
     if m:
         return f"classifier.4.{m[1]}"
-    raise ValueError(f"torchvision_names: no torchvision name for {ours!r}")
+    raise ArgumentError(f"torchvision_names: no torchvision name for {ours!r}")
 
 
 def _param(layer, key):
@@ -145,7 +146,7 @@ def read_state(source, fn="load_torchvision"):
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{fn}: no such file {path!r}")
+            raise MissingFileError(f"{fn}: no such file {path!r}")
         if path.endswith(".safetensors"):
             from safetensors.numpy import load_file
             return load_file(path)
@@ -153,17 +154,17 @@ def read_state(source, fn="load_torchvision"):
         return load_pth(path)
     if hasattr(source, "keys") and hasattr(source, "__getitem__"):
         return {k: source[k] for k in source.keys()}
-    raise TypeError(f"{fn}: source must be a path (.pth, .pt or .safetensors) or a mapping "
-                    f"name -> array, got {type(source).__name__}")
+    raise ArgumentError(f"{fn}: source must be a path (.pth, .pt or .safetensors) or a mapping "
+                        f"name -> array, got {type(source).__name__}")
 
 
 def _infer_arch(state, fn):
     blocks = {int(m[1]) for k in state for m in [re.match(r"backbone\.layer3\.(\d+)\.", k)] if m}
     arch = _LAYER3_BLOCKS.get(max(blocks) + 1 if blocks else 0)
     if arch is None:
-        raise ValueError(f"{fn}: cannot tell the arch from the keys: backbone.layer3 has "
-                         f"{len(blocks)} blocks (6 for deeplabv3_resnet50, 23 for "
-                         "deeplabv3_resnet101); is this a torchvision DeepLabV3 state dict?")
+        raise ArgumentError(f"{fn}: cannot tell the arch from the keys: backbone.layer3 has "
+                            f"{len(blocks)} blocks (6 for deeplabv3_resnet50, 23 for "
+                            "deeplabv3_resnet101); is this a torchvision DeepLabV3 state dict?")
     return arch
 
 
@@ -198,13 +199,13 @@ def load_torchvision(source, *, arch=None, device=None):
     if arch is None:
         arch = found
     elif arch not in TORCHVISION_ARCHS:
-        raise ValueError(f"{fn}: arch must be one of {sorted(TORCHVISION_ARCHS)} or None, got "
-                         f"{arch!r}")
+        raise ArgumentError(f"{fn}: arch must be one of {sorted(TORCHVISION_ARCHS)} or None, got "
+                            f"{arch!r}")
     elif arch != found:
-        raise ValueError(f"{fn}: arch={arch!r} but the keys are those of {found!r}")
+        raise ArgumentError(f"{fn}: arch={arch!r} but the keys are those of {found!r}")
     if "classifier.4.weight" not in state:
-        raise ValueError(f"{fn}: the state has no classifier.4.weight (the classifier), so it is "
-                       "not a torchvision DeepLabV3 state dict")
+        raise ArgumentError(f"{fn}: the state has no classifier.4.weight (the classifier), so it "
+                            "is not a torchvision DeepLabV3 state dict")
     num_classes = int(numpy.shape(state["classifier.4.weight"])[0])
     model = build_torchvision(arch, num_classes, device=device)
     names = torchvision_names(model)
@@ -212,7 +213,7 @@ def load_torchvision(source, *, arch=None, device=None):
     missing = sorted(set(names.values()) - set(state))
     unexpected = sorted(set(state) - set(names.values()) - counters)
     if missing or unexpected:
-        raise ValueError(f"{fn}: the state does not fit torchvision's {arch} with {num_classes} "
+        raise ArgumentError(f"{fn}: the state does not fit torchvision's {arch} with {num_classes} "
                        f"classes: missing keys {missing[:10]}{' ...' if len(missing) > 10 else ''}"
                        f", unexpected keys {unexpected[:10]}"
                        f"{' ...' if len(unexpected) > 10 else ''}")
@@ -220,12 +221,12 @@ def load_torchvision(source, *, arch=None, device=None):
     for mine, theirs in names.items():
         value = numpy.asarray(state[theirs])
         if not numpy.issubdtype(value.dtype, numpy.floating):
-            raise ValueError(f"{fn}: {theirs} has dtype {value.dtype}, expected floating point")
+            raise ArgumentError(f"{fn}: {theirs} has dtype {value.dtype}, expected floating point")
         ours[mine] = value.astype(numpy.float32, copy=False)
     try:
         model.load_state_dict(ours, strict=True)
-    except ValueError as e:
-        raise ValueError(f"{fn}: {e} (torchvision name {names.get(_quoted(e), '?')})") from None
+    except ArgumentError as e:
+        raise ArgumentError(f"{fn}: {e} (torchvision name {names.get(_quoted(e), '?')})") from None
     model.torchvision_arch = arch
     return model.eval().keep_caches(False)
 

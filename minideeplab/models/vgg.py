@@ -32,6 +32,7 @@ Shapes: x (N, 3, H, W) -> logits (N, L, h, w) at output stride 8.
 import numbers
 
 from .. import checks, nn
+from ..errors import ArgumentError
 from ..nn import init
 
 __all__ = ["VGG16_BLOCKS", "DeepLabVGG16", "deeplab_vgg16", "vgg16_trunk", "scaled"]
@@ -89,14 +90,14 @@ class DeepLabVGG16(nn.Module):
         for name, value in (("num_classes", num_classes), ("fc6_kernel", fc6_kernel),
                             ("fc6_rate", fc6_rate), ("fc_channels", fc_channels)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
+                raise ArgumentError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
         if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
-            raise ValueError(f"{fn}: width must be a number > 0, got {width!r}")
+            raise ArgumentError(f"{fn}: width must be a number > 0, got {width!r}")
         checks.check_number(fn, "dropout", dropout, 0.0, 1.0)
         if aspp_rates is not None and (not isinstance(aspp_rates, (tuple, list))
                                        or not aspp_rates):
-            raise ValueError(f"{fn}: aspp_rates must be None (LargeFOV-style single fc6) or a "
-                             f"non-empty tuple of rates, got {aspp_rates!r}")
+            raise ArgumentError(f"{fn}: aspp_rates must be None (LargeFOV-style single fc6) or a "
+                                f"non-empty tuple of rates, got {aspp_rates!r}")
         rng = init.as_rng(seed)
         self.features, c = vgg16_trunk(width, method=method, seed=rng, dtype=dtype,
                                        device=device)

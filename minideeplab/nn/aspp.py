@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import functional as F
 from ..checks import check_int, check_pair
+from ..errors import ArgumentError
 from . import init
 from .activation import Dropout, ReLU
 from .combine import Parallel
@@ -55,22 +56,22 @@ def aspp_v3_rates(output_stride):
     """DeepLab v3's atrous rates: (6, 12, 18) at output stride 16, doubled at 8 (Sec. 3.3)."""
     rates = {16: ASPP_V3_RATES_OS16, 8: ASPP_V3_RATES_OS8}
     if output_stride not in rates:
-        raise ValueError(f"aspp_v3_rates: output_stride must be 16 or 8, got {output_stride!r}")
+        raise ArgumentError(f"aspp_v3_rates: output_stride must be 16 or 8, got {output_stride!r}")
     return rates[output_stride]
 
 
 def _same_padding(fn, kernel_size, rate):
     """Padding that keeps the map size: half the effective kernel, r(k-1)/2 (Sec. 3.1)."""
     if rate * (kernel_size - 1) % 2:
-        raise ValueError(f"{fn}: kernel_size={kernel_size} with rate {rate} cannot keep the map "
-                         f"size (rate*(kernel_size-1) = {rate * (kernel_size - 1)} is odd)")
+        raise ArgumentError(f"{fn}: kernel_size={kernel_size} with rate {rate} cannot keep the map "
+                            f"size (rate*(kernel_size-1) = {rate * (kernel_size - 1)} is odd)")
     return rate * (kernel_size - 1) // 2
 
 
 def _check_rates(fn, rates):
     if not isinstance(rates, (tuple, list)) or not rates or not all(
             isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates):
-        raise ValueError(f"{fn}: rates must be a non-empty tuple of ints >= 1, got {rates!r}")
+        raise ArgumentError(f"{fn}: rates must be a non-empty tuple of ints >= 1, got {rates!r}")
     return tuple(rates)
 
 

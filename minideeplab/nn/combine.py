@@ -1,5 +1,6 @@
 """Parallel branches on one input, their outputs summed or concatenated (ASPP's container)."""
 from .. import functional as F
+from ..errors import ArgumentError
 from .module import Module
 
 __all__ = ["Parallel"]
@@ -29,15 +30,15 @@ class Parallel(Module):
     def __init__(self, branches, combine="sum"):
         super().__init__()
         if combine not in COMBINE:
-            raise ValueError(f"Parallel: unknown combine {combine!r}; choose one of {COMBINE}")
+            raise ArgumentError(f"Parallel: unknown combine {combine!r}; choose one of {COMBINE}")
         items = (list(branches.items()) if isinstance(branches, dict)
                  else [(str(i), b) for i, b in enumerate(branches)])
         if not items:
-            raise ValueError("Parallel: branches must hold at least one Module")
+            raise ArgumentError("Parallel: branches must hold at least one Module")
         for name, b in items:
             if not isinstance(b, Module):
-                raise TypeError(f"Parallel: branch {name!r} is a {type(b).__name__}, "
-                                "not a Module")
+                raise ArgumentError(f"Parallel: branch {name!r} is a {type(b).__name__}, "
+                                    "not a Module")
             setattr(self, name, b)
         self.branches = [b for _, b in items]
         self.combine = combine

@@ -1,5 +1,6 @@
 """The convolution layer: a thin holder of ``weight``/``bias`` around :func:`functional.conv2d`."""
 from .. import backend, checks, functional as F
+from ..errors import ArgumentError
 from . import init
 from .module import Module
 
@@ -39,8 +40,8 @@ class Conv2d(Module):
         checks.check_bool(fn, "bias", bias)
         checks.check_choice(fn, "method", method, F.CONV_METHODS)
         if method == "deinterlace" and stride != 1:
-            raise ValueError(f"{fn}: method='deinterlace' supports stride=1 only, got "
-                             f"stride={stride}")
+            raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "
+                                f"stride={stride}")
         if weight_std is not None:
             checks.check_number(fn, "weight_std", weight_std, 0.0)
         dtype = checks.check_float_dtype(fn, "dtype", dtype)

@@ -28,6 +28,7 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
+from ..errors import ArgumentError
 
 __all__ = ["Module", "Sequential", "ParamSlot", "no_cache", "caching"]
 
@@ -199,14 +200,14 @@ class Module:
         missing = sorted(set(slots) - set(state))
         unexpected = sorted(set(state) - set(slots))
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+            raise ArgumentError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                                f"{unexpected}")
         for name in slots.keys() & state.keys():
             store, key = slots[name]
             if tuple(state[name].shape) != tuple(store[key].shape):
-                raise ValueError(f"load_state_dict: {name!r} has shape "
-                                 f"{tuple(state[name].shape)} in the state but "
-                                 f"{tuple(store[key].shape)} in the module")
+                raise ArgumentError(f"load_state_dict: {name!r} has shape "
+                                    f"{tuple(state[name].shape)} in the state but "
+                                    f"{tuple(store[key].shape)} in the module")
         for name in slots.keys() & state.keys():
             store, key = slots[name]
             target = store[key]
@@ -229,8 +230,8 @@ class Sequential(Module):
             items = [(str(i), m) for i, m in enumerate(modules)]
         for name, m in items:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: child {name!r} is a {type(m).__name__}, "
-                                "not a Module")
+                raise ArgumentError(f"Sequential: child {name!r} is a {type(m).__name__}, "
+                                    "not a Module")
             setattr(self, name, m)
         self.layers = [m for _, m in items]
 

@@ -1,5 +1,6 @@
 """The batch-norm layer: ``gamma``/``beta`` parameters and running-statistics buffers."""
 from .. import checks, functional as F
+from ..errors import ArgumentError
 from . import init
 from .module import Module
 
@@ -39,7 +40,7 @@ class BatchNorm2d(Module):
         C = checks.check_int(fn, "num_features", num_features, 1)
         checks.check_number(fn, "momentum", momentum, 0.0, 1.0)
         if not 0 < checks.check_number(fn, "eps", eps, 0.0) < float("inf"):
-            raise ValueError(f"{fn}: eps must be > 0 and finite, got {eps}")
+            raise ArgumentError(f"{fn}: eps must be > 0 and finite, got {eps}")
         checks.check_bool(fn, "frozen", frozen)
         checks.check_bool(fn, "freeze_affine", freeze_affine)
         dtype = checks.check_float_dtype(fn, "dtype", dtype)

@@ -1,5 +1,6 @@
 """The bilinear resizing layer (Caffe's ``Interp``): no parameters."""
 from .. import checks, functional as F
+from ..errors import ArgumentError
 from .module import Module
 
 __all__ = ["ResizeBilinear"]
@@ -35,8 +36,8 @@ class ResizeBilinear(Module):
         if size is not None:
             return size
         if self.zoom_factor is None:
-            raise ValueError("ResizeBilinear: no output size: give size= to the layer or to "
-                             "the call, or a zoom_factor")
+            raise ArgumentError("ResizeBilinear: no output size: give size= to the layer or to "
+                                "the call, or a zoom_factor")
         return (F.interp_zoom_size(x_shape[2], self.zoom_factor),
                 F.interp_zoom_size(x_shape[3], self.zoom_factor))
 

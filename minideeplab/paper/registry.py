@@ -28,6 +28,7 @@ This module only records jobs; :mod:`minideeplab.paper.reproduce` imports the jo
 registers them) and runs them.
 """
 from collections import namedtuple
+from ..errors import ArgumentError
 
 __all__ = ["Job", "job", "registered", "get_jobs"]
 
@@ -94,5 +95,5 @@ def get_jobs(names=None, *, optional=False):
     known = {j.name for j in all_jobs}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"get_jobs: unknown job(s) {unknown}; the jobs are: {sorted(known)}")
+        raise ArgumentError(f"get_jobs: unknown job(s) {unknown}; the jobs are: {sorted(known)}")
     return [j for j in all_jobs if j.name in set(names)]

@@ -35,6 +35,7 @@ import os
 import numpy as np
 
 from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..errors import ArgumentError
 from ..fileio import atomic_write
 from ..inference import model_from_loaded
 
@@ -66,7 +67,7 @@ def export_checkpoint(checkpoint_path, out_folder):
     config = loaded.config
     history = config.get("history") or {}
     if not history.get("iteration"):
-        raise ValueError(f"export_checkpoint: {checkpoint_path!r} has no training history")
+        raise ArgumentError(f"export_checkpoint: {checkpoint_path!r} has no training history")
     tensors = {f"model/{k}": np.ascontiguousarray(v) for k, v in loaded.model_state.items()}
     for key, dtype in _HISTORY.items():
         tensors[f"history/{key}"] = np.asarray(history[key], dtype=dtype)

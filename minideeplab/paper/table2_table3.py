@@ -23,6 +23,7 @@ import os
 import statistics
 from collections import namedtuple
 
+from ..errors import MissingFileError
 from ..timing import progress_bar
 from .crf_experiments import before_after_crf, crf_params
 from .figures.training import fig_predictions, fig_training_curves
@@ -182,9 +183,9 @@ def committed_table(name):
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
                         "figures", name)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"committed_table: {os.path.normpath(path)} does not exist (it "
-                                "is in the repository's figures/, not in an installed package); "
-                                f"compute it with `python -m minideeplab reproduce --only "
-                                f"{os.path.splitext(name)[0]}`")
+        raise MissingFileError(f"committed_table: {os.path.normpath(path)} does not exist (it "
+                               "is in the repository's figures/, not in an installed package); "
+                               f"compute it with `python -m minideeplab reproduce --only "
+                               f"{os.path.splitext(name)[0]}`")
     with open(path) as f:
         return f.read().rstrip()

@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import ArgumentError
 from ..fileio import atomic_write
 from . import QUICK_ENV
 
@@ -39,8 +40,8 @@ def find_notebooks(names=None, directory=None):
     chosen = [p for p in paths if any(matches(p, n) for n in names)]
     missing = [n for n in names if not any(matches(p, n) for p in chosen)]
     if missing:
-        raise ValueError(f"no notebook matches {missing} in {directory}; there are "
-                         f"{[p.name for p in paths]}")
+        raise ArgumentError(f"no notebook matches {missing} in {directory}; there are "
+                            f"{[p.name for p in paths]}")
     return chosen
 
 

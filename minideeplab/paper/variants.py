@@ -38,6 +38,7 @@ import numpy as np
 from .. import backend, functional as F
 from ..checkpoint import load_checkpoint
 from ..config import TrainConfig, make_datasets
+from ..errors import ArgumentError
 from ..inference import model_from_loaded, predict_logits
 from ..train import Trainer
 from .shipped import NETWORK_FILE, load_network, shipped_folder
@@ -73,8 +74,8 @@ def cache_dir():
 def variant_config(name, quick=False, seed=0):
     """The TrainConfig of variant ``name`` (full or quick) with random seed ``seed``."""
     if name not in VARIANTS:
-        raise ValueError(f"variant_config: unknown variant {name!r}; choose one of "
-                         f"{tuple(VARIANTS)}")
+        raise ArgumentError(f"variant_config: unknown variant {name!r}; choose one of "
+                            f"{tuple(VARIANTS)}")
     config = TrainConfig(val_every=VAL_EVERY, **VARIANTS[name])
     if quick:
         config = config.replace(**QUICK)

@@ -18,6 +18,7 @@ for the stubs, and the student notebook still runs top to bottom.
 import re
 from pathlib import Path
 
+from ...errors import FileFormatError
 from ...fileio import atomic_write_text
 
 __all__ = ["BEGIN", "END", "CODE_STUB", "ANSWER_STUB", "strip_solutions", "relink",
@@ -39,23 +40,23 @@ def strip_solutions(source, kind, where="cell"):
         marker = line.strip()
         if marker == BEGIN:
             if inside:
-                raise ValueError(f"{where}, line {number}: {BEGIN} inside another solution")
+                raise FileFormatError(f"{where}, line {number}: {BEGIN} inside another solution")
             inside = True
             indent = re.match(r"\s*", line).group(0)
             if kind == "code" and not indent:
-                raise ValueError(f"{where}, line {number}: a code solution must be inside a "
-                                 "function body (indented), so its stub raises only when "
-                                 "the function is called")
+                raise FileFormatError(f"{where}, line {number}: a code solution must be inside a "
+                                      "function body (indented), so its stub raises only when "
+                                      "the function is called")
             out.extend(indent + s for s in CODE_STUB) if kind == "code" else out.append(
                 ANSWER_STUB)
         elif marker == END:
             if not inside:
-                raise ValueError(f"{where}, line {number}: {END} without {BEGIN}")
+                raise FileFormatError(f"{where}, line {number}: {END} without {BEGIN}")
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise ValueError(f"{where}: {BEGIN} without {END}")
+        raise FileFormatError(f"{where}: {BEGIN} without {END}")
     return "\n".join(out)
 
 

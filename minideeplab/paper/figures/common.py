@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from ... import backend
 from ...data.palette import colorize
 from ...data.photo import sample_photo
+from ...errors import ArgumentError
 from ...fileio import atomic_write, atomic_write_text
 
 __all__ = ["DPI", "STYLE", "new_figure", "save_figure", "save_text", "sample_image", "caption",
@@ -83,14 +84,14 @@ def legend_classes(labels, class_names, *, ignore_index=255, fn="legend_classes"
     for k, lab in enumerate(labels):
         lab = np.asarray(backend.asnumpy(lab))
         if lab.dtype.kind not in "iub":
-            raise TypeError(f"{fn}: label map {k} must hold integers, got dtype {lab.dtype} "
-                            f"(shape {lab.shape})")
+            raise ArgumentError(f"{fn}: label map {k} must hold integers, got dtype {lab.dtype} "
+                                f"(shape {lab.shape})")
         present.update(int(v) for v in np.unique(lab))
     unknown = sorted(v for v in present if not 0 <= v < len(class_names) and v != ignore_index)
     if unknown:
-        raise ValueError(f"{fn}: label map values {unknown} have no class name: class_names has "
-                         f"{len(class_names)} names (0..{len(class_names) - 1})"
-                         + (f" and {ignore_index} means ignored" if ignore_index is not None
+        raise ArgumentError(f"{fn}: label map values {unknown} have no class name: class_names has "
+                            f"{len(class_names)} names (0..{len(class_names) - 1})"
+                            + (f" and {ignore_index} means ignored" if ignore_index is not None
                             else "") + "; pass the dataset's class names")
     classes = sorted(v for v in present if v != ignore_index)
     return classes + ([ignore_index] if ignore_index in present else [])
