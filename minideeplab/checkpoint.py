@@ -16,8 +16,9 @@ key in the .npz     what
 Only numeric arrays are stored, so :func:`numpy.load` reads it with ``allow_pickle=False``:
 opening a checkpoint never runs code from the file.
 
-Writing is atomic (:func:`minideeplab.fileio.atomic_write`): the arrays go to a new temporary
-file in the same folder, which is flushed, ``fsync``-ed and renamed over the target. A crash or
+Writing is atomic (:func:`minideeplab.io.save_npz`, through
+:func:`minideeplab.fileio.atomic_write`): the arrays go to a new temporary file in the same
+folder, which is flushed, ``fsync``-ed and renamed over the target. A crash or
 an error while writing leaves the previous checkpoint untouched; a reader never sees a half
 written checkpoint.
 
@@ -34,12 +35,10 @@ from collections import namedtuple
 
 import numpy
 
-from . import backend
-from .errors import ArgumentError, CheckpointError, MissingFileError
-from .fileio import atomic_write
+from .errors import ArgumentError, CheckpointError
+from .io import read_npz, save_npz
 
-__all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_arrays", "load_arrays",
-           "save_checkpoint", "load_checkpoint", "restore_checkpoint", "json_to_array",
+__all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "save_checkpoint", "load_checkpoint", "restore_checkpoint", "json_to_array",
            "array_to_json", "rng_state_to_array", "set_rng_state", "module_rngs"]
 
 FORMAT_VERSION = 1
@@ -116,80 +115,6 @@ def module_rngs(model, prefix="module:"):
             if isinstance(getattr(m, "rng", None), numpy.random.Generator)}
 
 
-# ----------------------------------------------------------------------------- raw arrays
-def _host_arrays(fn, arrays):
-    """Check every value and return NumPy copies-or-views; nothing is written yet."""
-    out = {}
-    for key, value in arrays.items():
-        if not isinstance(key, str) or not key:
-            raise ArgumentError(f"{fn}: keys must be non-empty strings, got {key!r}")
-        if not (isinstance(value, numpy.ndarray) or backend.is_gpu_array(value)):
-            raise ArgumentError(f"{fn}: {key!r} must be a NumPy or CuPy array, got "
-                                f"{type(value).__name__}")
-        a = backend.asnumpy(value)
-        if a.dtype.kind not in "biufc":  # objects, strings etc. would need pickle to load
-            raise ArgumentError(f"{fn}: {key!r} has dtype {a.dtype}; only numeric arrays can be "
-                                "stored (they are read back with allow_pickle=False)")
-        out[key] = a
-    return out
-
-
-def save_arrays(path, arrays):
-    """Write a flat dict ``name -> array`` to ``path`` as ``.npz``, atomically.
-
-    ``path`` is used as given (no ``.npz`` is appended). Arrays may be NumPy or CuPy (copied
-    to the host). Written with :func:`minideeplab.fileio.atomic_write`: on any error the file
-    at ``path`` keeps its previous content and no temporary file is left behind.
-    """
-    host = _host_arrays("save_arrays", arrays)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise MissingFileError(f"save_arrays: directory {directory!r} does not exist (for "
-                               f"{path!r})")
-    return atomic_write(path, lambda f: numpy.savez(f, **host))
-
-
-def load_arrays(path):
-    """Read every array of an ``.npz`` file into a dict (NumPy arrays), without pickle.
-
-    Raises :class:`CheckpointError` naming ``path`` when the file is missing, truncated or
-    corrupt (every member is read in full here, so a CRC error shows now, not later).
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CheckpointError(f"checkpoint {path!r} does not exist")
-    if os.path.isdir(path):
-        raise CheckpointError(f"checkpoint {path!r} is a folder, not a checkpoint file")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-        if not magic.startswith(b"PK"):     # every .npz is a zip archive
-            what = ("a pickle" if magic[:1] == b"\x80" else "a single array (.npy)"
-                    if magic == b"\x93NUM" else "empty" if not magic else "not a zip archive")
-            raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt: it is {what}, "
-                                  "not a checkpoint (.npz archive)")
-        data = numpy.load(path, allow_pickle=False)
-        if not isinstance(data, numpy.lib.npyio.NpzFile):
-            raise CheckpointError(f"checkpoint {path!r} holds a single array (a .npy file), "
-                                  "not a checkpoint (.npz archive)")
-        with data:
-            return {key: data[key] for key in data.files}
-    except CheckpointError:
-        raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise CheckpointError(f"checkpoint {path!r} holds pickled Python objects; they are "
-                                  "never loaded (unpickling can run code from the file)") from e
-        raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt and cannot be "
-                              f"read ({type(e).__name__}: {e})") from e
-    except PermissionError as e:
-        raise CheckpointError(f"checkpoint {path!r} cannot be read (permission denied)") from e
-    except Exception as e:  # BadZipFile, EOFError, ValueError, SyntaxError (bad header)...
-        raise CheckpointError(f"checkpoint {path!r} is truncated or corrupt and cannot be "
-                              f"read ({type(e).__name__}: {e})") from e
-
-
 # ----------------------------------------------------------------------------- checkpoints
 def _state_of(fn, name, obj):
     if obj is None:
@@ -228,7 +153,7 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
         raise ArgumentError(f"{fn}: config must be JSON-serialisable ({e})") from e
     arrays["iteration"] = numpy.array(int(iteration), dtype=numpy.int64)
     arrays["format"] = numpy.array(FORMAT_VERSION, dtype=numpy.int64)
-    return save_arrays(path, arrays)
+    return save_npz(path, arrays)
 
 
 def _scalar_int(path, arrays, key):
@@ -274,7 +199,7 @@ def load_checkpoint(path):
     state that is not a JSON mapping, or weights/optimiser state that are not real floating
     point or not finite.
     """
-    arrays = load_arrays(path)
+    arrays = read_npz(path, what="checkpoint", error=CheckpointError)
     path = os.fspath(path)
     missing = [k for k in ("format", "iteration", "config") if k not in arrays]
     if missing:

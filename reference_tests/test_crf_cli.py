@@ -13,7 +13,8 @@ from PIL import Image
 from crf_oracles import network_probs
 from minideeplab.cli import main
 from minideeplab.crf import dense_crf
-from minideeplab.data import SyntheticShapes, overlay, voc_palette
+from minideeplab.data import SyntheticShapes, overlay
+from minideeplab.io import voc_palette
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from PIL import Image
 from minideeplab import backend
 from minideeplab.data import (MEAN_BGR, MEAN_RGB, DataError, SyntheticShapes, VOCSegmentation,
                               augment, colorize, overlay, pad_to, random_crop, random_mirror,
-                              random_scale, read_label_png, resize_image, resize_label,
-                              sample_photo, save_label_png, shrink_label, to_batch, voc_palette)
+                              random_scale, resize_image, resize_label, sample_photo,
+                              shrink_label, to_batch)
+from minideeplab.io import read_label_png, save_label_png, voc_palette
 from minideeplab.preprocess import Preprocessing
 
 # ----------------------------------------------------------------------------- synthetic data

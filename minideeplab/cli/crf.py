@@ -13,10 +13,10 @@ import numpy as np
 
 from .. import backend
 from ..crf import METHODS, NORMALIZATIONS, dense_crf
-from ..errors import ArgumentError
-from .arguments import (image_file, label_png, nonnegative_float, nonnegative_int, npy_file,
-                        positive_float, save_npy, save_rgb)
-from .predict import check_outputs
+from ..errors import DataError
+from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
+                  read_npy, save_label_png, save_npy, save_rgb)
+from .arguments import check_outputs, nonnegative_float, nonnegative_int, positive_float
 
 # (w1, theta_alpha, theta_beta, w2, theta_gamma) of DeepLab's released configurations
 PRESETS = {"resnet": (4.0, 67.0, 3.0, 3.0, 1.0),     # DeepLab v2 ResNet-101
@@ -49,28 +49,23 @@ def add_parser(sub):
 
 
 def read_probs(path):
-    """The (L, H, W) float probabilities of a .npy file; ValueError naming the file otherwise."""
-    try:
-        probs = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise ArgumentError(f"probs {path!r} is not a readable .npy array ({e})") from e
-    if not isinstance(probs, np.ndarray):        # an .npz archive: a dict-like of arrays
-        probs.close()
-        raise ArgumentError(f"probs {path!r} is an .npz archive; give a .npy file holding one "
-                            "(L, H, W) array (predict --probs writes one)")
+    """The (L, H, W) float probabilities of a .npy file (``predict --probs`` writes one);
+    DataError naming the file otherwise."""
+    probs = read_npy(path, "probs")
     if probs.dtype.kind != "f":
-        raise ArgumentError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
-                            "probabilities")
+        raise DataError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
+                        "probabilities", path)
     if probs.ndim == 3 and probs.shape[0] > 256:
-        raise ArgumentError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
-                            "L <= 256 labels (labels first, as the network's (C, H, W) output)")
+        raise DataError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
+                        "L <= 256 labels (labels first, as the network's (C, H, W) output)",
+                        path)
     return probs
 
 
 def run(args):
-    from ..data import overlay, read_image, save_label_png
-    check_outputs(args, (("out", label_png), ("overlay", image_file),
-                         ("save_probs", npy_file)))
+    from ..data import overlay
+    check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
+                         ("save_probs", check_npy_output)))
     params = dict(zip(_PARAMS, PRESETS[args.preset]))
     params.update({k: getattr(args, k) for k in _PARAMS if getattr(args, k) is not None})
     image = read_image(args.image)

@@ -13,14 +13,14 @@ side 520, ImageNet normalisation). ``--crf`` refines the labels with the dense C
 upsampled probabilities (DeepLab v2's ResNet-101 parameters; ``--probs`` keeps the network's
 probabilities).
 """
-import os
-
 import numpy as np
 
 from .. import backend
 from ..errors import ArgumentError
 from ..inference import model_from_checkpoint, predict
-from .arguments import image_file, label_png, npy_file, positive_int, save_npy, save_rgb
+from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
+                  save_label_png, save_npy, save_rgb)
+from .arguments import check_outputs, positive_int
 
 
 def add_parser(sub):
@@ -75,24 +75,10 @@ def crf_labels(image, probs):
     return backend.asnumpy(q.argmax(axis=0))
 
 
-def check_outputs(args, names):
-    """Check every output path before any work; two outputs may not share one file."""
-    seen = {}
-    for name, check in names:
-        path = getattr(args, name)
-        if path is None:
-            continue
-        flag = "--" + name.replace("_", "-")
-        check(path, flag)
-        key = os.path.realpath(path)
-        if key in seen:
-            raise ArgumentError(f"{seen[key]} and {flag} name the same file {path!r}")
-        seen[key] = flag
-
-
 def run(args):
-    from ..data import overlay, read_image, save_label_png
-    check_outputs(args, (("out", label_png), ("overlay", image_file), ("probs", npy_file)))
+    from ..data import overlay
+    check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
+                         ("probs", check_npy_output)))
     model, _, source = load_model(args)
     image = read_image(args.image)
     labels, probs = predict(model, image, device=args.device)

@@ -1,33 +1,20 @@
-"""The PASCAL VOC colour palette, label colouring and image overlays (for figures and ``predict``).
+"""PASCAL VOC's class names, label colouring and image overlays (for figures and ``predict``).
 
-The palette is the one the VOC devkit's ``labelcolormap.m`` builds and that every
-``SegmentationClass/*.png`` carries: the bits of the label index are spread over the high bits
-of R, G and B (index 1 = (128, 0, 0), 15 "person" = (192, 128, 128), 255 "void" = (224, 224, 192)).
+The colours are VOC's palette, :func:`minideeplab.io.voc_palette` (the one the VOC devkit's
+``labelcolormap.m`` builds and every label PNG carries).
 """
 import numpy as np
 
 from .. import backend
 from ..errors import ArgumentError
+from ..io import voc_palette
 
-__all__ = ["voc_palette", "colorize", "overlay", "VOC_CLASS_NAMES"]
+__all__ = ["colorize", "overlay", "VOC_CLASS_NAMES"]
 
 VOC_CLASS_NAMES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
     "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
     "train", "tvmonitor")
-
-
-def voc_palette(n=256):
-    """(n, 3) uint8 colours: bit ``3j + c`` of the index goes to bit ``7 - j`` of channel c."""
-    pal = np.zeros((n, 3), dtype=np.uint8)
-    for i in range(n):
-        c, rgb = i, [0, 0, 0]
-        for j in range(8):
-            for ch in range(3):
-                rgb[ch] |= ((c >> ch) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = rgb
-    return pal
 
 
 _PALETTE = voc_palette(256)

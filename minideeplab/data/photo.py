@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ArgumentError
+from ..io import read_image
 
 __all__ = ["SAMPLE_PHOTO", "sample_photo"]
 
@@ -29,11 +30,11 @@ def sample_photo(size=None):
                                   or s < 1 for s in size)):
             raise ArgumentError(f"sample_photo: size must be None or (width, height), two "
                                 f"positive ints, got {size!r}")
-    with Image.open(matplotlib.cbook.get_sample_data(SAMPLE_PHOTO)) as im:
-        im = im.convert("RGB")
-        if size is not None:
-            w, h = im.size
-            top = (h - w * 3 // 4) // 2
-            im = im.crop((0, top, w, top + w * 3 // 4)).resize(tuple(int(s) for s in size),
-                                                               Image.BILINEAR)
-        return np.array(im, dtype=np.uint8)
+    photo = read_image(matplotlib.cbook.get_sample_data(SAMPLE_PHOTO, asfileobj=False))
+    if size is None:
+        return photo
+    h, w, _ = photo.shape
+    top = (h - w * 3 // 4) // 2
+    im = Image.fromarray(photo[top:top + w * 3 // 4]).resize(tuple(int(s) for s in size),
+                                                             Image.BILINEAR)
+    return np.array(im, dtype=np.uint8)

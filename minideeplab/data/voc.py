@@ -1,4 +1,4 @@
-"""PASCAL VOC 2012 segmentation data, read with Pillow (for users who have the files).
+"""PASCAL VOC 2012 segmentation data, for users who have the files (read by :mod:`minideeplab.io`).
 
 Expected layout (the devkit's, plus SBD's augmented labels as DeepLab uses them)::
 
@@ -20,11 +20,10 @@ import os
 import numpy as np
 
 from ..errors import ArgumentError, DataError, MissingFileError
-from ..fileio import atomic_write
-from .palette import VOC_CLASS_NAMES, voc_palette
+from ..io import read_image, read_label_png
+from .palette import VOC_CLASS_NAMES
 
-__all__ = ["VOCSegmentation", "DataError", "read_image", "read_label_png", "save_label_png",
-           "find_voc_dir"]
+__all__ = ["VOCSegmentation", "find_voc_dir"]
 
 _SPLITS = {  # split -> (list file under ImageSets/, label folder)
     "train": ("Segmentation/train.txt", "SegmentationClass"),
@@ -36,31 +35,6 @@ _SPLITS = {  # split -> (list file under ImageSets/, label folder)
 _SHOW_MISSING = 5
 
 
-def _pil():
-    try:
-        from PIL import Image
-    except ImportError as e:  # Pillow comes with matplotlib, a dependency of minideeplab
-        raise ImportError("reading PASCAL VOC needs Pillow: pip install pillow") from e
-    return Image
-
-
-def _open_and(fn, path, what, convert):
-    """Open ``path`` with Pillow and return ``convert(image)``; any failure is a DataError."""
-    Image = _pil()
-    try:
-        with Image.open(path) as im:
-            return convert(im)
-    except DataError:
-        raise
-    except FileNotFoundError as e:
-        raise DataError(f"{fn}: {what} {os.fspath(path)!r} does not exist", path) from e
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
-        # UnidentifiedImageError and "image file is truncated" are OSErrors; Pillow's decoders
-        # also raise SyntaxError/ValueError/EOFError on damaged data
-        raise DataError(f"{fn}: cannot read {what} {os.fspath(path)!r}: the file is corrupt, "
-                        f"truncated or not an image ({type(e).__name__}: {e})", path) from e
-
-
 def find_voc_dir(root):
     """The ``VOC2012`` folder: ``root`` itself, ``root/VOC2012`` or ``root/VOCdevkit/VOC2012``."""
     root = os.fspath(root)
@@ -70,52 +44,6 @@ def find_voc_dir(root):
             return d
     raise MissingFileError("find_voc_dir: no JPEGImages/ folder in any of " + ", ".join(tried)
                            + "; root must point at VOCdevkit/VOC2012 (or a folder containing it)")
-
-
-def read_image(path):
-    """An RGB photo as a (H, W, 3) uint8 array (grey or CMYK JPEGs are converted).
-
-    A missing, truncated or corrupt file is a :class:`DataError` naming ``path``.
-    """
-    return _open_and("read_image", path, "image",
-                     lambda im: np.asarray(im.convert("RGB"), dtype=np.uint8).copy())
-
-
-def read_label_png(path):
-    """Class indices of a label PNG as a (H, W) uint8 array.
-
-    Palette ("P") PNGs are read as their indices, never as colours; grey ("L") PNGs as values.
-    255 (void) is kept: it is the ignore label of the loss and the metrics. A missing,
-    truncated or corrupt file, or one of another mode, is a :class:`DataError` naming ``path``.
-    """
-    def indices(im):
-        if im.mode not in ("P", "L"):
-            raise DataError(f"read_label_png: {path} is a mode {im.mode!r} PNG; a label must be "
-                            "a palette ('P') or grey ('L') PNG of class indices, not colours",
-                            path)
-        return np.asarray(im, dtype=np.uint8).copy()
-
-    return _open_and("read_label_png", path, "label", indices)
-
-
-def save_label_png(path, label):
-    """Write a (H, W) label (values 0..255) as a palette PNG with the VOC colours, atomically.
-
-    PNG is lossless, so the pixel values are exactly the class indices (a JPEG would change
-    them). Written with :func:`minideeplab.fileio.atomic_write`.
-    """
-    Image = _pil()
-    label = np.asarray(label)
-    if label.ndim != 2 or label.dtype.kind not in "iub":
-        raise ArgumentError(f"save_label_png: label must be a (H, W) integer array, got shape "
-                            f"{label.shape} dtype {label.dtype}")
-    if label.size and (label.min() < 0 or label.max() > 255):
-        raise ArgumentError(f"save_label_png: label values must lie in 0..255, got "
-                            f"{label.min()}..{label.max()}")
-    h, w = label.shape
-    im = Image.frombytes("P", (w, h), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
-    im.putpalette(voc_palette(256).ravel().tolist())
-    return atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
 def _parse_list(path):

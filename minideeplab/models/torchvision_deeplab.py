@@ -37,7 +37,8 @@ import re
 
 import numpy
 
-from ..errors import ArgumentError, MissingFileError
+from ..errors import ArgumentError
+from ..io import read_weights, save_safetensors
 from ..preprocess import TORCHVISION_SEGMENTATION
 from .factory import build_model
 
@@ -144,14 +145,7 @@ def read_state(source, fn="load_torchvision"):
     """A state dict name -> NumPy array from a ``.pth``/``.pt``/``.safetensors`` path or a
     mapping (returned as a dict)."""
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise MissingFileError(f"{fn}: no such file {path!r}")
-        if path.endswith(".safetensors"):
-            from safetensors.numpy import load_file
-            return load_file(path)
-        from ..pth import load_pth
-        return load_pth(path)
+        return read_weights(source, fn)
     if hasattr(source, "keys") and hasattr(source, "__getitem__"):
         return {k: source[k] for k in source.keys()}
     raise ArgumentError(f"{fn}: source must be a path (.pth, .pt or .safetensors) or a mapping "
@@ -247,18 +241,14 @@ def save_torchvision(model, path):
     layout (made by :func:`load_torchvision` or :func:`build_torchvision`).
 
     Returns the dict name -> NumPy array that was written (atomically,
-    :func:`minideeplab.fileio.atomic_write`).
+    :func:`minideeplab.io.save_safetensors`).
     """
-    from safetensors.numpy import save
-
     from .. import backend
-    from ..fileio import atomic_write
     arch = torchvision_arch(model, "save_torchvision")
     names = torchvision_names(model)
     out = {theirs: numpy.ascontiguousarray(backend.asnumpy(value), dtype=numpy.float32)
            for ours, value in model.state_dict().items() for theirs in [names[ours]]}
     for name in _batch_norm_counters(names.values()):
         out[name] = numpy.zeros((), dtype=numpy.int64)
-    data = save(out, metadata={"format": "pt", "arch": arch})
-    atomic_write(path, lambda f: f.write(data))
+    save_safetensors(path, out, metadata={"format": "pt", "arch": arch})
     return out

@@ -38,6 +38,7 @@ from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..errors import ArgumentError
 from ..fileio import atomic_write
 from ..inference import model_from_loaded
+from ..io import read_safetensors, save_safetensors
 
 __all__ = ["FORMAT", "SHIPPED", "NETWORK_FILE", "shipped_dir", "shipped_folder",
            "export_checkpoint", "load_network", "read_network"]
@@ -62,7 +63,6 @@ def export_checkpoint(checkpoint_path, out_folder):
     """Write the weights, curves and config of a training checkpoint as ``out_folder/``
     :data:`NETWORK_FILE` (atomically), and copy the CRF searches cached beside it. Returns the
     list of paths written."""
-    from safetensors.numpy import save
     loaded = load_checkpoint(checkpoint_path)
     config = loaded.config
     history = config.get("history") or {}
@@ -78,8 +78,7 @@ def export_checkpoint(checkpoint_path, out_folder):
                 "elapsed": repr(float(config.get("elapsed", 0.0)))}
     os.makedirs(out_folder, exist_ok=True)
     path = os.path.join(out_folder, NETWORK_FILE)
-    blob = save(tensors, metadata=metadata)
-    written = [atomic_write(path, lambda f: f.write(blob))]
+    written = [save_safetensors(path, tensors, metadata)]
     folder = os.path.dirname(os.path.abspath(checkpoint_path))
     for name in sorted(os.listdir(folder)):
         if name.startswith("crf_search-") and name.endswith(".json"):
@@ -93,14 +92,7 @@ def export_checkpoint(checkpoint_path, out_folder):
 def read_network(path):
     """(metadata dict, tensors dict) of a network file, unvalidated; CheckpointError if it is
     not a safetensors file."""
-    from safetensors import SafetensorError, safe_open
-    try:
-        with safe_open(path, framework="np") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"network {path!r} cannot be read as safetensors ({e})") from e
-    return metadata, tensors
+    return read_safetensors(path, what="network", error=CheckpointError)
 
 
 def _json(path, metadata, key):

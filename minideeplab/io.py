@@ -1,0 +1,315 @@
+"""The files minideeplab reads and writes for a user: images, label maps, arrays and weights.
+
+One function per format and direction, so that every file of a format is read in one place
+(and checked there: what the file is, what it holds, how large it may be):
+
+========================================  ========================  =========================
+format                                    read                      write
+========================================  ========================  =========================
+a photo (any format Pillow reads)         :func:`read_image`        :func:`save_rgb` (PNG,
+                                                                    JPEG, BMP, TIFF or WebP)
+a label map: a PNG of class indices       :func:`read_label_png`    :func:`save_label_png`
+one array (``.npy``)                      :func:`read_npy`          :func:`save_npy`
+named arrays (``.npz``: checkpoints)      :func:`read_npz`          :func:`save_npz`
+named arrays and text metadata            :func:`read_safetensors`  :func:`save_safetensors`
+(``.safetensors``: weights, networks)
+a state dict (``.pth``/``.pt`` or         :func:`read_weights`      (``.safetensors``)
+``.safetensors``)
+========================================  ========================  =========================
+
+* **Writing** goes through :func:`minideeplab.fileio.atomic_write` (a reader sees the old file
+  or the new one, never a mix). The output checks :func:`check_label_png_output`,
+  :func:`check_npy_output` and :func:`check_image_output` refuse a path before any work: label
+  maps are lossless palette PNGs, because JPEG and the like change the class indices.
+* **Reading never runs code from a file**: arrays are read with ``allow_pickle=False``,
+  safetensors by its own parser, ``.pth`` by the restricted unpickler of
+  :mod:`minideeplab.pth`.
+* **Errors** name the file (docs/conventions.md, "One error rule"): a data file that is missing,
+  truncated, corrupt or of another kind is a :class:`~minideeplab.errors.DataError`; the
+  readers of checkpoints and weights take the error class and the word for the file from
+  their caller (``error=CheckpointError, what="checkpoint"``).
+
+Label PNGs carry the PASCAL VOC palette (:func:`voc_palette`: the one the VOC devkit's
+``labelcolormap.m`` builds and every ``SegmentationClass/*.png`` holds), so a label map opens in
+any viewer in VOC's colours while its pixel values stay the class indices.
+"""
+import os
+
+import numpy as np
+
+from . import backend
+from .errors import ArgumentError, DataError, FileFormatError, MissingFileError
+from .fileio import atomic_write, check_output_file
+
+__all__ = ["voc_palette", "read_image", "read_label_png", "save_label_png", "save_rgb",
+           "read_npy", "save_npy", "read_npz", "save_npz", "read_safetensors",
+           "save_safetensors", "read_weights", "IMAGE_FORMATS", "LABEL_PNG_REFUSED",
+           "check_label_png_output", "check_npy_output", "check_image_output"]
+
+
+# ----------------------------------------------------------------------------- label colours
+def voc_palette(n=256):
+    """(n, 3) uint8 colours: bit ``3j + c`` of the index goes to bit ``7 - j`` of channel c
+    (index 1 = (128, 0, 0), 15 "person" = (192, 128, 128), 255 "void" = (224, 224, 192))."""
+    pal = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        c, rgb = i, [0, 0, 0]
+        for j in range(8):
+            for ch in range(3):
+                rgb[ch] |= ((c >> ch) & 1) << (7 - j)
+            c >>= 3
+        pal[i] = rgb
+    return pal
+
+
+# ----------------------------------------------------------------------------- images
+def _open_and(fn, path, what, convert):
+    """Open ``path`` with Pillow and return ``convert(image)``; any failure is a DataError."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return convert(im)
+    except DataError:
+        raise
+    except FileNotFoundError as e:
+        raise DataError(f"{fn}: {what} {os.fspath(path)!r} does not exist", path) from e
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        # UnidentifiedImageError and "image file is truncated" are OSErrors; Pillow's decoders
+        # also raise SyntaxError/ValueError/EOFError on damaged data
+        raise DataError(f"{fn}: cannot read {what} {os.fspath(path)!r}: the file is corrupt, "
+                        f"truncated or not an image ({type(e).__name__}: {e})", path) from e
+
+
+def read_image(path):
+    """An RGB photo as a (H, W, 3) uint8 array (grey or CMYK files are converted).
+
+    A missing, truncated or corrupt file is a :class:`~minideeplab.errors.DataError` naming
+    ``path``.
+    """
+    return _open_and("read_image", path, "image",
+                     lambda im: np.asarray(im.convert("RGB"), dtype=np.uint8).copy())
+
+
+def read_label_png(path):
+    """Class indices of a label PNG as a (H, W) uint8 array.
+
+    Palette ("P") PNGs are read as their indices, never as colours; grey ("L") PNGs as values.
+    255 (void) is kept: it is the ignore label of the loss and the metrics. A missing,
+    truncated or corrupt file, or one of another mode, is a DataError naming ``path``.
+    """
+    def indices(im):
+        if im.mode not in ("P", "L"):
+            raise DataError(f"read_label_png: {path} is a mode {im.mode!r} PNG; a label must be "
+                            "a palette ('P') or grey ('L') PNG of class indices, not colours",
+                            path)
+        return np.asarray(im, dtype=np.uint8).copy()
+
+    return _open_and("read_label_png", path, "label", indices)
+
+
+def save_label_png(path, label):
+    """Write a (H, W) label map (values 0..255) as a palette PNG in the VOC colours, atomically.
+
+    PNG is lossless, so the pixel values are exactly the class indices (a JPEG would change
+    them). ``label`` may be a NumPy or CuPy integer array.
+    """
+    from PIL import Image
+    label = backend.asnumpy(label)
+    if label.ndim != 2 or label.dtype.kind not in "iub":
+        raise ArgumentError(f"save_label_png: label must be a (H, W) integer array, got shape "
+                            f"{label.shape} dtype {label.dtype}")
+    if label.size and (label.min() < 0 or label.max() > 255):
+        raise ArgumentError(f"save_label_png: label values must lie in 0..255, got "
+                            f"{label.min()}..{label.max()}")
+    h, w = label.shape
+    im = Image.frombytes("P", (w, h), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
+    im.putpalette(voc_palette(256).ravel().tolist())
+    return atomic_write(path, lambda f: im.save(f, format="PNG"))
+
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
+                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+def save_rgb(path, image):
+    """Write an (H, W, 3) uint8 picture atomically, in the format of ``path``'s extension
+    (:data:`IMAGE_FORMATS`)."""
+    from PIL import Image
+    image = backend.asnumpy(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ArgumentError(f"save_rgb: image must be a (H, W, 3) uint8 array, got shape "
+                            f"{image.shape} dtype {image.dtype}")
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in IMAGE_FORMATS:
+        raise ArgumentError(f"save_rgb: {os.fspath(path)!r} has extension {ext or '(none)'!r}; "
+                            f"expected one of {', '.join(IMAGE_FORMATS)}")
+    picture = Image.fromarray(image)
+    return atomic_write(path, lambda f: picture.save(f, format=IMAGE_FORMATS[ext]))
+
+
+# ----------------------------------------------------------------------------- output checks
+_LOSSY = ("{} is lossy: its compression would change the class indices. Label maps are "
+          "written as palette PNGs (pixel value = class index, VOC colours); use a .png name "
+          "(--overlay takes any image format)")
+LABEL_PNG_REFUSED = {ext: _LOSSY.format(name) for ext, name in (
+    (".jpg", "JPEG"), (".jpeg", "JPEG"), (".jpe", "JPEG"), (".jfif", "JPEG"),
+    (".webp", "WebP"), (".gif", "GIF (256 colours, but often re-quantised)"))}
+
+
+def check_label_png_output(path, argname="--out"):
+    """A label map output: a lossless palette PNG (``.png``); JPEG and the like are refused.
+    Raises :class:`~minideeplab.errors.OutputPathError` naming ``argname`` before any work."""
+    return check_output_file(path, argname, extensions=(".png",), refuse=LABEL_PNG_REFUSED)
+
+
+def check_npy_output(path, argname):
+    """A NumPy array output (``.npy``; NumPy would silently append ``.npy`` to other names)."""
+    return check_output_file(path, argname, extensions=(".npy",))
+
+
+def check_image_output(path, argname):
+    """An RGB picture output: PNG, JPEG, BMP, TIFF or WebP, by extension."""
+    return check_output_file(path, argname, extensions=tuple(IMAGE_FORMATS))
+
+
+# ----------------------------------------------------------------------------- arrays
+def _missing_or_folder(path, what, error):
+    if not os.path.exists(path):
+        raise error(f"{what} {path!r} does not exist", path)
+    if os.path.isdir(path):
+        raise error(f"{what} {path!r} is a folder, not a file", path)
+
+
+def read_npy(path, what="array"):
+    """The one array of a ``.npy`` file (never unpickled), on the host.
+
+    A missing, truncated or corrupt file, an ``.npz`` archive, or an array of Python objects
+    is a :class:`~minideeplab.errors.DataError` naming ``path`` (``what`` names its role, e.g.
+    ``"probs"``).
+    """
+    path = os.fspath(path)
+    _missing_or_folder(path, what, DataError)
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"PK":
+                raise DataError(f"{what} {path!r} is an .npz archive; give a .npy file holding "
+                                "one array", path)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+    except DataError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise DataError(f"{what} {path!r} holds pickled Python objects; they are never "
+                            "loaded (unpickling can run code from the file)", path) from e
+        raise DataError(f"{what} {path!r} is not a readable .npy array ({e})", path) from e
+    except (OSError, EOFError) as e:
+        raise DataError(f"{what} {path!r} cannot be read ({type(e).__name__}: {e})",
+                        path) from e
+
+
+def save_npy(path, array):
+    """Write one array (NumPy or CuPy) as ``.npy`` atomically (never pickled)."""
+    array = backend.asnumpy(array)
+    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def _host_arrays(fn, arrays):
+    """Check every value and return NumPy copies-or-views; nothing is written yet."""
+    out = {}
+    for key, value in arrays.items():
+        if not isinstance(key, str) or not key:
+            raise ArgumentError(f"{fn}: keys must be non-empty strings, got {key!r}")
+        if not (isinstance(value, np.ndarray) or backend.is_gpu_array(value)):
+            raise ArgumentError(f"{fn}: {key!r} must be a NumPy or CuPy array, got "
+                                f"{type(value).__name__}")
+        a = backend.asnumpy(value)
+        if a.dtype.kind not in "biufc":  # objects, strings etc. would need pickle to load
+            raise ArgumentError(f"{fn}: {key!r} has dtype {a.dtype}; only numeric arrays can "
+                                "be stored (they are read back with allow_pickle=False)")
+        out[key] = a
+    return out
+
+
+def save_npz(path, arrays):
+    """Write a flat dict ``name -> array`` (NumPy or CuPy, numeric) to ``path`` as ``.npz``,
+    atomically; ``path`` is used as given (no ``.npz`` is appended)."""
+    host = _host_arrays("save_npz", arrays)
+    return atomic_write(path, lambda f: np.savez(f, **host))
+
+
+def read_npz(path, *, what="file", error=DataError):
+    """Every array of an ``.npz`` file, in a dict (NumPy arrays), never unpickled.
+
+    Every member is read in full here, so a CRC error shows now, not later. A missing,
+    truncated or corrupt file, or one of another kind (a pickle, a single ``.npy`` array) is
+    ``error(message, path)`` naming ``what`` and ``path`` (e.g. ``what="checkpoint",
+    error=CheckpointError``).
+    """
+    path = os.fspath(path)
+    _missing_or_folder(path, what, error)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if not magic.startswith(b"PK"):     # every .npz is a zip archive
+            kind = ("a pickle" if magic[:1] == b"\x80" else "a single array (.npy)"
+                    if magic == b"\x93NUM" else "empty" if not magic else "not a zip archive")
+            raise error(f"{what} {path!r} is truncated or corrupt: it is {kind}, not an .npz "
+                        "archive", path)
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except error:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise error(f"{what} {path!r} holds pickled Python objects; they are never loaded "
+                        "(unpickling can run code from the file)", path) from e
+        raise error(f"{what} {path!r} is truncated or corrupt and cannot be read "
+                    f"({type(e).__name__}: {e})", path) from e
+    except PermissionError as e:
+        raise error(f"{what} {path!r} cannot be read (permission denied)", path) from e
+    except Exception as e:  # BadZipFile, EOFError, zlib.error, SyntaxError (a bad header)...
+        raise error(f"{what} {path!r} is truncated or corrupt and cannot be read "
+                    f"({type(e).__name__}: {e})", path) from e
+
+
+# ----------------------------------------------------------------------------- weights
+def read_safetensors(path, *, what="file", error=FileFormatError):
+    """``(metadata dict of str, tensors dict name -> NumPy array)`` of a ``.safetensors`` file.
+
+    Read by the safetensors library (a JSON header and raw bytes: no code from the file runs).
+    A missing file or one that safetensors cannot parse is ``error(message, path)``.
+    """
+    from safetensors import SafetensorError, safe_open
+    path = os.fspath(path)
+    _missing_or_folder(path, what, error)
+    try:
+        with safe_open(path, framework="np") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise error(f"{what} {path!r} cannot be read as safetensors ({e})", path) from e
+    return metadata, tensors
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Write ``tensors`` (name -> NumPy or CuPy array) and text ``metadata`` (str -> str) as a
+    ``.safetensors`` file, atomically."""
+    from safetensors.numpy import save
+    host = {k: np.asarray(v, order="C") for k, v in _host_arrays("save_safetensors",
+                                                                tensors).items()}
+    blob = save(host, metadata=metadata)
+    return atomic_write(path, lambda f: f.write(blob))
+
+
+def read_weights(path, fn="read_weights"):
+    """A state dict name -> NumPy array from a ``.pth``/``.pt`` file (PyTorch's
+    ``torch.save``, read by :func:`minideeplab.pth.load_pth` without torch and without running
+    code) or a ``.safetensors`` file. A missing file is a MissingFileError naming ``fn``."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(f"{fn}: no such file {path!r}")
+    if path.endswith(".safetensors"):
+        return read_safetensors(path, what="weights")[1]
+    from .pth import load_pth
+    return load_pth(path)
