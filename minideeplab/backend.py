@@ -20,7 +20,6 @@ The few places where NumPy and CuPy differ are wrapped here:
 * :func:`asnumpy` / :func:`to_device` for explicit transfers (dense arrays and sparse matrices).
 """
 import os
-import sys
 
 import numpy
 
@@ -141,9 +140,16 @@ def asnumpy(x):
 
 
 def _is_host_sparse(x):
-    """True for a scipy.sparse matrix/array (without importing SciPy when it is not loaded)."""
-    sparse = sys.modules.get("scipy.sparse")
-    return sparse is not None and sparse.issparse(x)
+    """True for a scipy.sparse matrix/array (without importing SciPy for anything else).
+
+    Decided by the class, never by reading ``sys.modules``: while one thread imports
+    ``scipy.sparse``, another would find it there half initialised (without ``issparse``).
+    The import statement below waits for such an import to finish.
+    """
+    if not any(c.__module__.startswith("scipy.sparse") for c in type(x).__mro__):
+        return False
+    import scipy.sparse
+    return scipy.sparse.issparse(x)
 
 
 def _check_device(device, argname="device"):

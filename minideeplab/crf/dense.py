@@ -196,6 +196,9 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
     # the two lattices side by side, for images of PASCAL size; larger ones one after the
     # other (the builds' temporary arrays, about 0.5 GB at 2048x1024, would add up)
     side_by_side = threads > 1 and memory_blocks(H * W, L) == 1
+    # the lattices' sparse module is imported here, in the caller's thread: an import inside
+    # the threads would let one of them find scipy.sparse half loaded in sys.modules
+    backend.sparse_module(xp)
     with thread_pool(min(threads, len(kernels)) if side_by_side else 1) as pool:
         filters = run_all(pool, build, kernels)
     result = mean_field(unary_from_probs(probs), filters, iterations, return_history, threads)
