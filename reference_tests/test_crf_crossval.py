@@ -73,7 +73,7 @@ def test_cross_validate_bad_input(samples):
     with pytest.raises(ValueError, match=r"samples\[0\]: label.shape"):
         cross_validate([(image, probs, label[:-1])])
     with pytest.raises(ValueError, match="same number of labels"):
-        cross_validate([samples[0], (image, probs[:4], label)])
+        cross_validate([samples[0], (image, probs[:4] / probs[:4].sum(axis=0), label)])
     with pytest.raises(ValueError, match="theta_alpha_values must be"):
         cross_validate(samples[:1], theta_alpha_values=(0, 10))
     with pytest.raises(ValueError, match=r"samples\[0\]\).*probs contains NaN"):

@@ -19,19 +19,24 @@ import math
 import numbers
 
 from .. import backend
-from ..checks import check_array, check_choice, check_int
+from ..checks import check_array, check_bool, check_choice, check_int
 from ..errors import ArgumentError
-from .lattice import LatticeFilter
+from .lattice import MAX_KEYS, LatticeFilter, key_space
 from .meanfield import NORMALIZATIONS, mean_field, memory_blocks, normalized_filter
 from .parallel import resolve_threads, run_all, thread_pool
 from .naive import NaiveFilter
 
 __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_features",
-           "spatial_features", "make_filter", "check_crf_inputs"]
+           "spatial_features", "make_filter", "check_crf_inputs", "check_probabilities",
+           "check_feature_spans", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
 
 METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
 PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_softmax)
+# limits of the CRF's inputs (docs/conventions.md, "Dense CRF", Limits):
+PROB_TOLERANCE = 0.01   # each pixel's probabilities lie in [0, 1] and sum to 1, within this
+MAX_WEIGHT = 1e20       # w1, w2: the float32 scores (at most w * pixels) stay far from overflow
+MAX_NAIVE_SPAN = 1e100  # naive: every feature's range (pixels / theta) has a finite square
 
 
 def check_crf_inputs(fn, image, probs, **params):
@@ -61,6 +66,7 @@ def check_crf_inputs(fn, image, probs, **params):
     if bool((probs < 0).any()):
         raise ArgumentError(f"{fn}: probs contains negative values (min {float(probs.min()):.3g}); "
                             "pass probabilities (the softmax of the scores), not the scores")
+    check_probabilities(fn, probs, xp)
     for name, value in params.items():
         if name == "iterations":
             check_int(fn, name, value, 0)
@@ -73,7 +79,65 @@ def check_crf_inputs(fn, image, probs, **params):
                                 f"{value}")
         if name.startswith("w") and value < 0:
             raise ArgumentError(f"{fn}: {name} is a kernel weight and must be >= 0, got {value}")
+        if name.startswith("w") and value > MAX_WEIGHT:
+            raise ArgumentError(f"{fn}: {name}={value:g} is beyond the CRF's limit of "
+                                f"{MAX_WEIGHT:g} for a kernel weight (the scores, at most the "
+                                "weight times the number of pixels, must stay finite in "
+                                "float32); DeepLab's weights are 3 to 6")
     return xp
+
+
+def check_probabilities(fn, probs, xp):
+    """(L, H, W) finite, non-negative ``probs`` must be probabilities: every value at most 1
+    and every pixel's values summing to 1, within :data:`PROB_TOLERANCE` (a softmax stored in
+    float16 is within 0.001). Scores (logits) are refused even when none is negative: their
+    -log would be meaningless."""
+    sums = probs.sum(axis=0, dtype=xp.float64)                                  # (H, W)
+    high, sum_low, sum_high = (float(v) for v in backend.asnumpy(
+        xp.stack([probs.max().astype(xp.float64), sums.min(), sums.max()])))
+    if high > 1 + PROB_TOLERANCE or abs(sum_low - 1) > PROB_TOLERANCE \
+            or abs(sum_high - 1) > PROB_TOLERANCE:
+        raise ArgumentError(
+            f"{fn}: probs must be probabilities, each pixel's L = {probs.shape[0]} values in "
+            f"[0, 1] summing to 1 (within {PROB_TOLERANCE}); got values up to {high:.4g} and "
+            f"per-pixel sums from {sum_low:.4g} to {sum_high:.4g} (probs.shape="
+            f"{tuple(probs.shape)}); pass the softmax of the scores over axis 0")
+
+
+def check_feature_spans(fn, shape, method, *, w1, theta_alpha, theta_beta, w2, theta_gamma):
+    """Refuse standard deviations so small that the kernels' features cannot be filtered.
+
+    The features are positions and colours divided by the thetas; they span at most
+    ``(W - 1) / theta``, ``(H - 1) / theta`` and ``255 / theta_beta`` (a colour channel's
+    whole range: the answer depends on the image's size, not its content). The lattice codes
+    each vertex in one 64-bit key, so the number of keys those spans can reach must stay
+    below :data:`~minideeplab.crf.lattice.MAX_KEYS`; the naive filter squares the features,
+    so they must stay below :data:`MAX_NAIVE_SPAN`. Checked before any work, for the kernels
+    with a non-zero weight.
+    """
+    H, W = shape
+    kernels = []
+    if w1 != 0:
+        kernels.append(("appearance", "theta_alpha and theta_beta",
+                        [(W - 1) / theta_alpha, (H - 1) / theta_alpha] + [255 / theta_beta] * 3,
+                        f"theta_alpha={theta_alpha:g}, theta_beta={theta_beta:g}"))
+    if w2 != 0:
+        kernels.append(("smoothness", "theta_gamma",
+                        [(W - 1) / theta_gamma, (H - 1) / theta_gamma],
+                        f"theta_gamma={theta_gamma:g}"))
+    for kernel, names, spans, given in kernels:
+        if method == "lattice":
+            keys = key_space(spans)
+            if keys >= MAX_KEYS:
+                raise ArgumentError(
+                    f"{fn}: {given} are too small for a {H}x{W} image: the {kernel} kernel's "
+                    f"lattice could need {keys:.3g} keys, more than its 64-bit keys hold "
+                    f"({MAX_KEYS:.3g}); make {names} larger (DeepLab's: 67 and 3, 3)")
+        elif max(spans) > MAX_NAIVE_SPAN:
+            raise ArgumentError(
+                f"{fn}: {given} are too small for a {H}x{W} image: the {kernel} kernel's "
+                f"features would span {max(spans):.3g} (at most {MAX_NAIVE_SPAN:g}); make "
+                f"{names} larger")
 
 
 def unary_from_probs(probs):
@@ -179,7 +243,10 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
                           iterations=iterations)
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
+    return_history = check_bool(fn, "return_history", return_history)
     threads = resolve_threads(fn, threads, xp)
+    check_feature_spans(fn, probs.shape[1:], method, w1=w1, theta_alpha=theta_alpha,
+                        theta_beta=theta_beta, w2=w2, theta_gamma=theta_gamma)
     if method != "lattice":
         threads = 1
     L, H, W = probs.shape
@@ -202,6 +269,12 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
     with thread_pool(min(threads, len(kernels)) if side_by_side else 1) as pool:
         filters = run_all(pool, build, kernels)
     result = mean_field(unary_from_probs(probs), filters, iterations, return_history, threads)
+    final = result[0] if return_history else result
+    if not bool(xp.isfinite(final).all()):     # one read, after the loop; checked inputs and
+        raise FloatingPointError(               # limits keep it finite: this would be a bug
+            f"{fn}: the marginals are not finite (w1={w1}, theta_alpha={theta_alpha}, "
+            f"theta_beta={theta_beta}, w2={w2}, theta_gamma={theta_gamma}, {method}, "
+            f"{normalization}, probs.shape={tuple(probs.shape)}); nothing is returned")
 
     def to_image(a):                                                    # (N, L) -> (L, H, W)
         return xp.ascontiguousarray(a.T.reshape(L, H, W), dtype=xp.float32)

@@ -105,29 +105,27 @@ def _softmax_blocks(scores, out, shift=None):
     arrays, ``out`` may be ``scores``); returns ``out``. ``shift``: on the CPU, the largest
     score of all when the caller already knows it (None: computed here).
 
-    Any per-pixel shift leaves the softmax unchanged. On the GPU the shift is each pixel's own
-    maximum (one reduction kernel). On the CPU that reduction over 21 labels per row is slow
-    (about as long as the rest of the softmax), so the shift there is the largest score of
-    all, a fast flat reduction that already rules out overflow; pixels whose exponentials then
-    all underflow to 0 (only with huge messages) are redone with their own maximum. When that
-    largest score lies within +-60 (always with the CRF's usual weights: the unary is at most
-    -log 1e-5 = 11.5 and the messages are >= 0), no shift is needed at all (float32's exp
-    overflows above 88), which saves a pass over the scores. The underflow check reads the
-    array on the host: free on the CPU, and never done on the GPU, so the mean-field loop
-    makes no device-to-host read.
+    Any per-pixel shift leaves the softmax unchanged. On the CPU, when the largest score of all
+    lies within +-60 (always with the CRF's usual weights: the unary is at most
+    -log 1e-5 = 11.5 and the normalised messages are at most the weights), no shift is needed
+    (float32's exp overflows above 88), which saves a pass over the scores and the per-pixel
+    maximum over 21 labels (about as long as the rest of the softmax). Otherwise, and always
+    on the GPU (one reduction kernel, no read on the host), the shift is each pixel's own
+    maximum: then every pixel's largest exponential is 1. (A shift by the largest score of
+    all would underflow whole pixels to 0, and their scores, overwritten in place, could not
+    be redone: with huge weights every such pixel came out uniform.)
     """
     xp = backend.get_array_module(scores[0])
     on_cpu = xp is numpy
-    if on_cpu:
-        if shift is None:
-            shift = max(float(s.max()) for s in scores)
-    else:
-        shift = scores[0].max(axis=1, keepdims=True)
+    if on_cpu and shift is None:
+        shift = max(float(s.max()) for s in scores)
+    unshifted = on_cpu and -NO_SHIFT <= shift <= NO_SHIFT
+    if not unshifted:
+        shift = scores[0].max(axis=1, keepdims=True)                    # (N, 1)
         for s in scores[1:]:
             xp.maximum(shift, s.max(axis=1, keepdims=True), out=shift)
 
     z = None
-    unshifted = on_cpu and -NO_SHIFT <= shift <= NO_SHIFT
     for s, o in zip(scores, out):              # exp(s - shift) into out, and its row sums
         if unshifted:
             xp.exp(s, out=o)
@@ -136,12 +134,6 @@ def _softmax_blocks(scores, out, shift=None):
             xp.exp(o, out=o)
         zk = xp.einsum("ij->i", o)             # 10x faster than sum(axis=1) on NumPy
         z = zk if z is None else xp.add(z, zk, out=z)
-    if on_cpu and not (z > 0).all():
-        bad = numpy.nonzero(~(z > 0))[0]
-        top = numpy.max([s[bad].max(axis=1) for s in scores], axis=0)[:, None]
-        for s, o in zip(scores, out):
-            o[bad] = numpy.exp(s[bad] - top)
-        z[bad] = sum(o[bad].sum(axis=1) for o in out)
     inv = (1.0 / z)[:, None]
     for o in out:
         xp.multiply(o, inv, out=o)
