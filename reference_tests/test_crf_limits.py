@@ -125,3 +125,19 @@ def test_non_finite_marginals_are_never_returned(monkeypatch):
     monkeypatch.setattr(crf_dense, "mean_field", broken)
     with pytest.raises(FloatingPointError, match="dense_crf: the marginals are not finite"):
         dense_crf(image, probs)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e20])
+def test_softmax_in_place_keeps_pixels_far_below_the_largest_score(offset):
+    """The mean field's softmax writes over its scores: a pixel 1000 below the largest score
+    (whose exponentials all underflow under a global shift) must still get its own softmax."""
+    from minideeplab.crf.meanfield import softmax
+    scores = np.array([[1000.0, 999.0, 990.0], [0.5, -1.0, 0.0], [-3.0, 2.0, 1.0]]) + offset
+    scores[1:] -= offset                             # only the first pixel moves up
+    s64 = scores.copy()
+    e = np.exp(s64 - s64.max(axis=1, keepdims=True))
+    s32 = scores.astype(np.float32)
+    Q = softmax(s32, out=s32)
+    expected = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(Q[1:], expected[1:], rtol=1e-6, atol=1e-7)
+    assert np.isfinite(Q).all() and Q[0].argmax() == 0
