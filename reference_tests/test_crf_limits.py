@@ -111,7 +111,7 @@ def test_lattice_refuses_features_beyond_its_keys():
 
 def test_return_history_must_be_a_bool():
     image, probs = _case()
-    with pytest.raises(TypeError, match="dense_crf: return_history must be True or False"):
+    with pytest.raises(ArgumentError, match="dense_crf: return_history must be True or False"):
         dense_crf(image, probs, return_history="yes")
 
 
