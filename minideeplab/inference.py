@@ -147,7 +147,9 @@ def model_from_loaded(loaded, path, device=None):
     (``path`` only names it in errors).
 
     Checkpoints written before models recorded their preprocessing get the recipe they were
-    trained with: Caffe's mean pixel, RGB, times their training settings' ``input_scale``.
+    trained with: Caffe's mean pixel, RGB, times their training settings' ``input_scale``; ResNet
+    checkpoints written before models recorded their rate schedule get the one they were
+    trained with, torchvision's (:mod:`minideeplab.models.resnet`).
     """
     where = f"checkpoint {os.fspath(path)!r}"
     args = loaded.config.get("model")
@@ -161,6 +163,8 @@ def model_from_loaded(loaded, path, device=None):
     args = dict(args)
     if args.get("preprocessing") is None:                      # written by an older version
         args["preprocessing"] = from_scratch(config.input_scale).to_json()
+    if args.get("name") in ("resnet", "v3") and "schedule" not in args:     # older, too
+        args["schedule"] = "torchvision"
     try:
         model = build_model(**args, device=device or backend.default_device())
     except ArgumentError as e:

@@ -23,17 +23,25 @@ def test_resnet_geometry_is_the_plain_chain_and_atrous_keeps_the_receptive_field
                                               for g in ((1, 1, 1), (3, s, 1), (1, 1, 1))]
     rf32 = backbone.resnet_receptive_field(32, 101)
     for os_ in (16, 8):
-        rf, jump = backbone.resnet_receptive_field(os_, 101)
+        rf, jump = backbone.resnet_receptive_field(os_, 101, schedule="torchvision")
         assert rf == rf32[0] and jump == os_
+    # the paper's schedule widens the first 3x3 of each converted stage, whose units are the
+    # output stride apart: rate 1 -> 2 at output stride 16; 1 -> 2 (layer3) and 2 -> 4 at 8
+    k_e = lambda r: 3 + 2 * (r - 1)                                    # noqa: E731
+    assert backbone.resnet_receptive_field(16, 101)[0] == rf32[0] + (k_e(2) - k_e(1)) * 16
+    assert backbone.resnet_receptive_field(8, 101)[0] == \
+        rf32[0] + (k_e(2) - k_e(1)) * 8 + (k_e(4) - k_e(2)) * 8
     assert backbone.resnet_receptive_field(16, 101, (1, 2, 4))[0] > rf32[0]
     assert receptive_field(chain) == backbone.resnet_receptive_field(32, (1, 1, 1, 1))
 
 
 def test_output_strides_agree_where_they_overlap_and_msc_is_the_max():
     x = backbone.photo_batch(33)
-    r = backbone.output_strides(x)
+    r = backbone.output_strides(x, schedule="torchvision")
     assert {k: v.shape[2] for k, v in r.features.items()} == {32: 2, 16: 3, 8: 5}
     assert max(r.max_diff.values()) < 1e-4 and r.macs[8] > r.macs[16] > r.macs[32]
+    paper = backbone.output_strides(x)                   # the first 3x3s read other pixels
+    assert paper.max_diff[32] == 0 and min(paper.max_diff[8], paper.max_diff[16]) > 1e-3
     m = backbone.multi_scale(x)
     assert np.array_equal(m.fused, np.max(np.stack(m.per_scale), axis=0))
     assert np.array_equal(np.take_along_axis(np.stack(m.per_scale), m.winner[None], 0)[0],

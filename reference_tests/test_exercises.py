@@ -46,16 +46,16 @@ def receptive_field_plain(layers):
 
 
 def plan_plain(output_stride, depth, multi_grid):
+    """The v3 paper's rule: every block of a stage gets the stage's unit rate times its grid
+    factor (layer4 only); a stride that would pass the output stride becomes a doubled rate."""
     stride_so_far, rate, plan = 4, 1, []
     for k, (stride, blocks) in enumerate(zip((1, 2, 2, 2), depth)):
-        previous = rate
         if stride_so_far * stride > output_stride:        # would pass the output stride
             rate *= stride
             stride = 1
         stride_so_far *= stride
         grid = multi_grid if (k == 3 and multi_grid) else (1,) * blocks
-        plan.append([(stride if b == 0 else 1, (previous if b == 0 else rate) * grid[b])
-                     for b in range(blocks)])
+        plan.append([(stride if b == 0 else 1, rate * grid[b]) for b in range(blocks)])
     return plan
 
 
@@ -166,7 +166,8 @@ CASES = {
         (convolution._rf_jump_first, "before adding its kernel"),
         (lambda layers: receptive_field_plain(layers)[0], "sequence of 2 values")]),
     "output_stride_plan": (ex.check_output_stride_plan, plan_plain, [
-        (convolution._plan_new_rate_first, "previous* rate"),
+        (convolution._plan_previous_rate_first, "torchvision's schedule"),
+        (convolution._plan_one_doubling, "layer4's is 4"),
         (convolution._plan_no_grid, "multi-grid"),
         (lambda os_, depth, grid: plan_plain(os_, depth, grid)[:3], "sequence of 4 values")]),
     "resize_backward": (ex.check_resize_backward, resize_backward_loops, [

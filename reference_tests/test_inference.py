@@ -61,6 +61,23 @@ def _save_the_old_way(path, model, train_config):
         "elapsed": 0.0})
 
 
+def test_old_resnet_checkpoint_keeps_the_rate_schedule_it_was_trained_with(tmp_path):
+    """ResNet checkpoints from before the rate schedule was recorded were trained with
+    torchvision's schedule (layer4's first block at the previous rate); a new one records
+    the paper's."""
+    model = build_model("v3", 4, tiny=True, depth=(1, 1, 1, 3), seed=0)
+    assert model.build_args["schedule"] == "paper" and model.backbone.plan[3][0] == (1, 2)
+    old = tmp_path / "old.npz"
+    model.build_args = {k: v for k, v in model.build_args.items() if k != "schedule"}
+    _save_the_old_way(old, model, VOC_LIKE)
+    loaded, _ = model_from_checkpoint(old, device="cpu")
+    assert loaded.backbone.plan[3] == [(1, 1), (1, 4), (1, 8)]
+    new = tmp_path / "new.npz"
+    model.build_args["schedule"] = "paper"
+    _save_the_old_way(new, model, VOC_LIKE)
+    assert model_from_checkpoint(new, device="cpu")[0].backbone.plan[3] == [(1, 2), (1, 4), (1, 8)]
+
+
 def test_old_checkpoint_without_preprocessing_loads_with_its_training_scale(tmp_path):
     config = VOC_LIKE.replace(input_scale=0.5)
     model = build_model("largefov", 6, tiny=True, seed=3)

@@ -24,15 +24,46 @@ def test_parameter_counts_match_torchvision():
     assert model.num_parameters() == 42_500_160 + 1_548_372
 
 
-def test_stride_to_rate_plan_by_hand():
+def _layer4_conv_rates(model):
+    """The rate of every layer4 block's 3x3 convolution, read from the built modules."""
+    return tuple(block.main.conv2.rate for _, block in model.backbone.layer4.children())
+
+
+def test_the_paper_multi_grid_rates():
+    """DeepLab v3, Sec. 3.2: "when output_stride = 16 and Multi_Grid = (1, 2, 4), the three
+    convolutions will have rates = 2 * (1, 2, 4) = (2, 4, 8) in the block4"; the unit rate is 2
+    at output stride 16 and 4 at 8 (every later rate doubled), for every block of the stage."""
     depth = (1, 2, 2, 3)
-    assert stage_strides_and_rates(32, depth) == [
+    unit = {32: (1, 1), 16: (1, 2), 8: (2, 4)}          # (layer3, layer4) unit rates, by hand
+    for os_ in (32, 16, 8):
+        for grid in (None, (1, 2, 4)):
+            g = grid or (1, 1, 1)
+            expected = [[(1, 1)], [(2, 1), (1, 1)],
+                        [(1 if os_ == 8 else 2, unit[os_][0]), (1, unit[os_][0])],
+                        [(2 if os_ == 32 else 1, unit[os_][1] * g[0]),
+                         (1, unit[os_][1] * g[1]), (1, unit[os_][1] * g[2])]]
+            assert stage_strides_and_rates(os_, depth, grid) == expected, (os_, grid)
+    v3 = DeepLabResNet(3, "v3", depth=(1, 1, 1, 3), width=1 / 16)        # grid (1, 2, 4)
+    assert v3.output_stride == 16 and _layer4_conv_rates(v3) == (2, 4, 8)
+    v3_os8 = DeepLabResNet(3, "v3", depth=(1, 1, 1, 3), width=1 / 16, output_stride=8)
+    assert _layer4_conv_rates(v3_os8) == (4, 8, 16)
+    assert v3_os8.backbone.layer3[0].main.conv2.rate == 2
+
+
+def test_torchvision_schedule_keeps_the_previous_rate_in_the_first_block():
+    """torchvision's replace_stride_with_dilation: the first block of a converted stage keeps
+    the previous rate (its 3x3 carries the removed stride), the others get the new one."""
+    depth = (1, 2, 2, 3)
+    assert stage_strides_and_rates(32, depth, None, "torchvision") == [
         [(1, 1)], [(2, 1), (1, 1)], [(2, 1), (1, 1)], [(2, 1), (1, 1), (1, 1)]]
-    # os 16: layer4's stride becomes rate 2; its first block still reads layer3's map (rate 1)
-    assert stage_strides_and_rates(16, depth, (1, 2, 4)) == [
-        [(1, 1)], [(2, 1), (1, 1)], [(2, 1), (1, 1)], [(1, 1), (1, 4), (1, 8)]]
-    assert stage_strides_and_rates(8, depth, (1, 2, 4)) == [
-        [(1, 1)], [(2, 1), (1, 1)], [(1, 1), (1, 2)], [(1, 2), (1, 8), (1, 16)]]
+    assert stage_strides_and_rates(16, depth, None, "torchvision") == [
+        [(1, 1)], [(2, 1), (1, 1)], [(2, 1), (1, 1)], [(1, 1), (1, 2), (1, 2)]]
+    assert stage_strides_and_rates(8, depth, None, "torchvision") == [
+        [(1, 1)], [(2, 1), (1, 1)], [(1, 1), (1, 2)], [(1, 2), (1, 4), (1, 4)]]
+    from minideeplab.models import build_torchvision
+    with nn.init.shapes_only():
+        tv = build_torchvision("deeplabv3_resnet50")
+    assert _layer4_conv_rates(tv) == (2, 4, 4) and tv.backbone.layer3[0].main.conv2.rate == 1
 
 
 @pytest.mark.parametrize("output_stride,expected", [(8, 41), (16, 21), (32, 11)])
@@ -56,15 +87,17 @@ def _randomise_bn_statistics(model, seed):
 
 
 def test_atrous_conversion_computes_the_strided_network_on_its_grid():
-    """Turning a stride into a rate (same weights) samples the same inputs: the output stride
-    8 and 16 networks equal the stride-32 network at every 4th / 2nd position exactly (the
-    math guarantees it, padding included: the zero padding lands on the same taps). Batch norm
-    in eval mode is a per-channel affine map, so it keeps the property."""
+    """Turning a stride into a rate (same weights) with torchvision's schedule samples the
+    same inputs: the output stride 8 and 16 networks equal the stride-32 network at every
+    4th / 2nd position exactly (the math guarantees it, padding included: the zero padding
+    lands on the same taps). Batch norm in eval mode is a per-channel affine map, so it keeps
+    the property. (The paper's schedule widens the first 3x3 of a converted stage here, so it
+    does not: see the module doc of minideeplab/models/resnet.py.)"""
     x = np.random.default_rng(0).standard_normal((2, 3, 75, 83))
     out = {}
     for os_ in (8, 16, 32):
         net = ResNetBackbone((1, 2, 1, 3), 1 / 16, os_, (1, 2, 4), seed=0,
-                             dtype="float64").eval()
+                             schedule="torchvision", dtype="float64").eval()
         _randomise_bn_statistics(net, 1)
         out[os_] = net(x)
     assert out[32].shape == (2, 128, 3, 3)
@@ -106,7 +139,7 @@ def test_gradient_of_tiny_resnet_v2_end_to_end():
 def test_gradient_of_tiny_resnet_v3_end_to_end():
     model = DeepLabResNet(3, "v3", depth=(1, 1, 1, 3), width=1 / 32, output_stride=8,
                           rates=(1, 2, 3), dtype="float64", seed=1)
-    assert model.backbone.plan[3] == [(1, 2), (1, 8), (1, 16)]     # multi-grid (1, 2, 4)
+    assert model.backbone.plan[3] == [(1, 4), (1, 8), (1, 16)]     # 4 x multi-grid (1, 2, 4)
     _check_model_gradients(model, (2, 3, 17, 17), {
         "l1": (model.backbone.layer1[0].main.conv1, "weight"),
         "pool": (model.head.branches.image_pool.conv, "weight"),
@@ -137,7 +170,7 @@ def test_head_learning_rate_multipliers():
     assert model.rates == (6, 12, 18, 24) and model.output_stride == 8
     v3 = DeepLabResNet(3, "v3", depth=(1, 1, 1, 3), width=1 / 16)
     assert v3.rates == (6, 12, 18) and v3.output_stride == 16
-    assert v3.backbone.plan[3] == [(1, 1), (1, 4), (1, 8)]
+    assert v3.backbone.plan[3] == [(1, 2), (1, 4), (1, 8)]
 
 
 def test_bad_arguments():
@@ -148,6 +181,11 @@ def test_bad_arguments():
         ResNetBackbone(multi_grid=(1, 2, 4), **TINY)
     with pytest.raises(ValueError, match="depth must be one of"):
         ResNetBackbone(depth=34)
+    with pytest.raises(ValueError, match=r"schedule must be one of \('paper', 'torchvision'\), "
+                                         r"got 'caffe'"):
+        ResNetBackbone(schedule="caffe", **TINY)
+    with pytest.raises(ValueError, match="schedule"):
+        DeepLabResNet(3, "v3", schedule="tf", **TINY)
     with pytest.raises(ValueError, match="head must be 'v2' or 'v3'"):
         DeepLabResNet(3, "v4", **TINY)
     with pytest.raises(ValueError, match="no default v2 rates for output_stride=32"):

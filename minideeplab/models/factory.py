@@ -71,6 +71,8 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
                      kwargs)
     preprocessing = (Preprocessing() if preprocessing is None
                      else Preprocessing.from_json(preprocessing))
+    if name not in _VGG_RATES:        # recorded, so a checkpoint says which schedule it had
+        kwargs.setdefault("schedule", "paper")
     args = dict(name=name, num_classes=num_classes, tiny=tiny, width=width, depth=depth,
                 scales=None if scales is None else list(scales), method=method, seed=seed,
                 dtype=dtype, preprocessing=preprocessing.to_json(), **kwargs)

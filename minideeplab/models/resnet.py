@@ -8,15 +8,26 @@ DeepLab v2, Sec. 4.1 ("we re-purpose ResNet-101 by atrous convolution"), and Dee
   convolution + BN when the shape changes), then ReLU. The stride sits on the 3x3 convolution
   (torchvision's "ResNet v1.5"); Caffe's MSRA ResNet-101 that DeepLab v2 used puts it on the
   first 1x1 instead. The parameter count is the same.
-* **Output stride** (docs/conventions.md, "Networks"; torchvision's ``replace_stride_with_dilation``): the stem
-  (7x7/2 conv, 3x3/2 max pool) and layer2 halve the map four times in all (stride 8); layer3
-  and layer4 halve it again for output stride 32. For output stride 16 layer4's stride becomes
-  1 and its rate 2; for 8, layer3 gets rate 2 and layer4 rate 4. As in torchvision, the first
-  block of a converted stage keeps the previous rate in its 3x3 convolution: that convolution
-  reads the previous stage's map, whose samples are ``r_prev`` apart. With this rule the
-  converted network computes exactly the same numbers as the strided one at the positions
-  the strided one computes (the test checks it).
-* **Multi-grid** (v3, Sec. 3.2): layer4's blocks use ``rate * grid[i]``, e.g. (1, 2, 4).
+* **Output stride** (docs/conventions.md, "Networks"): the stem (7x7/2 conv, 3x3/2 max pool)
+  and layer2 halve the map four times in all (stride 8); layer3 and layer4 halve it again for
+  output stride 32. For output stride 16 layer4's stride becomes 1 and its **unit rate** 2; for
+  8, layer3 gets unit rate 2 and layer4 4 (v3, Sec. 3.1: the stride of the last strided layer
+  is set to 1 and every later convolution's rate doubled).
+* **Multi-grid** (v3, Sec. 3.2): the rate of layer4's block b is the unit rate times
+  ``grid[b]``, for *every* block, the first included: (1, 2, 4) gives (2, 4, 8) at output
+  stride 16 and (4, 8, 16) at 8. Without a grid every block of a converted stage has the unit
+  rate. This is ``schedule="paper"``, the default.
+* **torchvision's schedule** (``schedule="torchvision"``, its ``replace_stride_with_dilation``):
+  the first block of a converted stage keeps the *previous* rate, the others get the unit rate,
+  and there is no multi-grid. The stride of a stage sits on its first block's 3x3 convolution
+  (below), so that convolution reads the previous stage's map, whose samples are the previous
+  rate apart: with this schedule the converted network computes exactly the numbers of the
+  strided one where the strided one computes them (the test checks it). The paper's rule comes
+  from ResNets whose stride sits *before* that convolution (TensorFlow's, at the end of the
+  previous block), where it is exact too; on these blocks it widens the first 3x3 of a
+  converted stage, so the network differs slightly from the strided one. Rates are not
+  weights: both schedules load the same weights, and torchvision's trained networks
+  (:mod:`.torchvision_deeplab`) need its own schedule to reproduce its outputs.
 * **v2 head** (``"resnet"``): four 3x3 convolutions straight to the classes at rates
   6, 12, 18, 24 (output stride 8), summed; Caffe's ``fc1_voc12_c0..c3``, lr x10 / bias x20.
 * **v3 head** (``"v3"``): :class:`~minideeplab.nn.ASPPv3` (1x1, three 3x3 atrous branches,
@@ -35,12 +46,13 @@ from ..errors import ArgumentError
 from ..nn import init
 from .vgg import scaled
 
-__all__ = ["RESNET_DEPTHS", "TINY_RESNET", "Bottleneck", "ResNetBackbone", "DeepLabResNet",
-           "stage_strides_and_rates"]
+__all__ = ["RESNET_DEPTHS", "TINY_RESNET", "SCHEDULES", "Bottleneck", "ResNetBackbone",
+           "DeepLabResNet", "stage_strides_and_rates"]
 
 RESNET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 TINY_RESNET = dict(depth=(1, 1, 1, 1), width=1 / 8)   # a few seconds per step on a CPU
 EXPANSION = 4
+SCHEDULES = ("paper", "torchvision")     # how a converted stage's blocks get their rates
 
 
 def _bn(channels, bn):
@@ -94,15 +106,19 @@ class Bottleneck(nn.Module):
                 f"stride={self.stride}, rate={self.rate})")
 
 
-def stage_strides_and_rates(output_stride, depth, multi_grid=None):
+def stage_strides_and_rates(output_stride, depth, multi_grid=None, schedule="paper"):
     """Per block (stride, rate of its 3x3) for layer1..layer4, for an output stride.
 
-    Returns a list of four lists. Stages whose stride is turned into a rate get stride 1; the
-    first block of such a stage keeps the previous rate (see the module doc); layer4's rates are
-    multiplied by ``multi_grid`` (one factor per block of layer4).
+    Returns a list of four lists. Stages whose stride is turned into a rate get stride 1 and a
+    unit rate (2 for layer4 at output stride 16; 2 for layer3 and 4 for layer4 at 8). With
+    ``schedule="paper"`` (v3, Sec. 3.2) block b of layer4 has rate unit * ``multi_grid[b]``
+    and every block of layer3 the unit rate; with ``"torchvision"`` the first block of a
+    converted stage keeps the previous rate (see the module doc).
     """
     if output_stride not in (8, 16, 32):
         raise ArgumentError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+    if schedule not in SCHEDULES:
+        raise ArgumentError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     grid = tuple(multi_grid) if multi_grid is not None else (1,) * depth[3]
     if len(grid) != depth[3]:
         raise ArgumentError(f"multi_grid must have one factor per layer4 block ({depth[3]}), "
@@ -114,8 +130,9 @@ def stage_strides_and_rates(output_stride, depth, multi_grid=None):
         previous = rate
         if dilate[s]:
             rate, stride = rate * stride, 1
+        first = previous if schedule == "torchvision" else rate
         g = grid if s == 3 else (1,) * blocks
-        stages.append([(stride if b == 0 else 1, (previous if b == 0 else rate) * g[b])
+        stages.append([(stride if b == 0 else 1, (first if b == 0 else rate) * g[b])
                        for b in range(blocks)])
     return stages
 
@@ -129,6 +146,8 @@ class ResNetBackbone(nn.Module):
     width : float, multiplies every channel count (1.0: 64 .. 2048 channels)
     output_stride : 8, 16 or 32
     multi_grid : None or one factor per layer4 block, e.g. (1, 2, 4) (v3)
+    schedule : "paper" (v3's unit rate times the grid for every block) or "torchvision" (the
+        first block of a converted stage keeps the previous rate); see the module doc
     method : atrous convolution method of the stride-1 3x3 convolutions
     frozen_bn : bool, freeze every batch norm (statistics and affine), as DeepLab v2
     bn_momentum : float, running-statistics momentum
@@ -141,8 +160,8 @@ class ResNetBackbone(nn.Module):
     """
 
     def __init__(self, depth=101, width=1.0, output_stride=8, multi_grid=None, *,
-                 method="holes", frozen_bn=False, bn_momentum=0.1, pool_ceil_mode=True, seed=0,
-                 dtype="float32", device=None):
+                 schedule="paper", method="holes", frozen_bn=False, bn_momentum=0.1,
+                 pool_ceil_mode=True, seed=0, dtype="float32", device=None):
         super().__init__()
         blocks = RESNET_DEPTHS.get(depth, depth) if not isinstance(depth, tuple) else depth
         if not (isinstance(blocks, tuple) and len(blocks) == 4
@@ -152,7 +171,7 @@ class ResNetBackbone(nn.Module):
         if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
             raise ArgumentError(f"ResNetBackbone: width must be a number > 0, got {width!r}")
         try:
-            plan = stage_strides_and_rates(output_stride, blocks, multi_grid)
+            plan = stage_strides_and_rates(output_stride, blocks, multi_grid, schedule)
         except ArgumentError as e:
             raise ArgumentError(f"ResNetBackbone: {e}") from None
         rng = init.as_rng(seed)
@@ -174,6 +193,7 @@ class ResNetBackbone(nn.Module):
             setattr(self, f"layer{s}", nn.Sequential(layer))
         self.out_channels = cin
         self.output_stride = output_stride
+        self.schedule = schedule
         self.plan = plan
 
     def stages(self):
@@ -197,8 +217,8 @@ class DeepLabResNet(nn.Module):
     ----------
     num_classes : int, L
     head : "v2" (four 3x3 convolutions to the classes, summed) or "v3" (ASPPv3 + classifier)
-    depth, width, multi_grid, method, frozen_bn, bn_momentum, seed, dtype, device : as
-        :class:`ResNetBackbone`
+    depth, width, multi_grid, schedule, method, frozen_bn, bn_momentum, seed, dtype, device :
+        as :class:`ResNetBackbone`
     output_stride : 8 (v2's default) or 16 (v3's default); 32 needs explicit ``rates``
     rates : the head's atrous rates; default v2 (6, 12, 18, 24) at output stride 8 (halved at
         16), v3 (6, 12, 18) at 16 or (12, 24, 36) at 8 (the rates scale with the map)
@@ -215,8 +235,8 @@ class DeepLabResNet(nn.Module):
     """
 
     def __init__(self, num_classes=21, head="v2", *, depth=101, width=1.0, output_stride=None,
-                 multi_grid=None, rates=None, aspp_channels=None, method="holes",
-                 frozen_bn=False, bn_momentum=0.1, dropout=0.0, head_conv=False,
+                 multi_grid=None, schedule="paper", rates=None, aspp_channels=None,
+                 method="holes", frozen_bn=False, bn_momentum=0.1, dropout=0.0, head_conv=False,
                  pool_align_corners=True, pool_ceil_mode=True, upsample_align_corners=True,
                  seed=0, dtype="float32", device=None):
         super().__init__()
@@ -229,7 +249,7 @@ class DeepLabResNet(nn.Module):
         _check_options(head, multi_grid=multi_grid, rates=rates, aspp_channels=aspp_channels,
                        frozen_bn=frozen_bn, bn_momentum=bn_momentum, dropout=dropout,
                        head_conv=head_conv, pool_align_corners=pool_align_corners,
-                       pool_ceil_mode=pool_ceil_mode)
+                       pool_ceil_mode=pool_ceil_mode, schedule=schedule)
         if output_stride is None:
             output_stride = 8 if head == "v2" else 16
         if multi_grid is None and head == "v3":
@@ -238,7 +258,8 @@ class DeepLabResNet(nn.Module):
             if isinstance(blocks, tuple) and len(blocks) == 4 and blocks[3] != 3:
                 multi_grid = None                   # the (1, 2, 4) grid needs 3 blocks
         rng = init.as_rng(seed)
-        self.backbone = ResNetBackbone(depth, width, output_stride, multi_grid, method=method,
+        self.backbone = ResNetBackbone(depth, width, output_stride, multi_grid,
+                                       schedule=schedule, method=method,
                                        frozen_bn=frozen_bn, bn_momentum=bn_momentum,
                                        pool_ceil_mode=pool_ceil_mode, seed=rng, dtype=dtype,
                                        device=device)
@@ -291,6 +312,7 @@ def _check_options(head, **options):
         checks.check_bool(fn, name, options[name])
     checks.check_number(fn, "bn_momentum", options["bn_momentum"], 0.0, 1.0)
     checks.check_number(fn, "dropout", options["dropout"], 0.0, 1.0)
+    checks.check_choice(fn, "schedule", options["schedule"], SCHEDULES)
     if head == "v2":
         for name, default in _V3_ONLY.items():
             if options[name] != default:

@@ -8,7 +8,9 @@ choices of its own; :class:`~.resnet.DeepLabResNet` builds it with these options
 
 * backbone: ResNet "v1.5" bottlenecks (stride on the 3x3), ``replace_stride_with_dilation=
   [False, True, True]``: output stride 8, layer3 at rate 2 and layer4 at rate 4, the first
-  block of each keeping the previous rate, no multi-grid (``multi_grid=(1, 1, 1)``); the
+  block of each keeping the previous rate (``schedule="torchvision"``; the library's default is
+  the v3 paper's, which gives the first block the new rate too), no multi-grid
+  (``multi_grid=(1, 1, 1)``); the
   stem's max pool rounds *down* (``pool_ceil_mode=False``); BN eps 1e-5;
 * head (``DeepLabHead``): ASPP with 256 channels at rates (12, 24, 36), image pooling resized
   with ``align_corners=False``, 1x1 projection-BN-ReLU, dropout 0.5, then an extra 3x3
@@ -60,9 +62,9 @@ def torchvision_config(arch):
         raise ArgumentError(f"torchvision_config: arch must be one of {sorted(TORCHVISION_ARCHS)}, "
                             f"got {arch!r}")
     return dict(name="v3", depth=TORCHVISION_ARCHS[arch], width=1.0, output_stride=8,
-                multi_grid=[1, 1, 1], rates=[12, 24, 36], aspp_channels=256, dropout=0.5,
-                head_conv=True, pool_align_corners=False, pool_ceil_mode=False,
-                upsample_align_corners=False)
+                multi_grid=[1, 1, 1], schedule="torchvision", rates=[12, 24, 36],
+                aspp_channels=256, dropout=0.5, head_conv=True, pool_align_corners=False,
+                pool_ceil_mode=False, upsample_align_corners=False)
 
 
 def build_torchvision(arch, num_classes=21, *, seed=0, device=None):

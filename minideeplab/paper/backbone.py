@@ -4,7 +4,9 @@ DeepLab v2, Sec. 3.1 and 4.1 ("we re-purpose ResNet-101 by atrous convolution"; 
 inputs, Table 4's MSC) and DeepLab v3, Sec. 3.2 (output stride, multi-grid). Everything here
 runs a tiny ResNet (:data:`minideeplab.models.resnet.TINY_RESNET` widths, any depth) on a crop
 of the sample photo, and measures what the notebook shows: the maps at output stride 8, 16
-and 32, their equality where they overlap, their cost in multiply-adds, receptive fields.
+and 32, whether they agree where they overlap (exactly with torchvision's schedule; not with
+the paper's, whose first 3x3 of a converted stage reads other pixels: see
+:mod:`minideeplab.models.resnet`), their cost in multiply-adds, receptive fields. ``schedule`` is the backbone's (``"paper"`` by default).
 """
 from collections import namedtuple
 
@@ -28,10 +30,11 @@ def photo_batch(size=129, top=170, left=190):
     return np.ascontiguousarray((img - 0.5).transpose(2, 0, 1)[None])
 
 
-def backbones(depth=(1, 1, 1, 1), width=1 / 8, multi_grid=None, seed=0):
+def backbones(depth=(1, 1, 1, 1), width=1 / 8, multi_grid=None, seed=0, schedule="paper"):
     """One ResNet trunk per output stride, in eval mode, with the *same* weights (the same
     seed: the stride and rate do not change any parameter's shape)."""
-    return {os_: ResNetBackbone(depth, width, os_, multi_grid, seed=seed).eval()
+    return {os_: ResNetBackbone(depth, width, os_, multi_grid, schedule=schedule,
+                                seed=seed).eval()
             for os_ in OUTPUT_STRIDES}
 
 
@@ -52,20 +55,20 @@ def count_conv_macs(run):
     return total[0]
 
 
-def resnet_geometry(output_stride, depth=101, multi_grid=None):
+def resnet_geometry(output_stride, depth=101, multi_grid=None, schedule="paper"):
     """(kernel, stride, rate) of the layers along ResNet's main path (stem, then each
     bottleneck's 1x1, 3x3, 1x1), for :func:`minideeplab.models.fov.receptive_field`."""
     blocks = RESNET_DEPTHS.get(depth, depth)
     chain = [(7, 2, 1), (3, 2, 1)]                        # conv1 7x7/2, max pool 3x3/2
-    for stage in stage_strides_and_rates(output_stride, blocks, multi_grid):
+    for stage in stage_strides_and_rates(output_stride, blocks, multi_grid, schedule):
         for stride, rate in stage:
             chain += [(1, 1, 1), (3, stride, rate), (1, 1, 1)]
     return chain
 
 
-def resnet_receptive_field(output_stride, depth=101, multi_grid=None):
+def resnet_receptive_field(output_stride, depth=101, multi_grid=None, schedule="paper"):
     """Theoretical receptive field and jump (input pixels) of one output unit of the trunk."""
-    return receptive_field(resnet_geometry(output_stride, depth, multi_grid))
+    return receptive_field(resnet_geometry(output_stride, depth, multi_grid, schedule))
 
 
 OutputStrideResult = namedtuple("OutputStrideResult", "features macs max_diff")
@@ -75,7 +78,8 @@ max |features[os][::32/os, ::32/os] - features[32]|}, the equality where both ex
 
 
 def output_strides(x=None, **kwargs):
-    """Run the trunks of :func:`backbones` on ``x`` (default :func:`photo_batch`)."""
+    """Run the trunks of :func:`backbones` (``kwargs``: its arguments) on ``x`` (default
+    :func:`photo_batch`)."""
     x = photo_batch() if x is None else x
     nets = backbones(**kwargs)
     features, macs = {}, {}

@@ -163,10 +163,14 @@ def _plan_cases(rng):
                    [[tuple(b) for b in s] for s in stage_strides_and_rates(os_, depth, grid)])
 
 
-def _plan_new_rate_first(output_stride, depth, multi_grid):
+def _plan_previous_rate_first(output_stride, depth, multi_grid):
+    return stage_strides_and_rates(output_stride, depth, multi_grid, "torchvision")
+
+
+def _plan_one_doubling(output_stride, depth, multi_grid):
     plan = stage_strides_and_rates(output_stride, depth, multi_grid)
-    return [[(s, stage[-1][1] if len(stage) > 1 and i == 0 else r) for i, (s, r) in
-             enumerate(stage)] if k < 3 else stage for k, stage in enumerate(plan)]
+    return [[(s, r // 2 if k == 3 and output_stride == 8 else r) for s, r in stage]
+            for k, stage in enumerate(plan)]
 
 
 def _plan_no_grid(output_stride, depth, multi_grid):
@@ -175,10 +179,12 @@ def _plan_no_grid(output_stride, depth, multi_grid):
 
 def check_output_stride_plan(fn, *, seed=0, show=True):
     """Check ``fn(output_stride, depth, multi_grid)``: per stage (layer1..layer4), per block,
-    (stride, rate) of its 3x3 convolution, as four lists of tuples.
+    (stride, rate) of its 3x3 convolution, as four lists of tuples, by the v3 paper's rule
+    (every block of a converted stage has the unit rate times its multi-grid factor).
 
-    Mistakes recognised: the first block of a dilated stage given the stage's new rate (it
-    reads the previous stage's map: the previous rate); multi-grid ignored.
+    Mistakes recognised: torchvision's schedule (the first block of a converted stage keeping
+    the previous rate); layer4's unit rate not doubled again at output stride 8; multi-grid
+    ignored.
     """
     def as_lists(plan):
         return [[tuple(int(v) for v in b) for b in s] for s in plan]
@@ -187,9 +193,14 @@ def check_output_stride_plan(fn, *, seed=0, show=True):
         return as_lists(fn(*args))
 
     return run_check("output stride plan", wrapped, _plan_cases(np.random.default_rng(seed)), [
-        (lambda *a: as_lists(_plan_new_rate_first(*a)),
-         "The first block of a dilated stage keeps the *previous* rate: its 3x3 convolution "
-         "still reads the previous stage's map, whose samples are that rate apart."),
+        (lambda *a: as_lists(_plan_previous_rate_first(*a)),
+         "That is torchvision's schedule: the first block of a converted stage keeps the "
+         "previous rate. The paper gives every block of the stage its unit rate times the "
+         "grid, the first included: (2, 4, 8) for layer4 at output stride 16 with multi-grid "
+         "(1, 2, 4)."),
+        (lambda *a: as_lists(_plan_one_doubling(*a)),
+         "Every removed stride doubles the rate of all later convolutions: at output stride "
+         "8 layer3's unit rate is 2 and layer4's is 4."),
         (lambda *a: as_lists(_plan_no_grid(*a)),
-         "You ignored multi-grid: layer4's block b uses rate * multi_grid[b]."),
+         "You ignored multi-grid: layer4's block b uses unit rate * multi_grid[b]."),
     ], show=show)
