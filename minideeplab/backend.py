@@ -25,15 +25,6 @@ import numpy
 
 from .errors import ArgumentError, DeviceUnavailableError
 
-try:  # CuPy is optional: everything works on NumPy alone.
-    import cupy
-    import cupyx
-    import cupyx.scipy.sparse as _cupy_sparse
-except Exception:  # ImportError, or a broken CUDA installation
-    cupy = None
-    cupyx = None
-    _cupy_sparse = None
-
 # Whether a CUDA device is usable is asked on first need, not at import: the question
 # (cudaGetDeviceCount) initialises CUDA in this process, and a process that has initialised
 # CUDA cannot use it in a child made by fork() (multiprocessing's default on Linux).
@@ -44,9 +35,43 @@ __all__ = [
     "asnumpy", "to_device",
     "device_of", "default_device", "set_default_device", "xp_for", "scatter_add",
     "sparse_module", "csr_matrix", "synchronize", "random_uniform", "device_seed",
+    "SYNC_METHODS", "SYNC_FUNCTIONS",
 ]
 
 DEVICES = ("cpu", "gpu")
+
+# The calls that make the host wait for the GPU (docs/conventions.md, "GPU (CuPy)"): the
+# methods of a CuPy array that read its value on the host, and the functions whose output size
+# depends on the values (not listed: where(cond) with one argument, which calls nonzero).
+# Boolean-mask indexing syncs too, and so do functions written with these (bincount).
+SYNC_METHODS = ("__bool__", "__int__", "__float__", "__index__", "__complex__", "item", "get",
+                "tolist", "tobytes", "nonzero", "compress", "__format__", "__str__",
+                "__repr__")
+SYNC_FUNCTIONS = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
+
+_STANDIN_VAR = "MINIDEEPLAB_CUPY_STANDIN"
+if os.environ.get(_STANDIN_VAR):
+    # Test-only: the test suite's CuPy stand-in (reference_tests/standin.py, NumPy on the CPU
+    # under CuPy's rules) takes CuPy's place here, and so everywhere: the code under test is
+    # the code that runs on a GPU. The variable is the stand-in's file; it must import (its
+    # folder is put on sys.path, so subprocesses find it whatever their PYTHONPATH).
+    import importlib
+    import sys
+    _folder, _name = os.path.split(os.path.splitext(os.environ[_STANDIN_VAR])[0])
+    if _folder and _folder not in sys.path:
+        sys.path.append(_folder)
+    _standin = importlib.import_module(_name)
+    cupy, cupyx, _cupy_sparse = _standin.cupy, _standin.cupyx, _standin.cupyx.scipy.sparse
+else:
+    try:  # CuPy is optional: everything works on NumPy alone.
+        import cupy
+        import cupyx
+        import cupyx.scipy.sparse as _cupy_sparse
+    except Exception:  # ImportError, or a broken CUDA installation
+        cupy = None
+        cupyx = None
+        _cupy_sparse = None
+
 _ENV_VAR = "MINIDEEPLAB_DEVICE"
 _default_device = None  # None: read the environment variable on first use
 

@@ -1,14 +1,23 @@
 """Shared fixtures: the same test functions run on every device in $MINIDEEPLAB_TEST_DEVICES.
 
-``MINIDEEPLAB_TEST_DEVICES=cpu`` (the default) runs on NumPy only;
-``MINIDEEPLAB_TEST_DEVICES=cpu,gpu`` runs each device-parametrised test twice, the second
-time with CuPy arrays. Where CuPy or a GPU is missing, the GPU variants are skipped and the
+Devices: ``cpu`` (NumPy), ``standin`` (the strict CuPy stand-in of standin.py: NumPy on the
+CPU under CuPy's rules, in CuPy's place in ``minideeplab.backend``) and ``gpu`` (CuPy on a
+CUDA device). The default, ``cpu``, runs on NumPy only; ``MINIDEEPLAB_TEST_DEVICES=cpu,standin``
+runs each device-parametrised test on NumPy and on the stand-in, ``cpu,gpu`` on a real GPU
+(the stand-in and CuPy cannot share a process: the stand-in replaces
+CuPy in the backend). Where CuPy or a GPU is missing, the GPU variants are skipped and the
 reason is printed (``pytest -rs``).
 
-Every test that runs on the GPU carries the marker ``gpu`` (the "gpu" variant of a
+For the library both ``standin`` and ``gpu`` are the device "gpu": the ``device`` fixture
+returns "gpu" for either, and the test id says which ran. The stand-in is installed by one
+hook, the environment variable ``MINIDEEPLAB_CUPY_STANDIN`` (the stand-in's file, read by
+``minideeplab.backend`` at import), set here before minideeplab is imported and inherited by
+subprocesses (the command line, notebook kernels).
+
+Every test that runs on a real GPU carries the marker ``gpu`` (the "gpu" variant of a
 device-parametrised test, and the tests of test_gpu_*.py), so
 ``MINIDEEPLAB_TEST_DEVICES=cpu,gpu python -m pytest -m gpu -rs reference_tests`` runs the GPU
-tests alone.
+tests alone; the stand-in's variants carry ``standin``.
 """
 import os
 
@@ -17,37 +26,60 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+KNOWN_DEVICES = ("cpu", "standin", "gpu")
+STANDIN_VAR = "MINIDEEPLAB_CUPY_STANDIN"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _test_devices():
+    names = [d.strip().lower()
+             for d in os.environ.get("MINIDEEPLAB_TEST_DEVICES", "cpu").split(",")
+             if d.strip()]
+    bad = [d for d in names if d not in KNOWN_DEVICES]
+    if bad:
+        raise ValueError(f"MINIDEEPLAB_TEST_DEVICES: unknown device(s) {bad}; use "
+                         f"{', '.join(KNOWN_DEVICES)}")
+    if "standin" in names and "gpu" in names:
+        raise ValueError("MINIDEEPLAB_TEST_DEVICES: standin and gpu cannot run in one process "
+                         "(the stand-in takes CuPy's place in minideeplab.backend); run them "
+                         "one after the other")
+    return names or ["cpu"]
+
+
+TEST_DEVICES = _test_devices()
+if "standin" in TEST_DEVICES:       # before minideeplab is imported; inherited by subprocesses
+    os.environ[STANDIN_VAR] = os.path.join(HERE, "standin.py")
+else:
+    os.environ.pop(STANDIN_VAR, None)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from minideeplab import backend  # noqa: E402
 
 
-def _test_devices():
-    names = [d.strip().lower() for d in os.environ.get("MINIDEEPLAB_TEST_DEVICES", "cpu").split(",")
-             if d.strip()]
-    bad = [d for d in names if d not in backend.DEVICES]
-    if bad:
-        raise ValueError(f"MINIDEEPLAB_TEST_DEVICES: unknown device(s) {bad}; use cpu and/or gpu")
-    return names or ["cpu"]
-
-
-TEST_DEVICES = _test_devices()
+def pytest_report_header(config):
+    return [f"devices: {', '.join(TEST_DEVICES)} (MINIDEEPLAB_TEST_DEVICES)"]
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("device") == "gpu" or item.module.__name__.startswith("test_gpu_"):
+        if params.get("device") == "standin":
+            item.add_marker(pytest.mark.standin)
+        elif params.get("device") == "gpu":
             item.add_marker(pytest.mark.gpu)
+        elif item.module.__name__.startswith("test_gpu_"):   # on whichever plays the GPU
+            item.add_marker(pytest.mark.standin if "standin" in TEST_DEVICES else pytest.mark.gpu)
 
 
 @pytest.fixture(params=TEST_DEVICES)
 def device(request):
-    """"cpu" or "gpu": the device this run of the test uses."""
+    """The library's name of the device this run of the test uses: "cpu", or "gpu" for both
+    the stand-in and a real GPU (the test id says which)."""
     if request.param == "gpu" and not backend.gpu_available():
         pytest.skip("GPU variant skipped: CuPy with a CUDA device is not available here")
-    return request.param
+    return "cpu" if request.param == "cpu" else "gpu"
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """Counting hidden device-to-host syncs: every place where the host waits for a device value.
 
 On a GPU, ``float(x)``, ``int(x)``, ``bool(x)`` (an ``if`` on an array), ``x.item()``,
-``x.get()`` (and ``cupy.asnumpy``, which calls it), ``x.tolist()``, boolean-mask indexing
-``x[mask]`` and the functions whose output size depends on the values (``nonzero``,
-``flatnonzero``, ``argwhere``, ``unique``, ``compress``, ``extract``; not counted:
-``where(cond)`` with one argument) all stop the host until the GPU has finished everything queued before, then copy a
-value back. One per training step is nothing; one per pixel row or per CRF iteration undoes the
+``x.get()`` (and ``cupy.asnumpy``, which calls it), ``x.tolist()``, printing, boolean-mask
+indexing ``x[mask]`` and the functions whose output size depends on the values (``nonzero``,
+``flatnonzero``, ``argwhere``, ``unique``, ``compress``, ``extract``; ``where(cond)`` with one
+argument counts as the ``nonzero`` it calls) all stop the host until the GPU has finished
+everything queued before, then copy a value back. The list is ``backend.SYNC_METHODS`` and
+``backend.SYNC_FUNCTIONS``, shared with the CuPy stand-in (standin.py) and notebook 08's
+stand-in arrays. One per training step is nothing; one per pixel row or per CRF iteration undoes the
 GPU's head start. Counting calls of ``backend.to_device``/``asnumpy`` (test_transfers.py) sees
 only the explicit transfers; this counter sees these hidden ones too.
 
@@ -15,18 +17,17 @@ and restores them afterwards. A sync made inside another counted call (CuPy's ``
 calls ``get``; ``unique`` calls ``nonzero``) counts once, as the outer call.
 
 NumPy's ``ndarray`` is a built-in type whose methods cannot be replaced, and a NumPy array never
-syncs anyway; the counting logic itself is tested on the CPU with a stand-in array class
-(test_syncs.py).
+syncs anyway; the counting logic itself is tested with a small array class (test_syncs.py),
+and the budgets run on the CuPy stand-in, whose ``ndarray`` makes every host read through
+these methods.
 """
 import collections
 import contextlib
 import functools
 
-__all__ = ["SYNC_METHODS", "SYNC_FUNCTIONS", "SyncCounter", "count_syncs"]
+from minideeplab.backend import SYNC_FUNCTIONS, SYNC_METHODS   # the one list of syncing calls
 
-SYNC_METHODS = ("__bool__", "__int__", "__float__", "__index__", "__complex__", "item", "get",
-                "tolist", "nonzero")
-SYNC_FUNCTIONS = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
+__all__ = ["SYNC_METHODS", "SYNC_FUNCTIONS", "SyncCounter", "count_syncs"]
 
 
 class SyncCounter:

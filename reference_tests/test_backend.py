@@ -13,8 +13,8 @@ def test_numpy_arrays_give_numpy():
 
 def test_mixing_numpy_and_cupy_is_a_type_error():
     if not backend.gpu_available():
-        pytest.skip("needs CuPy with a GPU to build a CuPy array")
-    import cupy
+        pytest.skip("needs CuPy with a GPU (or the stand-in) to build a CuPy array")
+    cupy = backend.xp_for("gpu")
     with pytest.raises(TypeError, match=r"NumPy and CuPy arrays mixed.*shape \(2, 3\)"):
         backend.get_array_module(np.zeros((2, 3)), cupy.zeros((4,)))
 
@@ -85,7 +85,7 @@ def test_random_uniform_is_driven_by_the_numpy_generator(xp, device):
         np.testing.assert_array_equal(
             a, np.random.default_rng(5).random((3, 4), dtype="float32"))
     else:  # on CuPy: a cuRAND Philox generator seeded with one 32-bit draw of the generator
-        import cupy
+        cupy = xp
         seed = int(np.random.default_rng(5).integers(0, 2 ** 32, dtype=np.uint64))
         expected = cupy.random.Generator(cupy.random.Philox4x3210(seed)).random(
             (3, 4), dtype="float32")
@@ -148,8 +148,8 @@ def test_importing_minideeplab_does_not_initialise_cuda(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     root = os.path.dirname(os.path.dirname(os.path.abspath(backend.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), root]),
-               MPLBACKEND="Agg")
+    env = {k: v for k, v in os.environ.items() if k != "MINIDEEPLAB_CUPY_STANDIN"}  # CuPy's
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), root]), MPLBACKEND="Agg")  # path
     out = subprocess.run([sys.executable, "-c", _IMPORT_EVERYTHING], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

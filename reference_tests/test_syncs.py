@@ -1,6 +1,8 @@
-"""Hidden device-to-host syncs: the counter (tested on the CPU) and the budgets (on a GPU).
+"""Hidden device-to-host syncs: the counter (tested on the CPU) and the budgets (asserted on
+the CuPy stand-in on every run, and on a GPU where one is used).
 
-The budgets, counted with :func:`syncs.count_syncs` on ``cupy.ndarray``:
+The budgets, counted with :func:`syncs.count_syncs` on ``cupy.ndarray`` (or the stand-in's
+array class, which makes every host read through the same methods):
 
 * one training step (batch, forward, loss, backward, SGD): **1** sync, reading back the loss
   (for the progress bar and the NaN check) stacked with the flag "every weight and velocity
@@ -11,7 +13,7 @@ The budgets, counted with :func:`syncs.count_syncs` on ``cupy.ndarray``:
 * one mean-field iteration of the dense CRF: **0**, and the whole ``mean_field`` loop **0**
   (the checks and the lattice's construction before it may sync).
 
-The GPU tests are skipped, with the reason, where CuPy or a GPU is missing.
+The GPU variants are skipped, with the reason, where CuPy or a GPU is missing.
 """
 import types
 
@@ -138,14 +140,14 @@ def assert_budget(syncs, budget, what, counter):
     assert syncs <= budget, f"{what}: {syncs} syncs, budget {budget}; all counted: {counter!r}"
 
 
-# -- the budgets, on a GPU ----------------------------------------------------------------
+# -- the budgets, on the stand-in or a GPU ----------------------------------------------------------------
 @pytest.fixture
-def gpu_syncs(device):
-    """A SyncCounter over cupy.ndarray (the GPU variant only: NumPy arrays never sync)."""
+def gpu_syncs(device, xp):
+    """A SyncCounter over the device's array class: cupy.ndarray, or the stand-in's (the GPU
+    and stand-in variants only: NumPy arrays never sync)."""
     if device != "gpu":
         pytest.skip("syncs are counted on the GPU variant (NumPy arrays never sync)")
-    import cupy
-    with count_syncs(cupy.ndarray, cupy) as counter:
+    with count_syncs(xp.ndarray, xp) as counter:
         yield counter
 
 
@@ -198,3 +200,4 @@ def test_mean_field_iterations_sync_nothing(gpu_syncs, xp, method, monkeypatch):
     assert_budget(per_iteration, MEAN_FIELD_ITERATION_SYNCS, "one mean-field iteration",
                   gpu_syncs)
     assert_budget(inside[4], 0, "the mean-field loop (4 iterations)", gpu_syncs)
+

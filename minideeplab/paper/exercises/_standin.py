@@ -9,6 +9,8 @@ without a GPU, which lines of a loop would make the host wait.
 """
 import numpy as np
 
+from ... import backend
+
 __all__ = ["SyncLog", "DeviceArrayStandIn", "stand_in_module"]
 
 
@@ -38,9 +40,10 @@ class DeviceArrayStandIn:
 
     Arithmetic, comparisons, integer indexing and reductions stay "on the device" (they return
     stand-ins, a reduction a 0-d one, as CuPy does); the calls that need the value on the host
-    are recorded in ``log`` as syncs: ``__bool__`` (an ``if``), ``__float__``, ``__int__``,
-    ``__index__``, ``item``, ``tolist``, ``get``, ``__format__``/``__str__``/``__repr__``
-    (printing), and indexing with a boolean mask (its size depends on the values).
+    are recorded in ``log`` as syncs: the methods of ``backend.SYNC_METHODS`` (``__bool__``
+    for an ``if``, ``__float__``, ``__int__``, ``item``, ``tolist``, ``get``, printing, ...;
+    the list the test suite's sync counter and CuPy stand-in use too), and indexing with a
+    boolean mask (its size depends on the values).
     """
 
     __array_priority__ = 1000
@@ -78,38 +81,26 @@ class DeviceArrayStandIn:
             self._log.record("x[boolean mask]")
         return self._wrap(self._a[_unwrap(key)])
 
-    def _sync(self, kind):
-        self._log.record(kind)
-        return self._a
 
-    def get(self):
-        return self._sync("get").copy()
+def _syncing(name):
+    """The method ``name`` of backend.SYNC_METHODS: records a sync, then answers as NumPy."""
+    def method(self, *args):
+        self._log.record(_SYNC_KINDS.get(name, name))
+        if name == "get":
+            return self._a.copy()
+        if name == "__format__":
+            return format(self._a.item() if self._a.ndim == 0 else self._a, *args)
+        return self._wrap(getattr(self._a, name)(*_unwrap(args)))
+    method.__name__ = name
+    return method
 
-    def __bool__(self):
-        return bool(self._sync("if / bool"))
 
-    def __float__(self):
-        return float(self._sync("float"))
-
-    def __int__(self):
-        return int(self._sync("int"))
-
-    def __index__(self):
-        return int(self._sync("index"))
-
-    def item(self):
-        return self._sync("item").item()
-
-    def tolist(self):
-        return self._sync("tolist").tolist()
-
-    def __format__(self, spec):
-        return format(self._sync("print").item() if self._a.ndim == 0 else self._a, spec)
-
-    def __str__(self):
-        return str(self._sync("print"))
-
-    __repr__ = __str__
+# how the check names each kind of sync to a student
+_SYNC_KINDS = {"__bool__": "if / bool", "__float__": "float", "__int__": "int",
+               "__index__": "index", "__complex__": "complex", "__format__": "print",
+               "__str__": "print", "__repr__": "print"}
+for _name in backend.SYNC_METHODS:
+    setattr(DeviceArrayStandIn, _name, _syncing(_name))
 
 
 def _operator(name):
@@ -128,7 +119,7 @@ class _StandInModule:
     """``xp`` for stand-in arrays: NumPy's functions on the values, results as stand-ins;
     the functions whose output size depends on the values sync."""
 
-    SYNCING = ("nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract")
+    SYNCING = backend.SYNC_FUNCTIONS
 
     def __init__(self, log):
         self._log = log
