@@ -4,8 +4,11 @@
 #   1. installs the wheels in .whl/ (if any; see fetch_gpu_wheels.sh) and uses the project
 #      from this checkout (PYTHONPATH, no install);
 #   2. runs every test that runs on the GPU: the "gpu" variants of the device-parametrised
-#      tests, the CPU-vs-GPU agreement tests and the hidden-sync budgets
-#      (MINIDEEPLAB_TEST_DEVICES=cpu,gpu, pytest -m gpu -rs);
+#      tests (the command line with --device gpu and reproduce --quick --device gpu included),
+#      the CPU-vs-GPU agreement tests and the hidden-sync budgets
+#      (MINIDEEPLAB_TEST_DEVICES=cpu,gpu, pytest -m gpu -rs: real CuPy, not the CuPy stand-in
+#      that the default device list, cpu,standin, runs on every commit; the two cannot share
+#      a process);
 #   3. runs benchmarks/bench_gpu.py (CPU column: 2 cores) and writes its table;
 #   4. executes tutorials/08_gpu_with_cupy.ipynb in full mode, with its outputs.
 #
@@ -67,7 +70,8 @@ else
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg CUPY_TF32=0 NVIDIA_TF32_OVERRIDE=0
-export MINIDEEPLAB_TEST_DEVICES=cpu,gpu
+export MINIDEEPLAB_TEST_DEVICES=cpu,gpu      # real CuPy: the stand-in stays out
+unset MINIDEEPLAB_CUPY_STANDIN
 export MINIDEEPLAB_CACHE=${MINIDEEPLAB_CACHE:-/tmp/minideeplab-cache}
 
 "$PY" - >> "$OUT/environment.txt" 2>&1 <<'EOF'

@@ -2,9 +2,9 @@
 
 Devices: ``cpu`` (NumPy), ``standin`` (the strict CuPy stand-in of standin.py: NumPy on the
 CPU under CuPy's rules, in CuPy's place in ``minideeplab.backend``) and ``gpu`` (CuPy on a
-CUDA device). The default, ``cpu``, runs on NumPy only; ``MINIDEEPLAB_TEST_DEVICES=cpu,standin``
-runs each device-parametrised test on NumPy and on the stand-in, ``cpu,gpu`` on a real GPU
-(the stand-in and CuPy cannot share a process: the stand-in replaces
+CUDA device). The default, ``cpu,standin``, runs each device-parametrised test on NumPy and on
+the stand-in, so every commit runs the GPU code path; ``MINIDEEPLAB_TEST_DEVICES=cpu,gpu`` runs
+it on a real GPU instead (the stand-in and CuPy cannot share a process: the stand-in replaces
 CuPy in the backend). Where CuPy or a GPU is missing, the GPU variants are skipped and the
 reason is printed (``pytest -rs``).
 
@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _test_devices():
     names = [d.strip().lower()
-             for d in os.environ.get("MINIDEEPLAB_TEST_DEVICES", "cpu").split(",")
+             for d in os.environ.get("MINIDEEPLAB_TEST_DEVICES", "cpu,standin").split(",")
              if d.strip()]
     bad = [d for d in names if d not in KNOWN_DEVICES]
     if bad:

@@ -7,10 +7,12 @@ rules on top.
 * ``data``, ``indices``, ``indptr`` (``row``, ``col``) are device arrays sharing the matrix's
   memory, and can be replaced;
 * building a CSR/CSC matrix from its (data, indices, indptr) arrays reads ``indptr``'s two
-  ends on the host (CuPy 14 validates them: a sync); one whose canonical form is unknown
-  (built from its arrays and not marked ``has_canonical_format = True``) checks it on the
-  device at its first product or on the first read of the flag (CuPy 13 and 14: a sync);
-  both are made through the array's syncing methods, so the sync counter sees them;
+  ends on the host (CuPy 14 validates them: a sync), a COO matrix from (data, (row, col))
+  checks its indices' bounds on the host (CuPy 13: four syncs); a CSR/CSC matrix whose
+  canonical form is unknown (built from its arrays and not marked ``has_canonical_format =
+  True``) checks it on the device at its first product or on the first read of the flag (CuPy
+  13 and 14: a sync); both are made through the array's syncing methods, so the sync counter
+  sees them;
 * ``.get()`` is the way to the host; products with a dense device array give a device array;
 * the methods are the ones every recorded CuPy version's matrix classes offer
   (``fixtures/cupy_names.json``); others are an AttributeError.
@@ -49,6 +51,12 @@ class _SparseMatrix:
             arrays = _device_arrays(arg1, type(self).__name__)
             if len(arrays) == 3 and arrays[2].size:      # CuPy 14 reads indptr's two ends
                 _device(np.stack([arrays[2][0], arrays[2][-1]])).get()       # synchronize!
+            if len(arrays) == 2 and arrays[0].size and shape is not None:
+                row, col = (_device(a) for a in arrays[1])    # CuPy 13 checks the bounds
+                for bad in (row.max() >= shape[0], col.max() >= shape[1], row.min() < 0,
+                            col.min() < 0):
+                    if bad:                                            # synchronize!
+                        raise ValueError("index exceeds matrix dimensions or is negative")
             m = getattr(scipy.sparse, f"{self.format}_matrix")(arrays, shape=shape, copy=copy)
         elif isinstance(arg1, ndarray):
             m = getattr(scipy.sparse, f"{self.format}_matrix")(arg1._a)

@@ -86,3 +86,18 @@ def test_cross_validate_refuses_a_gpu_label_with_cpu_arrays(samples, xp):
     image, probs, label = samples[0]
     with pytest.raises(TypeError, match=r"samples\[0\]: label is a CuPy"):
         cross_validate([(image, probs, xp.asarray(label))])
+
+
+def test_cross_validation_on_the_device_gives_the_cpus_table(samples, on, device):
+    """Image and probs on the device (the label uploaded once by cross_validate): the same
+    table as on NumPy, row by row, to the agreement of float32 filtering."""
+    grid = dict(w1_values=(3, 6), theta_alpha_values=(30, 80), theta_beta_values=(3,),
+                coarse_step=1, iterations=ITER)
+    on_device = cross_validate([(on(im), on(p), lab) for im, p, lab in samples], **grid)
+    on_numpy = cross_validate(samples, **grid)
+    assert len(on_device.table) == len(on_numpy.table) == 4
+    for a, b in zip(on_device.table, on_numpy.table):
+        assert {k: v for k, v in a.items() if k != "mean_iou" and k != "pixel_accuracy"} == \
+            {k: v for k, v in b.items() if k != "mean_iou" and k != "pixel_accuracy"}
+        assert a["mean_iou"] == pytest.approx(b["mean_iou"], abs=2e-3)
+    assert on_device.baseline_mean_iou == pytest.approx(on_numpy.baseline_mean_iou, abs=1e-12)

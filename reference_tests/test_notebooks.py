@@ -13,6 +13,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
 
+from minideeplab import backend  # noqa: E402
 from minideeplab.paper.tutorials import execute_notebook  # noqa: E402
 
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
@@ -42,6 +43,10 @@ def test_notebook_runs_in_quick_mode(path):
     assert not errors
     statuses, calls = exercise_checks(nb)          # the solutions pass their exercise checks
     assert len(statuses) == calls and set(statuses) <= {"PASSED"}, statuses
+    if path.name.startswith("08_") and backend.gpu_available():   # the CuPy stand-in, or a GPU
+        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []) if o.get("output_type") == "stream")
+        assert "GPU available: True" in text and "skipped: no GPU" not in text, text[:2000]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -292,3 +292,15 @@ def test_notebook_08s_stand_in_arrays_sync_on_the_same_list():
         fn = getattr(xp, name)
         fn(x > 1, x) if name in ("compress", "extract") else fn(x)
         assert log.events[before:] == [(None, f"xp.{name}")], name
+
+
+def test_sparse_constructors_sync_where_cupy_does():
+    """CuPy 14 reads a new CSR matrix's indptr ends; CuPy 13 checks a COO matrix's index
+    bounds (four reads): a matrix built from device arrays inside a loop would sync."""
+    data, idx = dev(np.ones(2, np.float32)), dev(np.array([0, 1]))
+    with count_syncs(cp.ndarray, cp) as counter:
+        sparse.csr_matrix((data, idx, dev(np.array([0, 1, 2]))), shape=(2, 2))
+    assert counter.total == 1, counter
+    with count_syncs(cp.ndarray, cp) as counter:
+        sparse.coo_matrix((data, (idx, idx)), shape=(2, 2))
+    assert counter.total == 4, counter

@@ -201,3 +201,16 @@ def test_mean_field_iterations_sync_nothing(gpu_syncs, xp, method, monkeypatch):
                   gpu_syncs)
     assert_budget(inside[4], 0, "the mean-field loop (4 iterations)", gpu_syncs)
 
+
+def test_resizing_syncs_nothing_once_its_matrices_are_built(gpu_syncs, on):
+    """Bilinear resizing multiplies by CSR matrices built from device arrays; building one
+    reads its ``indptr`` on the host (CuPy 14) and an unmarked one is checked for canonical
+    form at its first product: the matrices are built once per size, marked canonical."""
+    x = on(np.random.default_rng(0).standard_normal((2, 3, 5, 7)).astype(np.float32))
+    y, cache = F.resize_bilinear(x, (9, 13))                # first call: the matrices
+    gpu_syncs.clear()
+    for _ in range(3):
+        y, cache = F.resize_bilinear(x, (9, 13))
+        F.resize_bilinear_backward(y, cache)
+    assert_budget(gpu_syncs.total, 0, "three resizes, forward and backward", gpu_syncs)
+

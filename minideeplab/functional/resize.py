@@ -39,6 +39,7 @@ this picks exactly ``label[8i, 8j]``; it keeps the ignore label 255 and never mi
 
 Shapes: x (N, C, H, W) -> y (N, C, H_out, W_out); labels (N, H, W) or (H, W).
 """
+import functools
 from collections import namedtuple
 
 from .. import backend
@@ -130,8 +131,20 @@ def padded_interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtyp
     data = xp.stack([1.0 - lam, lam], axis=1).ravel().astype(dtype)
     indices = xp.stack([i0, i1], axis=1).ravel().astype("int32")
     indptr = xp.arange(0, 2 * out_size + 1, 2, dtype="int32")
-    return backend.sparse_module(xp).csr_matrix((data, indices, indptr),
-                                                shape=(out_size, in_size + 1))
+    a = backend.sparse_module(xp).csr_matrix((data, indices, indptr),
+                                             shape=(out_size, in_size + 1))
+    a.has_canonical_format = True    # i0 < i1 in every row: cupyx need not check on the device
+    return a
+
+
+@functools.lru_cache(maxsize=64)
+def _padded_interp_matrix_cached(in_size, out_size, align_corners, xp, dtype):
+    """:func:`padded_interp_matrix`, built once per sizes, convention, device and dtype: CuPy
+    reads a new CSR matrix's ``indptr`` back to the host when it is built from its arrays (a
+    sync), so a matrix rebuilt at every call would cost a sync per resize (docs/conventions.md,
+    "GPU (CuPy)"). Callers only read the cached matrices."""
+    return padded_interp_matrix(in_size, out_size, align_corners=align_corners, xp=xp,
+                                dtype=dtype)
 
 
 def _contract(x, a, axis, transposed):
@@ -195,8 +208,8 @@ def resize_bilinear(x, size, *, align_corners=True):
     xp = backend.get_array_module(x)
     N, C, H, W = x.shape
     ct = compute_dtype(x.dtype)
-    a_h = padded_interp_matrix(H, H_out, align_corners=align_corners, xp=xp, dtype=ct)
-    a_w = padded_interp_matrix(W, W_out, align_corners=align_corners, xp=xp, dtype=ct)
+    a_h = _padded_interp_matrix_cached(H, H_out, align_corners, xp, ct)
+    a_w = _padded_interp_matrix_cached(W, W_out, align_corners, xp, ct)
     y = separable_matmul(x.astype(ct, copy=False), a_h, a_w).astype(x.dtype, copy=False)
     return y, ResizeCache(a_h, a_w, x.shape, x.dtype)
 
