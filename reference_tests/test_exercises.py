@@ -1,7 +1,10 @@
 """The exercise checks (minideeplab.paper.exercises): each passes a right answer written here
-independently of the library, fails every plausible wrong answer with words naming the
-mistake, says "not implemented yet" for a stub, and never raises.
+independently of the library (printing PASSED, returning None), fails every plausible wrong
+answer by raising AssertionError with words naming the mistake, prints "not implemented yet"
+and raises NotImplementedError for a stub, and never prints the answer it grades.
 """
+import re
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -59,12 +62,13 @@ def plan_plain(output_stride, depth, multi_grid):
     return plan
 
 
-def resize_backward_loops(dy, in_size):
+def resize_backward_loops(dy, in_size, clamp=True):
     N, C, Ho, Wo = dy.shape
     H, W = in_size
 
     def taps(o, n_in, n_out):
-        src = max((o + 0.5) * n_in / n_out - 0.5, 0.0)
+        src = (o + 0.5) * n_in / n_out - 0.5
+        src = max(src, 0.0) if clamp else src
         i0 = min(int(np.floor(src)), n_in - 1)
         i1 = min(i0 + 1, n_in - 1)
         lam = src - i0
@@ -79,14 +83,37 @@ def resize_backward_loops(dy, in_size):
     return dx
 
 
-def ce_backward_plain(logits, labels, ignore_index):
+def ce_backward_plain(logits, labels, ignore_index, count=None):
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     valid = labels != ignore_index
     g = p.copy()
     n, i, j = np.nonzero(valid)
     g[n, labels[valid], i, j] -= 1
-    return g * valid[:, None] / max(valid.sum(), 1)
+    return g * valid[:, None] / (max(valid.sum(), 1) if count is None else count(labels))
+
+
+def _border(in_size, nc):
+    """0.5 on the border pixels of an (N, C, *in_size) map, 0 inside."""
+    b = np.full(tuple(nc) + tuple(in_size), 0.5)
+    b[:, :, 1:-1, 1:-1] = 0
+    return b
+
+
+def resize_backward_index_clamped_only(dy, in_size):
+    """Another form of the missing clamp: the index i0 kept in range, src itself not clamped,
+    so lam = src - i0 < 0 near the edge (weights 1.25 and -0.25)."""
+    mats = []
+    for n_in, n_out in zip(in_size, dy.shape[2:]):
+        src = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+        i0 = np.clip(np.floor(src).astype(int), 0, n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        lam = src - i0
+        a = np.zeros((n_out, n_in))
+        np.add.at(a, (np.arange(n_out), i0), 1 - lam)
+        np.add.at(a, (np.arange(n_out), i1), lam)
+        mats.append(a)
+    return np.einsum("oh,ncop,pw->nchw", mats[0], dy, mats[1])
 
 
 def caffe_sgd_plain(w, grads, lrs, momentum, weight_decay):
@@ -97,7 +124,9 @@ def caffe_sgd_plain(w, grads, lrs, momentum, weight_decay):
     return w
 
 
-def mean_field_plain(unary, Q, kernels, weights):
+def mean_field_plain(unary, Q, kernels, weights, self_connection=True):
+    if not self_connection:                               # the paper's sum over j != i
+        kernels = [k - np.diag(np.diag(k)) for k in kernels]
     s = -unary + sum(w * k @ Q for k, w in zip(kernels, weights))
     e = np.exp(s - s.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -173,10 +202,18 @@ CASES = {
     "resize_backward": (ex.check_resize_backward, resize_backward_loops, [
         (lambda dy, s: training._resize_backward(dy, s, True), "align_corners=True"),
         (training._swapped_weights, "swap the interpolation weights"),
-        (training._forward_instead, "the transpose")]),
+        (training._forward_instead, "the transpose"),
+        (lambda dy, s: resize_backward_loops(dy, s, clamp=False), "Clamp the source coordinate"),
+        (resize_backward_index_clamped_only, "Clamp the source coordinate"),
+        (lambda dy, s: resize_backward_loops(dy, s) + _border(s, dy.shape[:2]),  # on the border
+         "Only the border pixels")]),
     "cross_entropy_backward": (ex.check_cross_entropy_backward, ce_backward_plain, [
         (lambda lg, lb, ig: -ce_backward_plain(lg, lb, ig), "sign is flipped"),
         (training._ce_all_pixels, "divided by every pixel"),
+        (lambda lg, lb, ig: ce_backward_plain(lg, lb, ig, lambda lb: lb.shape[0]),
+         "divided by the batch size"),
+        (lambda lg, lb, ig: ce_backward_plain(lg, lb, ig, lambda lb: 1), "times"),
+        (lambda lg, lb, ig: ce_backward_plain(lg, lb, ig) / 3, "check what you divide by"),
         (training._ce_not_masked, "zero gradient"),
         (lambda lg, lb, ig: ce_backward_plain(lg.astype(np.float32) * 1.0, lb, ig) * np.nan,
          "differs at")]),
@@ -187,6 +224,8 @@ CASES = {
         (crf._mf_penalty, "subtracted the messages"),
         (crf._mf_wrong_axis, "over pixels"),
         (crf._mf_plus_unary, "U = -log P"),
+        (lambda U, Q, K, w: mean_field_plain(U, Q, K, w, self_connection=False),
+         "self-connection"),
         (lambda U, Q, K, w: Q, "differs at")]),
     "splat": (ex.check_splat, splat_plain, [
         (crf._splat_assign, "np.add.at"),
@@ -204,9 +243,8 @@ CASES = {
         (softmax_scipy, "never asks")]),
     "sync_lines": (ex.check_sync_lines, sync_lines_by_reading, [
         (lambda: {3, 8, 10, 11, 13}, "line 3 (`probs = xp.exp"),
-        (lambda: {8, 10, 11}, "line 13 (`print(f\"step {step}: running loss {float(running)"
-                              ":.3f}\")`) syncs (float)"),
-        (lambda: {6, 7, 8, 10, 11, 13}, "line 7 (`history.append(loss)`) does not sync"),
+        (lambda: {8, 10, 11}, "you left out 1 line(s) that do sync"),
+        (lambda: {6, 7, 8, 10, 11, 13}, "2 of your lines do not sync; line 6"),
         (lambda: "8, 10", "set of line numbers")]),
     "conv_intensity": (ex.check_conv_intensity, conv_intensity_plain, [
         (gpu._ai_macs, "2 FLOPs"),
@@ -218,31 +256,55 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_check_passes_a_right_answer(name):
+def test_check_passes_a_right_answer(name, capsys):
     check, right, _ = CASES[name]
-    result = check(right, show=False)
-    assert result.passed, str(result)
-    assert bool(result) and "PASSED" in str(result)
+    assert check(right) is None             # nothing for a notebook cell to display
+    out = capsys.readouterr().out
+    assert out.startswith("[") and "] PASSED" in out and out.count("\n") == 1, out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_check_rejects_wrong_answers_and_names_the_mistake(name):
+def test_check_rejects_wrong_answers_and_names_the_mistake(name, capsys):
     check, _, wrongs = CASES[name]
     for wrong, words in wrongs:
-        result = check(wrong, show=False)
-        assert result.status == "failed" and not result, str(result)
-        assert words in result.message, str(result)
+        with pytest.raises(AssertionError) as e:
+            check(wrong)
+        assert "FAILED" in str(e.value) and words in str(e.value), str(e.value)
+    assert capsys.readouterr().out == ""           # a failure is the error, nothing printed
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_stub_is_not_implemented_and_a_crash_is_reported_not_raised(name, capsys):
+def test_stub_is_not_implemented_and_a_crash_fails_with_its_cause(name, capsys):
     check, _, _ = CASES[name]
-    result = check(_stub)
-    assert result.status == "not implemented yet"
+    with pytest.raises(NotImplementedError, match="NOT IMPLEMENTED YET"):
+        check(_stub)
     assert "NOT IMPLEMENTED YET" in capsys.readouterr().out
-    crash = check(lambda *a: {}["missing"], show=False)
-    assert crash.status == "failed" and "KeyError" in crash.message
-    assert check(None, show=False).status == "failed"
+    with pytest.raises(AssertionError, match="KeyError") as crash:
+        check(lambda *a: {}["missing"])
+    assert isinstance(crash.value.__cause__, KeyError)
+    with pytest.raises(AssertionError, match="pass your function itself"):
+        check(None)
+
+
+def test_sync_lines_check_does_not_give_the_answer_away(capsys):
+    """Neither an empty answer nor every line of the loop learns which lines sync: the
+    message names no line that syncs (it did: all four, for an empty set)."""
+    truth = sync_lines_by_reading()
+    every = set(range(1, len(gpu.SYNC_LOOP.rstrip().split("\n")) + 1))
+    for answer in (set(), every, {1}):
+        with pytest.raises(AssertionError) as e:
+            ex.check_sync_lines(lambda: answer)
+        named = {int(n) for n in re.findall(r"line (\d+)", str(e.value))}
+        assert not named & truth, str(e.value)
+    assert capsys.readouterr().out == ""
+
+
+def test_evaluate_gives_the_verdict_without_printing_or_raising(capsys):
+    right = ex.evaluate("im2col", im2col_loops, convolution._im2col_cases(
+        np.random.default_rng(0)))
+    stub = ex.evaluate("im2col", _stub, convolution._im2col_cases(np.random.default_rng(0)))
+    assert right.passed and right and stub.status == "not implemented yet" and not stub
+    assert capsys.readouterr().out == ""
 
 
 def test_first_mismatch_names_the_index_and_the_values():

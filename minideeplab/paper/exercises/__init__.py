@@ -1,11 +1,20 @@
 """Exercise checks for the tutorials: one function per coding exercise.
 
 Each ``check_*`` runs the student's function against the library on random cases, including
-the edge cases, and prints one line: PASSED, NOT IMPLEMENTED YET (the stub still raises
-``NotImplementedError``), or FAILED with the case, the first wrong entry (``your answer
-differs at [0, 2, 5, 1]: got ..., expected ...``) and, when the answer equals a known mistake,
-which one. A check never raises, so a student's notebook runs top to bottom. It returns a
-:class:`CheckResult` (truthy only when passed).
+the edge cases, and ends as nbgrader needs a test cell to end:
+
+* right: it prints one line, ``[name] PASSED: ...``, and returns None;
+* a stub (the function still raises ``NotImplementedError``): it prints ``[name] NOT
+  IMPLEMENTED YET: ...`` and raises ``NotImplementedError``;
+* wrong: it raises ``AssertionError`` naming the case, the first wrong entry (``your answer
+  differs at [0, 2, 5, 1]: got ..., expected ...``) and, when the answer matches a known
+  mistake or has its shape (an answer right only inside, or right up to a constant factor),
+  which one. A crash of the student's function is reported the same way, its traceback
+  chained. No check prints the answer it grades.
+
+So a check cell fails exactly when the exercise is not done, and nbgrader's autograder scores
+it (:mod:`.notebooks`). :func:`evaluate` (in ``_core``) gives the same verdict as a
+:class:`CheckResult` without printing or raising.
 
 ============================  ========================================  ========
 check                         the student writes                        notebook
@@ -25,10 +34,10 @@ check_sync_lines              which lines of a loop wait for the GPU    08
 check_conv_intensity          a convolution's FLOPs per byte            08
 ============================  ========================================  ========
 
-:mod:`.notebooks` makes the student notebooks from the solution notebooks (nbgrader's
-convention; ``python -m minideeplab exercises``).
+:mod:`.notebooks` makes the student notebooks from the solution notebooks, exactly as
+nbgrader's ``generate_assignment`` does (``python -m minideeplab exercises``).
 """
-from ._core import CheckResult, first_mismatch
+from ._core import CheckResult, evaluate, first_mismatch
 from .convolution import (atrous_im2col_reference, check_atrous_im2col, check_output_stride_plan,
                           check_receptive_field, check_space_to_batch)
 from .crf import (check_mean_field_update, check_splat, check_trimap_band, normalized_kernel,
@@ -36,7 +45,7 @@ from .crf import (check_mean_field_update, check_splat, check_trimap_band, norma
 from .gpu import check_conv_intensity, check_softmax, check_sync_lines, measure_syncs
 from .training import check_caffe_sgd, check_cross_entropy_backward, check_resize_backward
 
-__all__ = ["CheckResult", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
+__all__ = ["CheckResult", "evaluate", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
            "check_receptive_field", "check_output_stride_plan", "check_resize_backward",
            "check_cross_entropy_backward",
            "check_caffe_sgd", "check_mean_field_update", "check_splat", "check_trimap_band",

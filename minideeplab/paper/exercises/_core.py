@@ -1,15 +1,21 @@
 """The machinery every exercise check shares: run the student's function on cases, compare.
 
-A check never raises. It returns a :class:`CheckResult` whose status is "passed", "not
-implemented yet" (the function still raises ``NotImplementedError``: the stub of a student
-notebook) or "failed", with one paragraph saying which case failed, where the first wrong
-entry is, what was expected and, when the answer equals a known mistake, which one.
+:func:`evaluate` runs the cases and returns a :class:`CheckResult` whose status is "passed",
+"not implemented yet" (the function still raises ``NotImplementedError``: the stub of a student
+notebook) or "failed", with one paragraph saying which case failed, where the first wrong entry
+is, what was expected and, when the answer equals a known mistake, which one. :func:`report`
+turns it into what a notebook's check cell does, so that nbgrader grades the cell:
+
+* passed: prints ``[name] PASSED: ...`` and returns None (no value for the cell to display);
+* not implemented yet: prints ``[name] NOT IMPLEMENTED YET: ...`` and raises
+  ``NotImplementedError`` (the stub's own error: the cell fails, the exercise scores 0);
+* failed: raises ``AssertionError`` whose message is the paragraph (the hint included).
 """
 import traceback
 
 import numpy as np
 
-__all__ = ["CheckResult", "Case", "run_check", "first_mismatch"]
+__all__ = ["CheckResult", "Case", "evaluate", "report", "run_check", "first_mismatch"]
 
 PASSED, NOT_IMPLEMENTED, FAILED = "passed", "not implemented yet", "failed"
 
@@ -20,8 +26,9 @@ class CheckResult:
     Truthy only when passed. Shown in a notebook as one line starting with the exercise name.
     """
 
-    def __init__(self, name, status, message=""):
+    def __init__(self, name, status, message="", error=None):
         self.name, self.status, self.message = name, status, message
+        self.error = error          # the exception the student's function raised, if any
 
     @property
     def passed(self):
@@ -104,7 +111,23 @@ def first_mismatch(got, expected, atol=1e-8, what="your answer"):
     return None if got == expected else f"{what} is {got!r}, expected {expected!r}"
 
 
-def run_check(name, fn, cases, mistakes=(), show=True):
+def report(result):
+    """Print and raise as a notebook's check cell should (see the module doc)."""
+    if result.status == PASSED:
+        print(result)
+        return None
+    if result.status == NOT_IMPLEMENTED:
+        print(result)
+        raise NotImplementedError(str(result)) from None
+    raise AssertionError(str(result)) from result.error
+
+
+def run_check(name, fn, cases, mistakes=(), diagnoses=()):
+    """Run ``fn`` on every case and :func:`report` the result (see :func:`evaluate`)."""
+    return report(evaluate(name, fn, cases, mistakes, diagnoses))
+
+
+def evaluate(name, fn, cases, mistakes=(), diagnoses=()):
     """Run ``fn`` on every case; stop at the first wrong one and explain it.
 
     Parameters
@@ -114,15 +137,12 @@ def run_check(name, fn, cases, mistakes=(), show=True):
     cases : iterable of :class:`Case` (may be a generator: cases are built lazily)
     mistakes : sequence of (wrong_function, hint): when the student's answer on the failing
         case equals what ``wrong_function`` returns there, ``hint`` names the likely mistake
-    show : print the result (notebooks); the result is returned either way
+    diagnoses : sequence of functions ``(got, case) -> hint or None``, asked in turn when no
+        mistake matched: a hint from the shape of the error rather than one exact wrong answer
+        (e.g. an answer that is the right one times a constant)
+
+    Returns a :class:`CheckResult`; never raises for the student's code.
     """
-    result = _run(name, fn, cases, mistakes)
-    if show:
-        print(result)
-    return result
-
-
-def _run(name, fn, cases, mistakes):
     if not callable(fn):
         return CheckResult(name, FAILED, f"pass your function itself, got {type(fn).__name__}")
     n = 0
@@ -133,21 +153,52 @@ def _run(name, fn, cases, mistakes):
         except NotImplementedError:
             return CheckResult(name, NOT_IMPLEMENTED,
                                "replace the `raise NotImplementedError` with your code")
-        except Exception as e:  # noqa: BLE001 - a student's bug is reported, never raised
+        except Exception as e:  # noqa: BLE001 - a student's bug is reported with its cause
             frame = traceback.extract_tb(e.__traceback__)[-1]
             return CheckResult(name, FAILED, f"on {case.description}, your function raised "
                                f"{type(e).__name__}: {e} (line {frame.lineno}: "
-                               f"{(frame.line or '').strip()})")
+                               f"{(frame.line or '').strip()})", error=e)
         mismatch = first_mismatch(got, case.expected, case.atol)
         if mismatch is None:
             continue
-        message = f"on {case.description}, {mismatch}"
-        for wrong, hint in mistakes:
-            try:
-                if first_mismatch(got, wrong(*(_copy(a) for a in case.args)), case.atol) is None:
-                    message += f". {hint}"
-                    break
-            except Exception:  # noqa: BLE001 - a mistake model may not apply to this case
-                continue
-        return CheckResult(name, FAILED, message)
+        return CheckResult(name, FAILED, f"on {case.description}, {mismatch}"
+                           + _hint(got, case, mistakes, diagnoses))
     return CheckResult(name, PASSED, f"{n} cases, edge cases included")
+
+
+def _hint(got, case, mistakes, diagnoses):
+    """". hint" of the first mistake the answer equals, else of the first diagnosis, else ""."""
+    for wrong, hint in mistakes:
+        try:
+            if first_mismatch(got, wrong(*(_copy(a) for a in case.args)), case.atol) is None:
+                return f". {hint}"
+        except Exception:  # noqa: BLE001 - a mistake model may not apply to this case
+            continue
+    for diagnose in diagnoses:
+        try:
+            hint = diagnose(got, case)
+        except Exception:  # noqa: BLE001 - nor a diagnosis
+            continue
+        if hint:
+            return f". {hint}"
+    return ""
+
+
+def scaled_by(got, expected):
+    """The constant c with ``got == c * expected`` (c != 1), or None: an answer off by a
+    factor, e.g. a mean divided by the wrong count."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape or not np.isfinite(got).all():
+        return None
+    big = np.abs(expected) > 1e-6 * np.abs(expected).max(initial=0.0)
+    if not big.any():
+        return None
+    c = float(np.median(got[big] / expected[big]))
+    if abs(c - 1) < 1e-6 or not np.allclose(got, c * expected, rtol=1e-6,
+                                            atol=1e-9 * np.abs(expected).max()):
+        return None
+    return c

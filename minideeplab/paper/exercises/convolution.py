@@ -56,7 +56,7 @@ def _taps_transposed(x, kernel, rate):
     return cols.transpose(0, 2, 1, 3).reshape(C * kernel * kernel, -1)
 
 
-def check_atrous_im2col(fn, *, seed=0, show=True):
+def check_atrous_im2col(fn, *, seed=0):
     """Check ``fn(x, kernel, rate)``: (C, H, W) padded -> (C*k*k, OH*OW), taps ``rate`` apart.
 
     Mistakes recognised: taps 1 apart (the rate ignored in the slicing), rows in (c, q, p)
@@ -67,7 +67,7 @@ def check_atrous_im2col(fn, *, seed=0, show=True):
                          "x[:, i + rate*p, j + rate*q]."),
         (_taps_transposed, "Your rows are in (c, q, p) order: row (c*k + p)*k + q must hold "
                            "tap p down and q across, the order of w.reshape(O, C*k*k)."),
-    ], show=show)
+    ])
 
 
 # ------------------------------------------------------------------------ space_to_batch
@@ -91,7 +91,7 @@ def _s2b_image_major(x, rate):
                      for a in range(rate) for b in range(rate)])
 
 
-def check_space_to_batch(fn, *, seed=0, show=True):
+def check_space_to_batch(fn, *, seed=0):
     """Check ``fn(x, rate)``: (N, C, r*h, r*w) -> (r*r*N, C, h, w) as TensorFlow orders it.
 
     Mistakes recognised: the row and column offsets swapped ((b*r + a) order); image-major
@@ -102,7 +102,7 @@ def check_space_to_batch(fn, *, seed=0, show=True):
                        "(a*r + b)*N + n holds x[n, :, a::r, b::r]."),
         (_s2b_image_major, "Your batch is image-major (n*r*r + a*r + b); TensorFlow puts the "
                            "sub-image index outside: (a*r + b)*N + n."),
-    ], show=show)
+    ])
 
 
 # ----------------------------------------------------------------------- receptive field
@@ -135,7 +135,7 @@ def _rf_jump_first(layers):
     return rf, jump
 
 
-def check_receptive_field(fn, *, seed=0, show=True):
+def check_receptive_field(fn, *, seed=0):
     """Check ``fn(layers)``: a list of (kernel, stride, rate) -> (receptive field, jump).
 
     Mistakes recognised: the rate ignored (k instead of k_e = k + (k-1)(r-1)); the jump
@@ -146,7 +146,7 @@ def check_receptive_field(fn, *, seed=0, show=True):
         (_rf_no_rate, "You ignored the rate: a layer spans k_e = k + (k-1)(r-1) units."),
         (_rf_jump_first, "You multiplied the jump by the layer's stride before adding its "
                          "kernel; a layer's own taps are spaced by the jump of its input."),
-    ], show=show)
+    ])
 
 
 # ------------------------------------------------------------------ output stride plan
@@ -177,7 +177,7 @@ def _plan_no_grid(output_stride, depth, multi_grid):
     return stage_strides_and_rates(output_stride, depth, None)
 
 
-def check_output_stride_plan(fn, *, seed=0, show=True):
+def check_output_stride_plan(fn, *, seed=0):
     """Check ``fn(output_stride, depth, multi_grid)``: per stage (layer1..layer4), per block,
     (stride, rate) of its 3x3 convolution, as four lists of tuples, by the v3 paper's rule
     (every block of a converted stage has the unit rate times its multi-grid factor).
@@ -186,6 +186,9 @@ def check_output_stride_plan(fn, *, seed=0, show=True):
     the previous rate); layer4's unit rate not doubled again at output stride 8; multi-grid
     ignored.
     """
+    if not callable(fn):
+        return run_check("output stride plan", fn, [])
+
     def as_lists(plan):
         return [[tuple(int(v) for v in b) for b in s] for s in plan]
 
@@ -203,4 +206,4 @@ def check_output_stride_plan(fn, *, seed=0, show=True):
          "8 layer3's unit rate is 2 and layer4's is 4."),
         (lambda *a: as_lists(_plan_no_grid(*a)),
          "You ignored multi-grid: layer4's block b uses unit rate * multi_grid[b]."),
-    ], show=show)
+    ])

@@ -65,6 +65,10 @@ def _mf_penalty(unary, Q, kernels, weights):
     return e / e.sum(1, keepdims=True)
 
 
+def _mf_no_self(unary, Q, kernels, weights):
+    return _mf_expected(unary, [k - np.diag(np.diag(k)) for k in kernels], weights)
+
+
 def _mf_wrong_axis(unary, Q, kernels, weights):
     s = -unary + sum(w * (k @ Q) for k, w in zip(kernels, weights))
     e = np.exp(s - s.max(0, keepdims=True))
@@ -77,22 +81,26 @@ def _mf_plus_unary(unary, Q, kernels, weights):
     return e / e.sum(1, keepdims=True)
 
 
-def check_mean_field_update(fn, *, seed=0, show=True):
+def check_mean_field_update(fn, *, seed=0):
     """Check ``fn(unary, Q, kernels, weights)``: one naive mean-field update with Potts
     compatibility, unary (N, L) = -log P, Q (N, L), kernels a list of dense (N, N) normalised
     kernel matrices, weights their w_m -> the new Q (N, L).
 
     Mistakes recognised: the messages subtracted (Potts written as a penalty on the same
-    label); the softmax taken over pixels instead of labels; +U instead of -U.
+    label); the self-connection j = i left out (the paper's sum, not the reference code's);
+    the softmax taken over pixels instead of labels; +U instead of -U.
     """
     return run_check("mean-field update", fn, _mf_cases(np.random.default_rng(seed)), [
         (_mf_penalty, "You subtracted the messages. Potts penalises *different* labels, so "
                       "after dropping the term that is equal for every label, label l gains "
                       "+w (K Q)_l."),
+        (_mf_no_self, "You left out the self-connection j = i. The paper's sum runs over "
+                      "j != i, but the reference code, and this library and exercise, keep "
+                      "the diagonal of each normalised kernel: use K @ Q as given."),
         (_mf_wrong_axis, "Your softmax runs over pixels (axis 0); each pixel's Q is a "
                          "distribution over labels (axis 1)."),
         (_mf_plus_unary, "The unary is an energy, U = -log P: scores start from -U."),
-    ], show=show)
+    ])
 
 
 # ------------------------------------------------------------------ splat
@@ -148,7 +156,7 @@ def _splat_unweighted(vertex, bary, values, M):
     return _splat_expected(vertex, (bary > 0).astype(float), values, M)
 
 
-def check_splat(fn, *, seed=0, show=True):
+def check_splat(fn, *, seed=0):
     """Check ``fn(vertex, bary, values, M)``: the splat of a permutohedral lattice,
     vertex (d+1, N) int and bary (d+1, N) from :func:`splat_inputs`, values (N, C) -> the
     lattice's values (M, C): every point adds bary * value to each corner of its simplex.
@@ -161,7 +169,7 @@ def check_splat(fn, *, seed=0, show=True):
                         "them. Accumulate with np.add.at(out, idx, contributions)."),
         (_splat_unweighted, "You left out the barycentric weights: each corner gets "
                             "bary * value, and each point's weights sum to 1."),
-    ], show=show)
+    ])
 
 
 # ------------------------------------------------------------------ trimap band
@@ -213,7 +221,7 @@ def _band_eight(label, width):
     return ndimage.distance_transform_edt(~edge) <= width
 
 
-def check_trimap_band(fn, *, seed=0, show=True):
+def check_trimap_band(fn, *, seed=0):
     """Check ``fn(label, width)``: (H, W) integer labels -> (H, W) bool, the pixels within
     Euclidean distance ``width`` of a boundary pixel (one with a 4-neighbour of another value).
 
@@ -226,4 +234,4 @@ def check_trimap_band(fn, *, seed=0, show=True):
                           "boundary pixels; you marked only one side."),
         (_band_eight, "A boundary pixel has a different *4-neighbour*; you used the 8 "
                       "neighbours (diagonals too)."),
-    ], show=show)
+    ])

@@ -23,7 +23,7 @@ import numpy as np
 
 from ... import functional as F
 from ..backbone import count_conv_macs
-from ._core import FAILED, NOT_IMPLEMENTED, PASSED, Case, CheckResult, run_check
+from ._core import FAILED, NOT_IMPLEMENTED, PASSED, Case, CheckResult, evaluate, report, run_check
 from ._standin import DeviceArrayStandIn, SyncLog, stand_in_module
 
 __all__ = ["check_softmax", "check_sync_lines", "check_conv_intensity", "SYNC_LOOP",
@@ -86,7 +86,7 @@ def _softmax_float64(x, axis):
     return F.softmax(x.astype(np.float64), axis=axis)
 
 
-def check_softmax(fn, *, seed=0, show=True):
+def check_softmax(fn, *, seed=0):
     """Check ``fn(scores, axis)``: the softmax along ``axis``, stable for large scores, of the
     scores' dtype, its array module taken from the scores (``backend.get_array_module``), so
     the same function runs on a GPU.
@@ -98,9 +98,9 @@ def check_softmax(fn, *, seed=0, show=True):
     """
     name = "softmax on any device"
     if not callable(fn):
-        return run_check(name, fn, [], show=show)
+        return run_check(name, fn, [])
     names = _names_used(fn.__code__) if hasattr(fn, "__code__") else set()
-    result = run_check(name, _with_dtype(fn), (
+    result = evaluate(name, _with_dtype(fn), (
         Case(c.description, c.args, (c.expected, c.expected.dtype.name), c.atol)
         for c in _softmax_cases(np.random.default_rng(seed))), [
         (_with_dtype(_softmax_no_shift), "Subtract each pixel's maximum over the labels "
@@ -114,7 +114,7 @@ def check_softmax(fn, *, seed=0, show=True):
         (_with_dtype(_softmax_float64), "Keep the scores' dtype: float32 in, float32 out (on "
                                         "most GPUs float64 is many times slower, and it doubles"
                                         " the memory traffic)."),
-    ], show=False)
+    ])
     if result.status == PASSED:
         if names & {"np", "numpy"}:
             result = CheckResult(name, FAILED, "the numbers are right, but your function names "
@@ -125,9 +125,7 @@ def check_softmax(fn, *, seed=0, show=True):
             result = CheckResult(name, FAILED, "the numbers are right, but your function never "
                                  "asks which module its input belongs to: start with "
                                  "xp = backend.get_array_module(scores) and use xp.exp, ...")
-    if show:
-        print(result)
-    return result
+    return report(result)
 
 
 # ------------------------------------------------------------------ which lines sync
@@ -186,45 +184,48 @@ def _loop_line(n):
     return SYNC_LOOP.split("\n")[n - 1].strip()
 
 
-def check_sync_lines(fn, *, show=True):
+def check_sync_lines(fn):
     """Check ``fn()``: the set of line numbers of :data:`SYNC_LOOP` (1 = the ``for`` line)
     that make the host wait for the GPU, measured by running the loop on
-    :class:`DeviceArrayStandIn`. A wrong answer is told, line by line, which of its lines
-    do not sync and which syncing lines it left out, and why."""
+    :class:`DeviceArrayStandIn`.
+
+    A wrong answer is told how many of its lines do not sync and how many syncing lines it
+    left out, and why the first of its lines that does not sync only queues work; it is never
+    told which lines it missed, so the check does not give the answer away.
+    """
     name = "sync lines"
+    if not callable(fn):
+        return run_check(name, fn, [])
     measured = measure_syncs()
     truth = set(measured)
     try:
         answer = fn()
     except NotImplementedError:
-        result = CheckResult(name, NOT_IMPLEMENTED,
-                             "replace the `raise NotImplementedError` with your code")
-    except Exception as e:  # noqa: BLE001 - a student's bug is reported, never raised
-        result = CheckResult(name, FAILED, f"your function raised {type(e).__name__}: {e}")
-    else:
-        try:
-            answer = {int(n) for n in answer}
-        except (TypeError, ValueError):
-            answer = None
-        if answer is None:
-            result = CheckResult(name, FAILED, f"return a set of line numbers, got {answer!r}")
-        elif answer == truth:
-            per = "; ".join(f"line {n}: {', '.join(sorted(set(k)))}"
-                            for n, k in sorted(measured.items()))
-            result = CheckResult(name, PASSED, f"measured on stand-in device arrays: {per}")
-        else:
-            words = []
-            for n in sorted(answer - truth):
-                words.append(f"line {n} (`{_loop_line(n)}`) does not sync: it only queues work "
-                             "on the device (its result stays a device array)")
-            for n in sorted(truth - answer):
-                kinds = ", ".join(sorted(set(measured[n])))
-                words.append(f"line {n} (`{_loop_line(n)}`) syncs ({kinds}): the host needs "
-                             "a value the GPU has not computed yet")
-            result = CheckResult(name, FAILED, "; ".join(words))
-    if show:
-        print(result)
-    return result
+        return report(CheckResult(name, NOT_IMPLEMENTED,
+                                  "replace the `raise NotImplementedError` with your code"))
+    except Exception as e:  # noqa: BLE001 - a student's bug is reported with its cause
+        return report(CheckResult(name, FAILED, f"your function raised {type(e).__name__}: {e}",
+                                  error=e))
+    try:
+        answer = {int(n) for n in answer}
+    except (TypeError, ValueError):
+        return report(CheckResult(name, FAILED, f"return a set of line numbers, got {answer!r}"))
+    if answer == truth:
+        per = "; ".join(f"line {n}: {', '.join(sorted(set(k)))}"
+                        for n, k in sorted(measured.items()))
+        return report(CheckResult(name, PASSED, f"measured on stand-in device arrays: {per}"))
+    extra, missed = sorted(answer - truth), truth - answer
+    words = []
+    if extra:
+        words.append(f"{len(extra)} of your lines do not sync; line {extra[0]} "
+                     f"(`{_loop_line(extra[0])}`) only queues work on the device: its result "
+                     "stays a device array and the host goes on")
+    if missed:
+        words.append(f"you left out {len(missed)} line(s) that do sync: look for every place "
+                     "where the host needs a value the GPU has computed (converting it to a "
+                     "Python number, branching on it, printing it, or a result whose size "
+                     "depends on the values)")
+    return report(CheckResult(name, FAILED, "; ".join(words)))
 
 
 # ------------------------------------------------------------------ arithmetic intensity
@@ -271,7 +272,7 @@ def _ai_k_not_squared(c_in, c_out, k, h, w, b):
                                                 + c_out * h * w))
 
 
-def check_conv_intensity(fn, *, show=True):
+def check_conv_intensity(fn):
     """Check ``fn(c_in, c_out, k, h, w, bytes_per_value)``: the arithmetic intensity (FLOPs per
     byte of memory traffic) of a stride-1 'same' k x k convolution of one (c_in, h, w) map to
     c_out channels. FLOPs: 2 per multiply-add, the multiply-adds counted while
@@ -285,4 +286,4 @@ def check_conv_intensity(fn, *, show=True):
         (_ai_no_weights, "The weights are read too: c_out * c_in * k * k values."),
         (_ai_values_not_bytes, "Count bytes, not values: multiply by bytes_per_value."),
         (_ai_k_not_squared, "A k x k kernel has k * k taps per input channel."),
-    ], show=show)
+    ])

@@ -11,7 +11,7 @@ from ... import nn
 from ...functional import resize as _resize
 from ...functional.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from ...optim import SGD, poly_lr
-from ._core import Case, run_check
+from ._core import Case, run_check, scaled_by
 
 __all__ = ["check_resize_backward", "check_cross_entropy_backward", "check_caffe_sgd"]
 
@@ -59,17 +59,56 @@ def _swap(a):
     return b
 
 
+_CLAMP_HINT = ("Clamp the source coordinate itself at 0, src = max((i + 1/2) H_in/H_out - 1/2, 0): "
+               "the first outputs of an upsampling then read pixel 0 with weight 1. Without it "
+               "src < 0 there, and i0 = -1 (which NumPy reads as the last pixel) or, with only "
+               "the index kept in range, weights 1 - lam > 1 and lam < 0.")
+
+
+def _unclamped_matrix(n_in, n_out, clip_index):
+    """The interpolation matrix without the clamp at 0. Near the edge src < 0: i0 = -1, which
+    NumPy indexing wraps around to the last input pixel, or with ``clip_index`` i0 = 0 and a
+    negative lam."""
+    a = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        src = (o + 0.5) * n_in / n_out - 0.5
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i0 = max(i0, 0) if clip_index else i0
+        i1 = min(i0 + 1, n_in - 1)
+        a[o, i0] += 1 - (src - i0)
+        a[o, i1] += src - i0
+    return a
+
+
+def _no_clamp(dy, in_size, clip_index=False):
+    a = [_unclamped_matrix(n_in, n_out, clip_index) for n_in, n_out in zip(in_size, dy.shape[2:])]
+    return np.einsum("oh,ncop,pw->nchw", a[0], dy, a[1])
+
+
+def _only_the_border_differs(got, case):
+    """The answer is right inside and wrong only on the first or last row or column."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = case.expected
+    if got.shape != expected.shape or min(expected.shape[2:]) < 3:
+        return None
+    bad = ~np.isclose(got, expected, rtol=1e-6, atol=case.atol)
+    if bad.any() and not bad[:, :, 1:-1, 1:-1].any():
+        return "Only the border pixels of your gradient are wrong. " + _CLAMP_HINT
+    return None
+
+
 def _forward_instead(dy, in_size):
     y, _ = _resize.resize_bilinear(dy, in_size, align_corners=False)
     return y
 
 
-def check_resize_backward(fn, *, seed=0, show=True):
+def check_resize_backward(fn, *, seed=0):
     """Check ``fn(dy, in_size)``: the gradient of ``resize_bilinear(x, dy.shape[2:],
     align_corners=False)`` with respect to x (N, C, *in_size), given dy (N, C, H_out, W_out).
 
     Mistakes recognised: align_corners=True coordinates; the interpolation weights swapped;
-    dy resized back to the input size (the forward map, not its transpose).
+    dy resized back to the input size (the forward map, not its transpose); the source
+    coordinate not clamped at 0 (any answer wrong only on the border pixels).
     """
     return run_check("bilinear resize backward", fn, _resize_cases(np.random.default_rng(seed)), [
         (lambda dy, s: _resize_backward(dy, s, True),
@@ -80,7 +119,9 @@ def check_resize_backward(fn, *, seed=0, show=True):
         (_forward_instead, "You resized dy back to the input size; the backward is the "
                            "transpose, dx = A_h^T dy A_w, which adds up every output a pixel "
                            "contributed to."),
-    ], show=show)
+        (_no_clamp, _CLAMP_HINT),
+        (lambda dy, s: _no_clamp(dy, s, clip_index=True), _CLAMP_HINT),
+    ], [_only_the_border_differs])
 
 
 # ------------------------------------------------------------------ cross-entropy backward
@@ -90,7 +131,7 @@ def _ce_backward(logits, labels, ignore_index=255):
 
 
 def _ce_cases(rng):
-    for N, L, H, W, frac, what in [(1, 3, 2, 2, 0.0, "no ignored pixel"),
+    for N, L, H, W, frac, what in [(2, 3, 2, 2, 0.0, "no ignored pixel"),
                                    (2, 5, 4, 3, 0.3, "about 30% ignored pixels"),
                                    (1, 21, 5, 5, 0.9, "21 classes, 90% ignored"),
                                    (1, 4, 3, 3, 1.0, "every pixel ignored (the gradient is 0)")]:
@@ -110,6 +151,23 @@ def _ce_all_pixels(logits, labels, ignore_index):
     return g * valid / labels.size
 
 
+def _ce_per_image(logits, labels, ignore_index):
+    valid = labels != ignore_index
+    return _ce_backward(logits, labels, ignore_index) * max(valid.sum(), 1) / labels.shape[0]
+
+
+def _ce_scaled(got, case):
+    """A gradient off by a constant factor: the mean taken over the wrong count."""
+    c = scaled_by(got, case.expected)
+    if c is None:
+        return None
+    logits, labels, ignore_index = case.args
+    valid = int((labels != ignore_index).sum())
+    return (f"Your gradient is the right one times {c:.4g}: check what you divide by. The "
+            f"loss is the mean over the non-ignored pixels of the whole batch, {valid} here "
+            f"(not the batch size {labels.shape[0]}, nor all {labels.size} pixels).")
+
+
 def _ce_not_masked(logits, labels, ignore_index):
     valid = labels != ignore_index
     p = softmax(logits)
@@ -118,12 +176,13 @@ def _ce_not_masked(logits, labels, ignore_index):
     return (p - onehot) / max(valid.sum(), 1)
 
 
-def check_cross_entropy_backward(fn, *, seed=0, show=True):
+def check_cross_entropy_backward(fn, *, seed=0):
     """Check ``fn(logits, labels, ignore_index)``: d(mean loss over the non-ignored pixels)/
     d logits, (N, L, H, W).
 
-    Mistakes recognised: the sign flipped (onehot - softmax); divided by every pixel instead of
-    the non-ignored ones; ignored pixels given a gradient (as if their label were 0).
+    Mistakes recognised: the sign flipped (onehot - softmax); divided by every pixel, or by the
+    batch size, instead of the number of non-ignored pixels (and any other constant factor);
+    ignored pixels given a gradient (as if their label were 0).
     """
     return run_check("cross-entropy backward", fn, _ce_cases(np.random.default_rng(seed)), [
         (lambda lg, lb, ig: -_ce_backward(lg, lb, ig),
@@ -131,9 +190,12 @@ def check_cross_entropy_backward(fn, *, seed=0, show=True):
          "loss when you step against it)."),
         (_ce_all_pixels, "You divided by every pixel; the loss is the mean over the "
                          "non-ignored pixels only, so divide by their count."),
+        (_ce_per_image, "You divided by the batch size N: the loss is the mean over every "
+                        "non-ignored pixel of the batch, not a sum per image averaged over "
+                        "images, so divide by the number of non-ignored pixels."),
         (_ce_not_masked, "Ignored pixels must get a zero gradient (you treated them as "
                          "label 0?)."),
-    ], show=show)
+    ], [_ce_scaled])
 
 
 # ------------------------------------------------------------------ Caffe's SGD
@@ -176,7 +238,7 @@ def _sgd_cases(rng):
                    atol=1e-10)
 
 
-def check_caffe_sgd(fn, *, seed=0, show=True):
+def check_caffe_sgd(fn, *, seed=0):
     """Check ``fn(w, grads, lrs, momentum, weight_decay)``: the weights after one Caffe SGD
     step per (gradient, learning rate), velocity starting at 0.
 
@@ -190,4 +252,4 @@ def check_caffe_sgd(fn, *, seed=0, show=True):
                      "inside the buffer: v = m v + lr g."),
         (_sgd_no_decay, "You left out the weight decay: Caffe adds weight_decay * w to the "
                         "gradient before the momentum update."),
-    ], show=show)
+    ])
