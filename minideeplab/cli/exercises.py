@@ -1,10 +1,13 @@
 """``python -m minideeplab exercises``: write the student versions of the tutorials.
 
-Each tutorial with exercises is the source (solutions between ``### BEGIN SOLUTION`` and
-``### END SOLUTION``, nbgrader's convention); its student version has the solutions replaced
-by stubs that raise NotImplementedError, the written answers by "YOUR ANSWER HERE", and no
-outputs (:mod:`minideeplab.paper.exercises.notebooks`). ``--check`` writes nothing and exits
-with status 1 when a student version is missing or out of date.
+The tutorials are nbgrader source notebooks (cell metadata marks the solutions, the graded
+cells and their points). This writes the student versions exactly as ``nbgrader
+generate_assignment`` does with its default configuration, without needing nbgrader: the
+solutions replaced by stubs that raise NotImplementedError, the written answers by "YOUR ANSWER
+HERE", no outputs, the cells locked and checksummed for nbgrader's autograder
+(:mod:`minideeplab.paper.exercises.notebooks`). ``--check`` writes nothing and exits with
+status 1 when a student version is missing or out of date; ``--table`` prints every exercise
+with its points, difficulty and minutes (the table of tutorials/README.md).
 """
 
 
@@ -14,8 +17,11 @@ def add_parser(sub):
     p.add_argument("src", nargs="?", default=None,
                    help="folder of the solution notebooks (default: the repository's tutorials/)")
     p.add_argument("out", nargs="?", default=None, help="output folder (default: SRC/student)")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 if a student version is stale")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if a student version is stale")
+    what.add_argument("--table", action="store_true",
+                      help="write nothing; print the exercises as a Markdown table")
     return p
 
 
@@ -26,6 +32,9 @@ def run(args):
     from ..paper.tutorials import tutorials_dir
     src = Path(args.src) if args.src else tutorials_dir()
     out = Path(args.out) if args.out else src / "student"
+    if args.table:
+        print(notebooks.exercise_table(src))
+        return 0
     if args.check:
         stale = notebooks.stale_student_notebooks(src, out)
         if stale:
