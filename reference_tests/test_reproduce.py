@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "figures"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# Table 1 of the paper (kernel, rate, RF/FOV, params) -- as printed in the paper
+# Table 1 of the paper (kernel, rate, FOV, params) -- as printed in the paper
 PAPER_TABLE1 = [("7x7", 4, 224, "134.3M"), ("4x4", 4, 128, "65.1M"), ("4x4", 8, 224, "65.1M"),
                 ("3x3", 12, 224, "20.5M")]
 

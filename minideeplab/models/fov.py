@@ -22,7 +22,7 @@ inside :func:`minideeplab.nn.init.shapes_only`, so nothing is allocated), never 
   from the layers' kernels, strides and rates: ``RF += (k_e - 1) * jump; jump *= stride``
   over conv1_1 .. fc6. pool5's RF is 227 at jump 8, so fc6 adds ``8 r (k - 1)``:
   419, 323, 419, 419.
-* ``fov``: the **table's "RF/FOV" column**, which is not that receptive field. It equals
+* ``fov``: the **table's "FOV" column**, which is not that receptive field. It equals
   ``8 r (k - 1) + 32`` for all four rows (docs/conventions.md, "Table 1"): the extent of fc6's taps in input
   pixels at output stride 8, plus 32. The paper does not define the figure; this formula
   reproduces it and is reported under the table's name.
@@ -97,7 +97,7 @@ def theoretical_receptive_field(model):
 
 
 def table_fov(kernel, rate, output_stride=8):
-    """Table 1's "RF/FOV" figure, ``output_stride * r * (k - 1) + 32`` (see the module doc)."""
+    """Table 1's "FOV" figure, ``output_stride * r * (k - 1) + 32`` (see the module doc)."""
     return output_stride * rate * (kernel - 1) + 32
 
 
@@ -130,7 +130,7 @@ def format_table1(rows=None):
                      f"{row.params / 1e6:>6.1f}M {row.receptive_field:>5} {row.fov:>5}")
     lines.append("k_e: effective kernel k + (k-1)(r-1). RF: theoretical receptive field of an "
                  "output unit (input pixels).")
-    lines.append("FOV: the table's 'RF/FOV' column, 8*r*(k-1) + 32 (not the receptive field).")
+    lines.append("FOV: the table's FOV column, 8*r*(k-1) + 32 (not the receptive field).")
     return "\n".join(lines)
 
 

@@ -54,7 +54,9 @@ def fig5_meanfield(image, history, label_index, *, steps=(0, 1, 2, 3, 5, 10),
     fig.colorbar(im_bottom, ax=bottoms, shrink=0.8, label="belief")
     fig.add_subplot(2, cols, cols + 1).set_axis_off()
     caption(fig, "The DCNN's scores are smooth and blobby; a few mean-field iterations of the "
-                 "fully connected CRF snap the belief to the object's edges.")
+                 "fully connected CRF move the belief onto the colour edges near them, but keep "
+                 "a confident mistake of the DCNN larger than the kernels' reach, such as a "
+                 "filled hole.")
     return fig
 
 

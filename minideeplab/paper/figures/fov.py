@@ -9,7 +9,7 @@ Two numbers describe how far an output unit sees (:mod:`minideeplab.models.fov`)
 
 * the theoretical receptive field (RF): every input pixel that can change the unit,
   ``RF = 8 r (k - 1) + 227`` (pool5's RF is 227 input pixels, and fc6's taps are 8r apart);
-* the table's "RF/FOV" column, ``8 r (k - 1) + 32``: fc6's tap extent in input pixels plus 32.
+* the table's "FOV" column, ``8 r (k - 1) + 32``: fc6's tap extent in input pixels plus 32.
 
 :func:`minideeplab.models.fov.impulse_receptive_field` *measures* the RF of a real network,
 independently of the formula. :func:`fig_table1_fov` draws fc6's taps, the FOV and the RF of
