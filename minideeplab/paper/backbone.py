@@ -6,7 +6,8 @@ runs a tiny ResNet (:data:`minideeplab.models.resnet.TINY_RESNET` widths, any de
 of the sample photo, and measures what the notebook shows: the maps at output stride 8, 16
 and 32, whether they agree where they overlap (exactly with torchvision's schedule; not with
 the paper's, whose first 3x3 of a converted stage reads other pixels: see
-:mod:`minideeplab.models.resnet`), their cost in multiply-adds, receptive fields. ``schedule`` is the backbone's (``"paper"`` by default).
+:mod:`minideeplab.models.resnet`), their cost in multiply-adds, receptive fields.
+``schedule`` is the backbone's (``"paper"`` by default).
 """
 from collections import namedtuple
 

@@ -45,8 +45,8 @@ from .crf import (check_mean_field_update, check_splat, check_trimap_band, norma
 from .gpu import check_conv_intensity, check_softmax, check_sync_lines, measure_syncs
 from .training import check_caffe_sgd, check_cross_entropy_backward, check_resize_backward
 
-__all__ = ["CheckResult", "evaluate", "first_mismatch", "check_atrous_im2col", "check_space_to_batch",
-           "check_receptive_field", "check_output_stride_plan", "check_resize_backward",
+__all__ = ["CheckResult", "evaluate", "first_mismatch", "check_atrous_im2col",
+           "check_space_to_batch", "check_receptive_field", "check_output_stride_plan", "check_resize_backward",
            "check_cross_entropy_backward",
            "check_caffe_sgd", "check_mean_field_update", "check_splat", "check_trimap_band",
            "check_softmax", "check_sync_lines", "check_conv_intensity", "measure_syncs",
