@@ -30,9 +30,9 @@ def _layer4_conv_rates(model):
 
 
 def test_the_paper_multi_grid_rates():
-    """DeepLab v3, Sec. 3.2: "when output_stride = 16 and Multi_Grid = (1, 2, 4), the three
-    convolutions will have rates = 2 * (1, 2, 4) = (2, 4, 8) in the block4"; the unit rate is 2
-    at output stride 16 and 4 at 8 (every later rate doubled), for every block of the stage."""
+    """DeepLab v3, Sec. 3.2: with output stride 16 and Multi_Grid = (1, 2, 4), block4's three
+    convolutions have rates 2 x (1, 2, 4) = (2, 4, 8); the unit rate is 2 at output stride 16
+    and 4 at 8 (every later rate doubled, Sec. 3.1), for every block of the stage."""
     depth = (1, 2, 2, 3)
     unit = {32: (1, 1), 16: (1, 2), 8: (2, 4)}          # (layer3, layer4) unit rates, by hand
     for os_ in (32, 16, 8):

@@ -1,7 +1,7 @@
 """The ResNet backbone in miniature: output stride, multi-grid, multi-scale inputs.
 
 DeepLab v2, Sec. 3.1 and 4.1 ("we re-purpose ResNet-101 by atrous convolution"; multi-scale
-inputs, Table 4's MSC) and DeepLab v3, Sec. 3.2 (output stride, multi-grid). Everything here
+inputs, Table 4's MSC) and DeepLab v3, Sec. 3.1-3.2 (output stride, multi-grid). Everything here
 runs a tiny ResNet (:data:`minideeplab.models.resnet.TINY_RESNET` widths, any depth) on a crop
 of the sample photo, and measures what the notebook shows: the maps at output stride 8, 16
 and 32, whether they agree where they overlap (exactly with torchvision's schedule; not with

@@ -1,5 +1,5 @@
 """The ResNet backbone's pictures: feature maps at output stride 32, 16 and 8; the scale that
-wins the max of multi-scale inputs (DeepLab v2 Sec. 4.1, v3 Sec. 3.2)."""
+wins the max of multi-scale inputs (DeepLab v2 Sec. 4.1, v3 Sec. 3.1)."""
 import numpy as np
 
 from .common import new_figure, style_axes
