@@ -5,25 +5,34 @@ data pipeline) validates its inputs with these helpers, so that bad input fails 
 any work, with an error that names the function, the argument and the shapes involved. Each
 helper takes the calling function's name ``fn`` first for that message.
 """
+import math
 import numbers
+import os
 
 import numpy
 
 from . import backend
-from .errors import ArgumentError
+from .errors import ArgumentError, BudgetExceededError
 
 
 def conv_output_size(size, kernel, *, stride=1, padding=0, rate=1):
     """Output length of a (possibly atrous) convolution or pooling along one axis.
 
     ``(size + 2*padding - rate*(kernel-1) - 1) // stride + 1`` (Caffe and PyTorch; DeepLab v2,
-    Sec. 3.1: the effective kernel of an atrous filter is ``k_e = k + (k-1)(r-1)``).
+    Sec. 3.1: the effective kernel of an atrous filter is ``k_e = k + (k-1)(r-1)``). Sizes,
+    kernel, stride and rate are ints >= 1, padding >= 0; the result may be <= 0 (the kernel
+    does not fit), which the ops refuse.
     """
+    fn = "conv_output_size"
+    check_ints(fn, 1, size=size, kernel=kernel, stride=stride, rate=rate)
+    check_int(fn, "padding", padding, 0)
     return (size + 2 * padding - rate * (kernel - 1) - 1) // stride + 1
 
 
 def effective_kernel_size(kernel, rate):
-    """``k_e = k + (k - 1)(r - 1)``: the extent of a k-tap filter with rate r (paper Sec. 3.1)."""
+    """``k_e = k + (k - 1)(r - 1)``: the extent of a k-tap filter with rate r (paper Sec. 3.1);
+    kernel and rate are ints >= 1."""
+    check_ints("effective_kernel_size", 1, kernel=kernel, rate=rate)
     return kernel + (kernel - 1) * (rate - 1)
 
 
@@ -55,13 +64,24 @@ def check_int(fn, name, value, minimum):
     return int(value)
 
 
+def check_ints(fn, minimum, **values):
+    """:func:`check_int` on every keyword argument (name=value), each >= ``minimum``."""
+    return [check_int(fn, name, value, minimum) for name, value in values.items()]
+
+
 def check_number(fn, name, value, minimum=None, maximum=None):
-    """Check a real-valued hyper-parameter (bools and NaN are refused); returns a float."""
+    """Check a real-valued hyper-parameter (bools, NaN and infinities are refused); returns a
+    finite float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"{fn}: {name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:                  # an int beyond float64's range
+        value = math.inf if value > 0 else -math.inf
     if value != value:
         raise ArgumentError(f"{fn}: {name} is NaN")
+    if math.isinf(value):
+        raise ArgumentError(f"{fn}: {name} must be a finite number, got {value}")
     if minimum is not None and value < minimum:
         raise ArgumentError(f"{fn}: {name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -117,15 +137,36 @@ def check_choice(fn, name, value, choices):
     return value
 
 
+FLOAT_DTYPES = (numpy.dtype("float16"), numpy.dtype("float32"), numpy.dtype("float64"))
+
+
+def check_state(fn, state):
+    """A state dict: a mapping name -> NumPy/CuPy array of real numbers (what ``load_state_dict``
+    copies from); returns it. Errors name the entry."""
+    if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+        raise ArgumentError(f"{fn}: state must be a dict of arrays (name -> array), got "
+                            f"{type(state).__name__}")
+    for name in state.keys():
+        value = state[name]
+        if not (isinstance(value, numpy.ndarray) or backend.is_gpu_array(value)) \
+                or value.dtype.kind not in "biuf":
+            got = (f"dtype {value.dtype}" if hasattr(value, "dtype")
+                   else type(value).__name__)
+            raise ArgumentError(f"{fn}: state[{name!r}] must be a NumPy or CuPy array of real "
+                                f"numbers, got {got}")
+    return state
+
+
 def check_float_dtype(fn, name, dtype):
-    """A floating-point dtype (float16, float32 or float64, as a name or a dtype); returns it."""
+    """A floating-point dtype (float16, float32 or float64, as a name or a dtype); returns it.
+    (longdouble is refused: CuPy has none, and its size depends on the platform.)"""
     try:
         dt = None if dtype is None else numpy.dtype(dtype)     # dtype(None) would be float64
-    except TypeError:
+    except (TypeError, ValueError):
         dt = None
-    if dt is None or dt.kind != "f" or isinstance(dtype, (bool, numpy.bool_)):
-        raise ArgumentError(f"{fn}: {name} must be a floating-point dtype such as 'float32', got "
-                            f"{dtype!r}")
+    if dt not in FLOAT_DTYPES or isinstance(dtype, (bool, numpy.bool_)):
+        raise ArgumentError(f"{fn}: {name} must be a floating-point dtype: float16, float32 or "
+                            f"float64, got {dtype!r}")
     return dt
 
 
@@ -176,3 +217,30 @@ def check_same_dtype(fn, **arrays):
         if a.dtype != first.dtype:
             raise ArgumentError(f"{fn}: {name} has dtype {a.dtype} but {first_name} has dtype "
                                 f"{first.dtype}; convert one of them with .astype(...)")
+
+
+def memory_budget():
+    """The most bytes one array (or a model's parameters) may take: this machine's physical
+    memory (``os.sysconf``; 2**38 where the platform does not say). A request beyond it cannot
+    succeed, so it is refused before it is tried (docs/conventions.md, "Limits and budgets")."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2 ** 38
+
+
+def check_budget(fn, because, itemsize, **shapes):
+    """Refuse arrays that cannot fit in memory, before they are allocated.
+
+    ``shapes``: name -> shape (ints, computed from the arguments in Python integers, so no
+    product overflows); each array of ``itemsize`` bytes per element must fit
+    :func:`memory_budget`. ``because`` names the arguments that set the sizes, for the message.
+    """
+    budget = memory_budget()
+    for name, shape in shapes.items():
+        nbytes = math.prod(int(n) for n in shape) * int(itemsize)
+        if nbytes > budget:
+            raise BudgetExceededError(
+                f"{fn}: {because} would make {name} of shape {tuple(int(n) for n in shape)} "
+                f"({nbytes / 2 ** 30:.3g} GiB), more than this machine's memory "
+                f"({budget / 2 ** 30:.3g} GiB)")

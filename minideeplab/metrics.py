@@ -53,7 +53,15 @@ def _check_label_map(fn, name, a, num_classes, ignore_index, allow_ignore):
                             f"({name}.shape={tuple(a.shape)}, num_classes={num_classes})")
 
 
+def _check_ignore_index(fn, ignore_index):
+    """None, or the int label value whose pixels are not counted."""
+    if ignore_index is not None:
+        checks.check_int(fn, "ignore_index", ignore_index, 0)
+    return ignore_index
+
+
 def _check_pred_label(fn, pred, label, num_classes, ignore_index):
+    _check_ignore_index(fn, ignore_index)
     _check_label_map(fn, "label", label, num_classes, ignore_index, allow_ignore=True)
     _check_label_map(fn, "pred", pred, num_classes, ignore_index, allow_ignore=False)
     if pred.shape != label.shape:
@@ -131,7 +139,7 @@ class ConfusionMatrix:
 
     def __init__(self, num_classes, ignore_index=255):
         self.num_classes = checks.check_int("ConfusionMatrix", "num_classes", num_classes, 1)
-        self.ignore_index = ignore_index
+        self.ignore_index = _check_ignore_index("ConfusionMatrix", ignore_index)
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
     def update(self, pred, label):

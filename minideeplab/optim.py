@@ -26,7 +26,7 @@ The schedules are pure functions of the iteration (Caffe's ``lr_policy``):
 * ``"step"``: ``base_lr * gamma ** (it // step_size)``.
 """
 from . import backend
-from .checks import check_int, check_number
+from .checks import check_int, check_number, check_state
 from .errors import ArgumentError
 
 __all__ = ["SGD", "poly_lr", "step_lr", "make_schedule", "SCHEDULES"]
@@ -119,6 +119,8 @@ class SGD:
                                 f"{type(model).__name__}")
         self.lr = check_number(fn, "lr", lr, 0.0)
         self.momentum = check_number(fn, "momentum", momentum, 0.0, 1.0)
+        if self.momentum == 1.0:             # the velocity would never forget a gradient
+            raise ArgumentError(f"{fn}: momentum must be in [0, 1), got {momentum!r}")
         self.weight_decay = check_number(fn, "weight_decay", weight_decay, 0.0)
         self.slots = list(model.parameter_slots())
         self.velocity = {}
@@ -176,6 +178,7 @@ class SGD:
         Every parameter name must be present with the right shape; nothing is modified unless
         all checks pass. Arrays may be NumPy or CuPy; they are moved to each velocity's device.
         """
+        check_state("SGD.load_state_dict", state)
         missing = sorted(set(self.velocity) - set(state))
         unexpected = sorted(set(state) - set(self.velocity))
         if missing or unexpected:

@@ -51,8 +51,10 @@ def _triple(fn, name, value, positive):
     if isinstance(value, numbers.Real):
         value = (value,) * 3
     try:
+        if isinstance(value, (str, bytes)):    # "abc" is a sequence of 3 characters
+            raise TypeError
         values = tuple(float(v) for v in value)
-    except TypeError:
+    except (TypeError, ValueError, OverflowError):
         raise ArgumentError(f"{fn}: {name} must be 3 numbers (one per channel), got {value!r}") \
             from None
     if len(values) != 3 or not all(np.isfinite(values)):

@@ -123,12 +123,17 @@ def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
     """
     fn = "random_scale"
     _check_image_label(fn, image, label)
-    lo, hi = scale_range
+    rng = checks.check_rng(fn, "rng", rng)
+    if not (isinstance(scale_range, (tuple, list)) and len(scale_range) == 2):
+        raise ArgumentError(f"{fn}: scale_range must be (lo, hi), got {scale_range!r}")
+    lo, hi = (checks.check_number(fn, "scale_range", v) for v in scale_range)
     if not 0 < lo <= hi:
         raise ArgumentError(f"{fn}: scale_range must be (lo, hi) with 0 < lo <= hi, "
                             f"got {scale_range!r}")
-    s = rng.uniform(lo, hi)
     h, w = label.shape
+    checks.check_budget(fn, f"scale_range={scale_range!r}", 8,
+                        image=(round(h * hi) + 1, round(w * hi) + 1, 3))
+    s = rng.uniform(lo, hi)
     out = (max(1, int(round(h * s))), max(1, int(round(w * s))))
     return resize_image(image, out), resize_label(label, out)
 
@@ -136,6 +141,8 @@ def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
 def random_mirror(image, label, rng, p=0.5):
     """Flip image and label left-right together with probability p. Returns new arrays."""
     _check_image_label("random_mirror", image, label)
+    rng = checks.check_rng("random_mirror", "rng", rng)
+    p = checks.check_number("random_mirror", "p", p, 0.0, 1.0)
     if rng.random() < p:
         return image[:, ::-1].copy(), label[:, ::-1].copy()
     return image.copy(), label.copy()
@@ -172,6 +179,7 @@ def pad_to(image, label, min_hw, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
 def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
     """Pad (see :func:`pad_to`) then cut a ``crop_size`` window at a uniform random offset."""
     fn = "random_crop"
+    rng = checks.check_rng(fn, "rng", rng)
     ch, cw = checks.check_pair(fn, "crop_size", crop_size, 1)
     if max(ch, cw) > _MAX_CROP:
         raise ArgumentError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
@@ -191,7 +199,7 @@ def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=Tr
     ----------
     image : (H, W, 3) uint8
     label : (H, W) integer
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator, or an int seed >= 0 for a new one
     crop_size : int or (h, w) or None
         None: no padding or cropping (the output size then varies with the scale).
     scale_range : (lo, hi) or None
@@ -203,6 +211,8 @@ def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=Tr
     image (h, w, 3) uint8, label (h, w) of label's dtype
     """
     _check_image_label("augment", image, label)
+    rng = checks.check_rng("augment", "rng", rng)
+    checks.check_bool("augment", "mirror", mirror)
     if scale_range is None and not mirror and crop_size is None:
         return image.copy(), label.copy()        # new arrays even when nothing is done
     if scale_range is not None:

@@ -33,8 +33,8 @@ Shapes: x (N, C, H, W); w (O, C, KH, KW); b (O,) or None; y (N, O, H_out, W_out)
 from collections import namedtuple
 
 from .. import backend
-from ..checks import (check_array, check_cache, check_choice, check_grad, check_int,
-                      check_pair, check_same_dtype, conv_output_size)
+from ..checks import (check_array, check_budget, check_cache, check_choice, check_grad,
+                      check_int, check_pair, check_same_dtype, conv_output_size)
 from ..errors import ArgumentError
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
@@ -95,6 +95,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
             f"{rate * (KH - 1) + 1}x{rate * (KW - 1) + 1} (KH={KH}, KW={KW}, rate={rate}) but "
             f"padded input is {H + 2 * ph}x{W + 2 * pw} (x.shape={tuple(x.shape)}, "
             f"padding=({ph}, {pw}))")
+    _check_sizes(fn, x, w.shape, stride, (ph, pw), rate, method)
     if method == "deinterlace":
         if stride != 1:
             raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "
@@ -157,6 +158,19 @@ def conv2d_backward(dy, cache):
         dx = dx_pad[:, :, ph:ph + H, pw:pw + W]
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return dx, dw, db
+
+
+def _check_sizes(fn, x, w_shape, stride, padding, rate, method):
+    """Refuse a padded input or an output beyond the machine's memory, before allocating it
+    (an absurd padding or rate would otherwise end in NumPy's MemoryError)."""
+    (N, C, H, W), (O, _, KH, KW), (ph, pw) = x.shape, w_shape, padding
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if method == "deinterlace":                   # padded further to multiples of the rate
+        Hp, Wp = Hp + (-Hp) % rate, Wp + (-Wp) % rate
+    OH = conv_output_size(H, KH, stride=stride, padding=ph, rate=rate)
+    OW = conv_output_size(W, KW, stride=stride, padding=pw, rate=rate)
+    check_budget(fn, f"padding=({ph}, {pw}) and rate={rate}", x.dtype.itemsize,
+                 padded_x=(N, C, Hp, Wp), y=(N, O, OH, OW))
 
 
 def _out_size(x_pad, w, stride, rate):

@@ -35,11 +35,13 @@ batch to space (adjoint of space to batch), crop away the padding.
 from collections import namedtuple
 
 from .. import backend
+from ..checks import check_array, check_choice, check_int
 from ..errors import ArgumentError
 from .im2col import holes_backward_chwn, holes_forward_chwn, pad2d
 
 __all__ = ["space_to_batch", "batch_to_space", "deinterlace_forward", "deinterlace_backward"]
 
+LAYOUTS = ("NCHW", "CHWN")
 DeinterlaceCache = namedtuple("DeinterlaceCache", "x_shape w padding rate out_size sub")
 DeinterlaceCache.__doc__ = ("The input shape (N, C, H, W), the weights, padding, rate, output "
                             "size and the sub-images of each size group, (C, n_h, n_w, A*B*N) "
@@ -51,10 +53,14 @@ def space_to_batch(x, rate, *, layout="NCHW"):
 
     Returns (r*r*N, C, Hs, Ws), where batch index ``(a*r + b)*N + n`` holds
     ``x[n, :, a::r, b::r]`` (TensorFlow's layout). With ``layout="CHWN"`` the same sub-images
-    come as (C, Hs, Ws, r*r*N), the layout the convolution's GEMM works in.
+    come as (C, Hs, Ws, r*r*N), the layout the convolution's GEMM works in. H and W must be
+    multiples of r (:func:`deinterlace_forward` pads to one first).
     """
+    r = _check_space("space_to_batch", "x", x, rate, layout)
     N, C, H, W = x.shape
-    r = rate
+    if H % r or W % r:
+        raise ArgumentError(f"space_to_batch: the height and width of x must be multiples of "
+                            f"rate={r}, got x.shape={tuple(x.shape)}; pad x first")
     Hs, Ws = H // r, W // r
     x = x.reshape(N, C, Hs, r, Ws, r)         # x[n, c, h*r + a, w*r + b] -> [n, c, h, a, w, b]
     if layout == "CHWN":
@@ -69,7 +75,12 @@ def batch_to_space(y, rate, *, layout="NCHW"):
 
     (r*r*N, O, h, w) -> (N, O, r*h, r*w); with ``layout="CHWN"`` the input is (O, h, w, r*r*N).
     """
-    r = rate
+    r = _check_space("batch_to_space", "y", y, rate, layout)
+    batch = y.shape[3] if layout == "CHWN" else y.shape[0]
+    if batch % (r * r):
+        raise ArgumentError(f"batch_to_space: the batch axis of y ({batch}) must be a multiple "
+                            f"of rate**2 = {r * r}, got y.shape={tuple(y.shape)} "
+                            f"(layout={layout!r})")
     if layout == "CHWN":
         O, h, w, B = y.shape
         N = B // (r * r)
@@ -79,6 +90,13 @@ def batch_to_space(y, rate, *, layout="NCHW"):
         N = B // (r * r)
         y = y.reshape(r, r, N, O, h, w).transpose(2, 3, 4, 0, 5, 1)   # (a,b,n,o,h,w) -> (n,o,h,a,w,b)
     return y.reshape(N, O, h * r, w * r)      # row h*r + a, column w*r + b
+
+
+def _check_space(fn, name, x, rate, layout):
+    """The arguments of space_to_batch / batch_to_space; returns the rate."""
+    check_array(fn, name, x, ndim=4, floating=False, nonempty=True)
+    check_choice(fn, "layout", layout, LAYOUTS)
+    return check_int(fn, "rate", rate, 1)
 
 
 def _residue_groups(padded, rate, kernel):

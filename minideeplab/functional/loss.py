@@ -21,7 +21,7 @@ import numbers
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array, check_bool, check_cache, check_int, compute_dtype
+from ..checks import check_array, check_bool, check_cache, check_int, check_number, compute_dtype
 from ..errors import ArgumentError
 
 __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "softmax_cross_entropy_backward"]
@@ -171,8 +171,10 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
 
 
 def _check_dloss(fn, dloss, cache):
-    """dloss: a real number (not a bool) or a 0-d array of the logits' dtype and device."""
+    """dloss: a finite real number (not a bool; free to check, unlike an array on a GPU) or a
+    0-d array of the logits' dtype and device."""
     if isinstance(dloss, numbers.Real) and not isinstance(dloss, bool):
+        check_number(fn, "dloss", dloss)               # NaN or inf: a gradient of NaN
         return
     if isinstance(dloss, bool) or not hasattr(dloss, "shape") or not hasattr(dloss, "dtype"):
         raise ArgumentError(f"{fn}: dloss must be a real number or a 0-d array, got {dloss!r}")

@@ -34,8 +34,8 @@ from collections import namedtuple
 import numpy
 
 from .. import backend
-from ..checks import (check_array, check_bool, check_cache, check_grad, check_pair,
-                      compute_dtype)
+from ..checks import (check_array, check_bool, check_cache, check_grad, check_int, check_ints,
+                      check_pair, compute_dtype)
 from ..errors import ArgumentError
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -62,7 +62,12 @@ def pool_output_size(size, kernel, stride, padding, ceil_mode=True):
 
     ``ceil_mode=True``: ``ceil((size + 2p - k) / s) + 1``, minus one if the last window would
     start at or beyond ``size + p``. ``ceil_mode=False``: ``(size + 2p - k) // s + 1``.
+    Size, kernel and stride are ints >= 1, padding >= 0.
     """
+    fn = "pool_output_size"
+    check_ints(fn, 1, size=size, kernel=kernel, stride=stride)
+    check_int(fn, "padding", padding, 0)
+    check_bool(fn, "ceil_mode", ceil_mode)
     span = size + 2 * padding - kernel
     if not ceil_mode:
         return span // stride + 1
@@ -85,6 +90,9 @@ def _check_pool(fn, x, kernel, stride, padding, ceil_mode):
         if x.shape[2 + ax] + 2 * p < k:
             raise ArgumentError(f"{fn}: kernel {kernel} larger than the padded input "
                                 f"(x.shape={tuple(x.shape)}, padding={padding})")
+    # a stride beyond the padded input gives one window along that axis, as a stride equal to
+    # it does (the same output and gradient); the smaller one keeps the index arithmetic in int64
+    stride = tuple(min(s, x.shape[2 + a] + 2 * padding[a]) for a, s in enumerate(stride))
     return kernel, stride, padding
 
 

@@ -43,7 +43,8 @@ import functools
 from collections import namedtuple
 
 from .. import backend
-from ..checks import check_array, check_cache, check_choice, check_grad, check_pair, compute_dtype
+from ..checks import (check_array, check_bool, check_budget, check_cache, check_choice,
+                      check_grad, check_ints, check_pair, compute_dtype)
 from ..errors import ArgumentError
 
 __all__ = ["linear_taps", "interp_matrix", "padded_interp_matrix", "resize_bilinear", "resize_bilinear_backward",
@@ -58,13 +59,23 @@ ResizeCache.op = "resize_bilinear"
 
 
 def interp_zoom_size(size, zoom_factor):
-    """Caffe ``Interp`` with ``zoom_factor: z``: ``size + (size-1)(z-1)`` (41 -> 321 for z = 8)."""
+    """Caffe ``Interp`` with ``zoom_factor: z``: ``size + (size-1)(z-1)`` (41 -> 321 for z = 8);
+    ints >= 1."""
+    check_ints("interp_zoom_size", 1, size=size, zoom_factor=zoom_factor)
     return size + (size - 1) * (zoom_factor - 1)
 
 
 def interp_shrink_size(size, shrink_factor):
-    """Caffe ``Interp`` with ``shrink_factor: s``: ``(size - 1) // s + 1`` (321 -> 41 for s = 8)."""
+    """Caffe ``Interp`` with ``shrink_factor: s``: ``(size - 1) // s + 1`` (321 -> 41 for s = 8);
+    ints >= 1."""
+    check_ints("interp_shrink_size", 1, size=size, shrink_factor=shrink_factor)
     return (size - 1) // shrink_factor + 1
+
+
+def _check_sizes(fn, in_size, out_size, align_corners):
+    """The 1-D helpers' arguments: sizes ints >= 1, align_corners a bool."""
+    check_ints(fn, 1, in_size=in_size, out_size=out_size)
+    check_bool(fn, "align_corners", align_corners)
 
 
 def _source_coords(xp, in_size, out_size, align_corners):
@@ -89,8 +100,9 @@ def linear_taps(in_size, out_size, *, align_corners=True, xp=None):
     lam : (out_size,) float64, so that ``out[i] = (1 - lam[i]) in[i0[i]] + lam[i] in[i1[i]]``
 
     ``src`` (see the module doc) is clamped to ``[0, in_size - 1]``: an output beyond the last
-    input centre copies the last input.
+    input centre copies the last input. Sizes are ints >= 1.
     """
+    _check_sizes("linear_taps", in_size, out_size, align_corners)
     xp = backend.xp_for("cpu") if xp is None else xp
     src = xp.clip(_source_coords(xp, in_size, out_size, align_corners), 0.0, in_size - 1.0)
     i0 = xp.floor(src).astype("int64")
@@ -104,6 +116,7 @@ def interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="floa
     Each row has at most two non-zeros, ``1 - lam`` at i0 and ``lam`` at i1 (:func:`linear_taps`),
     summing to 1. ``xp`` is the array module to build it with (default NumPy).
     """
+    _check_sizes("interp_matrix", in_size, out_size, align_corners)
     xp = backend.xp_for("cpu") if xp is None else xp
     i0, i1, lam = linear_taps(in_size, out_size, align_corners=align_corners, xp=xp)
     rows = xp.arange(out_size)
@@ -124,6 +137,7 @@ def padded_interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtyp
     built on the device without a device-to-host sync. ``xp`` decides the device
     (``scipy.sparse`` or ``cupyx.scipy.sparse``).
     """
+    _check_sizes("padded_interp_matrix", in_size, out_size, align_corners)
     xp = backend.xp_for("cpu") if xp is None else xp
     i0, i1, lam = linear_taps(in_size, out_size, align_corners=align_corners, xp=xp)
     lam = xp.where(i1 > i0, lam, 0.0)               # past the last pixel: all weight on i0
@@ -208,6 +222,8 @@ def resize_bilinear(x, size, *, align_corners=True):
     xp = backend.get_array_module(x)
     N, C, H, W = x.shape
     ct = compute_dtype(x.dtype)
+    check_budget(fn, f"size={size!r}", ct.itemsize, y=(N, C, H_out, W_out),
+                 intermediate=(N, C, max(H, H_out), max(W, W_out)))
     a_h = _padded_interp_matrix_cached(H, H_out, align_corners, xp, ct)
     a_w = _padded_interp_matrix_cached(W, W_out, align_corners, xp, ct)
     y = separable_matmul(x.astype(ct, copy=False), a_h, a_w).astype(x.dtype, copy=False)
@@ -238,6 +254,7 @@ def nearest_indices(in_size, out_size, xp=None):
     ``(2 i (in - 1) + (out - 1)) // (2 (out - 1))``; 0 when out_size = 1. When
     ``in - 1 = s (out - 1)`` (Caffe's shrink sizes, e.g. 321 -> 41 with s = 8) this is ``s*i``.
     """
+    check_ints("nearest_indices", 1, in_size=in_size, out_size=out_size)
     xp = backend.xp_for("cpu") if xp is None else xp
     i = xp.arange(out_size, dtype="int64")
     if out_size == 1:

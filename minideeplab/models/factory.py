@@ -22,8 +22,9 @@ import math
 import numbers
 
 from .. import backend, checks
-from ..errors import ArgumentError
+from ..errors import ArgumentError, BudgetExceededError
 from ..functional import CONV_METHODS
+from ..nn import init
 from ..nn.aspp import ASPP_L_RATES, ASPP_S_RATES
 from ..preprocess import Preprocessing
 from .msc import MultiScale
@@ -78,12 +79,33 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
                 dtype=dtype, preprocessing=preprocessing.to_json(), **kwargs)
     common = dict(method=method, seed=seed, dtype=dtype, device=device)
     try:
+        check_parameter_budget(f"build_model({name!r})", lambda: _build(
+            name, num_classes, tiny, width, depth, scales, common, kwargs))
         model = _build(name, num_classes, tiny, width, depth, scales, common, kwargs)
     except ArgumentError as e:        # a constructor's check: say whose call it was
         raise ArgumentError(f"build_model({name!r}): {e}") from e
     model.preprocessing = preprocessing
     model.build_args = args
     return model
+
+
+def parameter_bytes(build):
+    """The bytes of the parameters and buffers of the network ``build()`` makes, counted on a
+    copy built inside :func:`~minideeplab.nn.init.shapes_only` (nothing is allocated)."""
+    with init.shapes_only():
+        model = build()
+    return sum(int(a.size) * a.dtype.itemsize for a in model.state_dict().values())
+
+
+def check_parameter_budget(fn, build):
+    """Refuse a network whose parameters alone exceed this machine's memory (an absurd
+    ``num_classes`` or ``width``), before any of them is allocated; returns their bytes."""
+    nbytes, budget = parameter_bytes(build), checks.memory_budget()
+    if nbytes > budget:
+        raise BudgetExceededError(f"{fn}: its parameters would take {nbytes / 2 ** 30:.3g} GiB "
+                                  f"(num_classes, width, depth), more than this machine's "
+                                  f"memory ({budget / 2 ** 30:.3g} GiB)")
+    return nbytes
 
 
 def _build(name, num_classes, tiny, width, depth, scales, common, kwargs):

@@ -174,7 +174,7 @@ class ResNetBackbone(nn.Module):
             plan = stage_strides_and_rates(output_stride, blocks, multi_grid, schedule)
         except ArgumentError as e:
             raise ArgumentError(f"ResNetBackbone: {e}") from None
-        rng = init.as_rng(seed)
+        rng = init.as_rng(seed, "ResNetBackbone")
         bn = dict(momentum=bn_momentum, frozen=frozen_bn, dtype=dtype, device=device)
         stem = scaled(64, width)
         self.stem = nn.Sequential({
@@ -257,7 +257,7 @@ class DeepLabResNet(nn.Module):
             blocks = RESNET_DEPTHS.get(depth, depth)
             if isinstance(blocks, tuple) and len(blocks) == 4 and blocks[3] != 3:
                 multi_grid = None                   # the (1, 2, 4) grid needs 3 blocks
-        rng = init.as_rng(seed)
+        rng = init.as_rng(seed, "DeepLabResNet")
         self.backbone = ResNetBackbone(depth, width, output_stride, multi_grid,
                                        schedule=schedule, method=method,
                                        frozen_bn=frozen_bn, bn_momentum=bn_momentum,

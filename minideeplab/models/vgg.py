@@ -57,7 +57,7 @@ def vgg16_trunk(width=1.0, *, method="holes", seed=None, dtype="float32", device
     (``conv1_1``, ``relu1_1``, ..., ``pool5``), and its output channel count (512 * width).
     Shapes: x (N, 3, H, W) -> (N, 512*width, h, w), h = H after three 3x3/2 poolings.
     """
-    rng = init.as_rng(seed)
+    rng = init.as_rng(seed, "vgg16_trunk")
     layers = {}
     cin = 3
     for b, ((channels, n_convs), (pk, ps, pp), rate) in enumerate(
@@ -98,7 +98,7 @@ class DeepLabVGG16(nn.Module):
                                        or not aspp_rates):
             raise ArgumentError(f"{fn}: aspp_rates must be None (LargeFOV-style single fc6) or a "
                                 f"non-empty tuple of rates, got {aspp_rates!r}")
-        rng = init.as_rng(seed)
+        rng = init.as_rng(seed, "deeplab_vgg16")
         self.features, c = vgg16_trunk(width, method=method, seed=rng, dtype=dtype,
                                        device=device)
         rates = (fc6_rate,) if aspp_rates is None else tuple(aspp_rates)

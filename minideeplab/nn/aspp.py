@@ -104,7 +104,7 @@ class ASPPv2(Parallel):
                  dtype="float32", device=None):
         fn = "ASPPv2"
         rates = _check_rates(fn, rates)
-        rng = init.as_rng(seed)
+        rng = init.as_rng(seed, "ASPPv2")
         branches = {}
         for i, r in enumerate(rates):
             seeds = [int(s) for s in rng.integers(0, 2 ** 31, size=5)]
@@ -230,7 +230,7 @@ class ASPPv3(Sequential):
                  method="holes", bn_momentum=0.1, bn_eps=1e-5, bn_frozen=False, seed=None,
                  dtype="float32", device=None):
         rates = _check_rates("ASPPv3", rates)
-        rng = init.as_rng(seed)
+        rng = init.as_rng(seed, "ASPPv3")
         seeds = iter(int(s) for s in rng.integers(0, 2 ** 31, size=len(rates) + 5))
         conv = dict(dtype=dtype, device=device)
         bn = dict(momentum=bn_momentum, eps=bn_eps, frozen=bn_frozen)

@@ -38,6 +38,7 @@ class Conv2d(Module):
         checks.check_pair(fn, "padding", padding, 0)
         checks.check_int(fn, "rate", rate, 1)
         checks.check_bool(fn, "bias", bias)
+        checks.check_rng(fn, "seed", seed, required=False)
         checks.check_choice(fn, "method", method, F.CONV_METHODS)
         if method == "deinterlace" and stride != 1:
             raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "

@@ -13,7 +13,7 @@ import contextvars
 
 import numpy
 
-from .. import backend
+from .. import backend, checks
 
 __all__ = ["as_rng", "normal", "he_normal", "zeros", "ones", "shapes_only"]
 
@@ -39,11 +39,12 @@ def _placeholder(shape, dtype):
     return numpy.broadcast_to(numpy.zeros((), dtype=dtype), tuple(shape))
 
 
-def as_rng(seed_or_rng=None):
-    """A ``numpy.random.Generator`` from a seed, a Generator (returned as is) or None (seed 0)."""
-    if isinstance(seed_or_rng, numpy.random.Generator):
-        return seed_or_rng
-    return numpy.random.default_rng(0 if seed_or_rng is None else seed_or_rng)
+def as_rng(seed_or_rng=None, fn="as_rng"):
+    """A ``numpy.random.Generator`` from an int seed >= 0, a Generator (returned as is) or None
+    (seed 0); anything else is an ArgumentError naming ``fn`` and its argument ``seed``."""
+    if seed_or_rng is None:
+        return numpy.random.default_rng(0)
+    return checks.check_rng(fn, "seed", seed_or_rng)
 
 
 def normal(shape, std, rng, dtype="float32", device=None):

@@ -27,7 +27,7 @@ from collections import namedtuple
 
 import numpy
 
-from .. import backend
+from .. import backend, checks
 from ..errors import ArgumentError
 
 __all__ = ["Module", "Sequential", "ParamSlot", "no_cache", "caching"]
@@ -196,6 +196,7 @@ class Module:
         replaces. With ``strict``, missing or unexpected names are an error. Shapes must match.
         Nothing is modified unless every check passes.
         """
+        checks.check_state("load_state_dict", state)
         slots = {name: (store, key) for name, store, key in self._state_slots()}
         missing = sorted(set(slots) - set(state))
         unexpected = sorted(set(state) - set(slots))
