@@ -164,7 +164,7 @@ def check_float_dtype(fn, name, dtype):
         dt = None if dtype is None else numpy.dtype(dtype)     # dtype(None) would be float64
     except (TypeError, ValueError):
         dt = None
-    if dt not in FLOAT_DTYPES or isinstance(dtype, (bool, numpy.bool_)):
+    if dt is None or dt not in FLOAT_DTYPES or isinstance(dtype, (bool, numpy.bool_)):
         raise ArgumentError(f"{fn}: {name} must be a floating-point dtype: float16, float32 or "
                             f"float64, got {dtype!r}")
     return dt

@@ -21,7 +21,7 @@ from minideeplab.models import MODEL_NAMES, build_model
     (dict(seed=-1), ValueError, r"build_model: seed must be >= 0"),
     (dict(device="tpu"), ValueError, r"build_model: unknown device 'tpu'"),
     (dict(scales="1"), TypeError, r"build_model: scales must be None or a tuple of numbers"),
-    (dict(width=float("inf")), ValueError, r"build_model: width must be a finite number > 0"),
+    (dict(width=float("inf")), ValueError, r"build_model: width must be a finite number"),
     (dict(dtype=None), TypeError, r"build_model: dtype must be a floating-point dtype"),
     (dict(scales=[0.5]), ValueError, r"build_model\('[\w-]+'\): MultiScale: scales must be "
                                      r"distinct numbers in \(0, 1\] that include 1.0"),
