@@ -29,20 +29,50 @@ Two container formats (``torch.serialization``):
 
 The even older tar format is refused with a message. Shapes: every tensor becomes a C-contiguous
 NumPy array of its shape (a 0-d array for scalars such as ``num_batches_tracked``).
+
+**Budgets** (docs/conventions.md, "Limits and budgets"): a small file must not make the reader
+hang or allocate gigabytes, so every size the file claims is checked before it is acted on.
+The pickles are scanned opcode by opcode (``pickletools.genops``, which only reads) before they
+are run: at most :data:`MAX_PICKLE_BYTES` and :data:`MAX_PICKLE_OPS` opcodes, no extension
+codes or out-of-band buffers. The object tree they build is walked with every shared reference
+expanded (a "billion laughs" pickle shares 10 references 9 levels deep): at most
+:data:`MAX_OBJECTS` objects, :data:`MAX_DEPTH` levels, no cycle. Every storage's claimed size
+must match the bytes the file really holds (its zip member, or what is left of a legacy file)
+before it is read; the zip members read decompress to at most twice the file's size plus
+:data:`MAX_EXTRA_BYTES`; a tensor has at most as many elements as its storage (no stride-0 or
+overlapping expansion), and all the arrays together take at most :data:`OUTPUT_FACTOR` times
+the storages' bytes. Sizes beyond a budget raise :class:`~minideeplab.errors.BudgetExceededError`,
+a file that contradicts itself :class:`~minideeplab.errors.FileFormatError`; both name the file.
 """
 import io
+import math
+import mmap
+import os
 import pickle
+import pickletools
 import zipfile
 from collections import OrderedDict
 
 import numpy
 
-from .errors import FileFormatError
+from .errors import BudgetExceededError, FileFormatError
 
-__all__ = ["load_pth", "SafeUnpickler", "UnsafePickleError", "STORAGE_DTYPES"]
+__all__ = ["load_pth", "SafeUnpickler", "UnsafePickleError", "STORAGE_DTYPES",
+           "MAX_PICKLE_BYTES", "MAX_PICKLE_OPS", "MAX_OBJECTS", "MAX_DEPTH", "MAX_EXTRA_BYTES",
+           "OUTPUT_FACTOR"]
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
+
+# budgets (measured: the pickle of DeepLabV3-ResNet101's state dict is 93 KB of 23k opcodes, 677
+# objects, 1 level deep)
+MAX_PICKLE_BYTES = 64 * 2 ** 20     # one pickle (data.pkl or a legacy part)
+MAX_PICKLE_OPS = 10 ** 6            # opcodes of one pickle
+MAX_OBJECTS = 10 ** 5               # objects of the state dict, shared references expanded
+MAX_DEPTH = 64                      # nesting of dicts, lists and tuples
+MAX_EXTRA_BYTES = 64 * 2 ** 20      # zip members read: at most 2 x the file + this
+OUTPUT_FACTOR = 2                   # arrays read: at most this x the storages' bytes (tied weights)
+MAX_NDIM = 32                       # dimensions of one tensor (NumPy allows 64)
 
 # torch.<Name>Storage -> the NumPy dtype of its elements ("bfloat16": converted, see _as_numpy)
 STORAGE_DTYPES = {
@@ -83,35 +113,73 @@ class _StorageRef(_Frozen):
         self.dtype, self.key, self.numel = dtype, key, numel
         self.data = None        # 1-D NumPy array, filled in by the container reader
 
+    @property
+    def nbytes(self):
+        return self.numel * _itemsize(self.dtype)
+
 
 class _Tensor(_Frozen):
     """A tensor as the pickle describes it; becomes a NumPy array once storages are read."""
 
     def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset = storage, int(offset)
-        self.size, self.stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+        self.storage, self.offset = storage, _int(offset, "storage offset")
+        if not isinstance(size, (tuple, list)) or not isinstance(stride, (tuple, list)) \
+                or len(size) != len(stride) or len(size) > MAX_NDIM:
+            raise FileFormatError(f"load_pth: a tensor's size and stride must be two tuples of "
+                                  f"the same length (at most {MAX_NDIM}), got {size!r:.100} and "
+                                  f"{stride!r:.100}")
+        self.size = tuple(_int(n, "tensor size") for n in size)
+        self.stride = tuple(_int(n, "tensor stride") for n in stride)
+        if min(self.size + (0,)) < 0 or min(self.stride + (0,)) < 0 or self.offset < 0:
+            raise FileFormatError(f"load_pth: a tensor has a negative size, stride or offset "
+                                  f"(size {self.size}, stride {self.stride}, offset {self.offset})")
+        self.numel = math.prod(self.size)
 
-    def to_numpy(self, where):
+    def check(self, where):
+        """Refuse a tensor that reaches past its storage or has more elements than it (a
+        stride-0 or overlapping expansion)."""
         data = self.storage.data
         if not self.size:
-            return data[self.offset:self.offset + 1].reshape(()).copy()
-        extent = 1 + sum((n - 1) * s for n, s in zip(self.size, self.stride) if n > 0)
-        if any(n == 0 for n in self.size):
-            return numpy.zeros(self.size, dtype=data.dtype)
-        if self.offset < 0 or self.offset + extent > data.size or min(self.stride) < 0:
+            extent = 1
+        else:
+            extent = 1 + sum((n - 1) * s for n, s in zip(self.size, self.stride) if n > 0)
+        if self.numel == 0:
+            return
+        if self.offset + extent > data.size:
             raise FileFormatError(f"load_pth: {where}: a tensor of size {self.size}, stride "
                                   f"{self.stride} and offset {self.offset} reaches past its "
                                   f"storage of {data.size} elements")
+        if self.numel > data.size:
+            raise FileFormatError(f"load_pth: {where}: a tensor of size {self.size} "
+                                  f"({self.numel} elements, stride {self.stride}) expands a "
+                                  f"storage of {data.size} elements; the tensors of a state "
+                                  "dict never repeat their storage's elements")
+
+    def to_numpy(self, where):
+        """The tensor as a C-contiguous NumPy array (after :meth:`check`)."""
+        self.check(where)
+        data = self.storage.data
+        if self.numel == 0:
+            return numpy.zeros(self.size, dtype=data.dtype)
+        if not self.size:
+            return data[self.offset:self.offset + 1].reshape(()).copy()
         view = numpy.lib.stride_tricks.as_strided(
             data[self.offset:], shape=self.size,
             strides=tuple(s * data.itemsize for s in self.stride), writeable=False)
         return numpy.ascontiguousarray(view)
 
 
+def _int(value, what):
+    """An int from the pickle (bools and other types refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FileFormatError(f"load_pth: the {what} must be an integer, got {value!r:.100}")
+    return value
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
                        backward_hooks=None, metadata=None):
     if not isinstance(storage, _StorageRef):
-        raise pickle.UnpicklingError("load_pth: _rebuild_tensor_v2 got no storage")
+        raise FileFormatError("load_pth: _rebuild_tensor_v2 got no storage")
     return _Tensor(storage, storage_offset, size, stride)
 
 
@@ -158,15 +226,63 @@ class SafeUnpickler(pickle.Unpickler):
         if len(pid) > 5 and pid[5] is not None:
             raise FileFormatError(f"load_pth: {self.source} uses storage views (legacy "
                                   "view_metadata), which this reader does not support")
+        numel = _int(numel, f"element count of storage {key!r:.50}")
+        if numel < 0:
+            raise FileFormatError(f"load_pth: {self.source}: storage {key!r:.50} claims "
+                                  f"{numel} elements")
         key = str(key)
         ref = self.storages.get(key)
         if ref is None:
-            ref = self.storages[key] = _StorageRef(stype.dtype, key, int(numel))
+            ref = self.storages[key] = _StorageRef(stype.dtype, key, numel)
+        elif ref.numel != numel or ref.dtype != stype.dtype:
+            raise FileFormatError(f"load_pth: {self.source}: storage {key!r} is described twice, "
+                                  "differently")
         return ref
 
 
 def _allowed_names():
     return ", ".join(sorted(f"{m}.{n}" for m, n in _FUNCTIONS) + ["torch.<Type>Storage"])
+
+
+_REFUSED_OPCODES = {
+    "EXT1": "an extension code (copyreg's registry)", "EXT2": "an extension code (copyreg's "
+    "registry)", "EXT4": "an extension code (copyreg's registry)",
+    "NEXT_BUFFER": "an out-of-band buffer", "READONLY_BUFFER": "an out-of-band buffer"}
+
+
+def _scan_pickle(f, source):
+    """Check the pickle that starts at ``f``'s position before it is run, and seek back.
+
+    ``pickletools.genops`` only decodes the opcodes (it calls nothing, and a length field
+    larger than the data left ends in a ValueError before anything that large is allocated,
+    as ``f`` reads at most what is there). Refused: more than :data:`MAX_PICKLE_BYTES` or
+    :data:`MAX_PICKLE_OPS`, extension codes and out-of-band buffers, a pickle without STOP.
+    """
+    start = f.tell()
+    try:
+        for count, (op, _arg, pos) in enumerate(pickletools.genops(f), 1):
+            if op.name in _REFUSED_OPCODES:
+                raise FileFormatError(f"load_pth: {source}: the pickle uses "
+                                      f"{_REFUSED_OPCODES[op.name]} (opcode {op.name} at byte "
+                                      f"{pos}), which no torch.save file does")
+            if count > MAX_PICKLE_OPS or pos - start > MAX_PICKLE_BYTES:
+                raise BudgetExceededError(
+                    f"load_pth: {source}: the pickle has more than {MAX_PICKLE_OPS} opcodes or "
+                    f"{MAX_PICKLE_BYTES // 2 ** 20} MiB (a state dict's has some thousands): "
+                    "refused before running it (minideeplab.pth.MAX_PICKLE_OPS)")
+    except (ValueError, EOFError, OverflowError) as e:   # genops' words for a broken pickle
+        if isinstance(e, FileFormatError):
+            raise
+        raise FileFormatError(f"load_pth: {source} is damaged or not a torch.save file: its "
+                              f"pickle cannot be decoded ({e})") from e
+    f.seek(start)
+
+
+def _load_pickle(f, source):
+    """Scan, then run, one pickle from ``f``; returns (object, unpickler)."""
+    _scan_pickle(f, source)
+    unpickler = SafeUnpickler(f, source)
+    return unpickler.load(), unpickler
 
 
 def _as_numpy(raw, dtype, byteorder, where):
@@ -185,74 +301,158 @@ def _itemsize(dtype):
     return 2 if dtype == "bfloat16" else numpy.dtype(dtype).itemsize
 
 
-def _materialise(obj, where):
-    """Replace every _Tensor inside dicts/lists/tuples by its NumPy array."""
-    if isinstance(obj, _Tensor):
-        return obj.to_numpy(where)
-    if isinstance(obj, dict):
-        return type(obj)((k, _materialise(v, f"{where}[{k!r}]")) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialise(v, where) for v in obj)
-    return obj
+class _Materialiser:
+    """Turns the unpickled tree into dicts/lists/tuples of NumPy arrays, within the budgets.
+
+    Shared references are walked once per reference (each counts toward :data:`MAX_OBJECTS`);
+    a tensor referred to twice becomes one array (so ties stay tied). ``storage_bytes``: the
+    bytes of every storage read, which bound the arrays' total (:data:`OUTPUT_FACTOR`).
+    """
+
+    def __init__(self, source, storage_bytes):
+        self.source, self.objects, self.output = source, 0, 0
+        self.limit = OUTPUT_FACTOR * storage_bytes + 2 ** 20
+        self.arrays = {}                      # id(_Tensor) -> array
+        self.path = set()                     # ids of the containers being walked (cycles)
+
+    def __call__(self, obj, where, depth=0):
+        """``where``: the source, or (parent's where, key): formatted only for a message."""
+        self.objects += 1
+        if self.objects > MAX_OBJECTS:
+            raise BudgetExceededError(
+                f"load_pth: {self.source} holds more than {MAX_OBJECTS} objects once its shared "
+                "references are expanded (a state dict holds some hundreds): refused "
+                "(minideeplab.pth.MAX_OBJECTS)")
+        if isinstance(obj, _Tensor):
+            return self.tensor(obj, _where(where))
+        if not isinstance(obj, (dict, list, tuple)):
+            if isinstance(obj, (_StorageRef, _StorageType)):
+                raise FileFormatError(f"load_pth: {_where(where)} is a bare storage, not a "
+                                      "tensor")
+            return obj
+        if depth >= MAX_DEPTH:
+            raise BudgetExceededError(f"load_pth: {self.source} nests containers more than "
+                                      f"{MAX_DEPTH} deep (a state dict: 3): refused "
+                                      "(minideeplab.pth.MAX_DEPTH)")
+        if id(obj) in self.path:
+            raise FileFormatError(f"load_pth: {_where(where)} contains itself (a cycle); not a "
+                                  "state dict")
+        self.path.add(id(obj))
+        try:
+            if isinstance(obj, dict):
+                return type(obj)((k, self(v, (where, k), depth + 1)) for k, v in obj.items())
+            return type(obj)(self(v, (where, i), depth + 1) for i, v in enumerate(obj))
+        finally:
+            self.path.discard(id(obj))
+
+    def tensor(self, t, where):
+        if id(t) not in self.arrays:
+            t.check(where)
+            self.output += t.numel * t.storage.data.itemsize
+            if self.output > self.limit:
+                raise BudgetExceededError(
+                    f"load_pth: {where}: the tensors would take more than {OUTPUT_FACTOR} times "
+                    f"the bytes of the storages they view ({self.limit} bytes): refused")
+            self.arrays[id(t)] = t.to_numpy(where)
+        return self.arrays[id(t)]
+
+
+def _where(where):
+    """``source[key][key]...`` from the (parent, key) chain of :class:`_Materialiser`."""
+    keys = []
+    while isinstance(where, tuple):
+        where, key = where
+        keys.append(f"[{key!r:.80}]")
+    return where + "".join(reversed(keys))
 
 
 def _read_zip(path):
+    size = os.path.getsize(path)
     with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+        infos = {i.filename: i for i in z.infolist()}
+        pkl = [n for n in infos if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
             raise FileFormatError(f"load_pth: {path} is a zip archive without one "
                                   "<name>/data.pkl; not a torch.save file")
         root = pkl[0][:-len("data.pkl")]
         byteorder = "little"
-        if f"{root}byteorder" in names:
-            byteorder = z.read(f"{root}byteorder").decode("ascii").strip()
+        if f"{root}byteorder" in infos:
+            byteorder = _read_member(z, infos[f"{root}byteorder"], path, 16).decode(
+                "ascii", "replace").strip()
         if byteorder not in ("little", "big"):
-            raise FileFormatError(f"load_pth: {path}: unknown byteorder {byteorder!r}")
-        unpickler = SafeUnpickler(io.BytesIO(z.read(pkl[0])), path)
-        obj = unpickler.load()
+            raise FileFormatError(f"load_pth: {path}: unknown byteorder {byteorder!r:.40}")
+        obj, unpickler = _load_pickle(
+            io.BytesIO(_read_member(z, infos[pkl[0]], path, MAX_PICKLE_BYTES)), path)
         order = "<" if byteorder == "little" else ">"
+        members = []
         for key, ref in unpickler.storages.items():
-            member = f"{root}data/{key}"
-            if member not in names:
-                raise FileFormatError(f"load_pth: {path} lacks the storage {member}")
-            ref.data = _as_numpy(z.read(member), ref.dtype, order, f"{path}:{member}")
-    return obj
+            info = infos.get(f"{root}data/{key}")
+            if info is None:
+                raise FileFormatError(f"load_pth: {path} lacks the storage {root}data/{key}")
+            if info.file_size != ref.nbytes:
+                raise FileFormatError(f"load_pth: {path}: storage {key!r} claims {ref.numel} "
+                                      f"{ref.dtype} elements ({ref.nbytes} bytes) but its "
+                                      f"member holds {info.file_size} bytes")
+            members.append((ref, info))
+        total = sum(info.file_size for _, info in members)
+        if total > 2 * size + MAX_EXTRA_BYTES:
+            raise BudgetExceededError(
+                f"load_pth: {path}: its storages decompress to {total} bytes, more than twice "
+                f"the file's {size} bytes plus {MAX_EXTRA_BYTES // 2 ** 20} MiB (torch.save "
+                "stores them uncompressed): refused before decompressing them")
+        for ref, info in members:
+            ref.data = _as_numpy(_read_member(z, info, path, info.file_size), ref.dtype, order,
+                                 f"{path}:{info.filename}")
+    return obj, total
+
+
+def _read_member(z, info, path, limit):
+    """A zip member's bytes, refused before reading if it claims more than ``limit``; zipfile
+    stops decompressing at the claimed size and checks the CRC."""
+    if info.file_size > limit:
+        raise BudgetExceededError(f"load_pth: {path}: {info.filename} claims {info.file_size} "
+                                  f"bytes, more than {limit} (minideeplab.pth.MAX_PICKLE_BYTES)")
+    return z.read(info)
 
 
 def _read_legacy(path, f):
-    header = SafeUnpickler(f, path)
-    magic = header.load()
+    """The legacy stream, from ``f``: an mmap of the file (reads stop at its end, so no length
+    field can make them allocate more than the file holds)."""
+    magic, _ = _load_pickle(f, path)
     if magic != LEGACY_MAGIC:
         raise FileFormatError(f"load_pth: {path} is neither a zip archive nor a legacy torch.save "
                               "file (wrong magic number); the pre-0.4 tar format is not supported")
-    protocol = header.load()
+    protocol, _ = _load_pickle(f, path)
     if protocol != LEGACY_PROTOCOL:
-        raise FileFormatError(f"load_pth: {path}: legacy protocol {protocol!r}, expected "
+        raise FileFormatError(f"load_pth: {path}: legacy protocol {protocol!r:.40}, expected "
                               f"{LEGACY_PROTOCOL}")
-    sys_info = header.load()
+    sys_info, _ = _load_pickle(f, path)
     little = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
     order = "<" if little else ">"
-    unpickler = SafeUnpickler(f, path)
-    obj = unpickler.load()
-    keys = SafeUnpickler(f, path).load()
+    obj, unpickler = _load_pickle(f, path)
+    keys, _ = _load_pickle(f, path)
     if not isinstance(keys, list):
         raise FileFormatError(f"load_pth: {path}: the storage-key list is missing")
+    total = 0
     for key in keys:
         ref = unpickler.storages.get(str(key))
         count = numpy.frombuffer(f.read(8), dtype=numpy.dtype("int64").newbyteorder(order))
         if ref is None or count.size != 1:
-            raise FileFormatError(f"load_pth: {path}: storage {key!r} is listed but not used, or "
-                                  "the file is truncated")
+            raise FileFormatError(f"load_pth: {path}: storage {key!r:.50} is listed but not used, "
+                                  "or the file is truncated")
+        left = len(f) - f.tell()
         nbytes = int(count[0]) * _itemsize(ref.dtype)
-        raw = f.read(nbytes)
-        if len(raw) != nbytes:
-            raise FileFormatError(f"load_pth: {path}: storage {key!r} is truncated")
-        ref.data = _as_numpy(raw, ref.dtype, order, f"{path}:{key}")
+        if not 0 <= nbytes <= left:
+            raise FileFormatError(f"load_pth: {path}: storage {key!r:.50} claims {int(count[0])} "
+                                  f"{ref.dtype} elements ({nbytes} bytes) but {left} bytes are "
+                                  "left in the file")
+        ref.data = _as_numpy(f.read(nbytes), ref.dtype, order, f"{path}:{key}")
+        total += nbytes
     missing = [k for k, ref in unpickler.storages.items() if ref.data is None]
     if missing:
-        raise FileFormatError(f"load_pth: {path}: storages {missing} are referred to but absent")
-    return obj
+        raise FileFormatError(f"load_pth: {path}: storages {missing[:10]} are referred to but "
+                              "absent")
+    return obj, total
 
 
 def load_pth(path):
@@ -270,22 +470,27 @@ def load_pth(path):
     Raises
     ------
     UnsafePickleError : the pickle names a global outside the allow-list (never called)
-    FileFormatError : not a torch.save file, or a damaged one (a ValueError)
+    FileFormatError : not a torch.save file, a damaged one, or one that contradicts itself
+    BudgetExceededError : a size beyond the reader's budgets (see the module doc)
     """
-    path = str(path)
+    path = os.fspath(path)
     try:
         if zipfile.is_zipfile(path):
-            obj = _read_zip(path)
+            obj, storage_bytes = _read_zip(path)
         else:
-            with open(path, "rb") as f:
-                obj = _read_legacy(path, f)
-    except FileFormatError:              # ours, UnsafePickleError included: already clear
+            with open(path, "rb") as raw:
+                if os.fstat(raw.fileno()).st_size == 0:
+                    raise FileFormatError(f"load_pth: {path} is empty")
+                with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as f:
+                    obj, storage_bytes = _read_legacy(path, f)
+    except (FileFormatError, BudgetExceededError):  # ours, UnsafePickleError included
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
-            KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+            KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError,
+            RecursionError, UnicodeDecodeError) as e:
         raise FileFormatError(f"load_pth: {path} is damaged or not a torch.save file "
-                              f"({type(e).__name__}: {e})") from e
+                              f"({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(obj, dict):
         raise FileFormatError(f"load_pth: {path} holds a {type(obj).__name__}, not a state dict "
                               "(save model.state_dict(), not the model)")
-    return _materialise(obj, path)
+    return _Materialiser(path, storage_bytes)(obj, path)

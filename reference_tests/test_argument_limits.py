@@ -196,3 +196,22 @@ def test_helpers_still_give_their_definitions():
     assert [F.pool_output_size(s, 3, 2, 1) for s in (321, 161, 81)] == [161, 81, 41]
     i0, i1, lam = F.linear_taps(3, 5)
     np.testing.assert_allclose(i0 + lam, [0, 0.5, 1, 1.5, 2])
+
+
+def test_load_torchvision_names_odd_state_dicts():
+    """A state dict with an int key, or a classifier weight that is 0-d or a string (an
+    AttributeError and IndexErrors before), or whose class count is absurd."""
+    from minideeplab.models import load_torchvision
+    base = {f"backbone.layer3.{i}.conv1.weight": np.zeros((1, 1, 1, 1), np.float32)
+            for i in range(6)}                                   # the keys of a ResNet-50
+    with pytest.raises(ArgumentError, match=r"load_torchvision: the state's keys must be "
+                                            r"parameter names \(strings\), got 3 \(int\)"):
+        load_torchvision({**base, 3: np.zeros(1)})
+    for weight, got in [(np.float32(1), r"float32 of shape \(\)"), ("abc", r"str of shape \(\)"),
+                        (np.zeros((0, 256, 1, 1)), r"ndarray of shape \(0, 256, 1, 1\)")]:
+        with pytest.raises(ArgumentError, match=r"load_torchvision: classifier.4.weight must be "
+                                                rf"a \(L, 256, 1, 1\) array .* got a {got}"):
+            load_torchvision({**base, "classifier.4.weight": weight})
+    huge = np.broadcast_to(np.float32(0), (10 ** 9, 256, 1, 1))  # no memory, 10**9 classes
+    with pytest.raises(BudgetExceededError, match="its parameters would take"):
+        load_torchvision({**base, "classifier.4.weight": huge})

@@ -188,6 +188,10 @@ def load_torchvision(source, *, arch=None, device=None):
     """
     fn = "load_torchvision"
     state = read_state(source, fn)
+    bad = [k for k in state if not isinstance(k, str)]
+    if bad:
+        raise ArgumentError(f"{fn}: the state's keys must be parameter names (strings), got "
+                            f"{bad[0]!r} ({type(bad[0]).__name__})")
     if state and all(k.startswith("module.") for k in state):    # saved from DataParallel
         state = {k[len("module."):]: v for k, v in state.items()}
     state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
@@ -202,7 +206,12 @@ def load_torchvision(source, *, arch=None, device=None):
     if "classifier.4.weight" not in state:
         raise ArgumentError(f"{fn}: the state has no classifier.4.weight (the classifier), so it "
                             "is not a torchvision DeepLabV3 state dict")
-    num_classes = int(numpy.shape(state["classifier.4.weight"])[0])
+    classifier = state["classifier.4.weight"]
+    shape = numpy.shape(classifier)
+    if len(shape) != 4 or shape[0] < 1:
+        raise ArgumentError(f"{fn}: classifier.4.weight must be a (L, 256, 1, 1) array (L "
+                            f"classes), got a {type(classifier).__name__} of shape {shape}")
+    num_classes = int(shape[0])
     model = build_torchvision(arch, num_classes, device=device)
     names = torchvision_names(model)
     counters = set(_batch_norm_counters(names.values()))
