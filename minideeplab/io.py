@@ -33,12 +33,16 @@ Label PNGs carry the PASCAL VOC palette (:func:`voc_palette`: the one the VOC de
 ``labelcolormap.m`` builds and every ``SegmentationClass/*.png`` holds), so a label map opens in
 any viewer in VOC's colours while its pixel values stay the class indices.
 """
+import math
 import os
+import warnings
+import zipfile
 
 import numpy as np
 
-from . import backend
-from .errors import ArgumentError, DataError, FileFormatError, MissingFileError
+from . import backend, budgets
+from .errors import (ArgumentError, BudgetExceededError, DataError, FileFormatError,
+                     MissingFileError)
 from .fileio import atomic_write, check_output_file
 
 __all__ = ["voc_palette", "read_image", "read_label_png", "save_label_png", "save_rgb",
@@ -64,16 +68,29 @@ def voc_palette(n=256):
 
 # ----------------------------------------------------------------------------- images
 def _open_and(fn, path, what, convert):
-    """Open ``path`` with Pillow and return ``convert(image)``; any failure is a DataError."""
+    """Open ``path`` with Pillow and return ``convert(image)``; any failure is a DataError.
+
+    The header's size is checked against :data:`minideeplab.budgets.MAX_IMAGE_PIXELS` before
+    anything is decoded (Pillow's open reads the header only); Pillow's own decompression-bomb
+    warning, for images beyond its larger limit, becomes the same BudgetExceededError instead
+    of a line on stderr."""
     from PIL import Image
     try:
-        with Image.open(path) as im:
-            return convert(im)
-    except DataError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                budgets.check_image_size(fn, path, *im.size)
+                return convert(im)
+    except (DataError, BudgetExceededError):
         raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise BudgetExceededError(
+            f"{fn}: {what} {os.fspath(path)!r} has more than the "
+            f"{budgets.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx an image may have "
+            f"(minideeplab.budgets.MAX_IMAGE_PIXELS): refused before decoding it ({e})") from e
     except FileNotFoundError as e:
         raise DataError(f"{fn}: {what} {os.fspath(path)!r} does not exist", path) from e
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
         # UnidentifiedImageError and "image file is truncated" are OSErrors; Pillow's decoders
         # also raise SyntaxError/ValueError/EOFError on damaged data
         raise DataError(f"{fn}: cannot read {what} {os.fspath(path)!r}: the file is corrupt, "
@@ -195,6 +212,7 @@ def read_npy(path, what="array"):
                 raise DataError(f"{what} {path!r} is an .npz archive; give a .npy file holding "
                                 "one array", path)
             f.seek(0)
+            _check_npy_header("read_npy", f, os.path.getsize(path), path, what, DataError)
             return np.load(f, allow_pickle=False)
     except DataError:
         raise
@@ -206,6 +224,22 @@ def read_npy(path, what="array"):
     except (OSError, EOFError) as e:
         raise DataError(f"{what} {path!r} cannot be read ({type(e).__name__}: {e})",
                         path) from e
+
+
+def _check_npy_header(fn, f, size, path, what, error):
+    """Read the ``.npy`` header at ``f``'s position and seek back: the data its shape and dtype
+    claim must be exactly the ``size - header`` bytes that follow, else ``error`` (a header
+    claiming 10**10 elements made NumPy allocate 37 GiB before finding the data missing)."""
+    start = f.tell()
+    version = np.lib.format.read_magic(f)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read_header(f)
+    if not dtype.hasobject:                       # objects: np.load refuses them (no pickle)
+        claimed = math.prod(shape) * dtype.itemsize
+        budgets.check_claimed_bytes(fn, path, f"{what}'s header (shape {shape}, "
+                                    f"{dtype})", claimed, size - (f.tell() - start), error)
+    f.seek(start)
 
 
 def save_npy(path, array):
@@ -256,9 +290,11 @@ def read_npz(path, *, what="file", error=DataError):
                     if magic == b"\x93NUM" else "empty" if not magic else "not a zip archive")
             raise error(f"{what} {path!r} is truncated or corrupt: it is {kind}, not an .npz "
                         "archive", path)
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except error:
+        _check_npz_members(path, what, error)
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}     # (np.load(path) left it open
+                                                              # when the zip was damaged)
+    except (error, BudgetExceededError):
         raise
     except ValueError as e:
         if "allow_pickle" in str(e):
@@ -271,6 +307,43 @@ def read_npz(path, *, what="file", error=DataError):
     except Exception as e:  # BadZipFile, EOFError, zlib.error, SyntaxError (a bad header)...
         raise error(f"{what} {path!r} is truncated or corrupt and cannot be read "
                     f"({type(e).__name__}: {e})", path) from e
+
+
+def _check_npz_members(path, what, error):
+    """Before anything is decompressed: at most MAX_OBJECTS arrays, decompressing to at most
+    twice the file (:func:`minideeplab.budgets.check_decompressed`), each ``.npy`` header
+    claiming exactly the bytes its member holds."""
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if len(infos) > budgets.MAX_OBJECTS:
+            raise BudgetExceededError(f"read_npz: {what} {path!r} holds {len(infos)} arrays, "
+                                      f"more than {budgets.MAX_OBJECTS} "
+                                      "(minideeplab.budgets.MAX_OBJECTS)")
+        budgets.check_decompressed("read_npz", path, sum(i.file_size for i in infos))
+        for info in infos:
+            if info.filename.endswith(".npy"):
+                with z.open(info) as member:
+                    _check_npy_header("read_npz", _Seekable(member), info.file_size,
+                                      f"{path}:{info.filename}", what, error)
+
+
+class _Seekable:
+    """A zip member read forward only, with the one seek back that _check_npy_header makes
+    (to where it started: the member is then closed unread)."""
+
+    def __init__(self, member):
+        self.member, self.pos = member, 0
+
+    def read(self, n=-1):
+        data = self.member.read(n)
+        self.pos += len(data)
+        return data
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, pos):
+        self.pos = pos
 
 
 # ----------------------------------------------------------------------------- weights
@@ -286,7 +359,12 @@ def read_safetensors(path, *, what="file", error=FileFormatError):
     try:
         with safe_open(path, framework="np") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            keys = f.keys()
+            if len(keys) > budgets.MAX_OBJECTS:      # the header is checked by safetensors:
+                raise BudgetExceededError(           # offsets within the file, no overlaps
+                    f"read_safetensors: {what} {path!r} holds {len(keys)} tensors, more than "
+                    f"{budgets.MAX_OBJECTS} (minideeplab.budgets.MAX_OBJECTS)")
+            tensors = {k: f.get_tensor(k) for k in keys}
     except (SafetensorError, OSError, ValueError) as e:
         raise error(f"{what} {path!r} cannot be read as safetensors ({e})", path) from e
     return metadata, tensors

@@ -32,17 +32,18 @@ NumPy array of its shape (a 0-d array for scalars such as ``num_batches_tracked`
 
 **Budgets** (docs/conventions.md, "Limits and budgets"): a small file must not make the reader
 hang or allocate gigabytes, so every size the file claims is checked before it is acted on.
-The pickles are scanned opcode by opcode (``pickletools.genops``, which only reads) before they
-are run: at most :data:`MAX_PICKLE_BYTES` and :data:`MAX_PICKLE_OPS` opcodes, no extension
-codes or out-of-band buffers. The object tree they build is walked with every shared reference
-expanded (a "billion laughs" pickle shares 10 references 9 levels deep): at most
-:data:`MAX_OBJECTS` objects, :data:`MAX_DEPTH` levels, no cycle. Every storage's claimed size
-must match the bytes the file really holds (its zip member, or what is left of a legacy file)
-before it is read; the zip members read decompress to at most twice the file's size plus
-:data:`MAX_EXTRA_BYTES`; a tensor has at most as many elements as its storage (no stride-0 or
-overlapping expansion), and all the arrays together take at most :data:`OUTPUT_FACTOR` times
-the storages' bytes. Sizes beyond a budget raise :class:`~minideeplab.errors.BudgetExceededError`,
-a file that contradicts itself :class:`~minideeplab.errors.FileFormatError`; both name the file.
+The pickles are scanned opcode by opcode (``pickletools.genops``, which only reads) before
+they are run: at most :data:`MAX_PICKLE_BYTES` and :data:`MAX_PICKLE_OPS` opcodes, no
+extension codes or out-of-band buffers. The object tree they build is walked with every
+shared reference expanded (a "billion laughs" pickle shares 10 references 9 levels deep): at
+most ``budgets.MAX_OBJECTS`` objects, :data:`MAX_DEPTH` levels, no cycle. Every storage's
+claimed size must match the bytes the file really holds (its zip member, or what is left of a
+legacy file) before it is read; the zip members read decompress to at most twice the file's
+size plus ``budgets.MAX_EXTRA_BYTES`` (:mod:`minideeplab.budgets`); a tensor has at most as
+many elements as its storage (no stride-0 or overlapping expansion), and all the arrays
+together take at most :data:`OUTPUT_FACTOR` times the storages' bytes. Sizes beyond a budget
+raise :class:`~minideeplab.errors.BudgetExceededError`, a file that contradicts itself
+:class:`~minideeplab.errors.FileFormatError`; both name the file.
 """
 import io
 import math
@@ -55,11 +56,11 @@ from collections import OrderedDict
 
 import numpy
 
+from . import budgets
 from .errors import BudgetExceededError, FileFormatError
 
 __all__ = ["load_pth", "SafeUnpickler", "UnsafePickleError", "STORAGE_DTYPES",
-           "MAX_PICKLE_BYTES", "MAX_PICKLE_OPS", "MAX_OBJECTS", "MAX_DEPTH", "MAX_EXTRA_BYTES",
-           "OUTPUT_FACTOR"]
+           "MAX_PICKLE_BYTES", "MAX_PICKLE_OPS", "MAX_DEPTH", "OUTPUT_FACTOR"]
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
@@ -68,9 +69,7 @@ LEGACY_PROTOCOL = 1001
 # objects, 1 level deep)
 MAX_PICKLE_BYTES = 64 * 2 ** 20     # one pickle (data.pkl or a legacy part)
 MAX_PICKLE_OPS = 10 ** 6            # opcodes of one pickle
-MAX_OBJECTS = 10 ** 5               # objects of the state dict, shared references expanded
 MAX_DEPTH = 64                      # nesting of dicts, lists and tuples
-MAX_EXTRA_BYTES = 64 * 2 ** 20      # zip members read: at most 2 x the file + this
 OUTPUT_FACTOR = 2                   # arrays read: at most this x the storages' bytes (tied weights)
 MAX_NDIM = 32                       # dimensions of one tensor (NumPy allows 64)
 
@@ -250,21 +249,31 @@ _REFUSED_OPCODES = {
     "NEXT_BUFFER": "an out-of-band buffer", "READONLY_BUFFER": "an out-of-band buffer"}
 
 
+_MEMO_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
+
+
 def _scan_pickle(f, source):
     """Check the pickle that starts at ``f``'s position before it is run, and seek back.
 
     ``pickletools.genops`` only decodes the opcodes (it calls nothing, and a length field
     larger than the data left ends in a ValueError before anything that large is allocated,
     as ``f`` reads at most what is there). Refused: more than :data:`MAX_PICKLE_BYTES` or
-    :data:`MAX_PICKLE_OPS`, extension codes and out-of-band buffers, a pickle without STOP.
+    :data:`MAX_PICKLE_OPS`, extension codes and out-of-band buffers, a memo index beyond the
+    opcodes read so far (the unpickler would size its memo table by it), a pickle without STOP.
     """
     start = f.tell()
     try:
-        for count, (op, _arg, pos) in enumerate(pickletools.genops(f), 1):
+        for count, (op, arg, pos) in enumerate(pickletools.genops(f), 1):
             if op.name in _REFUSED_OPCODES:
                 raise FileFormatError(f"load_pth: {source}: the pickle uses "
                                       f"{_REFUSED_OPCODES[op.name]} (opcode {op.name} at byte "
                                       f"{pos}), which no torch.save file does")
+            if op.name in _MEMO_PUTS and not 0 <= int(arg) < count:
+                # the unpickler sizes its memo table by the largest index (8 bytes per slot):
+                # LONG_BINPUT 2**31 would zero 16 GiB; torch.save numbers them 0, 1, 2, ...
+                raise FileFormatError(f"load_pth: {source}: the pickle stores memo entry "
+                                      f"{arg} after {count} opcodes (opcode {op.name} at byte "
+                                      f"{pos}); a torch.save pickle numbers them in order")
             if count > MAX_PICKLE_OPS or pos - start > MAX_PICKLE_BYTES:
                 raise BudgetExceededError(
                     f"load_pth: {source}: the pickle has more than {MAX_PICKLE_OPS} opcodes or "
@@ -304,7 +313,7 @@ def _itemsize(dtype):
 class _Materialiser:
     """Turns the unpickled tree into dicts/lists/tuples of NumPy arrays, within the budgets.
 
-    Shared references are walked once per reference (each counts toward :data:`MAX_OBJECTS`);
+    Shared references are walked once per reference (each counts toward ``budgets.MAX_OBJECTS``);
     a tensor referred to twice becomes one array (so ties stay tied). ``storage_bytes``: the
     bytes of every storage read, which bound the arrays' total (:data:`OUTPUT_FACTOR`).
     """
@@ -318,11 +327,11 @@ class _Materialiser:
     def __call__(self, obj, where, depth=0):
         """``where``: the source, or (parent's where, key): formatted only for a message."""
         self.objects += 1
-        if self.objects > MAX_OBJECTS:
+        if self.objects > budgets.MAX_OBJECTS:
             raise BudgetExceededError(
-                f"load_pth: {self.source} holds more than {MAX_OBJECTS} objects once its shared "
-                "references are expanded (a state dict holds some hundreds): refused "
-                "(minideeplab.pth.MAX_OBJECTS)")
+                f"load_pth: {self.source} holds more than {budgets.MAX_OBJECTS} objects once its "
+                "shared references are expanded (a state dict holds some hundreds): refused "
+                "(minideeplab.budgets.MAX_OBJECTS)")
         if isinstance(obj, _Tensor):
             return self.tensor(obj, _where(where))
         if not isinstance(obj, (dict, list, tuple)):
@@ -367,42 +376,46 @@ def _where(where):
 
 
 def _read_zip(path):
-    size = os.path.getsize(path)
     with zipfile.ZipFile(path) as z:
-        infos = {i.filename: i for i in z.infolist()}
-        pkl = [n for n in infos if n.endswith("data.pkl") and n.count("/") == 1]
-        if len(pkl) != 1:
-            raise FileFormatError(f"load_pth: {path} is a zip archive without one "
-                                  "<name>/data.pkl; not a torch.save file")
-        root = pkl[0][:-len("data.pkl")]
-        byteorder = "little"
-        if f"{root}byteorder" in infos:
-            byteorder = _read_member(z, infos[f"{root}byteorder"], path, 16).decode(
-                "ascii", "replace").strip()
-        if byteorder not in ("little", "big"):
-            raise FileFormatError(f"load_pth: {path}: unknown byteorder {byteorder!r:.40}")
-        obj, unpickler = _load_pickle(
-            io.BytesIO(_read_member(z, infos[pkl[0]], path, MAX_PICKLE_BYTES)), path)
-        order = "<" if byteorder == "little" else ">"
-        members = []
-        for key, ref in unpickler.storages.items():
-            info = infos.get(f"{root}data/{key}")
-            if info is None:
-                raise FileFormatError(f"load_pth: {path} lacks the storage {root}data/{key}")
-            if info.file_size != ref.nbytes:
-                raise FileFormatError(f"load_pth: {path}: storage {key!r} claims {ref.numel} "
-                                      f"{ref.dtype} elements ({ref.nbytes} bytes) but its "
-                                      f"member holds {info.file_size} bytes")
-            members.append((ref, info))
-        total = sum(info.file_size for _, info in members)
-        if total > 2 * size + MAX_EXTRA_BYTES:
-            raise BudgetExceededError(
-                f"load_pth: {path}: its storages decompress to {total} bytes, more than twice "
-                f"the file's {size} bytes plus {MAX_EXTRA_BYTES // 2 ** 20} MiB (torch.save "
-                "stores them uncompressed): refused before decompressing them")
-        for ref, info in members:
-            ref.data = _as_numpy(_read_member(z, info, path, info.file_size), ref.dtype, order,
-                                 f"{path}:{info.filename}")
+        try:
+            return _read_zip_members(path, z)
+        except OSError as e:       # a seek or read at an offset the damaged directory gives
+            raise FileFormatError(f"load_pth: {path} is damaged: its zip directory points "
+                                  f"outside the file ({type(e).__name__}: {e})") from e
+
+
+def _read_zip_members(path, z):
+    """The members of an open torch.save zip (see :func:`_read_zip`)."""
+    infos = {i.filename: i for i in z.infolist()}
+    pkl = [n for n in infos if n.endswith("data.pkl") and n.count("/") == 1]
+    if len(pkl) != 1:
+        raise FileFormatError(f"load_pth: {path} is a zip archive without one "
+                              "<name>/data.pkl; not a torch.save file")
+    root = pkl[0][:-len("data.pkl")]
+    byteorder = "little"
+    if f"{root}byteorder" in infos:
+        byteorder = _read_member(z, infos[f"{root}byteorder"], path, 16).decode(
+            "ascii", "replace").strip()
+    if byteorder not in ("little", "big"):
+        raise FileFormatError(f"load_pth: {path}: unknown byteorder {byteorder!r:.40}")
+    obj, unpickler = _load_pickle(
+        io.BytesIO(_read_member(z, infos[pkl[0]], path, MAX_PICKLE_BYTES)), path)
+    order = "<" if byteorder == "little" else ">"
+    members = []
+    for key, ref in unpickler.storages.items():
+        info = infos.get(f"{root}data/{key}")
+        if info is None:
+            raise FileFormatError(f"load_pth: {path} lacks the storage {root}data/{key}")
+        if info.file_size != ref.nbytes:
+            raise FileFormatError(f"load_pth: {path}: storage {key!r} claims {ref.numel} "
+                                  f"{ref.dtype} elements ({ref.nbytes} bytes) but its "
+                                  f"member holds {info.file_size} bytes")
+        members.append((ref, info))
+    total = sum(info.file_size for _, info in members)
+    budgets.check_decompressed("load_pth", path, total)
+    for ref, info in members:
+        ref.data = _as_numpy(_read_member(z, info, path, info.file_size), ref.dtype, order,
+                             f"{path}:{info.filename}")
     return obj, total
 
 
@@ -487,7 +500,7 @@ def load_pth(path):
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
             KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError,
-            RecursionError, UnicodeDecodeError) as e:
+            RecursionError, UnicodeDecodeError, NotImplementedError) as e:
         raise FileFormatError(f"load_pth: {path} is damaged or not a torch.save file "
                               f"({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(obj, dict):

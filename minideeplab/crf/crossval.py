@@ -21,8 +21,8 @@ from ..checks import check_choice, check_int
 from ..errors import ArgumentError
 from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
-from .dense import (METHODS, bilateral_features, check_crf_inputs, make_filter, spatial_features,
-                    unary_from_probs)
+from .dense import (METHODS, bilateral_features, check_crf_inputs, check_grid, make_filter,
+                    spatial_features, unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
@@ -98,12 +98,8 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     check_choice(fn, "method", method, METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
-    axes = [tuple(float(v) for v in w1_values), tuple(float(v) for v in theta_alpha_values),
-            tuple(float(v) for v in theta_beta_values)]
-    for name, values in zip(("w1_values", "theta_alpha_values", "theta_beta_values"), axes):
-        if not values or min(values) < 0 or (name != "w1_values" and min(values) <= 0):
-            raise ArgumentError(f"{fn}: {name} must be a non-empty list of positive numbers, "
-                                f"got {values}")
+    axes = check_grid(fn, method, [s[1].shape[1:] for s in samples], w1_values,
+                      theta_alpha_values, theta_beta_values, w2, theta_gamma)
 
     # per sample, independent of the searched parameters: unary, smoothness message, baseline
     prepared = []

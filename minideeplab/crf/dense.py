@@ -28,7 +28,7 @@ from .naive import NaiveFilter
 
 __all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_features",
            "spatial_features", "make_filter", "check_crf_inputs", "check_probabilities",
-           "check_feature_spans", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
+           "check_feature_spans", "check_grid", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
 
 METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
@@ -72,7 +72,7 @@ def check_crf_inputs(fn, image, probs, **params):
             check_int(fn, name, value, 0)
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(value):
+                or not _finite(value):
             raise ArgumentError(f"{fn}: {name} must be a finite real number, got {value!r}")
         if name.startswith("theta") and value <= 0:
             raise ArgumentError(f"{fn}: {name} is a standard deviation and must be > 0, got "
@@ -85,6 +85,14 @@ def check_crf_inputs(fn, image, probs, **params):
                                 "weight times the number of pixels, must stay finite in "
                                 "float32); DeepLab's weights are 3 to 6")
     return xp
+
+
+def _finite(value):
+    """A real number is finite (an int beyond float64's range is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def check_probabilities(fn, probs, xp):
@@ -138,6 +146,30 @@ def check_feature_spans(fn, shape, method, *, w1, theta_alpha, theta_beta, w2, t
                 f"{fn}: {given} are too small for a {H}x{W} image: the {kernel} kernel's "
                 f"features would span {max(spans):.3g} (at most {MAX_NAIVE_SPAN:g}); make "
                 f"{names} larger")
+
+
+def check_grid(fn, method, shapes, w1_values, theta_alpha_values, theta_beta_values, w2,
+               theta_gamma):
+    """A cross-validation grid: three non-empty lists of finite numbers (the thetas > 0, the
+    weights >= 0 and at most :data:`MAX_WEIGHT`), whose smallest thetas suit every image of
+    ``shapes`` ((H, W) pairs; :func:`check_feature_spans`). Returns the three axes as tuples
+    of floats."""
+    axes = []
+    for name, values, positive in (("w1_values", w1_values, False),
+                                   ("theta_alpha_values", theta_alpha_values, True),
+                                   ("theta_beta_values", theta_beta_values, True)):
+        values = tuple(values) if isinstance(values, (tuple, list, range)) else (values,)
+        if not values or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and _finite(v)
+                and (v > 0 if positive else 0 <= v <= MAX_WEIGHT) for v in values):
+            limit = "positive numbers" if positive else f"numbers in [0, {MAX_WEIGHT:g}]"
+            raise ArgumentError(f"{fn}: {name} must be a non-empty list of {limit}, got "
+                                f"{values!r:.200}")
+        axes.append(tuple(float(v) for v in values))
+    for shape in shapes:
+        check_feature_spans(fn, shape, method, w1=max(axes[0]), theta_alpha=min(axes[1]),
+                            theta_beta=min(axes[2]), w2=w2, theta_gamma=theta_gamma)
+    return axes
 
 
 def unary_from_probs(probs):
