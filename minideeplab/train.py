@@ -30,7 +30,9 @@ import copy
 import json
 import math
 import os
+import shlex
 import shutil
+import signal
 import time
 
 import numpy as np
@@ -231,9 +233,9 @@ class Trainer:
         validated every ``val_every`` iterations and at the end (:meth:`_validate`, its time
         not counted as training time), and checkpointed every ``checkpoint_every``
         iterations and at the end when ``out_dir`` is set. ``log`` gets the validation
-        results: each one without a bar, the last one with a bar. Ctrl-C lets the current
-        step finish, saves a checkpoint and raises TrainingInterrupted (a second Ctrl-C stops
-        at once).
+        results: each one without a bar, the last one with a bar. Ctrl-C, SIGTERM or SIGHUP
+        lets the current step finish, saves a checkpoint and raises TrainingInterrupted,
+        which says how to resume (a second signal stops at once; :mod:`minideeplab.interrupt`).
         """
         c = self.config
         until = c.max_iter if until is None else min(until, c.max_iter)
@@ -268,20 +270,23 @@ class Trainer:
                 if interrupted() and not last:
                     self.elapsed = clock.seconds()
                     _close(bar)
-                    raise self._stop_on_interrupt()
+                    raise self._stop_on_interrupt(interrupted())
         self.elapsed = clock.seconds()
         if log and self.progress and message:
             log(message)                        # after the bar is done, not through it
         return self.history
 
-    def _stop_on_interrupt(self):
+    def _stop_on_interrupt(self, signum):
         if self.out_dir and (self.last_checkpoint or (None, -1))[1] != self.iteration:
             self.save(os.path.join(self.out_dir, "checkpoint.npz"))
         if self.last_checkpoint is not None and self.last_checkpoint[1] == self.iteration:
-            saved = f"saved to {self.last_checkpoint[0]!r}; resume from it to continue"
+            path = self.last_checkpoint[0]
+            saved = (f"saved to {path!r}; continue with: python -m minideeplab train --resume "
+                     f"{shlex.quote(path)}")
         else:
             saved = "nothing was saved (no out_dir)"
-        return TrainingInterrupted(f"interrupted after iteration {self.iteration}: {saved}")
+        name = signal.Signals(signum).name
+        return TrainingInterrupted(f"{name} after iteration {self.iteration}: {saved}", signum)
 
     def _record(self, loss, lr, seconds):
         """Append one step to the history: iteration, loss, learning rate, training seconds."""

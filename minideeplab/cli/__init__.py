@@ -9,15 +9,18 @@ argparse types before any work (:mod:`.arguments`); a user's mistake that the li
 corrupt data, a checkpoint that fails validation, a device that is not available), or an
 ``OSError`` about a named path, is printed as ``minideeplab COMMAND: error: MESSAGE`` with exit
 status 2 and no traceback; ``--debug`` shows the traceback instead. Anything else is a bug in
-minideeplab and keeps its traceback (exit status 1). Ctrl-C prints ``interrupted`` (``train``
-first finishes its step and saves a checkpoint) and exits with 130.
+minideeplab and keeps its traceback (exit status 1). Ctrl-C, SIGTERM and SIGHUP print
+``interrupted`` (``train`` first finishes its step, saves a checkpoint and says how to resume)
+and exit with 128 + the signal's number (130, 143, 129).
 """
 import argparse
 import importlib
+import signal
 import sys
 
 from ..backend import xp_for
 from ..errors import is_user_error
+from ..interrupt import terminate_like_ctrl_c
 
 COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce", "exercises"]
 PROG = "minideeplab"
@@ -54,9 +57,10 @@ def fail(command, message, status=2):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        if hasattr(args, "device"):
-            xp_for(args.device)          # --device gpu / $MINIDEEPLAB_DEVICE, before any work
-        return args._run(args) or 0
+        with terminate_like_ctrl_c():    # SIGTERM and SIGHUP: as Ctrl-C (train saves first)
+            if hasattr(args, "device"):
+                xp_for(args.device)      # --device gpu / $MINIDEEPLAB_DEVICE, before any work
+            return args._run(args) or 0
     except Exception as e:               # the rule: a user's mistake is one line, a bug is not
         if args.debug or not is_user_error(e):
             raise
@@ -64,9 +68,11 @@ def main(argv=None):
     except KeyboardInterrupt as e:       # TrainingInterrupted says what was saved
         if args.debug:
             raise
-        print(f"\n{PROG} {args.command}: interrupted" + (f": {e}" if str(e) else ""),
+        signum = getattr(e, "signum", signal.SIGINT)
+        what = str(e) or (e.signal_name if hasattr(e, "signal_name") else "")
+        print(f"\n{PROG} {args.command}: interrupted" + (f" by {what}" if what else ""),
               file=sys.stderr)
-        return 130
+        return 128 + signum                # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
 
 
 if __name__ == "__main__":
