@@ -22,6 +22,9 @@ pid is in the name) and is called at the start of every run that writes into a f
 an empty path, a folder where a file is wanted, a missing or read-only parent folder, a path
 below a file, or an unsupported extension are :class:`OutputPathError` (a ``ValueError``)
 naming the argument and the path, raised before the work that would produce the file starts.
+:func:`check_outputs_apart` refuses, also before any work, an output that is one of the inputs
+(the same file by any path: a hard link, a symlink, ``..``, another spelling) or two outputs
+that are one file: writing one would replace the other.
 """
 import os
 import re
@@ -30,7 +33,8 @@ import tempfile
 from .errors import MissingFileError, OutputPathError
 
 __all__ = ["OutputPathError", "atomic_write", "atomic_write_text", "clean_stale_temps",
-           "is_temp_name", "check_output_file", "prepare_output_dir", "TEMP_SUFFIX"]
+           "is_temp_name", "check_output_file", "prepare_output_dir", "check_outputs_apart",
+           "same_file", "TEMP_SUFFIX"]
 
 TEMP_SUFFIX = ".minideeplab-tmp"
 _TEMP_RE = re.compile(r"^\..*\.(\d+)\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"$")
@@ -253,3 +257,44 @@ def prepare_output_dir(path, argname="out_dir"):
                               f"({e.strerror or e})") from e
     _prove_writable(argname, path)
     return path, clean_stale_temps(path)
+
+
+def _identity(path):
+    """What names a file: (device, inode) when it exists (hard links, symlinks and ``..``
+    agree), else the real path of its folder and its name (two spellings of one new file)."""
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        folder, name = os.path.split(os.path.abspath(path))
+        return ("path", os.path.normcase(os.path.realpath(folder)), os.path.normcase(name))
+
+
+def same_file(a, b):
+    """True when paths ``a`` and ``b`` name one file (see :func:`_identity`)."""
+    return _identity(os.fspath(a)) == _identity(os.fspath(b))
+
+
+def check_outputs_apart(outputs, inputs=None):
+    """Refuse, before any work, outputs that would replace an input or each other.
+
+    ``outputs``, ``inputs``: dicts argument name -> path (None: not given). An output that is
+    the same file as an input (:func:`same_file`: through a hard link, a symlink, ``..`` or
+    another spelling) would be replaced by the result computed from it; two outputs that are
+    one file would replace each other. Either is an :class:`OutputPathError` naming both
+    arguments and paths.
+    """
+    given = [(arg, os.fspath(p)) for arg, p in outputs.items() if p is not None]
+    sources = [(arg, os.fspath(p)) for arg, p in (inputs or {}).items() if p is not None]
+    for arg, path in given:
+        for source, source_path in sources:
+            if same_file(path, source_path):
+                raise OutputPathError(
+                    f"{arg}: {path!r} is the input {source} ({source_path!r}), the same file; "
+                    "writing it would replace the input: give the output another name")
+    for i, (arg, path) in enumerate(given):
+        for other, other_path in given[:i]:
+            if same_file(path, other_path):
+                raise OutputPathError(f"{arg}: {path!r} is the same file as {other} "
+                                      f"({other_path!r}); one would replace the other: give "
+                                      "them different names")

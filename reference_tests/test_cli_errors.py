@@ -154,7 +154,7 @@ def test_output_paths_are_checked_before_any_work(files, capsys, tmp_path, monke
     # the check comes first: a missing checkpoint/image is not even looked at
     _error(capsys, [command, "nope.npz", "nope.png", "--out", "o.jpg"], "JPEG is lossy")
     _error(capsys, [command, *inputs, "--out", "a.png", "--overlay", "./a.png"],
-           "--out and --overlay name the same file './a.png'")
+           "--overlay: './a.png' is the same file as --out ('a.png')")
 
 
 def test_read_only_output_folder(files, capsys, tmp_path, monkeypatch):
@@ -278,8 +278,8 @@ def test_resume_refuses_new_settings_and_applies_allowed_ones(capsys, tmp_path):
     other = tmp_path / "other"
     assert main(_train(other)) == 0
     _error(capsys, ["train", "--resume", path, "--max-iter", "4", "--out", str(other)],
-           f"--out {str(other)!r} already holds another run (checkpoint.npz); give another "
-           "--out, or pass --overwrite")
+           f"--out {str(other)!r} already holds another run (checkpoint.npz, history.json); "
+           "give another --out, or pass --overwrite")
 
 
 def test_train_json_summary_is_valid_json(capsys, tmp_path):

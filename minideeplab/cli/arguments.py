@@ -11,6 +11,7 @@ import math
 import os
 
 from ..errors import ArgumentError
+from ..fileio import check_outputs_apart
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
            "check_outputs"]
@@ -47,21 +48,22 @@ def nonnegative_float(text):
     return _number(text, "a finite number >= 0", float, lambda v: v >= 0)
 
 
-def check_outputs(args, names):
-    """Check every output path before any work; two outputs may not share one file.
+def check_outputs(args, names, inputs=None):
+    """Check every output path before any work: each one writable, none of them an input, no
+    two of them one file (:func:`minideeplab.fileio.check_outputs_apart`: the same file by any
+    path, hard links and ``..`` included).
 
     ``names``: ``(attribute of args, check(path, flag))`` pairs, e.g.
     ``(("out", io.check_label_png_output), ("probs", io.check_npy_output))``; an attribute
-    that is None (an output not asked for) is skipped.
+    that is None (an output not asked for) is skipped. ``inputs``: the command's input paths,
+    by the name the usage line shows (``{"image": args.image, ...}``; None: not given).
     """
-    seen = {}
+    outputs = {}
     for name, check in names:
         path = getattr(args, name)
         if path is None:
             continue
         flag = "--" + name.replace("_", "-")
         check(path, flag)
-        key = os.path.realpath(path)
-        if key in seen:
-            raise ArgumentError(f"{seen[key]} and {flag} name the same file {path!r}")
-        seen[key] = flag
+        outputs[flag] = path
+    check_outputs_apart(outputs, inputs)

@@ -65,7 +65,8 @@ def read_probs(path):
 def run(args):
     from ..data import overlay
     check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
-                         ("save_probs", check_npy_output)))
+                         ("save_probs", check_npy_output)),
+                  {"image": args.image, "probs": args.probs})
     params = dict(zip(_PARAMS, PRESETS[args.preset]))
     params.update({k: getattr(args, k) for k in _PARAMS if getattr(args, k) is not None})
     image = read_image(args.image)

@@ -78,7 +78,9 @@ def crf_labels(image, probs):
 def run(args):
     from ..data import overlay
     check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
-                         ("probs", check_npy_output)))
+                         ("probs", check_npy_output)),
+                  {"checkpoint": args.checkpoint, "--torchvision": args.torchvision,
+                   "image": args.image})
     model, _, source = load_model(args)
     image = read_image(args.image)
     labels, probs = predict(model, image, device=args.device)

@@ -22,7 +22,7 @@ import os
 
 from .. import backend
 from ..errors import ArgumentError
-from ..fileio import prepare_output_dir
+from ..fileio import prepare_output_dir, same_file
 from ..models import MODEL_NAMES
 from ..train import TrainConfig, Trainer, TrainingDiverged
 from . import fail
@@ -30,6 +30,7 @@ from .arguments import nonnegative_int, positive_float, positive_int
 
 DEFAULTS = TrainConfig()
 CHECKPOINT = "checkpoint.npz"
+RUN_FILES = (CHECKPOINT, "history.json")      # what a run writes into --out
 
 # The settings that define a run (refused with --resume) and those a resume may change:
 # argparse dest -> TrainConfig field (None: handled by config_from_args)
@@ -136,12 +137,14 @@ def _flag(dest):
 
 
 def _holds_other_run(out, resume=None):
-    """True when ``out`` has a checkpoint that is not the one being resumed."""
-    existing = os.path.join(out, CHECKPOINT)
-    if not os.path.exists(existing):
-        return False
-    return resume is None or not os.path.exists(resume) or not os.path.samefile(existing,
-                                                                                resume)
+    """The files of a run (checkpoint.npz, history.json) that ``out`` holds, unless they are
+    the run being resumed (its checkpoint is ``resume``, by any path): a history without a
+    checkpoint is a run too, and a new run would replace it."""
+    existing = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
+    if existing and resume is not None and os.path.exists(resume) \
+            and same_file(os.path.join(out, CHECKPOINT), resume):
+        return []
+    return existing
 
 
 def _prepare_out(out, args, resume=None):
@@ -150,13 +153,15 @@ def _prepare_out(out, args, resume=None):
                             "history.json")
     if os.path.exists(out) and not os.path.isdir(out):
         prepare_output_dir(out, "--out")                # raises, naming the file
-    if not args.overwrite and _holds_other_run(out, resume):
-        if resume is None:
+    held = [] if args.overwrite else _holds_other_run(out, resume)
+    if held:
+        if resume is None and CHECKPOINT in held:
             raise ArgumentError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it "
                                 f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
                                 "--overwrite to replace it")
-        raise ArgumentError(f"--out {out!r} already holds another run ({CHECKPOINT}); give "
-                            "another --out, or pass --overwrite to replace it")
+        raise ArgumentError(f"--out {out!r} already holds {'another' if resume else 'a'} run "
+                            f"({', '.join(held)}); give another --out, or pass --overwrite to "
+                            "replace it")
     _, stale = prepare_output_dir(out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
