@@ -34,9 +34,9 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import backend, budgets
 from .checks import check_array, check_choice, check_number
-from .errors import ArgumentError
+from .errors import ArgumentError, BudgetExceededError
 
 __all__ = ["Preprocessing", "MEAN_BGR", "MEAN_RGB", "CAFFE_VGG", "TORCHVISION",
            "TORCHVISION_SEGMENTATION", "from_scratch", "preprocessing_of"]
@@ -107,13 +107,23 @@ class Preprocessing:
             object.__setattr__(self, "resize_shorter", int(r))
 
     def input_size(self, height, width):
-        """(H, W) of the network input for an image of ``height`` x ``width``."""
+        """(H, W) of the network input for an image of ``height`` x ``width``; a resized image
+        beyond the pixel budget of images (:data:`minideeplab.budgets.MAX_IMAGE_PIXELS`) is a
+        BudgetExceededError, before anything is resized."""
         r = self.resize_shorter
         if r is None:
             return height, width
-        if height <= width:
-            return r, int(r * width / height)
-        return int(r * height / width), r
+        if height <= width:                   # torchvision's int(r * long / short)
+            size = r, int(r * width / height)
+        else:
+            size = int(r * height / width), r
+        if size[0] * size[1] > budgets.MAX_IMAGE_PIXELS:
+            raise BudgetExceededError(
+                f"Preprocessing: resize_shorter={r} makes the {width} x {height} image "
+                f"{size[1]} x {size[0]} pixels, more than the "
+                f"{budgets.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx an image may have "
+                "(minideeplab.budgets.MAX_IMAGE_PIXELS)")
+        return size
 
     def __call__(self, images):
         """(N, H, W, 3) uint8 RGB images -> (N, 3, H, W) float32 network input, same device."""

@@ -242,7 +242,10 @@ class Trainer:
         clock = _TrainingClock(self.elapsed)
         bar = progress_bar(self.progress, range(self.iteration, until), desc=f"train {c.model}")
         message = None
-        with deferred_interrupt() as interrupted:
+        # a diverging run overflows: the check after every step names the parameter and the
+        # iteration (TrainingDiverged), so NumPy's RuntimeWarnings would only add lines
+        with deferred_interrupt() as interrupted, np.errstate(over="ignore", invalid="ignore",
+                                                              divide="ignore"):
             for _ in bar:
                 try:
                     loss, lr = self.step()

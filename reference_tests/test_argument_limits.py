@@ -215,3 +215,26 @@ def test_load_torchvision_names_odd_state_dicts():
     huge = np.broadcast_to(np.float32(0), (10 ** 9, 256, 1, 1))  # no memory, 10**9 classes
     with pytest.raises(BudgetExceededError, match="its parameters would take"):
         load_torchvision({**base, "classifier.4.weight": huge})
+
+
+def test_resizing_beyond_the_pixel_budget_is_refused():
+    """--shorter-side 10**30 ended in Pillow's OverflowError; torchvision's 520 still gives
+    int(520 * long / short)."""
+    with pytest.raises(BudgetExceededError, match=r"Preprocessing: resize_shorter=10{30} makes "
+                                                  r"the 30 x 20 image .* more than the 67 Mpx"):
+        Preprocessing(resize_shorter=10 ** 30).input_size(20, 30)
+    assert Preprocessing(resize_shorter=520).input_size(375, 500) == (520, int(520 * 500 / 375))
+
+
+def test_a_diverging_run_stops_without_numpy_warnings():
+    """lr = 1e300 overflows in the first update: the run stops with TrainingDiverged naming
+    the parameter, and NumPy's overflow RuntimeWarnings (extra lines on stderr) are not shown."""
+    import warnings
+
+    from minideeplab.train import TrainConfig, Trainer, TrainingDiverged
+    config = TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2, num_val=2,
+                         batch_size=2, max_iter=3, loss_at="stride8", base_lr=1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match="became non-finite"):
+            Trainer(config, progress=False).run(log=None)

@@ -128,24 +128,25 @@ def check_feature_spans(fn, shape, method, *, w1, theta_alpha, theta_beta, w2, t
     if w1 != 0:
         kernels.append(("appearance", "theta_alpha and theta_beta",
                         [(W - 1) / theta_alpha, (H - 1) / theta_alpha] + [255 / theta_beta] * 3,
-                        f"theta_alpha={theta_alpha:g}, theta_beta={theta_beta:g}"))
+                        f"theta_alpha={theta_alpha:g}, theta_beta={theta_beta:g}",
+                        "DeepLab's: theta_alpha 67, theta_beta 3"))
     if w2 != 0:
         kernels.append(("smoothness", "theta_gamma",
                         [(W - 1) / theta_gamma, (H - 1) / theta_gamma],
-                        f"theta_gamma={theta_gamma:g}"))
-    for kernel, names, spans, given in kernels:
+                        f"theta_gamma={theta_gamma:g}", "DeepLab's: 1 or 3"))
+    for kernel, names, spans, given, usual in kernels:
         if method == "lattice":
             keys = key_space(spans)
             if keys >= MAX_KEYS:
                 raise ArgumentError(
                     f"{fn}: {given} are too small for a {H}x{W} image: the {kernel} kernel's "
                     f"lattice could need {keys:.3g} keys, more than its 64-bit keys hold "
-                    f"({MAX_KEYS:.3g}); make {names} larger (DeepLab's: 67 and 3, 3)")
+                    f"({MAX_KEYS:.3g}); make {names} larger ({usual})")
         elif max(spans) > MAX_NAIVE_SPAN:
             raise ArgumentError(
                 f"{fn}: {given} are too small for a {H}x{W} image: the {kernel} kernel's "
                 f"features would span {max(spans):.3g} (at most {MAX_NAIVE_SPAN:g}); make "
-                f"{names} larger")
+                f"{names} larger ({usual})")
 
 
 def check_grid(fn, method, shapes, w1_values, theta_alpha_values, theta_beta_values, w2,
