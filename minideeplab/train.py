@@ -330,7 +330,7 @@ class Trainer:
                      f"the {self.iteration} finished iterations are not saved (no out_dir)")
         when = (f"while validating after iteration {self.iteration}" if validating else
                 f"before iteration {self.iteration + 1}")
-        return DataError(f"{error}\ntraining stopped {when}; {where}",
+        return DataError(f"{error}; training stopped {when}; {where}",      # one line
                          getattr(error, "path", None))
 
     def save(self, path):

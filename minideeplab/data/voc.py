@@ -100,12 +100,12 @@ class VOCSegmentation:
         missing = [p for i in range(len(self.ids))
                    for p in (self.image_path(i), self.label_path(i)) if not os.path.isfile(p)]
         if missing:
-            shown = "\n  ".join(missing[:_SHOW_MISSING])
+            shown = ", ".join(missing[:_SHOW_MISSING])         # one line: the CLI's rule
             extra = len(missing) - _SHOW_MISSING
-            more = f"\n  ... and {extra} more" if extra > 0 else ""
+            more = f" and {extra} more" if extra > 0 else ""
             raise MissingFileError(
                 f"VOCSegmentation: {len(missing)} file(s) missing for split {split!r} "
-                f"({len(self.ids)} images listed in {self.list_file}):\n  {shown}{more}")
+                f"({len(self.ids)} images listed in {self.list_file}): {shown}{more}")
 
     def __len__(self):
         return len(self.ids)
