@@ -238,3 +238,20 @@ def test_a_diverging_run_stops_without_numpy_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TrainingDiverged, match="became non-finite"):
             Trainer(config, progress=False).run(log=None)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: F.linear_taps(10 ** 30, 4), "linear_taps: in_size=10{30} is beyond 2\\*\\*53"),
+    (lambda: F.interp_matrix(4, 10 ** 12), "interp_matrix: in_size=4, out_size=10{12} would "
+                                           "make matrix of shape"),
+    (lambda: F.linear_taps(4, 10 ** 12), "linear_taps: in_size=4, out_size=10{12} would make "
+                                         "taps"),
+])
+def test_interpolation_helpers_refuse_sizes_they_cannot_hold(call, pattern):
+    """OverflowError, 'Maximum allowed size exceeded', 36 TiB MemoryErrors and RuntimeWarnings
+    of invalid casts before."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises((ArgumentError, BudgetExceededError), match=pattern):
+            call()

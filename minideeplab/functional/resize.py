@@ -72,10 +72,21 @@ def interp_shrink_size(size, shrink_factor):
     return (size - 1) // shrink_factor + 1
 
 
-def _check_sizes(fn, in_size, out_size, align_corners):
-    """The 1-D helpers' arguments: sizes ints >= 1, align_corners a bool."""
+MAX_SIZE = 2 ** 53      # source coordinates are float64: exact for sizes up to here
+
+
+def _check_sizes(fn, in_size, out_size, align_corners, matrix=False):
+    """The 1-D helpers' arguments: sizes ints in [1, 2**53] (source coordinates are float64),
+    align_corners a bool; the arrays they build (the taps, or the dense (out, in) matrix)
+    within this machine's memory."""
     check_ints(fn, 1, in_size=in_size, out_size=out_size)
     check_bool(fn, "align_corners", align_corners)
+    for name, size in (("in_size", in_size), ("out_size", out_size)):
+        if size > MAX_SIZE:
+            raise ArgumentError(f"{fn}: {name}={size} is beyond 2**53, where float64 source "
+                                "coordinates stop being exact")
+    check_budget(fn, f"in_size={in_size}, out_size={out_size}", 8,
+                 **({"matrix": (out_size, in_size)} if matrix else {"taps": (3, out_size)}))
 
 
 def _source_coords(xp, in_size, out_size, align_corners):
@@ -116,7 +127,7 @@ def interp_matrix(in_size, out_size, *, align_corners=True, xp=None, dtype="floa
     Each row has at most two non-zeros, ``1 - lam`` at i0 and ``lam`` at i1 (:func:`linear_taps`),
     summing to 1. ``xp`` is the array module to build it with (default NumPy).
     """
-    _check_sizes("interp_matrix", in_size, out_size, align_corners)
+    _check_sizes("interp_matrix", in_size, out_size, align_corners, matrix=True)
     xp = backend.xp_for("cpu") if xp is None else xp
     i0, i1, lam = linear_taps(in_size, out_size, align_corners=align_corners, xp=xp)
     rows = xp.arange(out_size)
