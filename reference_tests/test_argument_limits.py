@@ -79,7 +79,8 @@ ARGUMENT_CASES = [
     ("confusion_matrix ignore_index",
      lambda: confusion_matrix(np.zeros(3, int), np.zeros(3, int), 2, ignore_index=1.5),
      "confusion_matrix: ignore_index must be an integer"),
-    ("Conv2d seed -1", lambda: nn.Conv2d(3, 4, 3, seed=-1), "Conv2d: seed must be an int seed >= 0"),
+    ("Conv2d seed -1", lambda: nn.Conv2d(3, 4, 3, seed=-1),
+     "Conv2d: seed must be an int seed >= 0"),
     ("Conv2d seed float", lambda: nn.Conv2d(3, 4, 3, seed=1.5), "Conv2d: seed must be a numpy"),
     ("ASPPv2 seed -1", lambda: nn.ASPPv2(4, 3, seed=-1), "ASPPv2: seed must be an int seed >= 0"),
     ("Preprocessing mean str", lambda: Preprocessing(mean="abc"),
@@ -255,3 +256,30 @@ def test_interpolation_helpers_refuse_sizes_they_cannot_hold(call, pattern):
         warnings.simplefilter("error")
         with pytest.raises((ArgumentError, BudgetExceededError), match=pattern):
             call()
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: nn.Conv2d(10 ** 6, 10 ** 6, 3), r"nn.init: .* parameter of shape \(1000000, "),
+    (lambda: nn.BatchNorm2d(10 ** 12), r"nn.init: .* parameter of shape \(1000000000000,\)"),
+    (lambda: build_model("largefov", num_classes=10 ** 30), r"build_model\('largefov'\): "
+                                                           r"nn.init: a parameter of shape"),
+])
+def test_layers_refuse_parameters_beyond_memory(call, pattern):
+    """A 65 TiB MemoryError, and 'Maximum allowed dimension exceeded' for 10**30 classes."""
+    with pytest.raises(BudgetExceededError, match=pattern):
+        call()
+
+
+def test_float32_thetas_pass_the_crf_checks_without_warnings():
+    """np.float32 thetas made the naive method's span check overflow a float32 cast."""
+    import warnings
+
+    from minideeplab.crf import dense_crf
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (5, 4, 3)).astype(np.uint8)
+    probs = rng.dirichlet(np.ones(3), (5, 4)).transpose(2, 0, 1).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Q = dense_crf(image, probs, method="naive", theta_beta=np.float32(3.0),
+                      theta_gamma=np.float32(3.0), iterations=1)
+    assert np.isfinite(Q).all()

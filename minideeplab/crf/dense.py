@@ -124,6 +124,10 @@ def check_feature_spans(fn, shape, method, *, w1, theta_alpha, theta_beta, w2, t
     with a non-zero weight.
     """
     H, W = shape
+    # Python floats: a NumPy float32 theta would make these float32, whose comparison with
+    # MAX_NAIVE_SPAN overflows
+    theta_alpha, theta_beta = float(theta_alpha), float(theta_beta)
+    theta_gamma = float(theta_gamma)
     kernels = []
     if w1 != 0:
         kernels.append(("appearance", "theta_alpha and theta_beta",

@@ -100,7 +100,11 @@ def parameter_bytes(build):
 def check_parameter_budget(fn, build):
     """Refuse a network whose parameters alone exceed this machine's memory (an absurd
     ``num_classes`` or ``width``), before any of them is allocated; returns their bytes."""
-    nbytes, budget = parameter_bytes(build), checks.memory_budget()
+    try:
+        nbytes = parameter_bytes(build)
+    except BudgetExceededError as e:          # one parameter alone cannot be shaped or held
+        raise BudgetExceededError(f"{fn}: {e}") from None
+    budget = checks.memory_budget()
     if nbytes > budget:
         raise BudgetExceededError(f"{fn}: its parameters would take {nbytes / 2 ** 30:.3g} GiB "
                                   f"(num_classes, width, depth), more than this machine's "

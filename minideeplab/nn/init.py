@@ -10,10 +10,12 @@ VGG-16 costs nothing).
 """
 import contextlib
 import contextvars
+import math
 
 import numpy
 
 from .. import backend, checks
+from ..errors import BudgetExceededError
 
 __all__ = ["as_rng", "normal", "he_normal", "zeros", "ones", "shapes_only"]
 
@@ -36,7 +38,19 @@ def shapes_only():
 
 
 def _placeholder(shape, dtype):
+    nbytes = math.prod(int(n) for n in shape) * numpy.dtype(dtype).itemsize
+    if nbytes >= 2 ** 63:                  # NumPy cannot even shape it (no memory is asked)
+        raise BudgetExceededError(f"nn.init: a parameter of shape {tuple(shape)} is beyond "
+                                  "any machine's memory")
     return numpy.broadcast_to(numpy.zeros((), dtype=dtype), tuple(shape))
+
+
+def _check_size(shape, dtype):
+    """A parameter (drawn in float64, then cast) within this machine's memory: refused before
+    it is allocated (Conv2d(10**6, 10**6, 3) asked NumPy for 65 TiB; a placeholder of 10**30
+    classes cannot even be shaped)."""
+    checks.check_budget("nn.init", "the layer's sizes", max(8, numpy.dtype(dtype).itemsize),
+                        parameter=shape)
 
 
 def as_rng(seed_or_rng=None, fn="as_rng"):
@@ -51,6 +65,7 @@ def normal(shape, std, rng, dtype="float32", device=None):
     """Gaussian N(0, std^2) array of ``shape`` (Caffe's ``gaussian`` filler)."""
     if _SHAPES_ONLY.get():
         return _placeholder(shape, dtype)
+    _check_size(shape, dtype)
     a = (as_rng(rng).standard_normal(shape) * std).astype(dtype)
     return backend.to_device(a, device or backend.default_device())
 
@@ -64,10 +79,12 @@ def he_normal(shape, rng, dtype="float32", device=None):
 def zeros(shape, dtype="float32", device=None):
     if _SHAPES_ONLY.get():
         return _placeholder(shape, dtype)
+    _check_size(shape, dtype)
     return backend.xp_for(device).zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype="float32", device=None):
     if _SHAPES_ONLY.get():
         return _placeholder(shape, dtype)
+    _check_size(shape, dtype)
     return backend.xp_for(device).ones(shape, dtype=dtype)
