@@ -455,6 +455,9 @@ def _read_legacy(path, f):
                                   "or the file is truncated")
         left = len(f) - f.tell()
         nbytes = int(count[0]) * _itemsize(ref.dtype)
+        if int(count[0]) != ref.numel:
+            raise FileFormatError(f"load_pth: {path}: storage {key!r:.50} holds {int(count[0])} "
+                                  f"elements but the pickle says {ref.numel}")
         if not 0 <= nbytes <= left:
             raise FileFormatError(f"load_pth: {path}: storage {key!r:.50} claims {int(count[0])} "
                                   f"{ref.dtype} elements ({nbytes} bytes) but {left} bytes are "

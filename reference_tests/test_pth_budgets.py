@@ -80,12 +80,22 @@ def test_deep_nesting_and_cycles_are_refused(tmp_path, fmt):
 
 @pytest.mark.parametrize("count", [2 ** 62, 2 ** 40, 25, -5])
 def test_legacy_storage_counts_beyond_the_file_are_refused(tmp_path, count):
-    """The int64 element count before each legacy storage must fit in what is left of the file
-    (2**62 elements overflowed, 2**40 asked for 4 TiB, -5 read backwards)."""
-    p = state_pickle({"w": ("0", 24, (24,), (1,))})
+    """The int64 element count before each legacy storage (and the pickle's, which agrees)
+    must fit in what is left of the file (2**62 elements overflowed, 2**40 asked for 4 TiB,
+    -5 read backwards)."""
+    p = state_pickle({"w": ("0", count, (24,), (1,))})
     path = _save(tmp_path, "count", p, fmt="legacy", counts={"0": count})
-    with pytest.raises(FileFormatError, match=rf"load_pth: .*storage '0' claims {count} float32 "
-                                              r"elements .* bytes are left in the file"):
+    match = (r"claims -5 elements" if count < 0 else
+             rf"storage '0' claims {count} float32 elements .* bytes are left in the file")
+    with pytest.raises(FileFormatError, match=rf"load_pth: .*{match}"):
+        load_pth(path)
+
+
+def test_legacy_storage_counts_must_agree_with_the_pickle(tmp_path):
+    path = _save(tmp_path, "disagree", state_pickle({"w": ("0", 24, (24,), (1,))}),
+                 fmt="legacy", counts={"0": 23})
+    with pytest.raises(FileFormatError, match="storage '0' holds 23 elements but the pickle "
+                                              "says 24"):
         load_pth(path)
 
 
