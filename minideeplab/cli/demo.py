@@ -1,9 +1,15 @@
-"""``python -m minideeplab demo``: atrous convolution three ways on a LargeFOV fc6-like layer."""
+"""python -m minideeplab demo: atrous convolution three ways on a LargeFOV fc6-like layer.
+
+Computes one atrous convolution (forward and backward) by holes, by deinterlacing and by the
+plain loop, checks that the three agree, and times each: one warm-up call, then the median of
+--repeats calls (the times are this machine's, and they vary with what else it is running).
+"""
 import time
 
 import numpy as np
 
 from .. import backend, functional as F
+from ..timing import median_time
 from .arguments import positive_int
 
 
@@ -16,6 +22,9 @@ def add_parser(sub):
                    help="feature map side (41 = 321/8 + 1)")
     p.add_argument("--channels", type=positive_int, default=64,
                    help="input and output channels")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed calls per method after one warm-up; the median is shown "
+                        "(default 5)")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
     return p
 
@@ -28,17 +37,27 @@ def run(args):
     w = xp.asarray((rng.standard_normal((C, C, 3, 3)) / np.sqrt(9 * C)).astype("float32"))
     print(f"atrous convolution: x {tuple(x.shape)}, w {tuple(w.shape)}, rate {r}, padding {r} "
           f"(effective kernel {F.effective_kernel_size(3, r)}x{F.effective_kernel_size(3, r)}), "
-          f"on {backend.device_of(x)}")
-    results = {}
+          f"on {backend.device_of(x)}; forward + backward, median of {args.repeats} after one "
+          "warm-up")
+    outputs = {}
     for method in F.CONV_METHODS:
-        t0 = time.perf_counter()
-        y, cache = F.conv2d(x, w, padding=r, rate=r, method=method)
-        dx, dw, _ = F.conv2d_backward(y, cache)
-        backend.synchronize(xp)
-        results[method] = (backend.asnumpy(y), time.perf_counter() - t0)
-        print(f"  {method:12s} y {tuple(y.shape)}  fwd+bwd {1e3 * results[method][1]:8.1f} ms")
-    ref = results["direct"][0]
+        cpu = []                      # CPU seconds of each call (this process, all threads)
+
+        def forward_backward():
+            t0 = time.process_time()
+            y, cache = F.conv2d(x, w, padding=r, rate=r, method=method)
+            F.conv2d_backward(y, cache)
+            cpu.append(time.process_time() - t0)
+            outputs[method] = y
+
+        seconds = median_time(forward_backward, xp, repeats=args.repeats, warmup=1)
+        outputs[method] = backend.asnumpy(outputs[method])
+        cpu_note = (f" (CPU time {1e3 * float(np.median(cpu[1:])):.1f} ms)"
+                    if xp is np else "")
+        print(f"  {method:12s} y {tuple(outputs[method].shape)}  {1e3 * seconds:8.1f} ms"
+              + cpu_note)
+    ref = outputs["direct"]
     for method in ("holes", "deinterlace"):
-        err = float(np.abs(results[method][0] - ref).max())
+        err = float(np.abs(outputs[method] - ref).max())
         print(f"  max |{method} - direct| = {err:.2e}")
     return 0
