@@ -64,3 +64,21 @@ def test_python_dash_m_runs_the_naive_method(files):
     with Image.open(tmp / "n.png") as im:
         np.testing.assert_array_equal(
             np.asarray(im), dense_crf(image, probs, method="naive", iterations=3).argmax(0))
+
+
+def test_naive_method_on_a_large_image_suggests_the_flag(tmp_path, capsys, monkeypatch):
+    """The exact O(N^2) filter refuses images above its limit before any work, and the
+    command line names its own flag (not the Python argument)."""
+    from minideeplab.cli import crf as crf_cli
+    from minideeplab.crf import naive
+    side = int(np.sqrt(naive.MAX_PIXELS)) + 2                     # just above the limit
+    Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(tmp_path / "big.png")
+    np.save(tmp_path / "p.npy", np.full((2, side, side), 0.5, np.float32))
+    monkeypatch.setattr(crf_cli, "dense_crf", lambda *a, **k: pytest.fail("the CRF ran"))
+    rc = main(["crf", str(tmp_path / "big.png"), str(tmp_path / "p.npy"), "--out",
+               str(tmp_path / "l.png"), "--method", "naive"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"--method naive: the image has {side}x{side} = {side * side} pixels" in err
+    assert "use --method lattice" in err and 'method="lattice"' not in err
+    assert not (tmp_path / "l.png").exists()

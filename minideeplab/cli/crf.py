@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 from .. import backend
-from ..crf import METHODS, NORMALIZATIONS, dense_crf
-from ..errors import DataError
+from ..crf import METHODS, NORMALIZATIONS, dense_crf, naive
+from ..errors import ArgumentError, DataError
 from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
                   read_npy, save_label_png, save_npy, save_rgb)
 from .arguments import check_outputs, nonnegative_float, nonnegative_int, positive_float
@@ -70,6 +70,11 @@ def run(args):
     params = dict(zip(_PARAMS, PRESETS[args.preset]))
     params.update({k: getattr(args, k) for k in _PARAMS if getattr(args, k) is not None})
     image = read_image(args.image)
+    H, W, _ = image.shape
+    if args.method == "naive" and H * W > naive.MAX_PIXELS:
+        raise ArgumentError(f"--method naive: the image has {W}x{H} = {H * W} pixels, more than "
+                            f"the exact O(N^2) filter's limit of {naive.MAX_PIXELS} (it would "
+                            "take minutes); use --method lattice (the default)")
     probs = read_probs(args.probs)
     xp = backend.xp_for(args.device)
     t0 = time.perf_counter()
@@ -84,7 +89,6 @@ def run(args):
         save_rgb(args.overlay, overlay(image, labels))
     if args.save_probs:
         save_npy(args.save_probs, backend.asnumpy(Q))
-    H, W, _ = image.shape
     print(f"dense CRF ({args.method}, {args.normalization}, {args.iterations} iterations, "
           + ", ".join(f"{k}={v:g}" for k, v in params.items())
           + f") on {W}x{H}, {probs.shape[0]} labels: {seconds:.2f} s; "
