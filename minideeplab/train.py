@@ -67,6 +67,20 @@ def _close(bar):
         bar.close()
 
 
+def _log_above(bar, log, message):
+    """``log(message)`` while a tqdm bar is drawn: the line goes above the bar, which is
+    redrawn below it (other bars: just ``log``)."""
+    write_mode = getattr(type(bar), "external_write_mode", None)
+    with write_mode() if write_mode is not None else contextlib.nullcontext():
+        log(message)
+
+
+def _minutes(seconds):
+    """``m:ss`` (``h:mm:ss`` past an hour)."""
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
 class _TrainingClock:
     """Seconds of training: wall time since the clock started, plus ``elapsed`` seconds from
     before (a resumed run), minus the time spent in :meth:`paused` blocks (validation)."""
@@ -97,7 +111,8 @@ class Trainer:
     device : "cpu" | "gpu" | None (the default device)
     model, train_set, val_set : override what ``config`` would build
     progress : a progress bar with the loss and the learning rate: True, False/None, or a
-        callable (:func:`minideeplab.timing.progress_bar`)
+        callable (:func:`minideeplab.timing.progress_bar`; it is also given ``initial=``, the
+        iteration the run starts from)
     """
 
     def __init__(self, config, *, out_dir=None, device=None, model=None, train_set=None,
@@ -232,16 +247,20 @@ class Trainer:
         Each step is recorded (:meth:`_record`) and shown on the progress bar; the model is
         validated every ``val_every`` iterations and at the end (:meth:`_validate`, its time
         not counted as training time), and checkpointed every ``checkpoint_every``
-        iterations and at the end when ``out_dir`` is set. ``log`` gets the validation
-        results: each one without a bar, the last one with a bar. Ctrl-C, SIGTERM or SIGHUP
-        lets the current step finish, saves a checkpoint and raises TrainingInterrupted,
-        which says how to resume (a second signal stops at once; :mod:`minideeplab.interrupt`).
+        iterations and at the end when ``out_dir`` is set. ``log`` (None: silent) gets one
+        line per validation as it comes (above a tqdm bar): the mean training loss since the
+        last validation, val mIoU and pixel accuracy. The bar counts the run's iterations
+        (``initial`` = the iteration a resumed run starts from, ``total`` = ``until``). Ctrl-C,
+        SIGTERM or SIGHUP lets the current step finish, saves a checkpoint and raises
+        TrainingInterrupted, which says how to resume (a second signal stops at once;
+        :mod:`minideeplab.interrupt`).
         """
         c = self.config
         until = c.max_iter if until is None else min(until, c.max_iter)
         clock = _TrainingClock(self.elapsed)
-        bar = progress_bar(self.progress, range(self.iteration, until), desc=f"train {c.model}")
-        message = None
+        # counts the run's iterations (758/1500 after a resume), not those left
+        bar = progress_bar(self.progress, range(self.iteration, until), desc=f"train {c.model}",
+                           total=until, initial=self.iteration)
         # a diverging run overflows: the check after every step names the parameter and the
         # iteration (TrainingDiverged), so NumPy's RuntimeWarnings would only add lines
         with deferred_interrupt() as interrupted, np.errstate(over="ignore", invalid="ignore",
@@ -260,13 +279,13 @@ class Trainer:
                 if _due(self.iteration, c.val_every) or last:
                     try:
                         with clock.paused() as seconds:
-                            message = self._validate(seconds, loss)
+                            message = self._validate(seconds)
                     except DataError as e:  # a damaged val file: the step is done, save it
                         self.elapsed = clock.seconds()
                         _close(bar)
                         raise self._stop_on_data_error(e, validating=True) from e
-                    if log and not self.progress:
-                        log(message)
+                    if log:
+                        _log_above(bar, log, message)
                 if self.out_dir and (_due(self.iteration, c.checkpoint_every) or last):
                     self.elapsed = clock.seconds()
                     self.save(os.path.join(self.out_dir, "checkpoint.npz"))
@@ -275,8 +294,7 @@ class Trainer:
                     _close(bar)
                     raise self._stop_on_interrupt(interrupted())
         self.elapsed = clock.seconds()
-        if log and self.progress and message:
-            log(message)                        # after the bar is done, not through it
+        _close(bar)
         return self.history
 
     def _stop_on_interrupt(self, signum):
@@ -297,14 +315,21 @@ class Trainer:
                            ("time", seconds)):
             self.history[key].append(value)
 
-    def _validate(self, seconds, loss):
-        """Validate, append the result to ``history["val"]``; returns the line to log."""
+    def _validate(self, seconds):
+        """Validate, append the result to ``history["val"]``; returns the line to log: the
+        iteration, the mean training loss since the last validation, val mIoU and pixel
+        accuracy, and the training time so far."""
         cm = self.validate()
-        self.history["val"].append({"iteration": self.iteration, "time": seconds,
-                                    "mean_iou": cm.mean_iou(),
-                                    "pixel_accuracy": cm.pixel_accuracy()})
-        return (f"iteration {self.iteration}: loss {loss:.4f}, val mIoU {cm.mean_iou():.4f}, "
-                f"pixel acc {cm.pixel_accuracy():.4f}")
+        val = self.history["val"]
+        since = val[-1]["iteration"] if val else 0
+        its, losses = self.history["iteration"], self.history["loss"]
+        recent = [v for i, v in zip(its[::-1], losses[::-1]) if i > since] or losses[-1:]
+        val.append({"iteration": self.iteration, "time": seconds, "mean_iou": cm.mean_iou(),
+                    "pixel_accuracy": cm.pixel_accuracy()})
+        return (f"iteration {self.iteration}: loss {sum(recent) / len(recent):.4f} (mean of "
+                f"iterations {self.iteration - len(recent) + 1}-{self.iteration}), val mIoU "
+                f"{cm.mean_iou():.4f}, pixel acc {cm.pixel_accuracy():.4f}, "
+                f"{_minutes(seconds)} of training")
 
     def validate(self):
         """A ConfusionMatrix over the whole val set (full resolution, 255 ignored)."""

@@ -367,7 +367,7 @@ class _CountingBar:
         self.postfixes.append((refresh, values))
 
 
-def test_run_shows_each_step_once_and_logs_after_the_bar():
+def test_run_shows_each_step_once_and_logs_each_validation_as_it_comes():
     bars, logged = [], []
 
     def progress(iterable, **kwargs):
@@ -380,10 +380,35 @@ def test_run_shows_each_step_once_and_logs_after_the_bar():
     assert bar.desc == f"train {config.model}" and len(bar.postfixes) == 4
     assert all(refresh is False and set(v) == {"loss", "lr"} for refresh, v in bar.postfixes)
     assert [v["iteration"] for v in history["val"]] == [2, 4]
-    assert len(logged) == 1 and logged[0].startswith("iteration 4:")     # the last, after
+    assert [line.split(":")[0] for line in logged] == ["iteration 2", "iteration 4"]
+    # each line: the mean training loss of the iterations since the last validation
+    for line, (first, last) in zip(logged, ((1, 2), (3, 4))):
+        mean = np.mean(history["loss"][first - 1:last])
+        assert f"loss {mean:.4f} (mean of iterations {first}-{last})" in line, line
+    for line, v in zip(logged, history["val"]):
+        assert f"val mIoU {v['mean_iou']:.4f}" in line, line
     logged.clear()
     Trainer(config, progress=False).run(log=logged.append)
     assert [line.split(":")[0] for line in logged] == ["iteration 2", "iteration 4"]
+
+
+def test_the_bar_of_a_resumed_run_counts_the_runs_iterations(tmp_path):
+    """Resumed at 3 of 6, the bar starts at 3/6 and ends at 6/6 (not 0/3 .. 3/3); the
+    validation lines are written above it, not through it."""
+    import functools
+    import io
+    import re
+
+    import tqdm
+    config = SMALL.replace(max_iter=6, val_every=3)
+    Trainer(config, out_dir=str(tmp_path), progress=False).run(until=3, log=None)
+    screen, logged = io.StringIO(), []
+    bar = functools.partial(tqdm.tqdm, file=screen, mininterval=0, ascii=True)
+    resumed = Trainer.resume(str(tmp_path / "checkpoint.npz"), progress=bar)
+    resumed.run(log=lambda line: (logged.append(line), screen.write(line + "\n")))
+    counts = re.findall(r"(\d+)/(\d+) \[", screen.getvalue())
+    assert counts[0] == ("3", "6") and counts[-1] == ("6", "6"), counts
+    assert logged and logged[0].startswith("iteration 6:") and "iterations 4-6" in logged[0]
 
 
 def test_a_full_disk_is_refused_at_the_start_and_reported_mid_run(tmp_path, monkeypatch):
