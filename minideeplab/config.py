@@ -1,20 +1,26 @@
-"""The settings of a training run, and the datasets they name.
+"""The settings of a training run.
 
 :class:`TrainConfig` holds every setting of a run and checks each one's type and range; it is
-saved as JSON in each checkpoint, so a checkpoint says how it was trained and
-:mod:`minideeplab.inference` can rebuild the datasets it was validated on.
-:func:`make_datasets` turns the settings into the (train, val) datasets.
+saved as JSON in each checkpoint (:meth:`TrainConfig.from_checkpoint` reads it back), so a
+checkpoint says how it was trained and which data it was validated on
+(:func:`minideeplab.data.make_datasets`). Each choice list is its owner's, imported here.
 """
 import dataclasses
 import math
 import numbers
 
-from . import checkpoint as ckpt
 from .checks import check_int
-from .errors import ArgumentError
+from .data import DATASETS, SyntheticShapes
+from .errors import ArgumentError, CheckpointError
+from .functional import CONV_METHODS
 from .models import MODEL_NAMES
+from .optim import SCHEDULES
 
-__all__ = ["TrainConfig", "make_datasets", "array_source", "config_from_checkpoint"]
+__all__ = ["TrainConfig", "LOSS_TARGETS"]
+
+# where the loss is computed: against labels shrunk to the stride-8 score map, or on the
+# scores upsampled to the labels' size (docs/conventions.md, "Loss and mean IoU")
+LOSS_TARGETS = ("stride8", "full")
 
 
 @dataclasses.dataclass
@@ -81,6 +87,21 @@ class TrainConfig:
         _check_config(self)
 
     @classmethod
+    def from_checkpoint(cls, checkpoint):
+        """The settings a :class:`~minideeplab.checkpoint.Checkpoint` was trained with (its
+        ``config["train"]``); CheckpointError naming the file when they are missing or
+        invalid."""
+        where = f"checkpoint {checkpoint.path!r}" if checkpoint.path else "the checkpoint"
+        if "train" not in checkpoint.config:
+            raise CheckpointError(f"{where} was not written by Trainer (no training settings "
+                                  "inside)", checkpoint.path)
+        try:
+            return cls.from_json(checkpoint.config["train"])
+        except ArgumentError as e:
+            raise CheckpointError(f"{where}: config entry 'train' is invalid: {e}",
+                                  checkpoint.path) from e
+
+    @classmethod
     def from_json(cls, d):
         """A TrainConfig from :meth:`to_json`'s dict; unknown settings and bad values raise."""
         if not isinstance(d, dict):
@@ -93,9 +114,9 @@ class TrainConfig:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
-_CHOICES = {"model": MODEL_NAMES, "method": ("holes", "deinterlace", "direct"),
-            "dataset": ("synthetic", "voc"), "preset": ("default", "hard", "large"),
-            "lr_policy": ("poly", "step"), "loss_at": ("stride8", "full")}
+_CHOICES = {"model": MODEL_NAMES, "method": CONV_METHODS, "dataset": DATASETS,
+            "preset": tuple(SyntheticShapes.PRESETS), "lr_policy": SCHEDULES,
+            "loss_at": LOSS_TARGETS}
 _POSITIVE_INTS = ("image_size", "num_train", "num_val", "crop_size", "batch_size", "max_iter",
                   "step_size")
 _NONNEGATIVE_INTS = ("val_every", "checkpoint_every", "seed")
@@ -153,63 +174,3 @@ def _check_config(c):
         # variance (DeepLab v3, Sec. 4.1, trains with batches of 16)
         raise ArgumentError(f"{fn}: batch_size must be >= 2 for model 'v3' (its image-pooling "
                             f"branch normalises over the batch), got {c.batch_size}")
-
-
-def make_datasets(config):
-    """(train, val) datasets of ``config``: SyntheticShapes or VOCSegmentation."""
-    if config.dataset == "synthetic":
-        from .data.synthetic import SyntheticShapes
-        return tuple(SyntheticShapes(split, n, size=config.image_size, seed=config.seed,
-                                     preset=config.preset)
-                     for split, n in (("train", config.num_train), ("val", config.num_val)))
-    if config.dataset == "voc":
-        from .data.voc import VOCSegmentation
-        if not config.data_root:
-            raise ArgumentError("dataset 'voc' needs data_root (the VOCdevkit/VOC2012 folder)")
-        return (VOCSegmentation(config.data_root, "train"),
-                VOCSegmentation(config.data_root, "val"))
-    raise ArgumentError(f"unknown dataset {config.dataset!r}; choose 'synthetic' or 'voc'")
-
-
-def array_source(dataset):
-    """Stacked arrays for in-memory datasets (fast batching); None for file-backed ones."""
-    return dataset.load_arrays() if hasattr(dataset, "load_arrays") else None
-
-
-def config_from_checkpoint(d, where):
-    """The TrainConfig of a checkpoint's ``train`` entry ``d``; CheckpointError naming ``where``
-    when it is missing or invalid."""
-    try:
-        return TrainConfig.from_json(d)
-    except ArgumentError as e:
-        raise ckpt.CheckpointError(f"{where}: config entry 'train' is invalid: {e}") from e
-
-
-def train_config_from_checkpoint(loaded, where):
-    """The TrainConfig of a Trainer's loaded checkpoint, after checking its settings, its
-    iteration (0..max_iter), its history and elapsed time; CheckpointError naming ``where``
-    and the entry."""
-    if "train" not in loaded.config:
-        raise ckpt.CheckpointError(f"{where} was not written by Trainer (no training config "
-                                   "inside)")
-    config = config_from_checkpoint(loaded.config["train"], where)
-    if loaded.iteration > config.max_iter:
-        raise ckpt.CheckpointError(f"{where}: entry 'iteration' is {loaded.iteration}, beyond "
-                                   f"max_iter {config.max_iter} of its config")
-    history = loaded.config.get("history", None)
-    if history is not None and not _is_history(history, loaded.iteration):
-        raise ckpt.CheckpointError(f"{where}: config entry 'history' is not a training "
-                                   "history of its iterations")
-    elapsed = loaded.config.get("elapsed", 0.0)
-    if not (_is_real(elapsed) and elapsed >= 0):
-        raise ckpt.CheckpointError(f"{where}: config entry 'elapsed' must be a number >= 0, "
-                                   f"got {elapsed!r}")
-    return config
-
-
-def _is_history(h, iteration):
-    keys = ("iteration", "loss", "lr", "time")
-    return (isinstance(h, dict) and all(isinstance(h.get(k), list) for k in keys + ("val",))
-            and all(len(h[k]) == len(h["iteration"]) for k in keys)
-            and all(isinstance(v, dict) for v in h["val"])
-            and (not h["iteration"] or h["iteration"][-1] == iteration))

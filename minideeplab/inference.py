@@ -1,4 +1,4 @@
-"""Inference and evaluation with a trained model: scores, labels, mIoU, models from checkpoints.
+"""Inference and evaluation with a trained model: scores, labels, mIoU.
 
 DeepLab v2, Sec. 3.1: the network's stride-8 score map is upsampled to the image size by
 bilinear interpolation (align_corners=True, Caffe's ``Interp``); the label of a pixel is the
@@ -7,23 +7,21 @@ confusion matrix over the whole set (docs/conventions.md, "Loss and mean IoU").
 
 The input of the network is made by the model's own preprocessing (``model.preprocessing``,
 :mod:`minideeplab.preprocess`), recorded in its checkpoint: nothing here takes a mean or a
-scale, so a model cannot be fed inputs prepared for another.
+scale, so a model cannot be fed inputs prepared for another. A trained model comes from
+:func:`minideeplab.checkpoint.load_model` (a checkpoint or a network file) or
+:func:`minideeplab.models.load_torchvision`; nothing here reads the training settings.
 """
-import os
-
 import numpy as np
 
-from . import backend, checkpoint as ckpt, functional as F, nn
-from .config import array_source, train_config_from_checkpoint
+from . import backend, functional as F, nn
+from .data import array_source
 from .data.augment import to_batch
 from .errors import ArgumentError
 from .metrics import ConfusionMatrix
-from .models import build_model
-from .preprocess import from_scratch, preprocessing_of
+from .preprocess import preprocessing_of
 from .timing import check_progress, progress_bar
 
-__all__ = ["model_device", "predict_logits", "predict", "evaluate", "model_from_checkpoint",
-           "model_from_loaded"]
+__all__ = ["model_device", "predict_logits", "predict", "evaluate"]
 
 
 def model_device(model):
@@ -58,7 +56,7 @@ def predict_logits(model, images, *, device=None, size=None):
     Parameters
     ----------
     model : a network with ``preprocessing`` (every model of ``build_model`` or
-        :func:`model_from_checkpoint`); it is put in eval mode
+        :func:`minideeplab.checkpoint.load_model`); it is put in eval mode
     images : (N, H, W, 3) uint8 RGB
     device : "cpu" | "gpu" | None, where the network runs: the device of the model's
         parameters (None: taken from them; another device is an error)
@@ -135,40 +133,3 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
                              for im, p in zip(on_device, probs)])
         cm.update(pred, backend.to_device(np.asarray(labels), backend.device_of(pred)))
     return cm
-
-
-def model_from_checkpoint(path, device=None):
-    """(model, TrainConfig) rebuilt from a training checkpoint, weights loaded, in eval mode."""
-    return model_from_loaded(ckpt.load_checkpoint(path), path, device)
-
-
-def model_from_loaded(loaded, path, device=None):
-    """:func:`model_from_checkpoint` for a checkpoint already read with ``load_checkpoint``
-    (``path`` only names it in errors).
-
-    Checkpoints written before models recorded their preprocessing get the recipe they were
-    trained with: Caffe's mean pixel, RGB, times their training settings' ``input_scale``; ResNet
-    checkpoints written before models recorded their rate schedule get the one they were
-    trained with, torchvision's (:mod:`minideeplab.models.resnet`).
-    """
-    where = f"checkpoint {os.fspath(path)!r}"
-    args = loaded.config.get("model")
-    if not args:
-        raise ckpt.CheckpointError(f"{where} does not record how to build its model (no "
-                                   "'model' entry in its config)")
-    if not isinstance(args, dict) or "device" in args:
-        raise ckpt.CheckpointError(f"{where}: config entry 'model' must be a mapping of "
-                                   f"build_model arguments, got {args!r:.200}")
-    config = train_config_from_checkpoint(loaded, where)
-    args = dict(args)
-    if args.get("preprocessing") is None:                      # written by an older version
-        args["preprocessing"] = from_scratch(config.input_scale).to_json()
-    if args.get("name") in ("resnet", "v3") and "schedule" not in args:     # older, too
-        args["schedule"] = "torchvision"
-    try:
-        model = build_model(**args, device=device or backend.default_device())
-    except ArgumentError as e:
-        raise ckpt.CheckpointError(f"{where}: config entry 'model' does not build a model "
-                                   f"({e})") from e
-    ckpt.restore_checkpoint(loaded._replace(path=os.fspath(path)), model)
-    return model.eval(), config

@@ -195,8 +195,8 @@ def preprocessing_of(fn, model):
     """``model.preprocessing``, or a TypeError naming ``fn`` when the model has none."""
     pre = getattr(model, "preprocessing", None)
     if not isinstance(pre, Preprocessing):
-        raise ArgumentError(f"{fn}: the model ({type(model).__name__}) has no preprocessing: build "
-                            "it with models.build_model, load it with "
-                            "inference.model_from_checkpoint, or set model.preprocessing = "
+        raise ArgumentError(f"{fn}: the model ({type(model).__name__}) has no preprocessing: "
+                            "build it with models.build_model, load it with "
+                            "checkpoint.load_model, or set model.preprocessing = "
                             f"Preprocessing(...) (got {pre!r})")
     return pre

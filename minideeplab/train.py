@@ -38,11 +38,11 @@ import time
 import numpy as np
 
 from . import backend, checkpoint as ckpt, functional as F
-from .config import TrainConfig, array_source, make_datasets, train_config_from_checkpoint
+from .config import TrainConfig
+from .data import array_source, make_datasets
 from .data.augment import augment, to_batch
-from .data.voc import DataError
-from .errors import ArgumentError
-from .fileio import OutputPathError, atomic_write_text, prepare_output_dir
+from .errors import ArgumentError, CheckpointError, DataError, OutputPathError
+from .fileio import atomic_write_text, prepare_output_dir
 from .inference import evaluate
 from .interrupt import TrainingInterrupted, deferred_interrupt
 from .models import build_model
@@ -367,9 +367,8 @@ class Trainer:
         """
         self._check_scores()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        config = {"train": self.config.to_json(), "model": getattr(self.model, "build_args",
-                                                                     None),
-                  "history": self.history, "elapsed": self.elapsed}
+        config = {"train": self.config.to_json(), "history": self.history,
+                  "elapsed": self.elapsed}
         try:
             ckpt.save_checkpoint(path, self.model, self.optimizer, iteration=self.iteration,
                                  rngs=self.rngs(), config=config)
@@ -414,29 +413,63 @@ class Trainer:
     def resume(cls, path, *, changes=None, **kwargs):
         """A Trainer restored from a checkpoint; ``run()`` continues where it stopped.
 
-        ``changes``: settings to change from the saved ones (e.g. ``{"max_iter": 4000}`` to
-        train longer); ``trainer.saved_config`` keeps the saved settings. Every setting, the
-        iteration (0..max_iter) and the history are checked; a bad one is a CheckpointError
-        naming the file and the entry.
+        The model is rebuilt from the checkpoint's build arguments (its preprocessing
+        included), as :func:`minideeplab.checkpoint.load_model` rebuilds it for prediction,
+        unless ``model=`` is given. ``changes``: settings to change from the saved ones (e.g.
+        ``{"max_iter": 4000}`` to train longer); ``trainer.saved_config`` keeps the saved
+        settings. Every setting, the iteration (0..max_iter), the history and the elapsed time
+        are checked; a bad one is a CheckpointError naming the file and the entry.
         """
         loaded = ckpt.load_checkpoint(path)
-        where = f"checkpoint {os.fspath(path)!r}"
-        saved = train_config_from_checkpoint(loaded, where)
+        saved = TrainConfig.from_checkpoint(loaded)
+        _check_resumable(loaded, saved)
         try:
             config = saved.replace(**(changes or {}))
         except ArgumentError as e:
             raise ArgumentError(f"resume: {e}") from e
         if loaded.iteration > config.max_iter:
             raise ArgumentError(f"resume: max_iter {config.max_iter} is below iteration "
-                                f"{loaded.iteration}, which {where} has already reached")
-        history = loaded.config.get("history", None)
-        elapsed = loaded.config.get("elapsed", 0.0)
+                                f"{loaded.iteration}, which checkpoint {loaded.path!r} has "
+                                "already reached")
+        if kwargs.get("model") is None:
+            kwargs["model"] = ckpt.build_model_of(loaded, kwargs.get("device"))
         trainer = cls(config, **kwargs)
         trainer.saved_config = saved
         trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
                                                     trainer.rngs())
-        if history is not None:
-            trainer.history = history
-        trainer.elapsed = float(elapsed)
-        trainer.last_checkpoint = (os.fspath(path), trainer.iteration)
+        if loaded.config.get("history") is not None:
+            trainer.history = loaded.config["history"]
+        trainer.elapsed = float(loaded.config.get("elapsed", 0.0))
+        trainer.last_checkpoint = (loaded.path, trainer.iteration)
         return trainer
+
+
+def _check_resumable(loaded, config):
+    """What a resume reads besides the settings: optimiser state (a network file has none),
+    the iteration (at most max_iter), the history of those iterations and the elapsed
+    seconds; CheckpointError naming the file and the entry."""
+    where = f"checkpoint {loaded.path!r}"
+    if not loaded.optim_state and loaded.iteration > 0:
+        raise CheckpointError(f"{where} holds no optimiser state (a network file holds the "
+                              "weights only): it cannot be resumed; start a new run",
+                              loaded.path)
+    if loaded.iteration > config.max_iter:
+        raise CheckpointError(f"{where}: entry 'iteration' is {loaded.iteration}, beyond "
+                              f"max_iter {config.max_iter} of its config", loaded.path)
+    history = loaded.config.get("history", None)
+    if history is not None and not _is_history(history, loaded.iteration):
+        raise CheckpointError(f"{where}: config entry 'history' is not a training history of "
+                              "its iterations", loaded.path)
+    elapsed = loaded.config.get("elapsed", 0.0)
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) \
+            or not math.isfinite(elapsed) or elapsed < 0:
+        raise CheckpointError(f"{where}: config entry 'elapsed' must be a number >= 0, got "
+                              f"{elapsed!r}", loaded.path)
+
+
+def _is_history(h, iteration):
+    keys = ("iteration", "loss", "lr", "time")
+    return (isinstance(h, dict) and all(isinstance(h.get(k), list) for k in keys + ("val",))
+            and all(len(h[k]) == len(h["iteration"]) for k in keys)
+            and all(isinstance(v, dict) for v in h["val"])
+            and (not h["iteration"] or h["iteration"][-1] == iteration))

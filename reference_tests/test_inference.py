@@ -10,7 +10,7 @@ import pytest
 from minideeplab import backend, checkpoint, functional as F
 from minideeplab.cli import main as cli_main
 from minideeplab.data import SyntheticShapes
-from minideeplab.inference import evaluate, model_from_checkpoint, predict, predict_logits
+from minideeplab.inference import evaluate, predict, predict_logits
 from minideeplab.models import build_model
 from minideeplab.preprocess import (CAFFE_VGG, MEAN_RGB, TORCHVISION, Preprocessing, from_scratch,
                                     preprocessing_of)
@@ -38,8 +38,9 @@ def _probs_by_hand(model, image, scale):
 def test_voc_recipe_model_is_fed_its_own_scale_after_a_reload(tmp_path):
     trainer = Trainer(VOC_LIKE, out_dir=str(tmp_path), device="cpu", progress=False)
     trainer.run(log=None)
-    model, config = model_from_checkpoint(tmp_path / "checkpoint.npz", device="cpu")
-    assert config.input_scale == 1.0
+    loaded = checkpoint.load_checkpoint(tmp_path / "checkpoint.npz")
+    model = checkpoint.load_model(loaded, device="cpu")
+    assert TrainConfig.from_checkpoint(loaded).input_scale == 1.0
     assert model.preprocessing == from_scratch(1.0)
     image = _image()
     labels, probs = predict(model, image)                     # no scale given anywhere
@@ -51,53 +52,91 @@ def test_voc_recipe_model_is_fed_its_own_scale_after_a_reload(tmp_path):
     assert np.abs(probs - _probs_by_hand(model, image, 1 / 64)).max() > 1e-3
 
 
-def _save_the_old_way(path, model, train_config):
-    """A checkpoint as written before models recorded their preprocessing (Trainer.save's
-    layout: the training settings, the model's build arguments, history and elapsed time)."""
-    old_build_args = {k: v for k, v in model.build_args.items() if k != "preprocessing"}
-    checkpoint.save_checkpoint(path, model, None, iteration=0, config={
-        "train": train_config.to_json(), "model": old_build_args,
-        "history": {"iteration": [], "loss": [], "lr": [], "time": [], "val": []},
-        "elapsed": 0.0})
+def _save_format_1(path, model, train_config, with_preprocessing=False):
+    """A checkpoint of format 1, written by hand as that version's Trainer.save wrote it: the
+    build arguments inside the config (``config["model"]``), and in its first files without
+    the preprocessing."""
+    build_args = dict(model.build_args)
+    if not with_preprocessing:
+        build_args.pop("preprocessing")
+    entries = {f"model/{k}": v for k, v in model.state_dict().items()}
+    entries.update(iteration=np.array(0, np.int64), format=np.array(1, np.int64),
+                   config=checkpoint.json_to_array({
+                       "train": train_config.to_json(), "model": build_args,
+                       "history": {"iteration": [], "loss": [], "lr": [], "time": [],
+                                   "val": []}, "elapsed": 0.0}))
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
 
 
-def test_old_resnet_checkpoint_keeps_the_rate_schedule_it_was_trained_with(tmp_path):
-    """ResNet checkpoints from before the rate schedule was recorded were trained with
-    torchvision's schedule (layer4's first block at the previous rate); a new one records
-    the paper's."""
+def test_format_1_resnet_keeps_the_rate_schedule_it_was_trained_with(tmp_path):
+    """Format-1 ResNet checkpoints from before the rate schedule was recorded were trained with
+    torchvision's schedule (layer4's first block at the previous rate); a new one records the
+    paper's, and a format-2 file must say which."""
     model = build_model("v3", 4, tiny=True, depth=(1, 1, 1, 3), seed=0)
     assert model.build_args["schedule"] == "paper" and model.backbone.plan[3][0] == (1, 2)
     old = tmp_path / "old.npz"
     model.build_args = {k: v for k, v in model.build_args.items() if k != "schedule"}
-    _save_the_old_way(old, model, VOC_LIKE)
-    loaded, _ = model_from_checkpoint(old, device="cpu")
-    assert loaded.backbone.plan[3] == [(1, 1), (1, 4), (1, 8)]
+    _save_format_1(old, model, VOC_LIKE, with_preprocessing=True)
+    assert checkpoint.load_model(old, device="cpu").backbone.plan[3] == [(1, 1), (1, 4), (1, 8)]
     new = tmp_path / "new.npz"
     model.build_args["schedule"] = "paper"
-    _save_the_old_way(new, model, VOC_LIKE)
-    assert model_from_checkpoint(new, device="cpu")[0].backbone.plan[3] == [(1, 2), (1, 4), (1, 8)]
+    _save_format_1(new, model, VOC_LIKE, with_preprocessing=True)
+    assert checkpoint.load_model(new, device="cpu").backbone.plan[3] == [(1, 2), (1, 4), (1, 8)]
+    checkpoint.save_checkpoint(tmp_path / "v2.npz", model, build_args={
+        k: v for k, v in model.build_args.items() if k != "schedule"})
+    with pytest.raises(checkpoint.CheckpointError, match="does not record the ResNet's rate "
+                                                         "schedule"):
+        checkpoint.load_checkpoint(tmp_path / "v2.npz")
 
 
-def test_old_checkpoint_without_preprocessing_loads_with_its_training_scale(tmp_path):
+def test_format_1_without_preprocessing_loads_with_its_training_scale(tmp_path):
     config = VOC_LIKE.replace(input_scale=0.5)
     model = build_model("largefov", 6, tiny=True, seed=3)
     path = tmp_path / "old.npz"
-    _save_the_old_way(path, model, config)
-    assert "preprocessing" not in checkpoint.load_checkpoint(path).config["model"]
-    loaded, loaded_config = model_from_checkpoint(path, device="cpu")
-    assert loaded_config.input_scale == 0.5
-    assert loaded.preprocessing == from_scratch(0.5)
+    _save_format_1(path, model, config)
+    with np.load(path) as f:
+        assert int(f["format"]) == 1 and "build_args" not in f.files
+    loaded = checkpoint.load_checkpoint(path)
+    assert "model" not in loaded.config                  # upgraded: it moved to build_args
+    assert loaded.build_args["preprocessing"] == from_scratch(0.5).to_json()
+    model_back = checkpoint.load_model(loaded, device="cpu")
+    assert model_back.preprocessing == from_scratch(0.5)
     image = _image(1)
-    _, probs = predict(loaded, image)
+    _, probs = predict(model_back, image)
     np.testing.assert_allclose(probs, _probs_by_hand(model, image, 0.5), rtol=1e-4, atol=1e-6)
-    # a new save of the same model records the preprocessing and reloads identically
-    loaded.build_args = dict(loaded.build_args)
-    trainer = Trainer(config, device="cpu", model=loaded, progress=False)
+    # a new save of the same model is format 2, records the preprocessing, reloads identically
+    trainer = Trainer(config, device="cpu", model=model_back, progress=False)
     trainer.save(tmp_path / "new.npz")
-    assert checkpoint.load_checkpoint(tmp_path / "new.npz").config["model"]["preprocessing"] \
-        == from_scratch(0.5).to_json()
-    again, _ = model_from_checkpoint(tmp_path / "new.npz", device="cpu")
+    with np.load(tmp_path / "new.npz") as f:
+        assert int(f["format"]) == checkpoint.FORMAT_VERSION == 2
+        assert checkpoint.array_to_json(f["build_args"])["preprocessing"] \
+            == from_scratch(0.5).to_json()
+    again = checkpoint.load_model(tmp_path / "new.npz", device="cpu")
     np.testing.assert_array_equal(predict(again, image)[1], probs)
+
+
+def test_format_1_with_preprocessing_keeps_it_and_a_format_2_file_must_have_it(tmp_path):
+    model = build_model("largefov", 6, tiny=True, seed=3, preprocessing=TORCHVISION)
+    _save_format_1(tmp_path / "v1.npz", model, VOC_LIKE, with_preprocessing=True)
+    assert checkpoint.load_model(tmp_path / "v1.npz").preprocessing == TORCHVISION
+    # format 1 without the preprocessing nor a usable input_scale: refused, not guessed
+    _save_format_1(tmp_path / "v1bad.npz", model, VOC_LIKE)
+    entries = dict(np.load(tmp_path / "v1bad.npz"))
+    config = checkpoint.array_to_json(entries["config"])
+    del config["train"]
+    entries["config"] = checkpoint.json_to_array(config)
+    with open(tmp_path / "v1bad.npz", "wb") as f:
+        np.savez(f, **entries)
+    with pytest.raises(checkpoint.CheckpointError, match="format 1.*neither its model's "
+                                                         "preprocessing nor the input_scale"):
+        checkpoint.load_checkpoint(tmp_path / "v1bad.npz")
+    # format 2 has no "older version" rule: build arguments without preprocessing are refused
+    args = {k: v for k, v in model.build_args.items() if k != "preprocessing"}
+    checkpoint.save_checkpoint(tmp_path / "v2.npz", model, build_args=args)
+    with pytest.raises(checkpoint.CheckpointError, match=r"format 2\): entry 'build_args' "
+                                                         "does not record"):
+        checkpoint.load_checkpoint(tmp_path / "v2.npz")
 
 
 def test_build_model_records_preprocessing_in_build_args():
@@ -156,7 +195,7 @@ def test_command_line_predict_and_evaluate_take_no_input_scale(tmp_path, capsys)
                      "--num-train", "4", "--num-val", "2", "--batch-size", "2", "--max-iter",
                      "1", "--input-scale", "1", "--out", str(out)]) == 0
     ckpt_path = out / "checkpoint.npz"
-    recorded = checkpoint.load_checkpoint(ckpt_path).config["model"]["preprocessing"]
+    recorded = checkpoint.load_checkpoint(ckpt_path).build_args["preprocessing"]
     assert recorded == from_scratch(1.0).to_json()
     capsys.readouterr()
     for command in (["evaluate", str(ckpt_path)], ["predict", str(ckpt_path), "im.png", "--out",

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from minideeplab.checkpoint import CheckpointError, load_checkpoint
+from minideeplab.checkpoint import CheckpointError, load_checkpoint, load_model
+from minideeplab.config import TrainConfig
 from minideeplab.metrics import ConfusionMatrix
 from minideeplab.paper import ship, shipped, variants
 from minideeplab.train import Trainer
@@ -95,8 +96,11 @@ def quick_run():
 def test_export_then_load_gives_the_same_network(quick_run, tmp_path):
     written = shipped.export_checkpoint(quick_run.path, tmp_path)
     assert os.path.basename(written[0]) == shipped.NETWORK_FILE
-    model, config, history = shipped.load_network(written[0])
+    loaded = load_checkpoint(written[0])                 # the library's one reader
+    model, config, history = (load_model(loaded), TrainConfig.from_checkpoint(loaded),
+                              loaded.config["history"])
     assert config == quick_run.config
+    assert not loaded.optim_state and loaded.build_args == quick_run.model.build_args
     reference = load_checkpoint(quick_run.path)
     for k, v in model.state_dict().items():
         assert np.array_equal(v, reference.model_state[k]), k
@@ -149,18 +153,19 @@ def _rewrite(path, change):
     (lambda t, m: m.pop("val"), r"no 'val' in its metadata"),
     (lambda t, m: t.__setitem__("model/head.branch0.fc8.bias",
                                 np.full(6, np.nan, np.float32)),
-     r"entry 'model/head.branch0.fc8.bias' must be real floating point and finite"),
+     r"entry 'model/head.branch0.fc8.bias' holds 6 non-finite value"),
     (lambda t, m: t.__setitem__("extra", np.zeros(2, np.float32)), r"unknown entry 'extra'"),
     (lambda t, m: t.pop("history/loss"), r"no history/loss entry"),
     (lambda t, m: t.pop("model/head.branch0.fc8.bias"), r"head.branch0.fc8.bias"),
     (lambda t, m: m.__setitem__("config", json.dumps({"model": {"name": "nope"},
-                                                      "train": {}})), r"config"),
+                                                      "train": {}})),
+     r"records neither its model's preprocessing nor the input_scale"),
 ])
 def test_the_loader_refuses_broken_files(quick_run, tmp_path, breakage, message):
     path = shipped.export_checkpoint(quick_run.path, tmp_path)[0]
     _rewrite(path, breakage)
     with pytest.raises(CheckpointError, match=message) as e:
-        shipped.load_network(path)
+        load_model(path)
     assert path in str(e.value)
 
 
@@ -168,4 +173,25 @@ def test_the_loader_refuses_a_file_that_is_not_safetensors(tmp_path):
     path = tmp_path / "network.safetensors"
     path.write_bytes(b"\x80\x04 not a safetensors file")
     with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
-        shipped.load_network(path)
+        load_model(path)
+
+
+def test_the_command_line_reads_a_shipped_network_file(tmp_path, capsys):
+    """predict and evaluate take a shipped network.safetensors as they take a checkpoint (the
+    one reader): the labels are those of the library's predict with load_model."""
+    from PIL import Image
+
+    from minideeplab.cli import main
+    from minideeplab.data import SyntheticShapes
+    from minideeplab.inference import predict
+    folder = variants.run_folder("largefov", variants.variant_config("largefov"))
+    path = os.path.join(shipped.shipped_folder(folder), shipped.NETWORK_FILE)
+    image, _ = SyntheticShapes("val", 1, size=33, seed=5)[0]
+    Image.fromarray(image).save(tmp_path / "image.png")
+    assert main(["predict", path, str(tmp_path / "image.png"), "--out",
+                 str(tmp_path / "labels.png")]) == 0
+    with Image.open(tmp_path / "labels.png") as im:
+        written = np.asarray(im)
+    np.testing.assert_array_equal(written, predict(load_model(path), image)[0])
+    assert main(["evaluate", path, "--num-val", "2"]) == 0
+    assert "2 images" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from minideeplab.crf import dense_crf
 from minideeplab.inference import predict
 from minideeplab.metrics import ConfusionMatrix
 from minideeplab.models import build_torchvision, load_torchvision, save_torchvision
-from minideeplab.crf import RESNET_CRF_PARAMS as CRF_PARAMS
+from minideeplab.crf import CRF_SETTINGS
 
 SHORTER = 40        # the tests' images are resized to this shorter side (the weights: 520)
 
@@ -57,7 +57,7 @@ def test_predict_with_torchvision_weights(weights, crf, capsys):
     assert probs.shape == (4, 30, 44)
     np.testing.assert_allclose(np.load(probs_path), probs, rtol=1e-5, atol=1e-6)
     if crf:
-        refined = dense_crf(image, probs.astype(np.float32), **CRF_PARAMS).argmax(0)
+        refined = dense_crf(image, probs.astype(np.float32), **CRF_SETTINGS["resnet"]).argmax(0)
         assert (refined != labels).mean() > 0.005          # the CRF changed some labels
         labels = refined
     with Image.open(out) as im:
@@ -126,7 +126,7 @@ def test_evaluate_with_torchvision_weights(weights, voc, crf, capsys):
     for image, label in VOCSegmentation(voc, "val"):
         labels, probs = predict(model, image)
         if crf:
-            labels = dense_crf(image, probs.astype(np.float32), **CRF_PARAMS).argmax(0)
+            labels = dense_crf(image, probs.astype(np.float32), **CRF_SETTINGS["resnet"]).argmax(0)
         cm.update(labels, label)
     assert f"mean IOU {cm.mean_iou():.4f}" in out
 

@@ -8,7 +8,7 @@ from minideeplab import backend, checkpoint
 from minideeplab.cli import main as cli_main
 from minideeplab.data import DataError, SyntheticShapes
 from minideeplab.metrics import ConfusionMatrix
-from minideeplab.inference import evaluate, model_from_checkpoint, predict
+from minideeplab.inference import evaluate, predict
 from minideeplab.preprocess import Preprocessing
 from minideeplab.train import TrainConfig, Trainer, TrainingDiverged
 
@@ -219,7 +219,7 @@ def test_a_diverging_learning_rate_leaves_only_usable_checkpoints(tmp_path):
         assert not path.exists()
     else:
         assert f"(iteration {trainer.last_checkpoint[1]})" in str(e.value)
-        model, _ = model_from_checkpoint(str(path))
+        model = checkpoint.load_model(str(path))
         image, _ = SyntheticShapes("val", 1, size=33)[0]
         _, probs = predict(model, image)
         assert np.isfinite(probs).all()
@@ -303,10 +303,10 @@ def test_trainer_checks_out_dir_before_any_work(tmp_path, monkeypatch):
 
 def _rewrite_config(src, dst, edit, key="config"):
     entries = dict(np.load(src))
-    if key == "config":
-        config = checkpoint.array_to_json(entries["config"])
+    if key in ("config", "build_args"):
+        config = checkpoint.array_to_json(entries[key])
         edit(config)
-        entries["config"] = checkpoint.json_to_array(config)
+        entries[key] = checkpoint.json_to_array(config)
     else:
         entries[key] = edit
     with open(dst, "wb") as f:
@@ -336,22 +336,34 @@ def test_resume_validates_the_saved_settings(tmp_path, edit, message):
         Trainer.resume(bad, progress=False)
 
 
-def test_model_from_checkpoint_validates_the_model_entry(tmp_path):
+def test_load_model_validates_the_build_arguments(tmp_path):
     trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), progress=False)
     trainer.run(log=None)
     src = tmp_path / "checkpoint.npz"
     for edit, message in [
-            (lambda c: c.update(model=["aspp-l"]), "'model' must be a mapping"),
-            (lambda c: c["model"].update(name="resnet", num_classes="21"),
-             "'model' does not build a model"),
-            (lambda c: c["model"].update(fc6_kernel="big"), "'model' does not build a model"),
-            (lambda c: c["model"].update(num_classes=3), "model entry 'head"),
-            (lambda c: c["train"].update(max_iter=0), "max_iter must be >= 1"),
-            (lambda c: c.update(history=3), "'history' is not a training history"),
-            (lambda c: c.pop("train"), "was not written by Trainer")]:
-        bad = _rewrite_config(src, tmp_path / "bad.npz", edit)
+            (lambda a: a.update(device="gpu"), "'build_args' must be a mapping"),
+            (lambda a: a.pop("preprocessing"), "does not record the model's preprocessing"),
+            (lambda a: a.update(name="resnet", schedule="paper", num_classes="21"),
+             "build arguments do not build a model"),
+            (lambda a: a.update(fc6_kernel="big"), "build arguments do not build a model"),
+            (lambda a: a.update(num_classes=3), "model entry 'head")]:
+        bad = _rewrite_config(src, tmp_path / "bad.npz", edit, key="build_args")
         with pytest.raises(checkpoint.CheckpointError, match=r"bad.npz'.*" + message):
-            model_from_checkpoint(bad)
+            checkpoint.load_model(bad)
+
+
+def test_prediction_does_not_read_the_training_settings(tmp_path):
+    """A model loads from its build arguments alone: broken or missing training settings stop
+    a resume, not a prediction."""
+    trainer = Trainer(SMALL.replace(max_iter=1), out_dir=str(tmp_path), progress=False)
+    trainer.run(log=None)
+    for edit in (lambda c: c.pop("train"), lambda c: c["train"].update(max_iter=0),
+                 lambda c: c.update(history=3)):
+        bad = _rewrite_config(tmp_path / "checkpoint.npz", tmp_path / "bad.npz", edit)
+        model = checkpoint.load_model(bad)
+        assert model.preprocessing == trainer.model.preprocessing
+        with pytest.raises(checkpoint.CheckpointError, match="bad.npz'"):
+            Trainer.resume(bad, progress=False)
 
 
 class _CountingBar:

@@ -1,4 +1,4 @@
-"""Argument types shared by the commands: bad values are refused up front.
+"""What the commands share: argument types, output checks, the dataset and model arguments.
 
 The types are for ``argparse`` (``type=positive_int``): a bad value ends in argparse's usual
 ``minideeplab COMMAND: error: argument --batch-size: must be a positive integer, got '0'``
@@ -9,12 +9,15 @@ a command, before anything is computed.
 import argparse
 import math
 import os
+from collections import namedtuple
 
+from .. import backend
 from ..errors import ArgumentError
 from ..fileio import check_outputs_apart
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
-           "check_outputs"]
+           "check_outputs", "add_dataset_argument", "parse_dataset", "add_model_arguments",
+           "ModelSource", "load_model"]
 
 
 def _number(text, kind, cast, ok):
@@ -67,3 +70,66 @@ def check_outputs(args, names, inputs=None):
         check(path, flag)
         outputs[flag] = path
     check_outputs_apart(outputs, inputs)
+
+
+def add_dataset_argument(p, default=("synthetic",)):
+    """--dataset NAME [PATH] (train and evaluate)."""
+    p.add_argument("--dataset", nargs="+", metavar=("NAME", "PATH"),
+                   default=None if default is None else list(default),
+                   help="'synthetic' (built in, the default) or 'voc PATH' with PATH the "
+                        "VOCdevkit/VOC2012 folder")
+
+
+def parse_dataset(values):
+    """('synthetic', None) or ('voc', PATH) from the --dataset values; ArgumentError
+    otherwise."""
+    values = values or ["synthetic"]
+    name = values[0]
+    if name == "synthetic" and len(values) == 1:
+        return name, None
+    if name == "voc" and len(values) == 2:
+        return name, values[1]
+    raise ArgumentError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
+
+
+def add_model_arguments(p):
+    """--torchvision FILE, --shorter-side N and --device (predict and evaluate)."""
+    p.add_argument("--torchvision", metavar="FILE",
+                   help="torchvision DeepLabV3 weights (.pth or .safetensors) instead of a "
+                        "checkpoint, e.g. DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1's")
+    p.add_argument("--shorter-side", type=positive_int, default=None, metavar="N",
+                   help="resize each image so that its shorter side is N pixels before the "
+                        "network (default: the model's own: 520 for torchvision's weights, "
+                        "none for checkpoints); the labels keep the image's size")
+    p.add_argument("--device", choices=backend.DEVICES, default=None)
+
+
+ModelSource = namedtuple("ModelSource", "model checkpoint name crf")
+ModelSource.__doc__ = """What predict and evaluate run: ``model`` (in eval mode), the
+``checkpoint`` it was read from (a :class:`~minideeplab.checkpoint.Checkpoint`; None for
+torchvision's weights), a ``name`` for messages, and ``crf``: the name of the CRF settings
+(:data:`minideeplab.crf.CRF_SETTINGS`) that go with the network: DeepLab v2's ResNet-101 set
+for torchvision's DeepLabV3, dense_crf's defaults for the networks trained here."""
+
+
+def load_model(args):
+    """The :class:`ModelSource` of a checkpoint or network file (``args.checkpoint``), or of
+    torchvision's weights (``args.torchvision``); ``--shorter-side`` overrides its resizing."""
+    import dataclasses
+
+    from .. import checkpoint as ckpt
+    if (args.checkpoint is None) == (args.torchvision is None):
+        raise ArgumentError("give either a checkpoint or --torchvision FILE (one of them)")
+    if args.torchvision is not None:
+        from ..models import load_torchvision
+        model = load_torchvision(args.torchvision, device=args.device)
+        source = ModelSource(model, None, f"{model.torchvision_arch} ({args.torchvision})",
+                             "resnet")
+    else:
+        loaded = ckpt.load_checkpoint(args.checkpoint)
+        source = ModelSource(ckpt.load_model(loaded, device=args.device), loaded,
+                             args.checkpoint, "default")
+    if args.shorter_side is not None:
+        source.model.preprocessing = dataclasses.replace(source.model.preprocessing,
+                                                         resize_shorter=args.shorter_side)
+    return source

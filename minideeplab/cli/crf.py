@@ -12,17 +12,19 @@ import time
 import numpy as np
 
 from .. import backend
-from ..crf import METHODS, NORMALIZATIONS, dense_crf, naive
+from ..crf import CRF_METHODS, CRF_SETTINGS, NORMALIZATIONS, dense_crf, naive
 from ..errors import ArgumentError, DataError
 from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
                   read_npy, save_label_png, save_npy, save_rgb)
 from .arguments import check_outputs, nonnegative_float, nonnegative_int, positive_float
 
-# (w1, theta_alpha, theta_beta, w2, theta_gamma) of DeepLab's released configurations
-PRESETS = {"resnet": (4.0, 67.0, 3.0, 3.0, 1.0),     # DeepLab v2 ResNet-101
-           "vgg": (4.0, 121.0, 5.0, 3.0, 3.0),       # DeepLab v1 VGG-16
-           "default": (4.0, 67.0, 3.0, 3.0, 3.0)}    # dense_crf's defaults
-_PARAMS = ("w1", "theta_alpha", "theta_beta", "w2", "theta_gamma")
+_PARAMS = tuple(CRF_SETTINGS["default"])      # w1, theta_alpha, theta_beta, w2, theta_gamma
+
+
+def _preset_help():
+    return "parameter set: " + ", ".join(
+        f"{name} ({', '.join(f'{v:g}' for v in values.values())})"
+        for name, values in CRF_SETTINGS.items()) + "; the flags below override it"
 
 
 def add_parser(sub):
@@ -32,12 +34,11 @@ def add_parser(sub):
     p.add_argument("probs", help=".npy file with (L, H, W) probabilities at the image's size")
     p.add_argument("--out", required=True, help="output label PNG (VOC palette)")
     p.add_argument("--overlay", help="also write the labels blended over the image here")
-    p.add_argument("--method", choices=METHODS, default="lattice",
+    p.add_argument("--method", choices=CRF_METHODS, default="lattice",
                    help="lattice (fast, default) or naive (exact O(N^2), small images only)")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="symmetric")
-    p.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                   help="parameter set: resnet (4, 67, 3, 3, 1), vgg (4, 121, 5, 3, 3) or "
-                        "default (4, 67, 3, 3, 3); the flags below override it")
+    p.add_argument("--preset", choices=tuple(CRF_SETTINGS), default="default",
+                   help=_preset_help())
     for name in _PARAMS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
                        type=positive_float if name.startswith("theta") else nonnegative_float)
@@ -67,7 +68,7 @@ def run(args):
     check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
                          ("save_probs", check_npy_output)),
                   {"image": args.image, "probs": args.probs})
-    params = dict(zip(_PARAMS, PRESETS[args.preset]))
+    params = dict(CRF_SETTINGS[args.preset])
     params.update({k: getattr(args, k) for k in _PARAMS if getattr(args, k) is not None})
     image = read_image(args.image)
     H, W, _ = image.shape

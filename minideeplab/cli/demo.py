@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from .. import backend, functional as F
+from ..nn import LARGEFOV_RATE
 from ..timing import median_time
 from .arguments import positive_int
 
@@ -16,8 +17,8 @@ from .arguments import positive_int
 def add_parser(sub):
     p = sub.add_parser("demo", help="compute one atrous convolution three ways and compare",
                        description=__doc__)
-    p.add_argument("--rate", type=positive_int, default=12,
-                   help="atrous rate r (default 12, LargeFOV)")
+    p.add_argument("--rate", type=positive_int, default=LARGEFOV_RATE,
+                   help=f"atrous rate r (default {LARGEFOV_RATE}, LargeFOV)")
     p.add_argument("--size", type=positive_int, default=41,
                    help="feature map side (41 = 321/8 + 1)")
     p.add_argument("--channels", type=positive_int, default=64,

@@ -9,15 +9,17 @@ on VOC 2012 val instead of a checkpoint (``--crf``: with DeepLab v2's ResNet-101
 parameters). The images are fed as torchvision feeds them (shorter side 520); the labels are
 compared at the image's own size.
 """
+import functools
+
 import numpy as np
 
-from .. import backend
-from ..config import make_datasets
+from ..config import TrainConfig
+from ..crf import CRF_SETTINGS, crf_labels, describe_crf_settings
+from ..data import make_datasets
 from ..errors import ArgumentError
 from ..inference import evaluate
-from .arguments import positive_int
-from .predict import add_model_arguments, crf_labels, load_model
-from .train import add_dataset_argument, parse_dataset
+from .arguments import (add_dataset_argument, add_model_arguments, load_model, parse_dataset,
+                        positive_int)
 
 
 def add_parser(sub):
@@ -27,16 +29,12 @@ def add_parser(sub):
     add_dataset_argument(p)
     p.add_argument("--num-val", type=positive_int, default=None,
                    help="synthetic: val images (default: the checkpoint's)")
-    p.add_argument("--crf", action="store_true", help="dense CRF on top (lattice, defaults)")
+    p.add_argument("--crf", action="store_true",
+                   help="dense CRF on top (DeepLab v2's ResNet-101 parameters for "
+                        "--torchvision, dense_crf's defaults for a checkpoint; the output "
+                        "names them)")
     add_model_arguments(p)
     return p
-
-
-def _crf_labels(image, probs):
-    """Labels after the dense CRF (lattice, default parameters) on one image's softmax, on the
-    device of the inputs (the GPU with ``--device gpu``: no copy to the host)."""
-    from ..crf import dense_crf
-    return dense_crf(image, probs).argmax(axis=0)
 
 
 def run(args):
@@ -47,20 +45,20 @@ def run(args):
     if args.torchvision is not None and name != "voc":
         raise ArgumentError("--torchvision weights know the 21 PASCAL VOC classes: evaluate them "
                             "with --dataset voc PATH")
-    model, config, _ = load_model(args)
-    if config is None:
+    source = load_model(args)
+    if source.checkpoint is None:
         from ..data import VOCSegmentation
         val = VOCSegmentation(root, "val")
-        post = crf_labels if args.crf else None
-    else:
+    else:                                  # the val split the network was validated on
         changes = dict(dataset=name, data_root=root)
         if args.num_val is not None:
             changes["num_val"] = args.num_val
-        _, val = make_datasets(config.replace(**changes))
-        post = _crf_labels if args.crf else None
-    cm = evaluate(model, val, device=args.device, postprocess=post)
+        _, val = make_datasets(TrainConfig.from_checkpoint(source.checkpoint).replace(**changes))
+    post = functools.partial(crf_labels, **CRF_SETTINGS[source.crf]) if args.crf else None
+    cm = evaluate(source.model, val, device=args.device, postprocess=post)
     names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]
-    print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels")
+    print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels"
+          + (f", dense CRF {describe_crf_settings(source.crf)}" if args.crf else ""))
     for n, iou in zip(names, cm.iou()):
         print(f"  {n:>14s}  IOU {iou:.4f}" if np.isfinite(iou) else f"  {n:>14s}  IOU   n/a")
     print(f"mean IOU {cm.mean_iou():.4f}   pixel accuracy {cm.pixel_accuracy():.4f}")

@@ -22,11 +22,17 @@ import os
 
 from .. import backend
 from ..errors import ArgumentError
+from ..config import LOSS_TARGETS
+from ..data import SyntheticShapes
+from ..data.augment import RANDOM_SCALE_RANGE
 from ..fileio import prepare_output_dir, same_file
-from ..models import MODEL_NAMES
+from ..functional import CONV_METHODS
+from ..models import MODEL_NAMES, MSC_SCALES
+from ..optim import SCHEDULES
 from ..train import TrainConfig, Trainer, TrainingDiverged
 from . import fail
-from .arguments import nonnegative_int, positive_float, positive_int
+from .arguments import (add_dataset_argument, nonnegative_int, parse_dataset, positive_float,
+                        positive_int)
 
 DEFAULTS = TrainConfig()
 CHECKPOINT = "checkpoint.npz"
@@ -44,24 +50,6 @@ RESUME_SETTINGS = {"max_iter": "max_iter", "val_every": "val_every",
                    "checkpoint_every": "checkpoint_every"}
 
 
-def add_dataset_argument(p, default=("synthetic",)):
-    p.add_argument("--dataset", nargs="+", metavar=("NAME", "PATH"),
-                   default=None if default is None else list(default),
-                   help="'synthetic' (built in, the default) or 'voc PATH' with PATH the "
-                        "VOCdevkit/VOC2012 folder")
-
-
-def parse_dataset(values):
-    """('synthetic', None) or ('voc', PATH) from the --dataset values; ValueError otherwise."""
-    values = values or ["synthetic"]
-    name = values[0]
-    if name == "synthetic" and len(values) == 1:
-        return name, None
-    if name == "voc" and len(values) == 2:
-        return name, values[1]
-    raise ArgumentError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
-
-
 def _default(field):
     return f" (default {getattr(DEFAULTS, field)})"
 
@@ -77,12 +65,12 @@ def add_parser(sub):
     size.add_argument("--full", dest="tiny", action="store_const", const=False,
                       help="the paper's full-width network")
     p.add_argument("--width", type=positive_float, default=None, help="channel multiplier")
-    p.add_argument("--method", choices=("holes", "deinterlace"), default=None,
+    p.add_argument("--method", choices=CONV_METHODS, default=None,
                    help=_default("method"))
     p.add_argument("--msc", action="store_const", const=True, default=None,
-                   help="multi-scale inputs (1, 0.75, 0.5), max")
+                   help=f"multi-scale inputs {MSC_SCALES}, max")
     add_dataset_argument(p, default=None)
-    p.add_argument("--preset", choices=("default", "hard", "large"), default=None,
+    p.add_argument("--preset", choices=tuple(SyntheticShapes.PRESETS), default=None,
                    help="synthetic data: object sizes and clutter (see minideeplab.data)"
                         + _default("preset"))
     p.add_argument("--image-size", type=positive_int, default=None, help=_default("image_size"))
@@ -90,16 +78,16 @@ def add_parser(sub):
     p.add_argument("--num-val", type=positive_int, default=None, help=_default("num_val"))
     p.add_argument("--crop-size", type=positive_int, default=None, help=_default("crop_size"))
     p.add_argument("--random-scale", action="store_const", const=True, default=None,
-                   help="the paper's random rescaling by 0.5 .. 1.5")
+                   help="the paper's random rescaling by %g .. %g" % RANDOM_SCALE_RANGE)
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help=_default("batch_size"))
     p.add_argument("--max-iter", type=positive_int, default=None, help=_default("max_iter"))
     p.add_argument("--lr", type=positive_float, default=None,
                    help="base learning rate" + _default("base_lr"))
-    p.add_argument("--lr-policy", choices=("poly", "step"), default=None,
+    p.add_argument("--lr-policy", choices=SCHEDULES, default=None,
                    help=_default("lr_policy"))
     p.add_argument("--step-size", type=positive_int, default=None, help=_default("step_size"))
-    p.add_argument("--loss-at", choices=("stride8", "full"), default=None,
+    p.add_argument("--loss-at", choices=LOSS_TARGETS, default=None,
                    help=_default("loss_at"))
     p.add_argument("--input-scale", type=positive_float, default=None,
                    help="a new model's preprocessing: (image - mean) * this (1 for the paper's "
@@ -126,9 +114,9 @@ def config_from_args(args):
                {**RUN_SETTINGS, **RESUME_SETTINGS}.items()
                if field is not None and getattr(args, dest) is not None}
     if args.msc:
-        changes["scales"] = (1.0, 0.75, 0.5)
+        changes["scales"] = MSC_SCALES
     if args.random_scale:
-        changes["scale_range"] = (0.5, 1.5)
+        changes["scale_range"] = RANDOM_SCALE_RANGE
     return DEFAULTS.replace(dataset=dataset, data_root=root, **changes)
 
 

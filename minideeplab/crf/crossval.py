@@ -21,8 +21,8 @@ from ..checks import check_choice, check_int
 from ..errors import ArgumentError
 from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
-from .dense import (METHODS, bilateral_features, check_crf_inputs, check_grid, make_filter,
-                    spatial_features, unary_from_probs)
+from .dense import (CRF_METHODS, CRF_SETTINGS, bilateral_features, check_crf_inputs,
+                    check_grid, make_filter, spatial_features, unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
@@ -52,7 +52,9 @@ def _coarse_to_fine(axes, coarse_step):
 
 def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
                    theta_alpha_values=PAPER_GRID["theta_alpha"],
-                   theta_beta_values=PAPER_GRID["theta_beta"], w2=3.0, theta_gamma=3.0,
+                   theta_beta_values=PAPER_GRID["theta_beta"],
+                   w2=CRF_SETTINGS["default"]["w2"],
+                   theta_gamma=CRF_SETTINGS["default"]["theta_gamma"],
                    iterations=10, method="lattice", normalization="symmetric", coarse_step=2,
                    ignore_index=255, progress=None):
     """Coarse-to-fine grid search of (w1, theta_alpha, theta_beta) maximising the mean IOU.
@@ -95,7 +97,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     L = samples[0][1].shape[0]
     if any(s[1].shape[0] != L for s in samples):
         raise ArgumentError(f"{fn}: every probs must have the same number of labels L = {L}")
-    check_choice(fn, "method", method, METHODS)
+    check_choice(fn, "method", method, CRF_METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
     axes = check_grid(fn, method, [s[1].shape[1:] for s in samples], w1_values,

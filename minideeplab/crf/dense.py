@@ -26,17 +26,39 @@ from .meanfield import NORMALIZATIONS, mean_field, memory_blocks, normalized_fil
 from .parallel import resolve_threads, run_all, thread_pool
 from .naive import NaiveFilter
 
-__all__ = ["dense_crf", "METHODS", "PROB_FLOOR", "unary_from_probs", "bilateral_features",
-           "spatial_features", "make_filter", "check_crf_inputs", "check_probabilities",
-           "check_feature_spans", "check_grid", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
+__all__ = ["dense_crf", "crf_labels", "CRF_SETTINGS", "describe_crf_settings", "CRF_METHODS",
+           "PROB_FLOOR", "unary_from_probs", "bilateral_features", "spatial_features",
+           "make_filter", "check_crf_inputs", "check_probabilities", "check_feature_spans",
+           "check_grid", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
 
-METHODS = ("lattice", "naive")
+CRF_METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
 PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_softmax)
 # limits of the CRF's inputs (docs/conventions.md, "Dense CRF", Limits):
 PROB_TOLERANCE = 0.01   # each pixel's probabilities lie in [0, 1] and sum to 1, within this
 MAX_WEIGHT = 1e20       # w1, w2: the float32 scores (at most w * pixels) stay far from overflow
 MAX_NAIVE_SPAN = 1e100  # naive: every feature's range (pixels / theta) has a finite square
+
+# The CRF's parameters (w1, theta_alpha, theta_beta, w2, theta_gamma) by name, each set written
+# once (docs/conventions.md, "Dense CRF"): DeepLab's released settings, and dense_crf's defaults.
+CRF_SETTINGS = {
+    # the released ResNet-101 appearance kernel with the paper's smoothness kernel (Sec. 4.1:
+    # w2 = 3, theta_gamma = 3): dense_crf's defaults
+    "default": dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=3.0),
+    # DeepLab v2's released setting for ResNet-101 on PASCAL VOC
+    "resnet": dict(w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0, theta_gamma=1.0),
+    # DeepLab v1's released setting for VGG-16
+    "vgg": dict(w1=4.0, theta_alpha=121.0, theta_beta=5.0, w2=3.0, theta_gamma=3.0),
+}
+_DEFAULT = CRF_SETTINGS["default"]
+
+
+def describe_crf_settings(name=None, **params):
+    """One line naming CRF parameters, e.g. ``"'resnet' (w1=4, theta_alpha=67, theta_beta=3,
+    w2=3, theta_gamma=1)"``: the named set of :data:`CRF_SETTINGS` with ``params`` over it."""
+    values = dict(CRF_SETTINGS[name] if name is not None else {}, **params)
+    text = ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return f"{name!r} ({text})" if name is not None else f"({text})"
 
 
 def check_crf_inputs(fn, image, probs, **params):
@@ -208,9 +230,10 @@ def make_filter(features, method):
     return FILTERS[method](features)
 
 
-def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
-              theta_gamma=3.0, iterations=10, method="lattice", normalization="symmetric",
-              return_history=False, threads=None):
+def dense_crf(image, probs, *, w1=_DEFAULT["w1"], theta_alpha=_DEFAULT["theta_alpha"],
+              theta_beta=_DEFAULT["theta_beta"], w2=_DEFAULT["w2"],
+              theta_gamma=_DEFAULT["theta_gamma"], iterations=10, method="lattice",
+              normalization="symmetric", return_history=False, threads=None):
     """Fully connected CRF with mean-field inference (DeepLab v2, Sec. 3.3; Kraehenbuehl 2011).
 
     Parameters
@@ -269,16 +292,17 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
     * Agreement with the reference code (benchmarks/bench_crf.py --reference): 100% of the
       labels, mean |dQ| < 1e-5, at the ResNet-101, VGG and a wide setting.
     * Potts compatibility ``[l != l']``; update ``Q = softmax(-U + w1 Kn1 Q + w2 Kn2 Q)``.
-    * Defaults (w1, theta_alpha, theta_beta, w2, theta_gamma) = (4, 67, 3, 3, 3): the released
-      ResNet-101 appearance kernel with the paper's smoothness kernel (w2 = 3, theta_gamma = 3);
-      the released ResNet-101 setting has theta_gamma = 1, VGG v1's is (4, 121, 5, 3, 3)
-      (docs/conventions.md, "Dense CRF").
+    * Defaults (w1, theta_alpha, theta_beta, w2, theta_gamma) = ``CRF_SETTINGS["default"]``,
+      (4, 67, 3, 3, 3): the released ResNet-101 appearance kernel with the paper's smoothness
+      kernel (w2 = 3, theta_gamma = 3); the released ResNet-101 setting ("resnet") has
+      theta_gamma = 1, VGG v1's ("vgg") is (4, 121, 5, 3, 3) (docs/conventions.md, "Dense
+      CRF").
     """
     fn = "dense_crf"
     xp = check_crf_inputs(fn, image, probs, w1=w1, theta_alpha=theta_alpha,
                           theta_beta=theta_beta, w2=w2, theta_gamma=theta_gamma,
                           iterations=iterations)
-    check_choice(fn, "method", method, METHODS)
+    check_choice(fn, "method", method, CRF_METHODS)
     check_choice(fn, "normalization", normalization, NORMALIZATIONS)
     return_history = check_bool(fn, "return_history", return_history)
     threads = resolve_threads(fn, threads, xp)
@@ -321,3 +345,9 @@ def dense_crf(image, probs, *, w1=4.0, theta_alpha=67.0, theta_beta=3.0, w2=3.0,
     Q, history = result
     return to_image(Q), type(history)([to_image(q) for q in history.Q],
                                       [to_image(s) for s in history.scores])
+
+
+def crf_labels(image, probs, **params):
+    """The labels (H, W) after :func:`dense_crf` with ``params`` on one image's (L, H, W)
+    softmax: the argmax of the marginals, on the device of the inputs."""
+    return dense_crf(image, probs, **params).argmax(axis=0)

@@ -30,10 +30,12 @@ from ..functional.resize import (interp_shrink_size, linear_taps, nearest_indice
                                  resize_labels_nearest)
 from ..preprocess import MEAN_BGR, MEAN_RGB, Preprocessing
 
-__all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "resize_image", "resize_label", "shrink_label",
-           "random_scale", "random_mirror", "pad_to", "random_crop", "augment", "to_batch"]
+__all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "RANDOM_SCALE_RANGE", "resize_image",
+           "resize_label", "shrink_label", "random_scale", "random_mirror", "pad_to",
+           "random_crop", "augment", "to_batch"]
 
 IGNORE_INDEX = 255
+RANDOM_SCALE_RANGE = (0.5, 1.5)          # the paper's random rescaling (DeepLab v2, Sec. 4.1)
 _MAX_CROP = 4096                         # larger crops are almost surely a mistake
 
 
@@ -116,7 +118,7 @@ def shrink_label(labels, factor=8):
     return resize_labels_nearest(labels, (interp_shrink_size(h, f), interp_shrink_size(w, f)))
 
 
-def random_scale(image, label, rng, scale_range=(0.5, 1.5)):
+def random_scale(image, label, rng, scale_range=RANDOM_SCALE_RANGE):
     """Resize image (bilinear) and label (nearest) by one factor drawn uniformly from scale_range.
 
     The new size is ``round(H * s), round(W * s)`` (at least 1). Returns (image, label).
@@ -191,7 +193,7 @@ def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE
     return image[y0:y0 + ch, x0:x0 + cw].copy(), label[y0:y0 + ch, x0:x0 + cw].copy()
 
 
-def augment(image, label, rng, crop_size=None, scale_range=(0.5, 1.5), mirror=True,
+def augment(image, label, rng, crop_size=None, scale_range=RANDOM_SCALE_RANGE, mirror=True,
             mean=MEAN_RGB, ignore_index=IGNORE_INDEX):
     """The paper's training augmentation: random scale, random mirror, pad and random crop.
 

@@ -10,7 +10,7 @@ caches, dtypes and bad input").
 """
 from ..checks import conv_output_size, effective_kernel_size
 from .im2col import col2im, im2col
-from .conv import METHODS as CONV_METHODS, conv2d, conv2d_backward
+from .conv import CONV_METHODS, conv2d, conv2d_backward
 from .deinterlace import batch_to_space, space_to_batch
 from .activation import dropout, dropout_backward, relu, relu_backward
 from .pooling import (avg_pool2d, avg_pool2d_backward, global_avg_pool, global_avg_pool_backward,

@@ -40,9 +40,9 @@ from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
                      skips_enough, tap_slices, to_chwn, valid_taps_forward_chwn)
 
-__all__ = ["conv2d", "conv2d_backward", "METHODS"]
+__all__ = ["conv2d", "conv2d_backward", "CONV_METHODS"]
 
-METHODS = ("holes", "deinterlace", "direct")
+CONV_METHODS = ("holes", "deinterlace", "direct")
 
 ConvCache = namedtuple("ConvCache", "x_saved x_shape w has_bias stride padding rate method inner")
 ConvCache.__doc__ = """What conv2d_backward needs: the padded input ((C, Hp, Wp, N) for
@@ -80,7 +80,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     stride = check_int(fn, "stride", stride, 1)
     rate = check_int(fn, "rate", rate, 1)
     ph, pw = check_pair(fn, "padding", padding, 0)
-    check_choice(fn, "method", method, METHODS)
+    check_choice(fn, "method", method, CONV_METHODS)
     N, C, H, W = x.shape
     O, Cw, KH, KW = w.shape
     if C != Cw:

@@ -82,9 +82,9 @@ class DeepLabVGG16(nn.Module):
 
     output_stride = 8
 
-    def __init__(self, num_classes=21, fc6_kernel=3, fc6_rate=12, fc_channels=1024,
-                 aspp_rates=None, width=1.0, *, method="holes", dropout=0.5, seed=0,
-                 dtype="float32", device=None):
+    def __init__(self, num_classes=21, fc6_kernel=3, fc6_rate=nn.LARGEFOV_RATE,
+                 fc_channels=1024, aspp_rates=None, width=1.0, *, method="holes", dropout=0.5,
+                 seed=0, dtype="float32", device=None):
         super().__init__()
         fn = "deeplab_vgg16"
         for name, value in (("num_classes", num_classes), ("fc6_kernel", fc6_kernel),
@@ -127,8 +127,8 @@ class DeepLabVGG16(nn.Module):
                 f"aspp_rates={c['aspp_rates']}, width={c['width']}, method={c['method']!r})")
 
 
-def deeplab_vgg16(num_classes=21, fc6_kernel=3, fc6_rate=12, fc_channels=1024,
-                  aspp_rates=None, width=1.0, **kwargs):
+def deeplab_vgg16(num_classes=21, fc6_kernel=3, fc6_rate=nn.LARGEFOV_RATE,
+                  fc_channels=1024, aspp_rates=None, width=1.0, **kwargs):
     """DeepLab v2 on VGG-16 (Sec. 4.1): LargeFOV by default, DeepLab-ASPP with ``aspp_rates``.
 
     Parameters

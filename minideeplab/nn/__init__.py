@@ -8,4 +8,4 @@ from .norm import BatchNorm2d
 from .resize import ResizeBilinear
 from .combine import Parallel
 from .aspp import (ASPP_L_RATES, ASPP_S_RATES, ASPP_V3_RATES_OS8, ASPP_V3_RATES_OS16,
-                   LARGEFOV_RATES, ASPPv2, ASPPv3, ImagePooling, aspp_v3_rates)
+                   LARGEFOV_RATE, LARGEFOV_RATES, ASPPv2, ASPPv3, ImagePooling, aspp_v3_rates)

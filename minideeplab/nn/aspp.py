@@ -41,11 +41,12 @@ from .module import Module, Sequential
 from .norm import BatchNorm2d
 from .pooling import GlobalAvgPool
 
-__all__ = ["ASPP_S_RATES", "ASPP_L_RATES", "LARGEFOV_RATES", "ASPP_V3_RATES_OS16",
-           "ASPP_V3_RATES_OS8", "aspp_v3_rates", "ASPPv2", "ASPPv3", "ImagePooling",
-           "valid_tap_counts"]
+__all__ = ["ASPP_S_RATES", "ASPP_L_RATES", "LARGEFOV_RATE", "LARGEFOV_RATES",
+           "ASPP_V3_RATES_OS16", "ASPP_V3_RATES_OS8", "aspp_v3_rates", "ASPPv2", "ASPPv3",
+           "ImagePooling", "valid_tap_counts"]
 
-LARGEFOV_RATES = (12,)
+LARGEFOV_RATE = 12              # fc6's rate in DeepLab-LargeFOV (Table 1's last row)
+LARGEFOV_RATES = (LARGEFOV_RATE,)
 ASPP_S_RATES = (2, 4, 8, 12)
 ASPP_L_RATES = (6, 12, 18, 24)
 ASPP_V3_RATES_OS16 = (6, 12, 18)

@@ -16,15 +16,15 @@ probabilities.
 * Fig. 10 (``fig10_trimap_real.png``, ``fig10_trimap_real.txt``): mean IOU and pixel accuracy
   in a band around the object boundaries, before and after the CRF; needs VOC's labels.
 
-The CRF uses DeepLab v2's ResNet-101 parameters, :data:`CRF_PARAMS`; the network sees each
-photo through its own preprocessing (:func:`minideeplab.inference.predict`).
+The CRF uses DeepLab v2's ResNet-101 parameters (``CRF_SETTINGS["resnet"]``); the network sees
+each photo through its own preprocessing (:func:`minideeplab.inference.predict`).
 """
 from pathlib import Path
 
 import numpy as np
 
 from .. import backend
-from ..crf import RESNET_CRF_PARAMS as CRF_PARAMS, dense_crf
+from ..crf import CRF_SETTINGS, crf_labels, dense_crf, describe_crf_settings
 from ..data import VOC_CLASS_NAMES
 from ..fileio import atomic_write_text
 from ..metrics import ConfusionMatrix, trimap_accuracy
@@ -46,8 +46,7 @@ WEIGHTS_HINT = ("torchvision's published DeepLabV3 weights: in Python with torch
 def _segment(model, image, device):
     from ..inference import predict
     labels, probs = predict(model, image, device=device)
-    q = dense_crf(image, probs.astype(np.float32), **CRF_PARAMS)
-    return labels, probs, backend.asnumpy(q.argmax(axis=0))
+    return labels, probs, backend.asnumpy(crf_labels(image, probs, **CRF_SETTINGS["resnet"]))
 
 
 def _voc_val(root, count):
@@ -101,7 +100,7 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
     fg = ref[(ref > 0) & (ref != 255)]
     cls = int(np.bincount(fg.astype(np.int64)).argmax()) if fg.size else 1
     _, history = dense_crf(images[k], probs[k].astype(np.float32), return_history=True,
-                           **CRF_PARAMS)
+                           **CRF_SETTINGS["resnet"])
     history = type(history)([backend.asnumpy(q) for q in history.Q],
                             [backend.asnumpy(s) for s in history.scores])
     fig = crf_figures.fig5_meanfield(images[k], history, cls, class_name=names[cls])
@@ -125,8 +124,9 @@ def real_photo_figures(model, out_dir, *, voc_root=None, quick=False, device=Non
         fig = crf_figures.fig10_trimap(images[shown[0]], gts[shown[0]], curves, class_names=names)
         written.append(save_figure(fig, out_dir / "fig10_trimap_real.png"))
         text = (f"Fig. 10 on real photos: torchvision's DeepLabV3 on {len(images)} VOC val "
-                f"images, CRF {CRF_PARAMS}; whole image: mIoU {whole['before CRF']:.4f} before, "
-                f"{whole['after CRF']:.4f} after the CRF\n" + trimap_table(curves, TRIMAP_WIDTHS))
+                f"images, CRF {describe_crf_settings('resnet')}; whole image: mIoU "
+                f"{whole['before CRF']:.4f} before, {whole['after CRF']:.4f} after the CRF\n"
+                + trimap_table(curves, TRIMAP_WIDTHS))
         path = out_dir / "fig10_trimap_real.txt"
         atomic_write_text(path, text + "\n")
         written.append(str(path))

@@ -5,7 +5,6 @@ with ``--retrain``) into ``minideeplab/paper/networks/``; :func:`compare_with_ca
 whether a retrained network is bit for bit the shipped one (``reproduce --retrain`` prints it).
 """
 import argparse
-import json
 import os
 import shutil
 
@@ -29,9 +28,8 @@ def compare_with_cache(names=shipped.SHIPPED):
         network = os.path.join(shipped.shipped_folder(folder), shipped.NETWORK_FILE)
         if not (os.path.exists(cached) and os.path.exists(network)):
             continue
-        mine = load_checkpoint(cached)
-        metadata, tensors = shipped.read_network(network)
-        theirs = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        mine, shipped_run = load_checkpoint(cached), load_checkpoint(network)
+        theirs = shipped_run.model_state
         same = mine.model_state.keys() == theirs.keys() and all(
             np.array_equal(mine.model_state[k], theirs[k]) for k in theirs)
         detail = ""
@@ -41,7 +39,7 @@ def compare_with_cache(names=shipped.SHIPPED):
             worst = max((float(np.abs(mine.model_state[k] - theirs[k]).max()) for k in common),
                         default=float("nan"))
             val_mine = mine.config["history"]["val"][-1]["mean_iou"]
-            val_theirs = json.loads(metadata["val"])[-1]["mean_iou"]
+            val_theirs = shipped_run.config["history"]["val"][-1]["mean_iou"]
             detail = (f"differs (largest weight difference {worst:.3g}); val mIoU "
                       f"{100 * val_mine:.2f} retrained, {100 * val_theirs:.2f} shipped")
         out.append((name, same, detail))

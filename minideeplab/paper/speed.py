@@ -22,6 +22,7 @@ import numpy as np
 from .. import backend
 from ..functional import conv2d, conv2d_backward
 from ..models import build_model
+from ..nn import LARGEFOV_RATE
 from ..timing import median_time, progress_bar
 
 __all__ = ["TimingRow", "TIMING_FULL", "TIMING_QUICK", "timing_title", "time_atrous_methods",
@@ -106,7 +107,8 @@ def workloads(quick=False):
                            .astype(np.float32))
 
             def run():
-                y, cache = conv2d(x, w, padding=12, rate=12, method=method)
+                y, cache = conv2d(x, w, padding=LARGEFOV_RATE, rate=LARGEFOV_RATE,
+                                  method=method)
                 conv2d_backward(y, cache)
             return run
         return setup

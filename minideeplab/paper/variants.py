@@ -36,12 +36,13 @@ from collections import namedtuple
 import numpy as np
 
 from .. import backend, functional as F
-from ..checkpoint import load_checkpoint
-from ..config import TrainConfig, make_datasets
+from ..checkpoint import load_checkpoint, load_model
+from ..config import TrainConfig
+from ..data import make_datasets
 from ..errors import ArgumentError
-from ..inference import model_from_loaded, predict_logits
+from ..inference import predict_logits
 from ..train import Trainer
-from .shipped import NETWORK_FILE, load_network, shipped_folder
+from .shipped import NETWORK_FILE, shipped_folder
 
 __all__ = ["VARIANTS", "VAL_EVERY", "QUICK", "TrainedRun", "cache_dir", "variant_config",
            "run_folder", "trained", "retraining", "config_key", "val_arrays", "val_probabilities"]
@@ -129,15 +130,13 @@ def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=Fa
         _RETRAINING[-1].add(folder)
     if not retrain:
         network = os.path.join(shipped_folder(folder), NETWORK_FILE)
-        if use_shipped and os.path.exists(network):
-            model, _, history = load_network(network, device=device)
-            return TrainedRun(name, model, config, history, network)
-        if os.path.exists(path):
-            loaded = load_checkpoint(path)                       # read the file once
-            history = loaded.config.get("history", {})
+        for found in ([network] if use_shipped else []) + [path]:   # one reader, both kinds
+            if not os.path.exists(found):
+                continue
+            loaded = load_checkpoint(found)
+            history = loaded.config.get("history") or {}
             if history.get("iteration") and history["iteration"][-1] >= config.max_iter:
-                model, _ = model_from_loaded(loaded, path, device=device)
-                return TrainedRun(name, model, config, history, path)
+                return TrainedRun(name, load_model(loaded, device), config, history, found)
     if retrain and os.path.isdir(folder):      # what was computed from the old weights goes
         for stale in os.listdir(folder):
             if stale.startswith("crf_search-") and stale.endswith(".json"):
