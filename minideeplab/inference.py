@@ -21,7 +21,8 @@ from .metrics import ConfusionMatrix
 from .preprocess import preprocessing_of
 from .timing import check_progress, progress_bar
 
-__all__ = ["model_device", "predict_logits", "predict", "evaluate"]
+__all__ = ["model_device", "network_scores", "upsample_scores", "predict_logits", "predict",
+           "evaluate"]
 
 
 def model_device(model):
@@ -50,8 +51,8 @@ def _device_for(fn, model, device):
     return device
 
 
-def predict_logits(model, images, *, device=None, size=None):
-    """Full-resolution class scores for a batch of images (DeepLab v2, Sec. 3.1: bilinear).
+def network_scores(model, images, *, device=None):
+    """The network's own score map for a batch of images: DeepLab's stride-8 logits.
 
     Parameters
     ----------
@@ -60,28 +61,53 @@ def predict_logits(model, images, *, device=None, size=None):
     images : (N, H, W, 3) uint8 RGB
     device : "cpu" | "gpu" | None, where the network runs: the device of the model's
         parameters (None: taken from them; another device is an error)
+
+    Returns
+    -------
+    logits : (N, L, h, w) on the device, h = H' / output_stride (rounded up) for the
+        preprocessed images (H' = H unless the preprocessing resizes them)
+
+    The images go through the model's own preprocessing; the forward pass keeps no backward
+    caches (:func:`minideeplab.nn.no_cache`).
+    """
+    return _scores("network_scores", model, images, device)
+
+
+def _scores(fn, model, images, device):
+    pre = preprocessing_of(fn, model)
+    device = _device_for(fn, model, device)
+    x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H', W') float32
+    model.eval()
+    with nn.no_cache():
+        return model(x)
+
+
+def upsample_scores(model, logits, size):
+    """The scores at ``size`` = (H_out, W_out): bilinear upsampling (DeepLab v2, Sec. 3.1) with
+    align_corners=True (Caffe's Interp), or False for a model whose
+    ``upsample_align_corners`` says so (torchvision's DeepLabV3). (N, L, h, w) -> (N, L,
+    H_out, W_out)."""
+    up, _ = F.resize_bilinear(logits, tuple(size),
+                              align_corners=getattr(model, "upsample_align_corners", True))
+    return up
+
+
+def predict_logits(model, images, *, device=None, size=None):
+    """Full-resolution class scores for a batch of images (DeepLab v2, Sec. 3.1: bilinear):
+    :func:`network_scores` then :func:`upsample_scores`.
+
+    Parameters
+    ----------
+    model, images, device : as :func:`network_scores`
     size : (H_out, W_out) of the scores, default the images' (H, W)
 
     Returns
     -------
-    scores : (N, L, H_out, W_out) on the device: the network's stride-8 map upsampled with
-        align_corners=True (Caffe's Interp), or False for a model whose
-        ``upsample_align_corners`` says so (torchvision's DeepLabV3). When the preprocessing
-        resizes the images (``resize_shorter``), the scores are resized straight back to the
-        images' size.
-
-    The forward pass keeps no backward caches (:func:`minideeplab.nn.no_cache`).
+    scores : (N, L, H_out, W_out) on the device. When the preprocessing resizes the images
+        (``resize_shorter``), the scores are resized straight back to the images' size.
     """
-    pre = preprocessing_of("predict_logits", model)
-    device = _device_for("predict_logits", model, device)
-    x, _ = to_batch(images, preprocessing=pre, device=device)     # (N, 3, H', W') float32
-    model.eval()
-    with nn.no_cache():
-        logits = model(x)
-    out_size = tuple(images.shape[1:3]) if size is None else tuple(size)
-    up, _ = F.resize_bilinear(logits, out_size,
-                              align_corners=getattr(model, "upsample_align_corners", True))
-    return up
+    logits = _scores("predict_logits", model, images, device)
+    return upsample_scores(model, logits, images.shape[1:3] if size is None else size)
 
 
 def predict(model, image, *, device=None):

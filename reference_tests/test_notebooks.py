@@ -38,7 +38,7 @@ def test_notebook_is_committed_executed_and_clean(path):
     assert code, "no code cell"
     not_run = [i for i, c in enumerate(code) if c.execution_count is None]
     assert not not_run, (f"code cells {not_run} have no outputs: execute it with "
-                         f"`python -m minideeplab.paper.tutorials {path.name}` before committing")
+                         f"`python -m minideeplab tutorials {path.name}` before committing")
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), \
         "cells were not run top to bottom in one kernel"
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)

@@ -180,3 +180,16 @@ def test_quick_mode_reads_the_environment(monkeypatch):
     for value, expected in (("1", True), ("true", True), ("0", False), ("", False)):
         monkeypatch.setenv(paper.QUICK_ENV, value)
         assert paper.quick_mode() is expected
+
+
+# ----------------------------------------------------------------------- the book's other commands
+def test_the_tutorials_and_ship_commands_live_in_the_command_line(capsys, tmp_path,
+                                                                    monkeypatch):
+    assert cli_main(["tutorials", "99_nope"]) == 2
+    assert "no notebook matches ['99_nope']" in capsys.readouterr().err
+    from minideeplab.paper import ship
+    written = tmp_path / "network.safetensors"
+    written.write_bytes(b"x" * 2048)
+    monkeypatch.setattr(ship, "ship_networks", lambda retrain=False: iter([str(written)]))
+    assert cli_main(["ship"]) == 0
+    assert f"wrote {written} (2 KB)" in capsys.readouterr().out

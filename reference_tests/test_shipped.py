@@ -65,7 +65,7 @@ def test_every_default_network_is_shipped():
         folder = variants.run_folder(name, variants.variant_config(name))
         path = os.path.join(shipped.shipped_folder(folder), shipped.NETWORK_FILE)
         assert os.path.exists(path), (f"{name}: no shipped network for today's configuration "
-                                      "(run `python -m minideeplab.paper.ship --retrain`)")
+                                      "(run `python -m minideeplab ship --retrain`)")
 
 
 @pytest.mark.parametrize("name", shipped.SHIPPED)

@@ -132,9 +132,12 @@ def test_evaluate_with_torchvision_weights(weights, voc, crf, capsys):
 
 
 def test_reproduce_real_photos_skipped_without_weights(capsys, tmp_path):
-    rc = main(["reproduce", "--only", "real_photos", "--out", str(tmp_path), "--no-progress"])
+    rc = main(["reproduce", "--only", "real_photos", "fig10_real", "--out", str(tmp_path),
+               "--no-progress"])
     assert rc == 0
     out = capsys.readouterr().out
+    assert "real_photos" in out and "skipped: needs --torchvision FILE" in out
+    assert "skipped: needs --torchvision FILE and --voc PATH" in out
     assert "DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1" in out
     assert "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1" in out
     assert not list(tmp_path.glob("*_real.png"))
@@ -142,20 +145,20 @@ def test_reproduce_real_photos_skipped_without_weights(capsys, tmp_path):
 
 def test_reproduce_real_photos_with_weights(weights, voc, capsys, tmp_path):
     tmp, out = weights[0], tmp_path / "figures"
-    rc = main(["reproduce", "--only", "real_photos", "--quick", "--torchvision",
+    rc = main(["reproduce", "--only", "real_photos", "fig10_real", "--quick", "--torchvision",
                str(tmp / "w.safetensors"), "--voc", str(voc), "--out", str(out),
                "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["fig10_trimap_real.png", "fig10_trimap_real.txt",
+    assert names == ["README.md", "fig10_trimap_real.png", "fig10_trimap_real.txt",
                      "fig5_meanfield_real.png", "fig6_crf_before_after_real.png"]
     assert "mIoU" in (out / "fig10_trimap_real.txt").read_text()
 
 
 def test_reproduce_real_photos_on_the_sample_photo(weights, capsys, tmp_path):
-    rc = main(["reproduce", "--only", "real_photos", "--quick", "--torchvision",
+    rc = main(["reproduce", "--only", "real_photos", "fig10_real", "--quick", "--torchvision",
                str(weights[0] / "w.safetensors"), "--out", str(tmp_path), "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "fig5_meanfield_real.png", "fig6_crf_before_after_real.png"]
-    assert "Fig. 10 on real photos skipped: it needs VOC's labels" in capsys.readouterr().out
+        "README.md", "fig5_meanfield_real.png", "fig6_crf_before_after_real.png"]
+    assert "fig10_real" in capsys.readouterr().out.split("skipped: needs --voc PATH")[0]

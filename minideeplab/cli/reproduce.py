@@ -5,16 +5,16 @@ progress bar, prints each table, writes figures/README.md from the registry, and
 status 1 if any job failed. ``--quick`` writes the same files from small, fast runs.
 
 The default run starts from the trained tiny networks shipped with the book
-(:mod:`minideeplab.paper.shipped`) and takes minutes. ``--retrain`` trains every network it needs
-again from scratch (about 6 minutes each on 2 CPU cores), also runs the optional jobs (the
+(:mod:`minideeplab.paper.shipped`) and trains nothing. ``--retrain`` trains every network it
+needs again from scratch (5-10 minutes each on 2 CPU cores), also runs the optional jobs (the
 tables over several seeds, which train 8 more networks), and at the end says whether each
 retrained network is bit for bit the shipped one.
 
 ``--torchvision FILE`` (torchvision's published DeepLabV3 weights, ``.pth`` or ``.safetensors``)
-also draws Figs. 5 and 6 on real photos (and Fig. 10 with ``--voc PATH``, the
-VOCdevkit/VOC2012 folder) beside the miniature versions: ``*_real.png``
-(:mod:`minideeplab.paper.real_photos`). Without it those figures are skipped, with a message
-saying how to get the weights.
+runs the jobs that draw Figs. 5 and 6 on real photos (job ``real_photos``; and Fig. 10 with
+``--voc PATH``, the VOCdevkit/VOC2012 folder: job ``fig10_real``) beside the miniature
+versions: ``*_real.png`` (:mod:`minideeplab.paper.real_photos`). Without it those jobs are
+skipped, with a message saying how to get the weights.
 """
 import contextlib
 import os
@@ -23,8 +23,6 @@ import time
 from .. import backend
 from ..errors import ArgumentError
 from ..fileio import prepare_output_dir
-
-REAL_PHOTOS = "real_photos"   # --only name of the real-photo figures (not a registry job)
 
 
 def add_parser(sub):
@@ -35,9 +33,7 @@ def add_parser(sub):
     p.add_argument("--device", choices=backend.DEVICES, default="cpu",
                    help="run on NumPy (cpu, default) or CuPy (gpu)")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
-    p.add_argument("--only", nargs="+", metavar="NAME",
-                   help=f"run only these jobs (see --list; {REAL_PHOTOS}: the real-photo "
-                        "figures)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these jobs (see --list)")
     p.add_argument("--retrain", action="store_true",
                    help="train the networks again from scratch instead of starting from the "
                         "shipped ones, and run the optional jobs too (an hour or two on 2 "
@@ -54,29 +50,6 @@ def add_parser(sub):
     return p
 
 
-def _real_photos(args):
-    """Figs. 5, 6, 10 on real photos with torchvision's weights; returns the files."""
-    from ..paper import real_photos
-    if not args.torchvision:
-        print(f"real-photo figures (Figs. 5, 6, 10 with a trained DeepLabV3) skipped: pass "
-              f"--torchvision FILE with {real_photos.WEIGHTS_HINT}")
-        return []
-    from ..models import load_torchvision
-    t0 = time.perf_counter()
-    model = load_torchvision(args.torchvision, device=args.device)
-    files = real_photos.real_photo_figures(model, args.out, voc_root=args.voc, quick=args.quick,
-                                           device=args.device)
-    if args.voc is None:
-        print("Fig. 10 on real photos skipped: it needs VOC's labels (--voc PATH)")
-    print(f"{'real photos':14s} {time.perf_counter() - t0:8.1f}  "
-          + ", ".join(os.path.basename(f) for f in files))
-    for f in files:
-        if f.endswith(".txt"):
-            with open(f) as fh:
-                print(f"\n{fh.read().rstrip()}\n")
-    return files
-
-
 def _compare_with_shipped():
     """Say, for each shipped network that was retrained, whether it is bit for bit the same."""
     from ..paper import ship
@@ -84,23 +57,26 @@ def _compare_with_shipped():
         print(f"retrained {name}: " + ("bit for bit the shipped network" if same else detail))
 
 
+def _status(result):
+    from ..paper.reproduce import INPUT_FLAGS
+    if result.error:
+        return "FAILED"
+    if result.skipped:
+        return "skipped: needs " + " and ".join(INPUT_FLAGS[k] for k in result.skipped)
+    return ", ".join(p.name for p in result.files)
+
+
 def run(args):
     from ..paper import reproduce
     if args.list:
         for j in reproduce.all_jobs():
+            needs = "".join(f" ({reproduce.INPUT_FLAGS[k]})" for k in j.needs)
             print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}"
-                  + ("  (optional)" if j.optional else ""))
-        print(f"{REAL_PHOTOS:14s} {'Figs. 5, 6, 10 (--torchvision FILE)':34s} "
-              "fig5_meanfield_real.png, fig6_crf_before_after_real.png, fig10_trimap_real.png, "
-              "fig10_trimap_real.txt")
+                  + ("  (optional)" if j.optional else "") + needs)
         return 0
     if args.voc and not args.torchvision:
         raise ArgumentError("--voc is for the real-photo figures: give --torchvision FILE too")
-    only = list(args.only) if args.only else None
-    real = only is None or REAL_PHOTOS in only
-    if only is not None and REAL_PHOTOS in only:
-        only.remove(REAL_PHOTOS)
-    selected = reproduce.get_jobs(only, optional=args.retrain) if only != [] else []
+    selected = reproduce.get_jobs(args.only, optional=args.retrain)
     _, stale = prepare_output_dir(args.out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
@@ -110,23 +86,21 @@ def run(args):
     mode = ("quick" if args.quick else "full") + (", retraining" if args.retrain else "")
     print(f"reproduce: {len(selected)} job(s), {mode} run on {args.device}, into {args.out}/")
     t0 = time.perf_counter()
-    results = []
-    if selected:                 # (--only real_photos runs no job of the registry)
-        from ..paper import variants
-        with variants.retraining() if args.retrain else contextlib.nullcontext():
-            results = reproduce.run_jobs([j.name for j in selected], args.out,
-                                         quick=args.quick, device=args.device,
-                                         progress=not args.no_progress)
-        reproduce.write_readme(args.out)
-        if args.retrain and not args.quick:
-            _compare_with_shipped()
+    from ..paper import variants
+    with variants.retraining() if args.retrain else contextlib.nullcontext():
+        results = reproduce.run_jobs([j.name for j in selected], args.out, quick=args.quick,
+                                     device=args.device, progress=not args.no_progress,
+                                     inputs={"torchvision": args.torchvision, "voc": args.voc})
+    reproduce.write_readme(args.out)
+    if args.retrain and not args.quick:
+        _compare_with_shipped()
     print(f"{'job':14s} {'seconds':>8s}  files")
     for r in results:
-        status = "FAILED" if r.error else ", ".join(p.name for p in r.files)
-        print(f"{r.name:14s} {r.seconds:8.1f}  {status}")
+        print(f"{r.name:14s} {r.seconds:8.1f}  {_status(r)}")
+    if any(r.skipped and "torchvision" in r.skipped for r in results):
+        from ..paper.real_photos import WEIGHTS_HINT
+        print(f"the real-photo figures need {WEIGHTS_HINT}")
     failed = [r.name for r in results if r.error]
-    if real:
-        _real_photos(args)
     print(f"total {time.perf_counter() - t0:.1f} s" +
           (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

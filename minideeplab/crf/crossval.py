@@ -9,9 +9,11 @@ coarse step of the best coarse setting (at most 3 x 3 x 3 = 27, fewer at the gri
 about 40 settings are run instead of 128. The score is the mean IOU of ONE confusion matrix
 accumulated over all the samples (:mod:`minideeplab.metrics`), as the paper evaluates.
 
-Work is shared where the maths allows: the unary and the smoothness kernel do not depend on the
-searched parameters (built once per sample), the lattice of the appearance kernel depends on
-(theta_alpha, theta_beta) only (built once per sample and pair, reused for every w1).
+The CRF is assembled from :func:`~minideeplab.crf.dense_crf`'s pieces (the unary, the two
+kernels' filters, the mean field), with the work shared where the maths allows: the unary and
+the smoothness kernel do not depend on the searched parameters (built once per sample), the
+appearance kernel's filter depends on (theta_alpha, theta_beta) only (built once per sample
+and pair, reused for every w1).
 """
 import collections
 import itertools
@@ -21,8 +23,8 @@ from ..checks import check_choice, check_int
 from ..errors import ArgumentError
 from ..metrics import ConfusionMatrix
 from ..timing import check_progress, progress_bar
-from .dense import (CRF_METHODS, CRF_SETTINGS, bilateral_features, check_crf_inputs,
-                    check_grid, make_filter, spatial_features, unary_from_probs)
+from .dense import (CRF_METHODS, CRF_SETTINGS, appearance_filter, check_crf_inputs,
+                    check_grid, smoothness_filter, unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
 
 __all__ = ["cross_validate", "CrossValidationResult", "PAPER_GRID"]
@@ -79,6 +81,28 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     """
     fn = "cross_validate"
     check_progress(fn, progress)
+    samples = _check_samples(fn, samples, w2, theta_gamma, iterations)
+    check_choice(fn, "method", method, CRF_METHODS)
+    check_choice(fn, "normalization", normalization, NORMALIZATIONS)
+    coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
+    axes = check_grid(fn, method, [s[1].shape[1:] for s in samples], w1_values,
+                      theta_alpha_values, theta_beta_values, w2, theta_gamma)
+    search = _GridSearch(samples, axes, w2, theta_gamma, iterations, method, normalization,
+                         ignore_index, progress)
+    coarse, fine = _coarse_to_fine(axes, coarse_step)
+    search.run(itertools.product(*coarse), "coarse")
+    if coarse_step > 1:
+        search.run(itertools.product(*fine(search.best_index())), "fine")
+    i, j, k = best = search.best_index()
+    settings = {"w1": axes[0][i], "theta_alpha": axes[1][j], "theta_beta": axes[2][k],
+                "w2": float(w2), "theta_gamma": float(theta_gamma)}
+    return CrossValidationResult(settings, search.scores[best][0],
+                                 search.baseline.mean_iou(), search.table)
+
+
+def _check_samples(fn, samples, w2, theta_gamma, iterations):
+    """The (image, probs, label) triples as a list, each checked as dense_crf checks its
+    inputs; ArgumentError naming the sample otherwise."""
     samples = list(samples)
     if not samples:
         raise ArgumentError(f"{fn}: samples is empty; give (image, probs, label) triples")
@@ -97,56 +121,59 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     L = samples[0][1].shape[0]
     if any(s[1].shape[0] != L for s in samples):
         raise ArgumentError(f"{fn}: every probs must have the same number of labels L = {L}")
-    check_choice(fn, "method", method, CRF_METHODS)
-    check_choice(fn, "normalization", normalization, NORMALIZATIONS)
-    coarse_step = check_int(fn, "coarse_step", coarse_step, 1)
-    axes = check_grid(fn, method, [s[1].shape[1:] for s in samples], w1_values,
-                      theta_alpha_values, theta_beta_values, w2, theta_gamma)
+    return samples
 
-    # per sample, independent of the searched parameters: unary, smoothness message, baseline
-    prepared = []
-    baseline = ConfusionMatrix(L, ignore_index)
-    for image, probs, label in samples:
-        xp = backend.get_array_module(image, probs)
-        H, W = label.shape
-        smooth = []
-        if w2 != 0:
-            filt = make_filter(spatial_features(H, W, theta_gamma, xp), method)
-            smooth = [normalized_filter(filt, normalization, w2)]
-        label = xp.asarray(label)                 # on the samples' device, once
-        prepared.append((image, unary_from_probs(probs), smooth, label))
-        baseline.update(probs.argmax(axis=0), label)
 
-    scores = {}                                   # (i, j, k) grid index -> (miou, accuracy)
-    table = []
+class _GridSearch:
+    """The search's state: the samples prepared once, the score of each setting tried.
 
-    def run(indices, stage):
-        todo = sorted(set(indices) - set(scores))
-        by_lattice = [(jk, list(group)) for jk, group in         # same (alpha, beta)
-                      itertools.groupby(todo, key=lambda ijk: ijk[1:])]
-        results = {ijk: ConfusionMatrix(L, ignore_index) for ijk in todo}
-        for (j, k), group in progress_bar(progress, by_lattice, desc=f"CRF search ({stage})"):
-            for image, unary, smooth, label in prepared:
-                lattice = make_filter(bilateral_features(image, axes[1][j], axes[2][k]), method)
+    ``prepared`` holds, per sample, what does not depend on the searched parameters (the
+    image, the unary, the smoothness kernel's filter, the label on the samples' device);
+    ``scores`` maps a grid index (i, j, k) of (w1, theta_alpha, theta_beta) to its (mean IOU,
+    pixel accuracy), and ``table`` lists every setting tried, in order.
+    """
+
+    def __init__(self, samples, axes, w2, theta_gamma, iterations, method, normalization,
+                 ignore_index, progress):
+        self.axes, self.iterations, self.method = axes, iterations, method
+        self.normalization, self.ignore_index, self.progress = normalization, ignore_index, progress
+        self.num_labels = samples[0][1].shape[0]
+        self.baseline = ConfusionMatrix(self.num_labels, ignore_index)
+        self.prepared, self.scores, self.table = [], {}, []
+        for image, probs, label in samples:
+            xp = backend.get_array_module(image, probs)
+            H, W = label.shape
+            smooth = [normalized_filter(smoothness_filter(H, W, theta_gamma, method, xp),
+                                        normalization, w2)] if w2 != 0 else []
+            label = xp.asarray(label)                 # on the samples' device, once
+            self.prepared.append((image, unary_from_probs(probs), smooth, label))
+            self.baseline.update(probs.argmax(axis=0), label)
+
+    def run(self, indices, stage):
+        """Score the settings ``indices`` not tried yet. The appearance kernel's filter depends
+        on (theta_alpha, theta_beta) only: built once per sample and pair, reused for every
+        w1 of the pair."""
+        todo = sorted(set(indices) - set(self.scores))
+        by_filter = [(jk, list(group)) for jk, group in
+                     itertools.groupby(todo, key=lambda ijk: ijk[1:])]
+        results = {ijk: ConfusionMatrix(self.num_labels, self.ignore_index) for ijk in todo}
+        for (j, k), group in progress_bar(self.progress, by_filter,
+                                          desc=f"CRF search ({stage})"):
+            for image, unary, smooth, label in self.prepared:
+                appearance = appearance_filter(image, self.axes[1][j], self.axes[2][k],
+                                               self.method)
                 for ijk in group:
-                    bilateral = normalized_filter(lattice, normalization, axes[0][ijk[0]])
-                    Q = mean_field(unary, [bilateral] + smooth, iterations)   # (N, L)
+                    filters = [normalized_filter(appearance, self.normalization,
+                                                 self.axes[0][ijk[0]])] + smooth
+                    Q = mean_field(unary, filters, self.iterations)             # (N, L)
                     results[ijk].update(Q.argmax(axis=1).reshape(label.shape), label)
         for ijk in todo:
-            cm = results[ijk]
-            scores[ijk] = (cm.mean_iou(), cm.pixel_accuracy())
-            table.append({"w1": axes[0][ijk[0]], "theta_alpha": axes[1][ijk[1]],
-                          "theta_beta": axes[2][ijk[2]], "mean_iou": scores[ijk][0],
-                          "pixel_accuracy": scores[ijk][1], "stage": stage})
+            self.scores[ijk] = (results[ijk].mean_iou(), results[ijk].pixel_accuracy())
+            self.table.append({"w1": self.axes[0][ijk[0]], "theta_alpha": self.axes[1][ijk[1]],
+                               "theta_beta": self.axes[2][ijk[2]],
+                               "mean_iou": self.scores[ijk][0],
+                               "pixel_accuracy": self.scores[ijk][1], "stage": stage})
 
-    def best_index():
-        return max(scores, key=lambda ijk: (scores[ijk][0], scores[ijk][1]))
-
-    coarse, fine = _coarse_to_fine(axes, coarse_step)
-    run(itertools.product(*coarse), "coarse")
-    if coarse_step > 1:
-        run(itertools.product(*fine(best_index())), "fine")
-    i, j, k = best_index()
-    best = {"w1": axes[0][i], "theta_alpha": axes[1][j], "theta_beta": axes[2][k],
-            "w2": float(w2), "theta_gamma": float(theta_gamma)}
-    return CrossValidationResult(best, scores[(i, j, k)][0], baseline.mean_iou(), table)
+    def best_index(self):
+        """The grid index with the highest mean IOU (then pixel accuracy)."""
+        return max(self.scores, key=lambda ijk: self.scores[ijk])

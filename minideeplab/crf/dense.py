@@ -28,8 +28,9 @@ from .naive import NaiveFilter
 
 __all__ = ["dense_crf", "crf_labels", "CRF_SETTINGS", "describe_crf_settings", "CRF_METHODS",
            "PROB_FLOOR", "unary_from_probs", "bilateral_features", "spatial_features",
-           "make_filter", "check_crf_inputs", "check_probabilities", "check_feature_spans",
-           "check_grid", "PROB_TOLERANCE", "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
+           "make_filter", "appearance_filter", "smoothness_filter", "check_crf_inputs",
+           "check_probabilities", "check_feature_spans", "check_grid", "PROB_TOLERANCE",
+           "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
 
 CRF_METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
@@ -230,6 +231,18 @@ def make_filter(features, method):
     return FILTERS[method](features)
 
 
+def appearance_filter(image, theta_alpha, theta_beta, method):
+    """The appearance kernel's unnormalised filter (eq. 3, first term) of an (H, W, 3) image:
+    a Gaussian of the 5-D features ``(x, y) / theta_alpha, (r, g, b) / theta_beta``."""
+    return make_filter(bilateral_features(image, theta_alpha, theta_beta), method)
+
+
+def smoothness_filter(H, W, theta_gamma, method, xp):
+    """The smoothness kernel's unnormalised filter (eq. 3, second term) of an H x W image:
+    a Gaussian of the positions ``(x, y) / theta_gamma``."""
+    return make_filter(spatial_features(H, W, theta_gamma, xp), method)
+
+
 def dense_crf(image, probs, *, w1=_DEFAULT["w1"], theta_alpha=_DEFAULT["theta_alpha"],
               theta_beta=_DEFAULT["theta_beta"], w2=_DEFAULT["w2"],
               theta_gamma=_DEFAULT["theta_gamma"], iterations=10, method="lattice",
@@ -311,15 +324,15 @@ def dense_crf(image, probs, *, w1=_DEFAULT["w1"], theta_alpha=_DEFAULT["theta_al
     if method != "lattice":
         threads = 1
     L, H, W = probs.shape
-    kernels = []                                  # (features, weight) of each kernel used
+    kernels = []                                  # (make the filter, weight) of each kernel
     if w1 != 0:
-        kernels.append((lambda: bilateral_features(image, theta_alpha, theta_beta), w1))
+        kernels.append((lambda: appearance_filter(image, theta_alpha, theta_beta, method), w1))
     if w2 != 0:
-        kernels.append((lambda: spatial_features(H, W, theta_gamma, xp), w2))
+        kernels.append((lambda: smoothness_filter(H, W, theta_gamma, method, xp), w2))
 
     def build(kernel):
-        features, weight = kernel
-        return normalized_filter(make_filter(features(), method), normalization, weight)
+        make, weight = kernel
+        return normalized_filter(make(), normalization, weight)
 
     # the two lattices side by side, for images of PASCAL size; larger ones one after the
     # other (the builds' temporary arrays, about 0.5 GB at 2048x1024, would add up)

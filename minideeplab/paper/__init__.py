@@ -8,13 +8,15 @@ book uses the library as a reader would, and the command line uses both.
 - :mod:`.pipeline`          Fig. 1: DCNN scores, bilinear x8, fully connected CRF on one image
 - :mod:`.backbone`          the ResNet backbone in miniature: output stride, cost, RF, MSC
 - :mod:`.crf_experiments`   the CRF's cross-validation, Fig. 5, Figs. 6 and 10
+- :mod:`.real_photos`       Figs. 5, 6 and 10 on real photos with torchvision's DeepLabV3
+- :mod:`.shipped`, :mod:`.ship`   the trained networks shipped in networks/, and their export
 - :mod:`.speed`             holes vs deinterlacing timed over rates; CPU vs GPU
 - :mod:`.figures`           every picture of figures/ and the tutorials (drawing only)
 - :mod:`.tables`            plain-text tables
 - :mod:`.registry`          the reproduce jobs' registry (:func:`~.registry.job`)
 - :mod:`.jobs`              the jobs, one module per topic
 - :mod:`.reproduce`         the runner behind ``python -m minideeplab reproduce``
-- :mod:`.tutorials`         executes tutorials/*.ipynb (``python -m minideeplab.paper.tutorials``)
+- :mod:`.tutorials`         executes tutorials/*.ipynb (``python -m minideeplab tutorials``)
 - :mod:`.exercises`         the checks of the tutorials' coding exercises; the student notebooks
 
 Quick mode (``$MINIDEEPLAB_QUICK=1``, :func:`quick_mode`) asks the notebooks for small, fast

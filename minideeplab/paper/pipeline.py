@@ -9,11 +9,9 @@ import glob
 import os
 from collections import namedtuple
 
-import numpy as np
-
-from .. import backend, functional as F, nn
+from .. import backend, functional as F
 from ..crf import dense_crf
-from ..data.augment import to_batch
+from ..inference import network_scores, upsample_scores
 
 __all__ = ["WEIGHTS_ENV", "TORCHVISION_WEIGHTS_HINT", "torchvision_weights_path",
            "PipelineResult", "run_pipeline"]
@@ -53,19 +51,16 @@ crf (L, H, W): the CRF's marginals."""
 
 
 def run_pipeline(model, image, crf_params=None):
-    """The three stages of Fig. 1 on one (H, W, 3) uint8 image (NumPy, on the CPU), as
-    :func:`minideeplab.inference.predict_logits` runs the first two (the model's preprocessing,
-    its upsampling convention), keeping the stride-8 scores for the picture.
+    """The three stages of Fig. 1 on one (H, W, 3) uint8 image: the network's stride-8 scores
+    (:func:`minideeplab.inference.network_scores`: the model's own preprocessing), their
+    bilinear upsampling to the image (:func:`~minideeplab.inference.upsample_scores`: the
+    model's convention) and softmax, and the CRF; the stride-8 scores are kept for the picture.
 
     ``crf_params``: keyword arguments of :func:`minideeplab.crf.dense_crf` (default: its own).
     """
-    x, _ = to_batch(image[None], preprocessing=model.preprocessing)   # as predict_logits
-    model.eval()
-    with nn.no_cache():
-        logits = model(x)                                      # (1, L, h, w), stride 8
-    up, _ = F.resize_bilinear(logits, image.shape[:2],
-                              align_corners=getattr(model, "upsample_align_corners", True))
-    probs = F.softmax(up.astype(np.float64), axis=1)[0].astype(np.float32)
-    crf = dense_crf(image, probs, **(crf_params or {}))
+    logits = network_scores(model, image[None])                    # (1, L, h, w), stride 8
+    probs = F.softmax(upsample_scores(model, logits, image.shape[:2]), axis=1)[0]
+    crf = dense_crf(backend.to_device(image, backend.device_of(probs)), probs,
+                    **(crf_params or {}))
     return PipelineResult(image, backend.asnumpy(logits[0]), backend.asnumpy(probs),
                           backend.asnumpy(crf))

@@ -20,6 +20,10 @@ A job is one function that writes one or more files::
   (``.txt``) are tables: the runner prints them after the job.
 * The docstring's first line describes the job's files in figures/README.md (or give each
   file its own caption: ``files={"a.png": "what a shows", "b.txt": "what b holds"}``).
+* A job that needs something the repository does not hold (torchvision's weights, the PASCAL
+  VOC data) names it: ``needs=("torchvision",)`` (required: without it the job is skipped, with
+  the reason), ``uses=("voc",)`` (optional); the runner passes them as keyword arguments. Its
+  files are not committed in figures/ (its README row says what it needs).
 * Jobs live in :mod:`minideeplab.paper.jobs`, one module per topic; a new module is imported
   in ``minideeplab/paper/jobs/__init__.py``. After adding a job, rewrite figures/README.md
   with ``python -m minideeplab reproduce --readme`` (a test checks that it matches).
@@ -30,21 +34,24 @@ registers them) and runs them.
 from collections import namedtuple
 from ..errors import ArgumentError
 
-__all__ = ["Job", "job", "registered", "get_jobs"]
+__all__ = ["Job", "INPUTS", "job", "registered", "get_jobs"]
 
-Job = namedtuple("Job", "name paper files func description notebook captions optional",
-                 defaults=(False,))
+Job = namedtuple("Job", "name paper files func description notebook captions optional needs "
+                        "uses", defaults=(False, (), ()))
+INPUTS = ("torchvision", "voc")   # what a job may need: torchvision's weights, PASCAL VOC
 Job.__doc__ = """A registered job: its ``name`` (for ``--only``), the ``paper`` figure or table
 it corresponds to, the ``files`` it writes (a tuple of names), the function, a one-line
 description, the tutorial notebook that shows the same figure (or None), and ``captions``:
 file name -> what that file shows (the README's "what" column; default: the description);
 ``optional``: True for a job that the default run skips because it trains many networks
-(``--only NAME`` or ``--retrain`` runs it)."""
+(``--only NAME`` or ``--retrain`` runs it); ``needs`` and ``uses``: the :data:`INPUTS` it
+requires and those it takes when given."""
 
 _REGISTRY = {}  # name -> Job, in registration order (the order of figures/README.md)
 
 
-def job(*, name, paper, files, notebook=None, description=None, optional=False):
+def job(*, name, paper, files, notebook=None, description=None, optional=False, needs=(),
+        uses=()):
     """Decorator: register ``func(out_dir, quick, device, progress) -> [paths]`` as a job.
 
     Parameters
@@ -57,6 +64,8 @@ def job(*, name, paper, files, notebook=None, description=None, optional=False):
     description : one line for the README (default: the function's docstring, first line)
     optional : the default run skips it (it trains networks that are not shipped); run it with
         ``--only NAME`` or ``--retrain``
+    needs, uses : names of :data:`INPUTS` the job requires (skipped without them) or takes
+        when given; passed to it as keyword arguments
     """
     if not name or not isinstance(name, str) or any(c.isspace() for c in name):
         raise ValueError(f"job: name must be a non-empty string without spaces, got {name!r}")
@@ -64,6 +73,9 @@ def job(*, name, paper, files, notebook=None, description=None, optional=False):
     files = tuple(files)
     if not files:
         raise ValueError(f"job {name!r}: files must list at least one file")
+    unknown = [n for n in tuple(needs) + tuple(uses) if n not in INPUTS]
+    if unknown:
+        raise ValueError(f"job {name!r}: unknown inputs {unknown}; a job may need {INPUTS}")
 
     def register(func):
         if name in _REGISTRY:
@@ -76,7 +88,8 @@ def job(*, name, paper, files, notebook=None, description=None, optional=False):
                              f"{taken[clash[0]]!r}")
         doc = description or (func.__doc__ or "").strip().split("\n")[0]
         _REGISTRY[name] = Job(name, paper, files, func, doc, notebook,
-                              {f: captions.get(f) or doc for f in files}, bool(optional))
+                              {f: captions.get(f) or doc for f in files}, bool(optional),
+                              tuple(needs), tuple(uses))
         return func
     return register
 

@@ -24,10 +24,12 @@ __all__ = ["JobResult", "all_jobs", "get_jobs", "job_progress", "run_jobs", "fig
 
 README_NAME = "README.md"
 REPRODUCE_CMD = "python -m minideeplab reproduce"
+INPUT_FLAGS = {"torchvision": "--torchvision FILE", "voc": "--voc PATH"}   # the command's flags
 
-JobResult = namedtuple("JobResult", "name files seconds error")
-JobResult.__doc__ = ("The outcome of one job: paths written, wall time, and the traceback "
-                     "text if it failed (else None).")
+JobResult = namedtuple("JobResult", "name files seconds error skipped", defaults=(None,))
+JobResult.__doc__ = ("The outcome of one job: paths written, wall time, the traceback text if "
+                     "it failed (else None), and the inputs it needed but did not get when it "
+                     "was skipped (else None).")
 
 
 def all_jobs():
@@ -35,9 +37,10 @@ def all_jobs():
     return registered()
 
 
-def _run_one(j, out_dir, quick, device, progress):
+def _run_one(j, out_dir, quick, device, progress, inputs):
     start = time.time()
-    written = j.func(out_dir, quick, device, progress)
+    given = {k: inputs.get(k) for k in j.needs + j.uses}
+    written = j.func(out_dir, quick, device, progress, **given)
     written = [Path(p) for p in (written or [])]
     names = sorted(p.name for p in written)
     if names != sorted(j.files):
@@ -58,10 +61,13 @@ def job_progress(progress):
 
 
 def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progress=True,
-             stream=None):
+             stream=None, inputs=None):
     """Run the selected jobs into ``out_dir``; print their tables; return :class:`JobResult` s.
 
-    ``names``: the jobs to run (None: all of them but the optional ones).
+    ``names``: the jobs to run (None: all of them but the optional ones). ``inputs``: what
+    the jobs that need more than the repository get (:data:`registry.INPUTS`, e.g.
+    ``{"torchvision": path, "voc": path}``); a job whose ``needs`` are not all given is
+    skipped, its result says which were missing.
 
     ``progress`` follows :func:`minideeplab.timing.progress_bar` (True: a bar over the jobs and
     the jobs' own bars; False: none). A failing job does not stop the others: its traceback is
@@ -75,6 +81,7 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progre
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     inner = job_progress(progress)
+    inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     results = []
     previous = backend.set_default_device(device)
     bar = progress_bar(progress, selected, desc="reproduce")
@@ -83,8 +90,12 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progre
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(job=j.name)
             start = time.perf_counter()
+            missing = [k for k in j.needs if k not in inputs]
+            if missing:
+                results.append(JobResult(j.name, [], 0.0, None, tuple(missing)))
+                continue
             try:
-                files = _run_one(j, out_dir, quick, device, inner)
+                files = _run_one(j, out_dir, quick, device, inner, inputs)
                 error = None
             except Exception:  # report and go on with the next job
                 files, error = [], traceback.format_exc()
@@ -110,17 +121,22 @@ def figures_readme(jobs=None):
         "same files from smaller, faster runs; `--device gpu` runs on CuPy. The default run",
         "starts from the trained networks shipped in `minideeplab/paper/networks/`; `--retrain`",
         "trains them again from scratch and also runs the jobs marked *optional*, which train",
-        "more networks (`--only NAME` runs one of them).",
+        "more networks (`--only NAME` runs one of them). The files without a link need what the",
+        "repository does not hold (torchvision's weights, PASCAL VOC): their command says what,",
+        "and they are not committed here.",
         "",
         "| file | paper | what | command | tutorial |",
         "| --- | --- | --- | --- | --- |",
     ]
     for j in jobs:
         nb = f"[{j.notebook}](../tutorials/{j.notebook})" if j.notebook else ""
+        needs = "".join(f" {INPUT_FLAGS[k]}" for k in j.needs) \
+            + "".join(f" [{INPUT_FLAGS[k]}]" for k in j.uses)
         for f in j.files:
-            lines.append(f"| [{f}]({f}) | {j.paper} | {j.captions[f]} | "
-                         f"`{REPRODUCE_CMD} --only {j.name}`{' (optional)' if j.optional else ''}"
-                         f" | {nb} |")
+            name = f if j.needs else f"[{f}]({f})"        # not committed: no link
+            lines.append(f"| {name} | {j.paper} | {j.captions[f]} | "
+                         f"`{REPRODUCE_CMD} --only {j.name}{needs}`"
+                         f"{' (optional)' if j.optional else ''} | {nb} |")
     lines += ["", f"This file is generated: `{REPRODUCE_CMD} --readme` rewrites it from the "
                   "registry, and a test checks that it matches.", ""]
     return "\n".join(lines)

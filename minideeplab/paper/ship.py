@@ -1,10 +1,10 @@
-"""Make and check the shipped networks (:mod:`.shipped`): the maintainer's command.
+"""Make and check the shipped networks (:mod:`.shipped`).
 
-``python -m minideeplab.paper.ship [--retrain]`` writes the cached default runs (trained first
-with ``--retrain``) into ``minideeplab/paper/networks/``; :func:`compare_with_cache` says
-whether a retrained network is bit for bit the shipped one (``reproduce --retrain`` prints it).
+:func:`ship_networks` (``python -m minideeplab ship [--retrain]``, the maintainer's command)
+writes the cached default runs (trained first with ``--retrain``) into
+``minideeplab/paper/networks/``; :func:`compare_with_cache` says whether a retrained network
+is bit for bit the shipped one (``reproduce --retrain`` prints it).
 """
-import argparse
 import os
 import shutil
 
@@ -14,7 +14,7 @@ from ..checkpoint import load_checkpoint
 from . import shipped
 from .variants import run_folder, trained, variant_config
 
-__all__ = ["compare_with_cache", "main"]
+__all__ = ["compare_with_cache", "ship_networks"]
 
 
 def compare_with_cache(names=shipped.SHIPPED):
@@ -46,20 +46,12 @@ def compare_with_cache(names=shipped.SHIPPED):
     return out
 
 
-def main(argv=None):
-    """Export the cached default runs into the package (--retrain: train them first)."""
-    p = argparse.ArgumentParser(prog="python -m minideeplab.paper.ship",
-                                description=main.__doc__)
-    p.add_argument("--retrain", action="store_true", help="train the networks from scratch")
-    args = p.parse_args(argv)
+def ship_networks(retrain=False):
+    """Export the cached default runs into the package folder (``retrain``: train them from
+    scratch first); yields the paths written."""
     for name in shipped.SHIPPED:
-        run = trained(name, retrain=args.retrain, use_shipped=False)
+        run = trained(name, retrain=retrain, use_shipped=False)
         target = shipped.shipped_folder(run_folder(name, variant_config(name)))
         if os.path.isdir(target):
             shutil.rmtree(target)
-        for written in shipped.export_checkpoint(run.path, target):
-            print(f"wrote {written} ({os.path.getsize(written) / 1024:.0f} KB)")
-
-
-if __name__ == "__main__":
-    main()
+        yield from shipped.export_checkpoint(run.path, target)

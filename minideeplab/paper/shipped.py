@@ -18,7 +18,7 @@ weights real floating point and finite, names and shapes those of the model it d
 
 ``python -m minideeplab reproduce --retrain`` trains the networks again from scratch
 (training is seeded and deterministic) and compares them with these (:mod:`.ship`);
-``python -m minideeplab.paper.ship`` writes the cached runs into the package folder
+``python -m minideeplab ship`` writes the cached runs into the package folder
 (``--retrain``: trains them first).
 """
 import os

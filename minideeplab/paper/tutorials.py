@@ -1,16 +1,14 @@
 """Execute the tutorial notebooks (tutorials/*.ipynb), in place or as a check.
 
-    python -m minideeplab.paper.tutorials                 # run every notebook, save the outputs
-    python -m minideeplab.paper.tutorials 01 05           # only these (by number or file name)
-    python -m minideeplab.paper.tutorials --quick --check # MINIDEEPLAB_QUICK=1, don't save
+    python -m minideeplab tutorials                 # run every notebook, save the outputs
+    python -m minideeplab tutorials 01 05           # only these (by number or file name)
+    python -m minideeplab tutorials --quick --check # MINIDEEPLAB_QUICK=1, don't save
 
 The committed notebooks are executed by the first form (full mode) so that they read well on
 a web page; the test suite runs the last form (reference_tests/test_notebooks.py). Needs the
 ``test`` extra (nbclient, nbformat, ipykernel).
 """
-import argparse
 import os
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,7 @@ from ..errors import ArgumentError
 from ..fileio import atomic_write
 from . import QUICK_ENV
 
-__all__ = ["tutorials_dir", "find_notebooks", "execute_notebook", "main"]
+__all__ = ["tutorials_dir", "find_notebooks", "execute_notebook", "run_notebooks"]
 
 
 def tutorials_dir():
@@ -84,25 +82,12 @@ def execute_notebook(path, *, quick=False, timeout=600, write=False, kernel_name
     return nb, seconds
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m minideeplab.paper.tutorials",
-                                 description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*", help="notebooks by number (01) or file name")
-    ap.add_argument("--quick", action="store_true", help=f"set {QUICK_ENV}=1 (small runs)")
-    ap.add_argument("--check", action="store_true", help="run only; do not save the outputs")
-    ap.add_argument("--timeout", type=int, default=600, help="seconds per cell (600)")
-    args = ap.parse_args(argv)
-    failed = []
-    for path in find_notebooks(args.names):
+def run_notebooks(names=None, *, quick=False, check=False, timeout=600):
+    """Execute the notebooks ``names`` (all: None), saving their outputs unless ``check``;
+    yields ``(path, seconds, error)`` for each (error: None, or the exception it raised)."""
+    for path in find_notebooks(names):
         try:
-            _, seconds = execute_notebook(path, quick=args.quick, timeout=args.timeout,
-                                          write=not args.check)
-            print(f"{path.name:45s} {seconds:6.1f} s")
+            _, seconds = execute_notebook(path, quick=quick, timeout=timeout, write=not check)
+            yield path, seconds, None
         except Exception as e:  # report every notebook, then fail
-            failed.append(path.name)
-            print(f"{path.name:45s} FAILED: {type(e).__name__}: {e}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            yield path, None, e

@@ -4,4 +4,4 @@ Importing this package registers every job with :func:`minideeplab.paper.registr
 topic, write ``minideeplab/paper/jobs/<topic>.py`` with ``@job(...)`` functions and import it here;
 then run ``python -m minideeplab reproduce --readme`` to update figures/README.md.
 """
-from . import atrous, fov, resize, training, aspp, crf, lattice  # noqa: F401  (register jobs)
+from . import atrous, fov, resize, training, aspp, crf, lattice, real_photos  # noqa: F401
