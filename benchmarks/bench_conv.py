@@ -58,7 +58,11 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--direct", action="store_true", help="also time the slow reference loop")
     ap.add_argument("--torch", action="store_true", help="also time PyTorch's conv2d (CPU)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="the smallest case once: the code path in seconds (for the tests)")
     args = ap.parse_args()
+    if args.tiny:
+        args.rates, args.batches, args.repeats = [2], [1], 1
     xp = backend.xp_for(args.device)
     rng = np.random.default_rng(0)
     methods = ["holes", "deinterlace"] + (["direct"] if args.direct else [])

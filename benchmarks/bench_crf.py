@@ -265,9 +265,8 @@ def cityscapes(reference):
     print("\nGoal: peak RSS <= 1.5 GiB (the process, inputs included).\n")
 
 
-def scaling(max_naive, repeats):
+def scaling(max_naive, repeats, sides=(16, 24, 32, 48, 64, 96, 128)):
     import numpy as np
-    sides = [16, 24, 32, 48, 64, 96, 128]
     rows = []
     for s in sides:
         lat = child("scaling", s, "lattice", repeats, one_thread=True)["seconds"]
@@ -305,7 +304,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="naive only up to 64x64, 3 rounds")
     ap.add_argument("--skip", nargs="*", default=[], choices=["pascal", "cityscapes", "scaling"])
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--tiny", action="store_true",
+                    help="the smallest case once: the code path in seconds (for the tests)")
     args = ap.parse_args()
+    if args.tiny:         # the scaling table's two smallest images, once
+        args.repeats, args.skip = 1, ["pascal", "cityscapes"]
     if args.child:
         task, *rest = args.child
         if task == "pascal":
@@ -317,14 +320,15 @@ def main():
         print(json.dumps(out))
         return
     from minideeplab.timing import describe_machine
-    repeats = 3 if args.quick else args.repeats
+    repeats = args.repeats if args.tiny else 3 if args.quick else args.repeats
     print(f"Machine: {describe_machine()}\n")
     if "pascal" not in args.skip:
         pascal(repeats, args.reference)
     if "cityscapes" not in args.skip:
         cityscapes(args.reference)
     if "scaling" not in args.skip:
-        scaling(64 if args.quick else 128, repeats)
+        scaling(24 if args.tiny else 64 if args.quick else 128, repeats,
+                *([(16, 24)] if args.tiny else []))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ def _parse_args(argv=None):
     ap.add_argument("--out", default=None, help="also write the markdown table here")
     ap.add_argument("--only", default=None,
                     help="comma-separated row groups to run: conv,train,crf (default: all)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="the smallest case once: the code path in seconds (for the tests)")
     return ap.parse_args(argv)
 
 
@@ -217,8 +219,8 @@ class Table:
 
 def main(args):
     devices = ["cpu"] + (["gpu"] if backend.gpu_available() else [])
-    groups = set((args.only or "conv,train,crf").split(","))
-    reps = 2 if args.quick else 5
+    groups = set(("conv" if args.tiny else args.only or "conv,train,crf").split(","))
+    reps = 1 if args.tiny else 2 if args.quick else 5
     table = Table(devices, args.out)
     order = devices[::-1]                 # the GPU first: a run cut short keeps its rows
     for device in order:
@@ -229,7 +231,7 @@ def main(args):
         print(f"  float32 matmul {table.rates[device]:.0f} GFLOP/s, relative error vs float64 "
               f"{table.errors[device]:.1e}", flush=True)
     if "conv" in groups:
-        for N in (1, 10):
+        for N in (1,) if args.tiny else (1, 10):
             for method in ("holes", "deinterlace"):
                 for device in order:
                     xp = backend.xp_for(device)

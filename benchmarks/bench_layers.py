@@ -73,7 +73,11 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--torch", action="store_true", help="also time PyTorch (CPU)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="the smallest case once: the code path in seconds (for the tests)")
     args = ap.parse_args()
+    if args.tiny:
+        args.batch, args.repeats = 1, 1
     xp = backend.xp_for(args.device)
     use_torch = args.torch and args.device == "cpu"
     if use_torch:

@@ -55,7 +55,11 @@ def main():
     ap.add_argument("--size", type=int, default=161)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--tiny", action="store_true",
+                    help="the smallest case once: the code path in seconds (for the tests)")
     args = ap.parse_args()
+    if args.tiny:
+        args.batch, args.size, args.repeats, args.threads = 2, 33, 1, [1]
     cases = [(n, None) for n in ("largefov", "aspp-s", "aspp-l", "resnet", "v3")]
     cases.append(("aspp-l", [1, 0.75, 0.5]))
     print(f"one SGD step, tiny models, batch {args.batch}, {args.size}x{args.size}, float32, "
