@@ -19,7 +19,7 @@ import pytest
 from crf_oracles import reference_lattice_filter
 from helpers import assert_close
 from minideeplab import backend
-from minideeplab.crf import LatticeFilter, NaiveFilter, dense_crf, lattice, naive
+from minideeplab.crf import LatticeFilter, NaiveFilter, dense_crf, lattice, naive, simplex
 from minideeplab.crf.dense import bilateral_features, spatial_features
 from minideeplab.crf.meanfield import normalized_filter
 from minideeplab.data import SyntheticShapes
@@ -88,8 +88,8 @@ def test_lattice_keys_are_64_bit():
 @pytest.mark.parametrize("d", [2, 5])
 def test_simplex_geometry(d, xp):
     f = xp.asarray(_random_points(d, 500, d, spread=10.0))
-    elevated = lattice._elevate(f, xp)                                   # (d+1, N)
-    rem0, rank, bary = lattice._enclosing_simplex(elevated, xp)
+    elevated = simplex.elevate(f, xp)                                   # (d+1, N)
+    rem0, rank, bary = simplex.enclosing_simplex(elevated, xp)
     elevated, rem0, rank, bary = (backend.asnumpy(a) for a in (elevated, rem0, rank, bary))
     assert_close(elevated.sum(axis=0), np.zeros(500), rtol=0, atol=1e-9)  # on the plane
     # the embedding is a scaled isometry: |E f_a - E f_b| / |f_a - f_b| is one constant

@@ -12,7 +12,7 @@ import pytest
 from crf_oracles import brute_force_crf
 from minideeplab.crf import NORMALIZATIONS, LatticeFilter, dense_crf
 from minideeplab.crf import dense as crf_dense
-from minideeplab.crf import lattice
+from minideeplab.crf import lattice, simplex
 from minideeplab.crf.dense import MAX_WEIGHT, bilateral_features, spatial_features
 from minideeplab.errors import ArgumentError
 
@@ -94,9 +94,9 @@ def test_key_space_bounds_the_lattices_exact_key_count():
                                  (H, W, 3)).copy()
         for f in (bilateral_features(noisy, ta, tb), bilateral_features(smooth, ta, tb),
                   spatial_features(H, W, ta, np)):
-            rem0, rank, _ = lattice._enclosing_simplex(lattice._elevate(f, np), np)
-            exact = lattice._vertex_codes(rem0, rank, np)[2]
-            bound = lattice.key_space(f.max(axis=0) - f.min(axis=0))
+            rem0, rank, _ = simplex.enclosing_simplex(simplex.elevate(f, np), np)
+            exact = simplex.vertex_codes(rem0, rank, np)[2]
+            bound = simplex.key_space(f.max(axis=0) - f.min(axis=0))
             assert exact <= bound < 8 * exact     # and tight enough to be useful
 
 

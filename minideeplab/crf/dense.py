@@ -21,10 +21,11 @@ import numbers
 from .. import backend
 from ..checks import check_array, check_bool, check_choice, check_int
 from ..errors import ArgumentError
-from .lattice import MAX_KEYS, LatticeFilter, key_space
+from .lattice import LatticeFilter
 from .meanfield import NORMALIZATIONS, mean_field, memory_blocks, normalized_filter
-from .parallel import resolve_threads, run_all, thread_pool
 from .naive import NaiveFilter
+from .parallel import resolve_threads, run_all, thread_pool
+from .simplex import MAX_KEYS, key_space
 
 __all__ = ["dense_crf", "crf_labels", "CRF_SETTINGS", "describe_crf_settings", "CRF_METHODS",
            "PROB_FLOOR", "unary_from_probs", "bilateral_features", "spatial_features",

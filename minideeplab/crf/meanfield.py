@@ -175,67 +175,78 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
 
 def _mean_field(unary, filters, iterations, return_history, threads, pool, xp):
     N, L = unary.shape
-    # label blocks, filtered by the threads side by side (one block per thread), except:
-    # * the two (rows, L_b) float32 arrays of a product chain stay within BLOCK_BYTES (rows:
-    #   the lattice's vertices, 3M at Cityscapes size): larger images are filtered in
-    #   memory_blocks blocks one after the other, on one thread (blocks for several threads
-    #   at once would be narrower still, 2-3 of 19 labels at Cityscapes size, and narrow
-    #   blocks make scipy's products slow: 2 threads took 41 s against 26 s for one; with
-    #   the threads sharing only the softmax, 25.6 s against 23.4 s, within the noise);
-    # * on the CPU, a lattice's (vertices, L_b) array stays within CACHE_BYTES (blocks a
-    #   multiple of the threads): at 217k vertices and 21 labels (18 MB), 12 + 9 labels one
-    #   after the other took 10% less CPU time than 21 at once (the blurs' input and output
-    #   then fit in the 32 MiB L3 cache); at 63k vertices, 21 at once was 12% faster.
-    # scipy's sparse products run over the labels 4 at a time (SSE): 12 labels cost 15-25%
-    # less than 11 in the splat and the slice, 9 or 10 about as much as 12; so blocks are
-    # multiples of 4 labels where that keeps their number (21 labels: 12 + 9, not 11 + 10).
-    vertices = max([0] + [getattr(f, "n_vertices", 0) for f in filters])
-    rows = max(N, vertices)
-    n_blocks, message_pool = memory_blocks(rows, L), None
-    if n_blocks == 1 and xp is numpy:
-        n_cache = -(-vertices * L * 4 // CACHE_BYTES)
-        n_blocks, message_pool = threads * max(1, -(-n_cache // threads)), pool
-    blocks = label_blocks(L, n_blocks, 4 if xp is numpy else 1)
+    blocks, message_pool = _label_plan(N, L, filters, threads, pool, xp)
     unary = [unary[:, b] for b in blocks]     # views
     scores = [xp.negative(u) for u in unary]  # (N, L_b) each
     pixels = label_blocks(N, threads)         # the softmax's blocks of pixels (rows)
-
-    def messages(k):
-        """scores = -U + sum_m filt_m(Q) for label block k, in the last product's output; the
-        block's Q is dropped as soon as it is used (the softmax then writes into scores and
-        they become the next Q), so one (N, L) array fewer is alive at the peak."""
-        q, Q[k] = Q[k], None
-        s = None
-        for filt in filters:                  # message passing, one product chain per kernel
-            m = filt(q)
-            s = m if s is None else xp.add(s, m, out=s)
-        del q
-        scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
-
-    def softmax_in_place(arrays):             # the softmax of every pixel, block by block
-        shift = None
-        if xp is numpy:                       # the largest score of all, whatever the blocks
-            shift = max(run_all(pool, lambda r: max(float(a[r].max()) for a in arrays), pixels))
-        run_all(pool, lambda r: _softmax_blocks([a[r] for a in arrays], [a[r] for a in arrays],
-                                                shift), pixels)
-        return arrays
-
-    def joined(arrays):
-        return arrays[0].copy() if len(arrays) == 1 else xp.concatenate(arrays, axis=1)
-
-    history = MeanFieldHistory([], [joined(scores)]) if return_history else None
-    Q = softmax_in_place(scores)                              # in place: scores become Q
-    scores = [None] * len(blocks)
+    history = MeanFieldHistory([], [_joined(scores, xp)]) if return_history else None
+    Q = _softmax_in_place(scores, pool, pixels, xp)           # in place: scores become Q
     for t in range(iterations + 1):
         if history is not None:
-            history.Q.append(joined(Q))
+            history.Q.append(_joined(Q, xp))
         if t == iterations:
             break
-        run_all(message_pool, messages, range(len(blocks)))
-        if history is not None:
-            history.scores.append(joined(scores))
-        Q = softmax_in_place(scores)
         scores = [None] * len(blocks)
+        run_all(message_pool, lambda k: _messages(k, filters, unary, Q, scores, xp),
+                range(len(blocks)))
+        if history is not None:
+            history.scores.append(_joined(scores, xp))
+        Q = _softmax_in_place(scores, pool, pixels, xp)
     Q = Q[0] if len(Q) == 1 else xp.concatenate(Q, axis=1)
     return (Q, history) if return_history else Q
 
+
+def _label_plan(N, L, filters, threads, pool, xp):
+    """(label blocks, the pool that filters them): blocks filtered by the threads side by side
+    (one block per thread), except:
+
+    * the two (rows, L_b) float32 arrays of a product chain stay within BLOCK_BYTES (rows: the
+      lattice's vertices, 3M at Cityscapes size): larger images are filtered in memory_blocks
+      blocks one after the other, on one thread (blocks for several threads at once would be
+      narrower still, 2-3 of 19 labels at Cityscapes size, and narrow blocks make scipy's
+      products slow: 2 threads took 41 s against 26 s for one; with the threads sharing only
+      the softmax, 25.6 s against 23.4 s, within the noise);
+    * on the CPU, a lattice's (vertices, L_b) array stays within CACHE_BYTES (blocks a
+      multiple of the threads): at 217k vertices and 21 labels (18 MB), 12 + 9 labels one
+      after the other took 10% less CPU time than 21 at once (the blurs' input and output
+      then fit in the 32 MiB L3 cache); at 63k vertices, 21 at once was 12% faster.
+
+    scipy's sparse products run over the labels 4 at a time (SSE): 12 labels cost 15-25% less
+    than 11 in the splat and the slice, 9 or 10 about as much as 12; so blocks are multiples
+    of 4 labels where that keeps their number (21 labels: 12 + 9, not 11 + 10).
+    """
+    vertices = max([0] + [getattr(f, "n_vertices", 0) for f in filters])
+    n_blocks, message_pool = memory_blocks(max(N, vertices), L), None
+    if n_blocks == 1 and xp is numpy:
+        n_cache = -(-vertices * L * 4 // CACHE_BYTES)
+        n_blocks, message_pool = threads * max(1, -(-n_cache // threads)), pool
+    return label_blocks(L, n_blocks, 4 if xp is numpy else 1), message_pool
+
+
+def _messages(k, filters, unary, Q, scores, xp):
+    """``scores[k] = -U + sum_m filt_m(Q)`` for label block k, in the last product's output;
+    the block's Q is dropped (``Q[k] = None``) as soon as it is used (the softmax then writes
+    into the scores and they become the next Q), so one (N, L) array fewer is alive at the
+    peak."""
+    q, Q[k] = Q[k], None
+    s = None
+    for filt in filters:                      # message passing, one product chain per kernel
+        m = filt(q)
+        s = m if s is None else xp.add(s, m, out=s)
+    del q
+    scores[k] = xp.negative(unary[k]) if s is None else xp.subtract(s, unary[k], out=s)
+
+
+def _softmax_in_place(arrays, pool, pixels, xp):
+    """The softmax over the labels of every pixel, written into ``arrays`` (the label blocks),
+    pixel block by pixel block; returns ``arrays``."""
+    shift = None
+    if xp is numpy:                           # the largest score of all, whatever the blocks
+        shift = max(run_all(pool, lambda r: max(float(a[r].max()) for a in arrays), pixels))
+    run_all(pool, lambda r: _softmax_blocks([a[r] for a in arrays], [a[r] for a in arrays],
+                                            shift), pixels)
+    return arrays
+
+
+def _joined(arrays, xp):
+    return arrays[0].copy() if len(arrays) == 1 else xp.concatenate(arrays, axis=1)

@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ...crf import lattice
+from ...crf import lattice, simplex
 from .common import new_figure, style_axes
 
 __all__ = ["LatticeSteps", "lattice_steps", "plane_coordinates", "fig_lattice_2d",
@@ -27,8 +27,8 @@ def lattice_steps(features):
     """The intermediate arrays of the lattice's splat for ``features`` (N, d), already divided
     by the sigmas (the library's own functions; corner r of point n gets weight bary[r, n])."""
     features = np.asarray(features, dtype=np.float64)
-    elevated = lattice._elevate(features, np)
-    rem0, rank, bary = lattice._enclosing_simplex(elevated, np)
+    elevated = simplex.elevate(features, np)
+    rem0, rank, bary = simplex.enclosing_simplex(elevated, np)
     d1 = rem0.shape[0]
     corners = np.stack([rem0 + np.where(rank <= d1 - 1 - r, r, r - d1) for r in range(d1)])
     return LatticeSteps(features, elevated, rem0, rank, bary, corners)
