@@ -19,7 +19,7 @@ from .data.augment import to_batch
 from .errors import ArgumentError
 from .metrics import ConfusionMatrix
 from .preprocess import preprocessing_of
-from .timing import check_progress, progress_bar
+from .progress import check_progress, progress_bar
 
 __all__ = ["model_device", "network_scores", "upsample_scores", "predict_logits", "predict",
            "evaluate"]
@@ -132,7 +132,7 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
     (CuPy arrays on a GPU, so a CRF runs there too) and may return its (H, W) labels on either
     device. Images of one size are evaluated in batches of ``batch_size``; otherwise one by
     one. ``progress``: a bar over the batches, True, False/None or a callable
-    (:func:`minideeplab.timing.progress_bar`). Returns a ConfusionMatrix.
+    (:func:`minideeplab.progress.progress_bar`). Returns a ConfusionMatrix.
     """
     preprocessing_of("evaluate", model)          # fail before any work
     check_progress("evaluate", progress)

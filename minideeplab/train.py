@@ -48,7 +48,7 @@ from .interrupt import TrainingInterrupted, deferred_interrupt
 from .models import build_model
 from .preprocess import from_scratch
 from .optim import SGD, make_schedule
-from .timing import check_progress, progress_bar
+from .progress import check_progress, progress_bar
 
 __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "TrainingInterrupted", "make_datasets"]
 
@@ -111,7 +111,7 @@ class Trainer:
     device : "cpu" | "gpu" | None (the default device)
     model, train_set, val_set : override what ``config`` would build
     progress : a progress bar with the loss and the learning rate: True, False/None, or a
-        callable (:func:`minideeplab.timing.progress_bar`; it is also given ``initial=``, the
+        callable (:func:`minideeplab.progress.progress_bar`; it is also given ``initial=``, the
         iteration the run starts from)
     """
 

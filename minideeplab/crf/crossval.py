@@ -22,7 +22,7 @@ from .. import backend
 from ..checks import check_choice, check_int
 from ..errors import ArgumentError
 from ..metrics import ConfusionMatrix
-from ..timing import check_progress, progress_bar
+from ..progress import check_progress, progress_bar
 from .dense import (CRF_METHODS, CRF_SETTINGS, appearance_filter, check_crf_inputs,
                     check_grid, smoothness_filter, unary_from_probs)
 from .meanfield import NORMALIZATIONS, mean_field, normalized_filter
@@ -73,7 +73,7 @@ def cross_validate(samples, *, w1_values=PAPER_GRID["w1"],
     iterations, method, normalization : as :func:`minideeplab.crf.dense_crf`
     coarse_step : int >= 1; 1 runs the full grid in one stage
     progress : a bar per stage over its (theta_alpha, theta_beta) groups: True, False/None or
-        a callable (:func:`minideeplab.timing.progress_bar`)
+        a callable (:func:`minideeplab.progress.progress_bar`)
 
     Returns
     -------

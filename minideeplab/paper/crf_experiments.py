@@ -79,7 +79,7 @@ def crf_search(run, n=CRF_VAL_IMAGES, *, cache=True, progress=None):
     network: :mod:`.shipped`), or from the run's cache folder, where a new search is written;
     the file is keyed by ``n``, :data:`CRF_GRID` and the fixed ``w2``, ``theta_gamma``; delete
     it to search again. ``progress``: a bar over the search
-    (:func:`minideeplab.timing.progress_bar`). Returns a
+    (:func:`minideeplab.progress.progress_bar`). Returns a
     :class:`minideeplab.crf.CrossValidationResult`.
     """
     readable, path = _search_paths(run, n)
@@ -134,7 +134,7 @@ def crf_crossval(quick=False, device=None, progress=None):
     """Coarse-to-fine search of w1, theta_alpha, theta_beta on val images of ASPP-L.
 
     Quick mode runs no search and reports :data:`CRF_PARAMS`. ``progress``: bars for the
-    training and the search (:func:`minideeplab.timing.progress_bar`). Returns a
+    training and the search (:func:`minideeplab.progress.progress_bar`). Returns a
     :class:`CrfCrossvalResult`.
     """
     run = trained("aspp-l", quick, device, progress=progress)

@@ -15,7 +15,7 @@ A job is one function that writes one or more files::
   that writes the same files; ``device`` is "cpu" or "gpu"; ``progress`` wraps an iterable
   with a progress bar, ``progress(iterable, desc="")`` (a silent one when bars are off): pass
   it on as the ``progress=`` argument of the library and the experiments
-  (:func:`minideeplab.timing.progress_bar`). Return the list of paths written.
+  (:func:`minideeplab.progress.progress_bar`). Return the list of paths written.
 * Every file in ``files`` must be written (the runner checks), and nothing else. Text files
   (``.txt``) are tables: the runner prints them after the job.
 * The docstring's first line describes the job's files in figures/README.md (or give each

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import backend
 from ..fileio import atomic_write_text
-from ..timing import check_progress, progress_bar
+from ..progress import check_progress, progress_bar
 from . import jobs as _jobs  # noqa: F401  (importing the jobs registers them)
 from .registry import get_jobs, registered
 
@@ -69,7 +69,7 @@ def run_jobs(names=None, out_dir="figures", *, quick=False, device="cpu", progre
     ``{"torchvision": path, "voc": path}``); a job whose ``needs`` are not all given is
     skipped, its result says which were missing.
 
-    ``progress`` follows :func:`minideeplab.timing.progress_bar` (True: a bar over the jobs and
+    ``progress`` follows :func:`minideeplab.progress.progress_bar` (True: a bar over the jobs and
     the jobs' own bars; False: none). A failing job does not stop the others: its traceback is
     printed and kept in the result. While the jobs run, ``device`` is also the default device
     for new arrays.

@@ -23,7 +23,8 @@ from .. import backend
 from ..functional import conv2d, conv2d_backward
 from ..models import build_model
 from ..nn import LARGEFOV_RATE
-from ..timing import median_time, progress_bar
+from ..progress import progress_bar
+from ..timing import median_time
 
 __all__ = ["TimingRow", "TIMING_FULL", "TIMING_QUICK", "timing_title", "time_atrous_methods",
            "format_timing", "DeviceTiming", "workloads", "time_on_devices",
@@ -50,7 +51,7 @@ def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channe
 
     The layer is fc6-like: x (batch, channels, size, size), w (channels, channels, K, K),
     padding r(K-1)/2 (the size is kept), float32 on ``device``. ``progress``: a bar over the
-    cases (:func:`minideeplab.timing.progress_bar`).
+    cases (:func:`minideeplab.progress.progress_bar`).
 
     Returns a list of :class:`TimingRow`.
     """

@@ -24,7 +24,7 @@ import statistics
 from collections import namedtuple
 
 from ..errors import MissingFileError
-from ..timing import progress_bar
+from ..progress import progress_bar
 from .crf_experiments import before_after_crf, crf_params
 from .figures.training import fig_predictions, fig_training_curves
 from .tables import table_text
@@ -49,7 +49,7 @@ Table2Result.__doc__ = ("Table 2 in miniature: runs {name: TrainedRun}, the tabl
 def table2(quick=False, device=None, progress=None):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations (Table 2).
 
-    ``progress``: :func:`minideeplab.timing.progress_bar`'s convention, for the loop over the
+    ``progress``: :func:`minideeplab.progress.progress_bar`'s convention, for the loop over the
     variants and their training. Returns a :class:`Table2Result`; the figure shows loss, val
     mIoU and learning rate.
     """

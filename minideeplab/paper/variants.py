@@ -119,7 +119,7 @@ def trained(name, quick=False, device=None, progress=None, *, seed=0, retrain=Fa
     ``retrain=True`` trains it again from scratch (into the cache, replacing a cached run);
     ``use_shipped=False`` skips the shipped networks; inside :func:`retraining`, both apply to
     the first request of each network. ``progress``: a bar over the training
-    (:func:`minideeplab.timing.progress_bar`).
+    (:func:`minideeplab.progress.progress_bar`).
     """
     config = variant_config(name, quick, seed)
     folder = run_folder(name, config)

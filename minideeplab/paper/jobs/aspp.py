@@ -1,5 +1,5 @@
 """Jobs for Sec. 3.2: ASPP's sampling grids (Fig. 4) and LargeFOV vs ASPP-S vs ASPP-L (Table 3)."""
-from .. import table2_table3 as tables23
+from .. import table2_table3
 from ..registry import job
 from ..figures import aspp
 from ..figures.common import save_figure, save_text
@@ -22,7 +22,7 @@ def fig4(out_dir, quick, device, progress):
      notebook="07_dense_crf.ipynb")
 def table3(out_dir, quick, device, progress):
     """LargeFOV vs ASPP-S vs ASPP-L on the synthetic shapes, before and after the CRF."""
-    result = tables23.table3(quick, device, progress)
+    result = table2_table3.table3(quick, device, progress)
     save_text(out_dir / "table3.txt", result.text + "\n")
     return [out_dir / "table3.txt", save_figure(result.curves, out_dir / "table3_curves.png"),
             save_figure(result.predictions, out_dir / "fig8_aspp_predictions.png")]
@@ -35,5 +35,5 @@ def table3(out_dir, quick, device, progress):
      notebook="07_dense_crf.ipynb", optional=True)
 def table3_seeds(out_dir, quick, device, progress):
     """Table 3 in miniature repeated over three seeds."""
-    result = tables23.table3_seeds(quick, device, progress)
+    result = table2_table3.table3_seeds(quick, device, progress)
     return [save_text(out_dir / "table3_seeds.txt", result.text + "\n")]

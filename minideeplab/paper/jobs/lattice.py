@@ -2,7 +2,7 @@
 step by step, its kernel against the exact Gaussian, the bilateral kernel of one pixel."""
 import numpy as np
 
-from ..figures import lattice as lat
+from ..figures import lattice
 from ..figures.common import sample_image, save_figure
 from ..registry import job
 
@@ -34,10 +34,10 @@ def kernel_profiles():
     5-D bilateral features of the photo (at :data:`PIXEL`)."""
     from ...crf.dense import bilateral_features
     side = GRID_2D["side"]
-    grid = lat.lattice_impulse_response(grid_features(), (side // 2) * side + side // 2)
+    grid = lattice.lattice_impulse_response(grid_features(), (side // 2) * side + side // 2)
     image = photo()
     feats = bilateral_features(image, PHOTO["theta_alpha"], PHOTO["theta_beta"])
-    five = lat.lattice_impulse_response(feats, PIXEL[0] * image.shape[1] + PIXEL[1])
+    five = lattice.lattice_impulse_response(feats, PIXEL[0] * image.shape[1] + PIXEL[1])
     return grid, five
 
 
@@ -51,11 +51,11 @@ def kernel_profiles():
      notebook=NOTEBOOK)
 def lattice_figures(out_dir, quick, device, progress):
     """The permutohedral lattice step by step, and its kernel measured against the Gaussian."""
-    fig, _ = lat.fig_lattice_2d(points_2d())
+    fig, _ = lattice.fig_lattice_2d(points_2d())
     paths = [save_figure(fig, out_dir / "lattice_2d.png")]
-    paths.append(save_figure(lat.fig_lattice_kernel(kernel_profiles()),
+    paths.append(save_figure(lattice.fig_lattice_kernel(kernel_profiles()),
                              out_dir / "lattice_kernel.png"))
-    fig, _, _ = lat.fig_bilateral_kernel(photo(), PIXEL, PHOTO["theta_alpha"],
+    fig, _, _ = lattice.fig_bilateral_kernel(photo(), PIXEL, PHOTO["theta_alpha"],
                                          PHOTO["theta_beta"])
     paths.append(save_figure(fig, out_dir / "bilateral_kernel.png"))
     return paths

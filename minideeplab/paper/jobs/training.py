@@ -1,5 +1,5 @@
 """Jobs for Sec. 4.1's training protocol: "poly" vs "step" learning rate (Table 2)."""
-from .. import table2_table3 as tables23
+from .. import table2_table3
 from ..registry import job
 from ..figures.common import save_figure, save_text
 
@@ -11,7 +11,7 @@ from ..figures.common import save_figure, save_text
      notebook="06_training.ipynb")
 def table2(out_dir, quick, device, progress):
     """ASPP-L trained with the "poly" and the "step" policy for the same iterations."""
-    result = tables23.table2(quick, device, progress)
+    result = table2_table3.table2(quick, device, progress)
     save_text(out_dir / "table2.txt", result.text + "\n")
     return [out_dir / "table2.txt", save_figure(result.figure, out_dir / "table2_curves.png")]
 
@@ -23,5 +23,5 @@ def table2(out_dir, quick, device, progress):
      notebook="06_training.ipynb", optional=True)
 def table2_seeds(out_dir, quick, device, progress):
     """Table 2 in miniature repeated over three seeds."""
-    result = tables23.table2_seeds(quick, device, progress)
+    result = table2_table3.table2_seeds(quick, device, progress)
     return [save_text(out_dir / "table2_seeds.txt", result.text + "\n")]
