@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from minideeplab.checkpoint import load_model
 from minideeplab.cli import main
 from minideeplab.crf import dense_crf
 from minideeplab.data import SyntheticShapes
-from minideeplab.inference import model_from_checkpoint, predict
+from minideeplab.inference import predict
 from minideeplab.io import read_image, read_npz
 from test_crf_cli import files  # noqa: F401  (the fixture: a 33x33 image and its softmax)
 
@@ -51,7 +52,7 @@ def test_train_resume_evaluate_predict_on_the_device(tmp_path, device, capsys):
         printed[where] = [float(v) for v in re.findall(r"\d+\.\d+", capsys.readouterr().out)]
     assert len(printed["cpu"]) > 3
     np.testing.assert_allclose(printed[device], printed["cpu"], atol=1.5e-3)
-    model, _ = model_from_checkpoint(ckpt, device="cpu")
+    model = load_model(ckpt, device="cpu")
     image, _ = SyntheticShapes("val", 1, size=33, seed=3)[0]
     Image.fromarray(image).save(tmp_path / "im.png")
     assert main(["predict", ckpt, str(tmp_path / "im.png"), "--out", str(tmp_path / "l.png"),
