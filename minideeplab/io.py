@@ -37,6 +37,7 @@ import math
 import os
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -197,6 +198,22 @@ def _missing_or_folder(path, what, error):
         raise error(f"{what} {path!r} is a folder, not a file", path)
 
 
+# what NumPy raises on a file it cannot read: a bad header (ValueError, SyntaxError), a short
+# file (EOFError), a damaged zip archive or member (BadZipFile, zlib.error), the file system
+_NUMPY_REFUSALS = (ValueError, SyntaxError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
+
+
+def _unreadable(error, what, path, e):
+    """The ``error`` to raise for NumPy's refusal ``e`` to read ``path``."""
+    if isinstance(e, PermissionError):
+        return error(f"{what} {path!r} cannot be read (permission denied)", path)
+    if isinstance(e, ValueError) and "allow_pickle" in str(e):
+        return error(f"{what} {path!r} holds pickled Python objects; they are never loaded "
+                     "(unpickling can run code from the file)", path)
+    return error(f"{what} {path!r} is truncated or corrupt and cannot be read "
+                 f"({type(e).__name__}: {e})", path)
+
+
 def read_npy(path, what="array"):
     """The one array of a ``.npy`` file (never unpickled), on the host.
 
@@ -216,14 +233,8 @@ def read_npy(path, what="array"):
             return np.load(f, allow_pickle=False)
     except DataError:
         raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise DataError(f"{what} {path!r} holds pickled Python objects; they are never "
-                            "loaded (unpickling can run code from the file)", path) from e
-        raise DataError(f"{what} {path!r} is not a readable .npy array ({e})", path) from e
-    except (OSError, EOFError) as e:
-        raise DataError(f"{what} {path!r} cannot be read ({type(e).__name__}: {e})",
-                        path) from e
+    except _NUMPY_REFUSALS as e:
+        raise _unreadable(DataError, what, path, e) from e
 
 
 def _check_npy_header(fn, f, size, path, what, error):
@@ -296,17 +307,8 @@ def read_npz(path, *, what="file", error=DataError):
                                                               # when the zip was damaged)
     except (error, BudgetExceededError):
         raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise error(f"{what} {path!r} holds pickled Python objects; they are never loaded "
-                        "(unpickling can run code from the file)", path) from e
-        raise error(f"{what} {path!r} is truncated or corrupt and cannot be read "
-                    f"({type(e).__name__}: {e})", path) from e
-    except PermissionError as e:
-        raise error(f"{what} {path!r} cannot be read (permission denied)", path) from e
-    except Exception as e:  # BadZipFile, EOFError, zlib.error, SyntaxError (a bad header)...
-        raise error(f"{what} {path!r} is truncated or corrupt and cannot be read "
-                    f"({type(e).__name__}: {e})", path) from e
+    except _NUMPY_REFUSALS as e:
+        raise _unreadable(error, what, path, e) from e
 
 
 def _check_npz_members(path, what, error):
