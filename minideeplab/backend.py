@@ -21,7 +21,7 @@ The few places where NumPy and CuPy differ are wrapped here:
 """
 import os
 
-import numpy
+import numpy as np
 
 from .errors import ArgumentError, DeviceUnavailableError
 
@@ -132,14 +132,14 @@ def get_array_module(*arrays):
             continue
         if is_gpu_array(a):
             found_gpu = a
-        elif isinstance(a, numpy.ndarray):
+        elif isinstance(a, np.ndarray):
             found_cpu = a
     if found_gpu is not None and found_cpu is not None:
         raise ArgumentError(
             "get_array_module: NumPy and CuPy arrays mixed in one call "
             f"({_describe(found_cpu)} and {_describe(found_gpu)}); "
             "move them to one device first with minideeplab.backend.to_device(x, 'cpu'|'gpu')")
-    return cupy if found_gpu is not None else numpy
+    return cupy if found_gpu is not None else np
 
 
 def device_of(x):
@@ -161,7 +161,7 @@ def asnumpy(x):
         return cupy.asnumpy(x)
     if _is_host_sparse(x):
         return x
-    return numpy.asarray(x)
+    return np.asarray(x)
 
 
 def _is_host_sparse(x):
@@ -234,7 +234,7 @@ def xp_for(device=None):
     """The array module for ``device`` (``None``: the default device)."""
     device = default_device() if device is None else device
     _check_device(device)
-    return cupy if device == "gpu" else numpy
+    return cupy if device == "gpu" else np
 
 
 def scatter_add(target, indices, values):
@@ -246,7 +246,7 @@ def scatter_add(target, indices, values):
     if is_gpu_array(target):
         cupyx.scatter_add(target, indices, values)
     else:
-        numpy.add.at(target, indices, values)
+        np.add.at(target, indices, values)
     return target
 
 
@@ -264,7 +264,7 @@ def random_uniform(xp, shape, rng, dtype="float32"):
     would build XORWOW, whose per-thread set-up jumps ahead by ``thread * 2**67`` steps for
     each of its 32,768 states: far too slow to repeat for every dropout mask.
     """
-    if xp is numpy:
+    if xp is np:
         return rng.random(shape, dtype=dtype)
     generator = cupy.random.Generator(cupy.random.Philox4x3210(device_seed(rng)))
     return generator.random(shape, dtype=dtype)
@@ -278,12 +278,12 @@ def device_seed(rng):
     add nothing. With 2**32 seeds, two of the ~10**5 masks of a long training run may repeat
     (about one pair in 10**5 draws): harmless for dropout.
     """
-    return int(rng.integers(0, 2 ** 32, dtype=numpy.uint64))
+    return int(rng.integers(0, 2 ** 32, dtype=np.uint64))
 
 
 def sparse_module(xp):
     """``scipy.sparse`` for NumPy, ``cupyx.scipy.sparse`` for CuPy."""
-    if xp is numpy:
+    if xp is np:
         import scipy.sparse
         return scipy.sparse
     return _cupy_sparse
@@ -305,5 +305,5 @@ def csr_matrix(data, rows, cols, shape):
 
 def synchronize(xp):
     """Wait for queued GPU work (a no-op on NumPy); needed around wall-clock timings."""
-    if xp is not numpy:
+    if xp is not np:
         cupy.cuda.get_current_stream().synchronize()

@@ -53,7 +53,7 @@ import math
 import os
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from . import backend
 from .errors import ArgumentError, CheckpointError
@@ -69,8 +69,8 @@ __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "NETWORK_FORMAT",
 FORMAT_VERSION = 2                          # training checkpoints (.npz)
 NETWORK_FORMAT = "minideeplab-network-1"    # network files (.safetensors)
 RESNETS = ("resnet", "v3")                  # the models whose build arguments hold a schedule
-HISTORY_KEYS = {"iteration": numpy.int64, "loss": numpy.float64, "lr": numpy.float64,
-                "time": numpy.float64}     # the learning curves of a network file
+HISTORY_KEYS = {"iteration": np.int64, "loss": np.float64, "lr": np.float64,
+                "time": np.float64}     # the learning curves of a network file
 
 Checkpoint = namedtuple("Checkpoint",
                         "model_state optim_state iteration rng_states config path build_args",
@@ -88,21 +88,21 @@ included, or None when the file does not say how to build its model)."""
 def json_to_array(obj):
     """Encode a JSON-serialisable object as a uint8 array of its UTF-8 JSON text."""
     text = json.dumps(obj, sort_keys=True)
-    return numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8).copy()
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
 
 
 def array_to_json(a):
     """Decode an array made by :func:`json_to_array`."""
-    return json.loads(bytes(numpy.asarray(a, dtype=numpy.uint8)).decode("utf-8"))
+    return json.loads(bytes(np.asarray(a, dtype=np.uint8)).decode("utf-8"))
 
 
 def _to_json_types(obj):
     """A bit-generator state with its NumPy arrays (MT19937's key) turned into lists."""
     if isinstance(obj, dict):
         return {k: _to_json_types(v) for k, v in obj.items()}
-    if isinstance(obj, numpy.ndarray):
+    if isinstance(obj, np.ndarray):
         return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
-    if isinstance(obj, numpy.integer):
+    if isinstance(obj, np.integer):
         return int(obj)
     return obj
 
@@ -110,7 +110,7 @@ def _to_json_types(obj):
 def _from_json_types(obj):
     if isinstance(obj, dict):
         if "__ndarray__" in obj:
-            return numpy.array(obj["__ndarray__"], dtype=obj["dtype"])
+            return np.array(obj["__ndarray__"], dtype=obj["dtype"])
         return {k: _from_json_types(v) for k, v in obj.items()}
     return obj
 
@@ -120,7 +120,7 @@ def rng_state_to_array(rng):
 
     JSON keeps PCG64's 128-bit integers exactly (Python ints are unbounded).
     """
-    if not isinstance(rng, numpy.random.Generator):
+    if not isinstance(rng, np.random.Generator):
         raise ArgumentError(f"rng_state_to_array: rng must be a numpy.random.Generator, got "
                             f"{type(rng).__name__}")
     return json_to_array(_to_json_types(rng.bit_generator.state))
@@ -145,7 +145,7 @@ def module_rngs(model, prefix="module:"):
     :func:`restore_checkpoint`, so that a resumed run draws the same dropout masks.
     """
     return {f"{prefix}{name}": m.rng for name, m in model.named_modules()
-            if isinstance(getattr(m, "rng", None), numpy.random.Generator)}
+            if isinstance(getattr(m, "rng", None), np.random.Generator)}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -177,7 +177,7 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
         cannot rebuild)
     """
     fn = "save_checkpoint"
-    if isinstance(iteration, bool) or not isinstance(iteration, (int, numpy.integer)) \
+    if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) \
             or iteration < 0:
         raise ArgumentError(f"{fn}: iteration must be an integer >= 0, got {iteration!r}")
     build_args = getattr(model, "build_args", None) if build_args is None else build_args
@@ -193,8 +193,8 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
             arrays[key] = json_to_array(value)
         except TypeError as e:       # json's refusal of an object it cannot write
             raise ArgumentError(f"{fn}: {key} must be JSON-serialisable ({e})") from e
-    arrays["iteration"] = numpy.array(int(iteration), dtype=numpy.int64)
-    arrays["format"] = numpy.array(FORMAT_VERSION, dtype=numpy.int64)
+    arrays["iteration"] = np.array(int(iteration), dtype=np.int64)
+    arrays["format"] = np.array(FORMAT_VERSION, dtype=np.int64)
     return save_npz(path, arrays)
 
 
@@ -210,7 +210,7 @@ def save_network(path, checkpoint):
         raise ArgumentError(f"{fn}: {_where(checkpoint)} does not record how to build its model")
     tensors = {f"model/{k}": v for k, v in checkpoint.model_state.items()}
     for key, dtype in HISTORY_KEYS.items():
-        tensors[f"history/{key}"] = numpy.asarray(history[key], dtype=dtype)
+        tensors[f"history/{key}"] = np.asarray(history[key], dtype=dtype)
     metadata = {"format": NETWORK_FORMAT,
                 "config": json.dumps({"model": checkpoint.build_args,
                                       "train": checkpoint.config["train"]}),
@@ -234,7 +234,7 @@ def _scalar_int(path, arrays, key):
 
 
 def _json_entry(path, key, a):
-    if a.ndim != 1 or a.dtype != numpy.uint8:
+    if a.ndim != 1 or a.dtype != np.uint8:
         raise CheckpointError(f"checkpoint {path!r}: entry {key!r} must be JSON text in a 1-D "
                               f"uint8 array, got dtype {a.dtype} shape {a.shape}", path)
     try:
@@ -249,7 +249,7 @@ def _check_weights(path, key, a):
     if a.dtype.kind != "f":
         raise CheckpointError(f"checkpoint {path!r}: entry {key!r} has dtype {a.dtype}; "
                               "weights and optimiser state must be real floating point", path)
-    finite = numpy.isfinite(a)
+    finite = np.isfinite(a)
     if not finite.all():
         bad = a[~finite]
         raise CheckpointError(f"checkpoint {path!r}: entry {key!r} holds {bad.size} non-finite "

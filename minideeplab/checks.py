@@ -9,7 +9,7 @@ import math
 import numbers
 import os
 
-import numpy
+import numpy as np
 
 from . import backend
 from .errors import ArgumentError, BudgetExceededError
@@ -42,7 +42,7 @@ def check_array(fn, name, x, ndim=None, floating=True, nonempty=False):
     With ``nonempty`` every axis must have at least one element (the functional ops ask for
     it: an op has nothing to compute on an empty map, and an empty label axis has no softmax).
     """
-    if not (isinstance(x, numpy.ndarray) or backend.is_gpu_array(x)):
+    if not (isinstance(x, np.ndarray) or backend.is_gpu_array(x)):
         raise ArgumentError(f"{fn}: {name} must be a NumPy or CuPy array, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:
         raise ArgumentError(f"{fn}: {name} must have {ndim} dimensions, got {x.ndim} "
@@ -102,7 +102,7 @@ def check_pair(fn, name, value, minimum):
 
 def check_bool(fn, name, value):
     """A bool (Python or NumPy): strings such as 'no' are not silently truthy."""
-    if not isinstance(value, (bool, numpy.bool_)):
+    if not isinstance(value, (bool, np.bool_)):
         raise ArgumentError(f"{fn}: {name} must be True or False, got {value!r}")
     return bool(value)
 
@@ -114,20 +114,20 @@ def check_rng(fn, name, rng, required=True):
     """
     if rng is None and not required:
         return None
-    if isinstance(rng, numpy.random.Generator):
+    if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, (bool, numpy.bool_)) or not isinstance(rng, numbers.Integral):
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, numbers.Integral):
         raise ArgumentError(f"{fn}: {name} must be a numpy.random.Generator or an int seed >= 0, "
                             f"got {rng!r}")
     if rng < 0:
         raise ArgumentError(f"{fn}: {name} must be an int seed >= 0 (or a Generator), got {rng}")
-    return numpy.random.default_rng(int(rng))
+    return np.random.default_rng(int(rng))
 
 
 def check_choice(fn, name, value, choices):
     """Check that ``value`` is one of ``choices``."""
     # True == 1: a bool must not pass for an int choice, nor an int for a bool choice
-    is_bool = isinstance(value, (bool, numpy.bool_))
+    is_bool = isinstance(value, (bool, np.bool_))
     try:
         known = value in choices and is_bool == any(isinstance(c, bool) for c in choices)
     except (TypeError, ValueError):       # an unhashable or array-valued argument
@@ -137,7 +137,7 @@ def check_choice(fn, name, value, choices):
     return value
 
 
-FLOAT_DTYPES = (numpy.dtype("float16"), numpy.dtype("float32"), numpy.dtype("float64"))
+FLOAT_DTYPES = (np.dtype("float16"), np.dtype("float32"), np.dtype("float64"))
 
 
 def check_state(fn, state):
@@ -148,7 +148,7 @@ def check_state(fn, state):
                             f"{type(state).__name__}")
     for name in state.keys():
         value = state[name]
-        if not (isinstance(value, numpy.ndarray) or backend.is_gpu_array(value)) \
+        if not (isinstance(value, np.ndarray) or backend.is_gpu_array(value)) \
                 or value.dtype.kind not in "biuf":
             got = (f"dtype {value.dtype}" if hasattr(value, "dtype")
                    else type(value).__name__)
@@ -161,10 +161,10 @@ def check_float_dtype(fn, name, dtype):
     """A floating-point dtype (float16, float32 or float64, as a name or a dtype); returns it.
     (longdouble is refused: CuPy has none, and its size depends on the platform.)"""
     try:
-        dt = None if dtype is None else numpy.dtype(dtype)     # dtype(None) would be float64
+        dt = None if dtype is None else np.dtype(dtype)     # dtype(None) would be float64
     except (TypeError, ValueError):
         dt = None
-    if dt is None or dt not in FLOAT_DTYPES or isinstance(dtype, (bool, numpy.bool_)):
+    if dt is None or dt not in FLOAT_DTYPES or isinstance(dtype, (bool, np.bool_)):
         raise ArgumentError(f"{fn}: {name} must be a floating-point dtype: float16, float32 or "
                             f"float64, got {dtype!r}")
     return dt
@@ -191,7 +191,7 @@ def check_grad(fn, dy, cache_dtype, expected_shape, name="dy"):
     check_array(fn, name, dy, ndim=len(expected_shape), nonempty=True)
     if dy.dtype != cache_dtype:
         raise ArgumentError(f"{fn}: {name} has dtype {dy.dtype} but the forward pass computed in "
-                            f"{numpy.dtype(cache_dtype)}; pass a {numpy.dtype(cache_dtype)} "
+                            f"{np.dtype(cache_dtype)}; pass a {np.dtype(cache_dtype)} "
                             f"gradient (gradients keep the forward's dtype)")
     if tuple(dy.shape) != tuple(expected_shape):
         raise ArgumentError(f"{fn}: {name}.shape={tuple(dy.shape)} does not match the forward "
@@ -206,7 +206,7 @@ def compute_dtype(dtype):
     values ~1000 or a sum of many log-probabilities exceeds; such reductions are done in
     float32 and the results cast back to float16.
     """
-    return numpy.dtype("float32") if numpy.dtype(dtype) == numpy.float16 else numpy.dtype(dtype)
+    return np.dtype("float32") if np.dtype(dtype) == np.float16 else np.dtype(dtype)
 
 
 def check_same_dtype(fn, **arrays):

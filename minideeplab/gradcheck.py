@@ -17,7 +17,7 @@ Typical use, for an op pair ``y, cache = op(x, w)`` / ``dx, dw = op_backward(dy,
 """
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from . import backend
 from .errors import ArgumentError
@@ -33,14 +33,14 @@ class GradientCheckError(AssertionError):
 def rel_error(a, b, floor=1e-8):
     """Element-wise ``|a - b| / max(|a| + |b|, floor)`` as a NumPy array."""
     a, b = backend.asnumpy(a), backend.asnumpy(b)
-    return numpy.abs(a - b) / numpy.maximum(numpy.abs(a) + numpy.abs(b), floor)
+    return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
 
 
 def _sample_indices(shape, max_checks, rng):
-    size = int(numpy.prod(shape))
+    size = int(np.prod(shape))
     if max_checks is None or size <= max_checks:
-        return numpy.arange(size)
-    return numpy.sort(rng.choice(size, size=max_checks, replace=False))
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_checks, replace=False))
 
 
 def numerical_gradient(f, inputs, name, dy, *, eps=1e-6, indices=None):
@@ -60,13 +60,13 @@ def numerical_gradient(f, inputs, name, dy, *, eps=1e-6, indices=None):
     """
     x = inputs[name]
     xp = backend.get_array_module(x)
-    size = int(numpy.prod(x.shape))
-    indices = numpy.arange(size) if indices is None else numpy.asarray(indices)
+    size = int(np.prod(x.shape))
+    indices = np.arange(size) if indices is None else np.asarray(indices)
     x_copy = x.copy(order="C")  # a private, contiguous copy to perturb
     xp_flat = x_copy.reshape(-1)  # a view of x_copy
     args = dict(inputs)
     args[name] = x_copy
-    out = numpy.empty(len(indices))
+    out = np.empty(len(indices))
     for k, idx in enumerate(indices):
         idx = int(idx)
         old = float(xp_flat[idx])
@@ -86,11 +86,11 @@ def compare_gradients(name, analytic, numeric, indices, shape, *, rtol=1e-5, ato
     Returns the worst relative error.
     """
     a = backend.asnumpy(analytic).reshape(-1)[indices]
-    err = numpy.abs(a - numeric)
-    bound = atol + rtol * numpy.maximum(numpy.abs(a), numpy.abs(numeric))
-    worst = int(numpy.argmax(err - bound))
+    err = np.abs(a - numeric)
+    bound = atol + rtol * np.maximum(np.abs(a), np.abs(numeric))
+    worst = int(np.argmax(err - bound))
     if err[worst] > bound[worst]:
-        where = numpy.unravel_index(int(indices[worst]), shape)
+        where = np.unravel_index(int(indices[worst]), shape)
         raise GradientCheckError(
             f"gradient of {name!r} wrong at index {tuple(int(i) for i in where)}: analytic "
             f"{a[worst]:.10g} vs numerical {numeric[worst]:.10g} (abs error {err[worst]:.3g}, "
@@ -117,10 +117,10 @@ def check_gradients(forward, backward, inputs, *, wrt=None, seed=0, eps=1e-6, rt
     dict name -> worst relative error seen. Raises :class:`GradientCheckError` on failure.
     """
     for k, v in inputs.items():
-        if v.dtype != numpy.float64:
+        if v.dtype != np.float64:
             raise ArgumentError(f"check_gradients: input {k!r} must be float64 for a meaningful "
                                 f"check, got {v.dtype}")
-    rng = numpy.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     y = forward(**inputs)
     xp = backend.get_array_module(y)
     dy = xp.asarray(rng.standard_normal(y.shape))
@@ -162,13 +162,13 @@ def gradient_arrays(forward, backward, inputs, name, *, dy=None, seed=0, eps=1e-
     :class:`GradientArrays`
     """
     x = inputs[name]
-    if x.dtype != numpy.float64:
+    if x.dtype != np.float64:
         raise ArgumentError(f"gradient_arrays: input {name!r} must be float64 for a meaningful "
                             f"check, got {x.dtype}")
     y = forward(**inputs)
     xp = backend.get_array_module(y)
     if dy is None:
-        dy = numpy.random.default_rng(seed).standard_normal(y.shape)
+        dy = np.random.default_rng(seed).standard_normal(y.shape)
     if tuple(dy.shape) != tuple(y.shape):
         raise ArgumentError(f"gradient_arrays: dy has shape {tuple(dy.shape)}, the output has "
                             f"{tuple(y.shape)}")

@@ -54,7 +54,7 @@ import pickletools
 import zipfile
 from collections import OrderedDict
 
-import numpy
+import numpy as np
 
 from . import budgets
 from .errors import BudgetExceededError, FileFormatError
@@ -159,13 +159,13 @@ class _Tensor(_Frozen):
         self.check(where)
         data = self.storage.data
         if self.numel == 0:
-            return numpy.zeros(self.size, dtype=data.dtype)
+            return np.zeros(self.size, dtype=data.dtype)
         if not self.size:
             return data[self.offset:self.offset + 1].reshape(()).copy()
-        view = numpy.lib.stride_tricks.as_strided(
+        view = np.lib.stride_tricks.as_strided(
             data[self.offset:], shape=self.size,
             strides=tuple(s * data.itemsize for s in self.stride), writeable=False)
-        return numpy.ascontiguousarray(view)
+        return np.ascontiguousarray(view)
 
 
 def _int(value, what):
@@ -297,17 +297,17 @@ def _load_pickle(f, source):
 def _as_numpy(raw, dtype, byteorder, where):
     """Raw storage bytes -> 1-D NumPy array of ``dtype`` (native byte order)."""
     if dtype == "bfloat16":      # the top 16 bits of a float32: exact
-        u16 = numpy.frombuffer(raw, dtype=numpy.dtype("uint16").newbyteorder(byteorder))
-        return (u16.astype(numpy.uint32) << 16).view(numpy.float32)
-    dt = numpy.dtype(dtype).newbyteorder(byteorder if numpy.dtype(dtype).itemsize > 1 else "=")
+        u16 = np.frombuffer(raw, dtype=np.dtype("uint16").newbyteorder(byteorder))
+        return (u16.astype(np.uint32) << 16).view(np.float32)
+    dt = np.dtype(dtype).newbyteorder(byteorder if np.dtype(dtype).itemsize > 1 else "=")
     if len(raw) % dt.itemsize:
         raise FileFormatError(f"load_pth: {where}: {len(raw)} bytes is not a whole number of "
                               f"{dtype} elements")
-    return numpy.frombuffer(raw, dtype=dt).astype(numpy.dtype(dtype), copy=True)
+    return np.frombuffer(raw, dtype=dt).astype(np.dtype(dtype), copy=True)
 
 
 def _itemsize(dtype):
-    return 2 if dtype == "bfloat16" else numpy.dtype(dtype).itemsize
+    return 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
 
 
 class _Materialiser:
@@ -449,7 +449,7 @@ def _read_legacy(path, f):
     total = 0
     for key in keys:
         ref = unpickler.storages.get(str(key))
-        count = numpy.frombuffer(f.read(8), dtype=numpy.dtype("int64").newbyteorder(order))
+        count = np.frombuffer(f.read(8), dtype=np.dtype("int64").newbyteorder(order))
         if ref is None or count.size != 1:
             raise FileFormatError(f"load_pth: {path}: storage {key!r:.50} is listed but not used, "
                                   "or the file is truncated")

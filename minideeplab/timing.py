@@ -9,14 +9,14 @@ import os
 import platform
 import time
 
-import numpy
+import numpy as np
 
 from . import backend
 
 __all__ = ["median_time", "describe_machine"]
 
 
-def median_time(fn, xp=numpy, repeats=5, warmup=1):
+def median_time(fn, xp=np, repeats=5, warmup=1):
     """Median wall time in seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls.
 
     The warm-up calls absorb one-off costs (first allocations, BLAS thread start, GPU kernel
@@ -31,7 +31,7 @@ def median_time(fn, xp=numpy, repeats=5, warmup=1):
         fn()
         backend.synchronize(xp)
         times.append(time.perf_counter() - t0)
-    return float(numpy.median(times))
+    return float(np.median(times))
 
 
 def describe_machine():
@@ -45,7 +45,7 @@ def describe_machine():
         pass
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     return (f"{cpu}, {os.cpu_count()} cores, OpenBLAS threads {threads}{_blas_kernel()}, "
-            f"NumPy {numpy.__version__}, Python {platform.python_version()}")
+            f"NumPy {np.__version__}, Python {platform.python_version()}")
 
 
 def _blas_kernel():

@@ -287,11 +287,12 @@ def test_conv2d_takes_the_valid_taps_path_for_big_sparse_layers(monkeypatch):
     import importlib
     conv_module = importlib.import_module("minideeplab.functional.conv")
     im2col_module = importlib.import_module("minideeplab.functional.im2col")
-    assert im2col_module.skips_enough((41, 41), (36, 36), (256, 2048, 3, 3), 36, 1)
-    assert not im2col_module.skips_enough((65, 65), (12, 12), (256, 2048, 3, 3), 12, 1)
-    assert not im2col_module.skips_enough((9, 7), (4, 4), (4, 3, 3, 3), 4, 2)   # small
+    pays = im2col_module.valid_taps_pay_off
+    assert pays((41, 41), (36, 36), (256, 2048, 3, 3), 36, 1)
+    assert not pays((65, 65), (12, 12), (256, 2048, 3, 3), 12, 1)
+    assert not pays((9, 7), (4, 4), (4, 3, 3, 3), 4, 2)   # small
     calls = []
-    monkeypatch.setattr(conv_module, "skips_enough", lambda *a: True)
+    monkeypatch.setattr(conv_module, "valid_taps_pay_off", lambda *a: True)
     real = conv_module.valid_taps_forward_chwn
     monkeypatch.setattr(conv_module, "valid_taps_forward_chwn",
                         lambda *a: calls.append(1) or real(*a))

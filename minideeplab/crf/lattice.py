@@ -66,7 +66,7 @@ Conventions (and where they differ from Adams et al.):
 import copy
 import math
 
-import numpy
+import numpy as np
 
 from .. import backend
 from ..errors import ArgumentError
@@ -207,11 +207,11 @@ def lattice_matrices(features):
     xp = backend.get_array_module(features)
     N, d = features.shape
     d1 = d + 1
-    spans = backend.asnumpy(features.max(axis=0) - features.min(axis=0)).astype(numpy.float64)
-    keys = key_space(spans) if numpy.isfinite(spans).all() else math.inf
+    spans = backend.asnumpy(features.max(axis=0) - features.min(axis=0)).astype(np.float64)
+    keys = key_space(spans) if np.isfinite(spans).all() else math.inf
     if keys >= MAX_KEYS:               # before the elevation, which would overflow
         raise ArgumentError(
-            f"permutohedral lattice: the features (ranges {numpy.round(spans, 3).tolist()}) "
+            f"permutohedral lattice: the features (ranges {np.round(spans, 3).tolist()}) "
             f"could need {keys:.3g} lattice keys, more than a 64-bit key holds "
             f"({MAX_KEYS:.3g}), or are not finite; the sigmas are far too small for this image")
     rem0, rank, bary = enclosing_simplex(elevate(features, xp), xp)
@@ -239,7 +239,7 @@ def lattice_matrices(features):
     point_major = _csr(xp, bary.T.ravel().astype(xp.float32), vertex.ravel().astype(idx),
                        xp.arange(0, N * d1 + 1, d1, dtype=idx), (N, M), canonical=False)
     del bary, vertex
-    if xp is numpy:
+    if xp is np:
         splat = point_major.T                  # CSC view, no copy
     else:
         splat = point_major.T.tocsr()          # sorted by the conversion

@@ -20,7 +20,7 @@ Shapes: N pixels (row-major, ``i = y*W + x``), L labels; U, Q and scores are (N,
 """
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from .. import backend
 from ..errors import ArgumentError
@@ -116,7 +116,7 @@ def _softmax_blocks(scores, out, shift=None):
     be redone: with huge weights every such pixel came out uniform.)
     """
     xp = backend.get_array_module(scores[0])
-    on_cpu = xp is numpy
+    on_cpu = xp is np
     if on_cpu and shift is None:
         shift = max(float(s.max()) for s in scores)
     unshifted = on_cpu and -NO_SHIFT <= shift <= NO_SHIFT
@@ -165,7 +165,7 @@ def mean_field(unary, filters, iterations, return_history=False, threads=1):
     history : MeanFieldHistory (only with ``return_history=True``)
     """
     xp = backend.get_array_module(unary)
-    threads = max(1, int(threads)) if xp is numpy else 1
+    threads = max(1, int(threads)) if xp is np else 1
     rows = max([unary.shape[0]] + [getattr(f, "n_vertices", 0) for f in filters])
     if memory_blocks(rows, unary.shape[1]) > 1:
         threads = 1               # images too large for one label block: one thread (below)
@@ -217,10 +217,10 @@ def _label_plan(N, L, filters, threads, pool, xp):
     """
     vertices = max([0] + [getattr(f, "n_vertices", 0) for f in filters])
     n_blocks, message_pool = memory_blocks(max(N, vertices), L), None
-    if n_blocks == 1 and xp is numpy:
+    if n_blocks == 1 and xp is np:
         n_cache = -(-vertices * L * 4 // CACHE_BYTES)
         n_blocks, message_pool = threads * max(1, -(-n_cache // threads)), pool
-    return label_blocks(L, n_blocks, 4 if xp is numpy else 1), message_pool
+    return label_blocks(L, n_blocks, 4 if xp is np else 1), message_pool
 
 
 def _messages(k, filters, unary, Q, scores, xp):
@@ -241,7 +241,7 @@ def _softmax_in_place(arrays, pool, pixels, xp):
     """The softmax over the labels of every pixel, written into ``arrays`` (the label blocks),
     pixel block by pixel block; returns ``arrays``."""
     shift = None
-    if xp is numpy:                           # the largest score of all, whatever the blocks
+    if xp is np:                           # the largest score of all, whatever the blocks
         shift = max(run_all(pool, lambda r: max(float(a[r].max()) for a in arrays), pixels))
     run_all(pool, lambda r: _softmax_blocks([a[r] for a in arrays], [a[r] for a in arrays],
                                             shift), pixels)

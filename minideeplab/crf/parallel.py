@@ -20,17 +20,17 @@ import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy
+import numpy as np
 
 from ..checks import check_int
 
 __all__ = ["default_threads", "resolve_threads", "thread_pool", "run_all"]
 
 
-def default_threads(xp=numpy):
+def default_threads(xp=np):
     """The number of CPU cores this process may run on (``os.sched_getaffinity``, else
     ``os.cpu_count()``); 1 for CuPy arrays."""
-    if xp is not numpy:
+    if xp is not np:
         return 1
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -44,7 +44,7 @@ def resolve_threads(fn, threads, xp):
     if threads is None:
         return default_threads(xp)
     threads = check_int(fn, "threads", threads, 1)
-    return threads if xp is numpy else 1
+    return threads if xp is np else 1
 
 
 @contextlib.contextmanager

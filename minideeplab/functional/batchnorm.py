@@ -31,7 +31,7 @@ Shapes: x (N, C, H, W); gamma, beta, running_mean, running_var (C,); y (N, C, H,
 """
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_number,
@@ -130,11 +130,11 @@ def _cast_statistics(fn, xp, dtype, mean, var):
 
     (A float16 running variance of activations with std ~300 or more is beyond 65504.)
     """
-    limit = float(numpy.finfo(dtype).max)
+    limit = float(np.finfo(dtype).max)
     big = float(xp.maximum(abs(mean).max(), var.max()))      # one number: one transfer
     if not big <= limit:
         raise ArgumentError(f"{fn}: the updated running statistics reach {big:.3g}, beyond the "
-                            f"range of {numpy.dtype(dtype)} (max {limit:.6g}) of running_mean and "
+                            f"range of {np.dtype(dtype)} (max {limit:.6g}) of running_mean and "
                             f"running_var; keep the statistics in float32, or use momentum=0")
     return mean.astype(dtype), var.astype(dtype)
 

@@ -38,7 +38,7 @@ from ..checks import (check_array, check_budget, check_cache, check_choice, chec
 from ..errors import ArgumentError
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
-                     skips_enough, tap_slices, to_chwn, valid_taps_forward_chwn)
+                     tap_slices, to_chwn, valid_taps_forward_chwn, valid_taps_pay_off)
 
 __all__ = ["conv2d", "conv2d_backward", "CONV_METHODS"]
 
@@ -106,7 +106,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
                           inner)
     elif method == "holes":
         x_saved = pad_to_chwn(x, ph, pw)                                 # (C, Hp, Wp, N)
-        if stride == 1 and skips_enough((H, W), (ph, pw), w.shape, rate, N):
+        if stride == 1 and valid_taps_pay_off((H, W), (ph, pw), w.shape, rate, N):
             y_t = valid_taps_forward_chwn(x_saved, w, rate, (ph, pw), (H, W))
         else:
             y_t = holes_forward_chwn(x_saved, w, stride, rate)           # (O, OH, OW, N)

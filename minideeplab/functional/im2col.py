@@ -201,7 +201,7 @@ def valid_taps_forward_chwn(x_t, w, rate, padding, size):
     return y_t
 
 
-def skips_enough(size, padding, w_shape, rate, N):
+def valid_taps_pay_off(size, padding, w_shape, rate, N):
     """Whether :func:`valid_taps_forward_chwn` beats im2col: a big layer (>= 64M products)
     where at most 60% of the im2col products touch real inputs."""
     O, C, KH, KW = w_shape

@@ -31,7 +31,7 @@ Shapes: x (N, C, H, W) -> y (N, C, H_out, W_out).
 """
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_int, check_ints,
@@ -146,8 +146,8 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
                                           ceil_mode)
     xp = backend.get_array_module(x)
     out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
-    x_pad = _padded(x, out_size, kernel, stride, padding, -numpy.inf)
-    arg_dtype = numpy.uint8 if kernel[0] * kernel[1] <= 256 else numpy.int32
+    x_pad = _padded(x, out_size, kernel, stride, padding, -np.inf)
+    arg_dtype = np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32
     y = argmax = None
     for t, rows, cols in _taps(kernel, stride, out_size):
         v = x_pad[:, :, rows, cols]                                    # (N, C, OH, OW)

@@ -37,7 +37,7 @@ weight``; BN ``weight``/``bias`` are our ``gamma``/``beta``; see :func:`torchvis
 import os
 import re
 
-import numpy
+import numpy as np
 
 from ..errors import ArgumentError
 from ..io import read_weights, save_safetensors
@@ -207,7 +207,7 @@ def load_torchvision(source, *, arch=None, device=None):
         raise ArgumentError(f"{fn}: the state has no classifier.4.weight (the classifier), so it "
                             "is not a torchvision DeepLabV3 state dict")
     classifier = state["classifier.4.weight"]
-    shape = numpy.shape(classifier)
+    shape = np.shape(classifier)
     if len(shape) != 4 or shape[0] < 1:
         raise ArgumentError(f"{fn}: classifier.4.weight must be a (L, 256, 1, 1) array (L "
                             f"classes), got a {type(classifier).__name__} of shape {shape}")
@@ -224,10 +224,10 @@ def load_torchvision(source, *, arch=None, device=None):
                        f"{' ...' if len(unexpected) > 10 else ''}")
     ours = {}
     for mine, theirs in names.items():
-        value = numpy.asarray(state[theirs])
-        if not numpy.issubdtype(value.dtype, numpy.floating):
+        value = np.asarray(state[theirs])
+        if not np.issubdtype(value.dtype, np.floating):
             raise ArgumentError(f"{fn}: {theirs} has dtype {value.dtype}, expected floating point")
-        ours[mine] = value.astype(numpy.float32, copy=False)
+        ours[mine] = value.astype(np.float32, copy=False)
     try:
         model.load_state_dict(ours, strict=True)
     except ArgumentError as e:
@@ -257,9 +257,9 @@ def save_torchvision(model, path):
     from .. import backend
     arch = torchvision_arch(model, "save_torchvision")
     names = torchvision_names(model)
-    out = {theirs: numpy.ascontiguousarray(backend.asnumpy(value), dtype=numpy.float32)
+    out = {theirs: np.ascontiguousarray(backend.asnumpy(value), dtype=np.float32)
            for ours, value in model.state_dict().items() for theirs in [names[ours]]}
     for name in _batch_norm_counters(names.values()):
-        out[name] = numpy.zeros((), dtype=numpy.int64)
+        out[name] = np.zeros((), dtype=np.int64)
     save_safetensors(path, out, metadata={"format": "pt", "arch": arch})
     return out

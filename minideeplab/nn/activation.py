@@ -1,5 +1,5 @@
 """ReLU and dropout layers: thin holders around :mod:`minideeplab.functional.activation`."""
-import numpy
+import numpy as np
 
 from .. import checks, functional as F
 from .module import Module
@@ -46,7 +46,7 @@ class Dropout(Module):
     def reseed(self, seed):
         """Restart the mask sequence from ``seed`` (an int >= 0, a Generator, or None)."""
         rng = checks.check_rng("Dropout", "seed", seed, required=False)
-        self.rng = numpy.random.default_rng() if rng is None else rng
+        self.rng = np.random.default_rng() if rng is None else rng
 
     def forward(self, x):
         y, self.cache = F.dropout(x, self.p, training=self.training, rng=self.rng)

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 import math
 
-import numpy
+import numpy as np
 
 from .. import backend, checks
 from ..errors import BudgetExceededError
@@ -38,18 +38,18 @@ def shapes_only():
 
 
 def _placeholder(shape, dtype):
-    nbytes = math.prod(int(n) for n in shape) * numpy.dtype(dtype).itemsize
+    nbytes = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
     if nbytes >= 2 ** 63:                  # NumPy cannot even shape it (no memory is asked)
         raise BudgetExceededError(f"nn.init: a parameter of shape {tuple(shape)} is beyond "
                                   "any machine's memory")
-    return numpy.broadcast_to(numpy.zeros((), dtype=dtype), tuple(shape))
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
 
 
 def _check_size(shape, dtype):
     """A parameter (drawn in float64, then cast) within this machine's memory: refused before
     it is allocated (Conv2d(10**6, 10**6, 3) asked NumPy for 65 TiB; a placeholder of 10**30
     classes cannot even be shaped)."""
-    checks.check_budget("nn.init", "the layer's sizes", max(8, numpy.dtype(dtype).itemsize),
+    checks.check_budget("nn.init", "the layer's sizes", max(8, np.dtype(dtype).itemsize),
                         parameter=shape)
 
 
@@ -57,7 +57,7 @@ def as_rng(seed_or_rng=None, fn="as_rng"):
     """A ``numpy.random.Generator`` from an int seed >= 0, a Generator (returned as is) or None
     (seed 0); anything else is an ArgumentError naming ``fn`` and its argument ``seed``."""
     if seed_or_rng is None:
-        return numpy.random.default_rng(0)
+        return np.random.default_rng(0)
     return checks.check_rng(fn, "seed", seed_or_rng)
 
 
@@ -72,8 +72,8 @@ def normal(shape, std, rng, dtype="float32", device=None):
 
 def he_normal(shape, rng, dtype="float32", device=None):
     """He/MSRA initialisation for a conv weight (O, C, KH, KW): std = sqrt(2 / (C*KH*KW))."""
-    fan_in = int(numpy.prod(shape[1:]))
-    return normal(shape, numpy.sqrt(2.0 / fan_in), rng, dtype, device)
+    fan_in = int(np.prod(shape[1:]))
+    return normal(shape, np.sqrt(2.0 / fan_in), rng, dtype, device)
 
 
 def zeros(shape, dtype="float32", device=None):

@@ -25,7 +25,7 @@ import contextlib
 import threading
 from collections import namedtuple
 
-import numpy
+import numpy as np
 
 from .. import backend, checks
 from ..errors import ArgumentError
@@ -150,7 +150,7 @@ class Module:
 
     def num_parameters(self):
         """Total number of trainable scalars."""
-        return int(sum(int(numpy.prod(p.shape)) for _, p in self.named_parameters()))
+        return int(sum(int(np.prod(p.shape)) for _, p in self.named_parameters()))
 
     def train(self, mode=True):
         """Switch this module and all children to training (``mode=True``) or eval mode."""
