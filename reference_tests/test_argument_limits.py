@@ -283,3 +283,21 @@ def test_float32_thetas_pass_the_crf_checks_without_warnings():
         Q = dense_crf(image, probs, method="naive", theta_beta=np.float32(3.0),
                       theta_gamma=np.float32(3.0), iterations=1)
     assert np.isfinite(Q).all()
+
+
+def test_synthetic_data_and_the_demo_refuse_sizes_beyond_memory(capsys):
+    """train --image-size 10**9 / --num-train 10**12 and demo --size/--channels 10**9 ended in
+    NumPy's 'array is too big' or a 25 PiB MemoryError, with a traceback."""
+    from minideeplab.cli import main
+    from minideeplab.data import SyntheticShapes
+    with pytest.raises(BudgetExceededError, match=r"SyntheticShapes: size=1000000000 is beyond "
+                                                  "the 67 Mpx"):
+        SyntheticShapes("train", 2, size=10 ** 9)
+    with pytest.raises(BudgetExceededError, match="SyntheticShapes.load_arrays: "
+                                                  "num_images=1000000000000 would make"):
+        SyntheticShapes("train", 10 ** 12, size=97).load_arrays()
+    for argv in (["demo", "--size", str(10 ** 9)], ["demo", "--channels", str(10 ** 9)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("minideeplab demo: error: demo: --channels") and \
+            "more than this machine's memory" in err and len(err.strip().splitlines()) == 1

@@ -141,3 +141,15 @@ def test_softmax_in_place_keeps_pixels_far_below_the_largest_score(offset):
     expected = e / e.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(Q[1:], expected[1:], rtol=1e-6, atol=1e-7)
     assert np.isfinite(Q).all() and Q[0].argmax() == 0
+
+
+def test_iterations_beyond_the_limit_are_refused_before_any_work(monkeypatch):
+    """iterations=10**30 ran forever (crf --iterations); the limit itself is accepted."""
+    image, probs = _case()
+    with pytest.raises(ArgumentError, match="dense_crf: iterations=10{30} is beyond the CRF's "
+                                            "limit of 1000"):
+        dense_crf(image, probs, iterations=10 ** 30)
+    monkeypatch.setattr(crf_dense, "MAX_ITERATIONS", 3)
+    assert np.isfinite(dense_crf(image, probs, iterations=3)).all()
+    with pytest.raises(ArgumentError, match="iterations=4 is beyond"):
+        dense_crf(image, probs, iterations=4)

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from .. import backend, functional as F
+from ..checks import check_budget
 from ..nn import LARGEFOV_RATE
 from ..timing import median_time
 from .arguments import positive_int
@@ -34,6 +35,8 @@ def run(args):
     xp = backend.xp_for(args.device)
     rng = np.random.default_rng(0)
     C, S, r = args.channels, args.size, args.rate
+    check_budget("demo", f"--channels {C}, --size {S}, --rate {r}", 8, x=(1, C, S, S),
+                 w=(C, C, 3, 3), padded_x=(1, C, S + 2 * r, S + 2 * r))     # before drawing
     x = xp.asarray(rng.standard_normal((1, C, S, S)).astype("float32"))
     w = xp.asarray((rng.standard_normal((C, C, 3, 3)) / np.sqrt(9 * C)).astype("float32"))
     print(f"atrous convolution: x {tuple(x.shape)}, w {tuple(w.shape)}, rate {r}, padding {r} "

@@ -31,7 +31,7 @@ __all__ = ["dense_crf", "crf_labels", "CRF_SETTINGS", "describe_crf_settings", "
            "PROB_FLOOR", "unary_from_probs", "bilateral_features", "spatial_features",
            "make_filter", "appearance_filter", "smoothness_filter", "check_crf_inputs",
            "check_probabilities", "check_feature_spans", "check_grid", "PROB_TOLERANCE",
-           "MAX_WEIGHT", "MAX_NAIVE_SPAN"]
+           "MAX_WEIGHT", "MAX_NAIVE_SPAN", "MAX_ITERATIONS"]
 
 CRF_METHODS = ("lattice", "naive")
 FILTERS = {"lattice": LatticeFilter, "naive": NaiveFilter}
@@ -40,6 +40,7 @@ PROB_FLOOR = 1e-5   # P is clipped here before -log (as pydensecrf's unary_from_
 PROB_TOLERANCE = 0.01   # each pixel's probabilities lie in [0, 1] and sum to 1, within this
 MAX_WEIGHT = 1e20       # w1, w2: the float32 scores (at most w * pixels) stay far from overflow
 MAX_NAIVE_SPAN = 1e100  # naive: every feature's range (pixels / theta) has a finite square
+MAX_ITERATIONS = 1000   # mean-field iterations (about 70 s on a PASCAL image): no endless run
 
 # The CRF's parameters (w1, theta_alpha, theta_beta, w2, theta_gamma) by name, each set written
 # once (docs/conventions.md, "Dense CRF"): DeepLab's released settings, and dense_crf's defaults.
@@ -93,7 +94,10 @@ def check_crf_inputs(fn, image, probs, **params):
     check_probabilities(fn, probs, xp)
     for name, value in params.items():
         if name == "iterations":
-            check_int(fn, name, value, 0)
+            if check_int(fn, name, value, 0) > MAX_ITERATIONS:
+                raise ArgumentError(f"{fn}: iterations={value} is beyond the CRF's limit of "
+                                    f"{MAX_ITERATIONS} (mean field settles within about 10; "
+                                    "DeepLab runs 10)")
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not _finite(value):

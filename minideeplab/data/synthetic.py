@@ -66,8 +66,8 @@ import math
 
 import numpy as np
 
-from .. import checks
-from ..errors import ArgumentError
+from .. import budgets, checks
+from ..errors import ArgumentError, BudgetExceededError
 from ..functional.resize import interp_matrix
 
 __all__ = ["SyntheticShapes", "ShapeObject", "CLASS_NAMES", "shape_mask", "generate_image"]
@@ -270,6 +270,10 @@ class SyntheticShapes:
         self.preset = preset
         self.num_images = checks.check_int(fn, "num_images", num_images, 0)
         self.size = checks.check_pair(fn, "size", size, 17)
+        if self.size[0] * self.size[1] > budgets.MAX_IMAGE_PIXELS:
+            raise BudgetExceededError(f"{fn}: size={size!r} is beyond the "
+                                      f"{budgets.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx an image may "
+                                      "have (minideeplab.budgets.MAX_IMAGE_PIXELS)")
         self.seed = checks.check_int(fn, "seed", seed, 0)
         self.max_objects = checks.check_int(fn, "max_objects", opts["max_objects"], 1)
         lo_hi = opts["scale_range"]
@@ -321,6 +325,8 @@ class SyntheticShapes:
     def load_arrays(self):
         """All images stacked: images (N, H, W, 3) uint8 and labels (N, H, W) uint8."""
         H, W = self.size
+        checks.check_budget("SyntheticShapes.load_arrays", f"num_images={self.num_images}",
+                            1, images_and_labels=(self.num_images, H, W, 4))
         images = np.empty((self.num_images, H, W, 3), dtype=np.uint8)
         labels = np.empty((self.num_images, H, W), dtype=np.uint8)
         for i in range(self.num_images):
