@@ -289,8 +289,9 @@ def check_outputs_apart(outputs, inputs=None):
     for arg, path in given:
         for source, source_path in sources:
             if same_file(path, source_path):
+                kind = "folder" if os.path.isdir(path) else "file"
                 raise OutputPathError(
-                    f"{arg}: {path!r} is the input {source} ({source_path!r}), the same file; "
+                    f"{arg}: {path!r} is the input {source} ({source_path!r}), the same {kind}; "
                     "writing it would replace the input: give the output another name")
     for i, (arg, path) in enumerate(given):
         for other, other_path in given[:i]:

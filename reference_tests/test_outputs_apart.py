@@ -2,6 +2,7 @@
 ``..`` or another spelling is refused before any work, and the input is left byte for byte as
 it was (the oracle: its bytes before the command)."""
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,14 @@ def test_train_refuses_a_folder_holding_only_a_history(tmp_path, capsys):
     assert os.listdir(run) == ["history.json"]
     assert main(argv + ["--overwrite"]) == 0
     assert sorted(os.listdir(run)) == ["checkpoint.npz", "history.json"]
+
+
+def test_exercises_never_write_over_their_sources(tmp_path, capsys):
+    """exercises SRC SRC replaced the solution notebooks by the student versions."""
+    src = tmp_path / "tutorials"
+    src.mkdir()
+    notebook = next(p for p in sorted((Path(__file__).parents[1] / "tutorials").glob("0*.ipynb")))
+    (src / notebook.name).write_bytes(notebook.read_bytes())
+    for out in (src, tmp_path / "tutorials" / ".." / "tutorials"):
+        _refused(capsys, ["exercises", str(src), str(out)], "is the input SRC")
+    assert (src / notebook.name).read_bytes() == notebook.read_bytes()

@@ -28,6 +28,7 @@ def add_parser(sub):
 def run(args):
     from pathlib import Path
 
+    from ..fileio import check_outputs_apart
     from ..paper.exercises import notebooks
     from ..paper.tutorials import tutorials_dir
     src = Path(args.src) if args.src else tutorials_dir()
@@ -43,6 +44,7 @@ def run(args):
             return 1
         print(f"student notebooks in {out} are up to date")
         return 0
+    check_outputs_apart({"OUT": out}, {"SRC": src})   # the same folder: solutions replaced
     for path in notebooks.write_student_notebooks(src, out):
         print(f"wrote {path}")
     return 0
