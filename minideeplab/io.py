@@ -35,6 +35,7 @@ any viewer in VOC's colours while its pixel values stay the class indices.
 """
 import math
 import os
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -242,10 +243,15 @@ def _check_npy_header(fn, f, size, path, what, error):
     claim must be exactly the ``size - header`` bytes that follow, else ``error`` (a header
     claiming 10**10 elements made NumPy allocate 37 GiB before finding the data missing)."""
     start = f.tell()
-    version = np.lib.format.read_magic(f)
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)
-    shape, _, dtype = read_header(f)
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+    except (ValueError, SyntaxError, TypeError, EOFError, OverflowError, MemoryError,
+            tokenize.TokenError) as e:          # NumPy parses the header with ast/tokenize
+        raise error(f"{fn}: {os.fspath(path)!r} is not a readable .npy array: its header is "
+                    f"damaged ({type(e).__name__}: {str(e)[:100]})", path) from e
     if not dtype.hasobject:                       # objects: np.load refuses them (no pickle)
         claimed = math.prod(shape) * dtype.itemsize
         budgets.check_claimed_bytes(fn, path, f"{what}'s header (shape {shape}, "

@@ -11,7 +11,8 @@ or a refusal of an input that is valid by the rules written out here fails the t
   result must be finite marginals that sum to 1 per pixel.
 * the readers: ``load_pth`` on the torch.save fixtures and on hand-assembled files with
   bytes flipped, cut, inserted or replaced by extreme integers, and on random pickles;
-  ``read_safetensors`` and ``read_npz`` on damaged files. A result must be a dict of arrays.
+  ``read_safetensors``, ``read_npz``, ``read_npy``, ``read_image`` and ``read_label_png`` on
+  damaged files. A result must be a dict of arrays (an array).
 
 Examples are derandomised (CI runs the same cases every time); ``MINIDEEPLAB_FUZZ_SCALE=20``
 runs twenty times as many random ones.
@@ -23,10 +24,12 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from PIL import Image
 
 from minideeplab.crf import cross_validate, dense_crf
 from minideeplab.errors import UserError
-from minideeplab.io import read_npz, read_safetensors, save_npz, save_safetensors
+from minideeplab.io import (read_image, read_label_png, read_npy, read_npz, read_safetensors,
+                            save_npy, save_npz, save_safetensors)
 from minideeplab.pth import load_pth
 from pth_crafting import legacy_bytes, state_pickle, write_zip
 
@@ -230,23 +233,35 @@ def _arrays_ok(arrays):
     assert all(isinstance(v, np.ndarray) for v in arrays.values())
 
 
-@settings(PROFILE, max_examples=examples(300))
-@given(fmt=st.sampled_from(["safetensors", "npz"]), mutations=MUTATIONS)
-def test_array_readers_on_damaged_files(tmp_path_factory, fmt, mutations):
+@settings(PROFILE, max_examples=examples(400))
+@given(fmt=st.sampled_from(["safetensors", "npz", "npy", "png"]), mutations=MUTATIONS)
+def test_array_and_image_readers_on_damaged_files(tmp_path_factory, fmt, mutations):
     tmp = tmp_path_factory.mktemp(fmt)
     arrays = {"w": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
               "b": np.ones(3, np.float64), "n": np.array(7, np.int64)}
     good = tmp / f"good.{fmt}"
     if fmt == "npz":
         save_npz(good, arrays)
+    elif fmt == "npy":
+        save_npy(good, arrays["w"])
+    elif fmt == "png":
+        Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3)).save(good)
     else:
         save_safetensors(good, arrays, metadata={"config": "{}"})
     path = tmp / f"damaged.{fmt}"
     path.write_bytes(_mutate(good.read_bytes(), mutations))
-    reader = read_npz if fmt == "npz" else read_safetensors
-    out = _read_or_refuse(reader, path, "read_")
-    if out is not None:
-        _arrays_ok(out if fmt == "npz" else out[1])
+    readers = {"npz": [read_npz], "npy": [read_npy], "png": [read_image, read_label_png],
+               "safetensors": [read_safetensors]}[fmt]
+    for reader in readers:
+        out = _read_or_refuse(reader, path, "read_")
+        if out is None:
+            continue
+        if fmt == "npz":
+            _arrays_ok(out)
+        elif fmt == "safetensors":
+            _arrays_ok(out[1])
+        else:
+            assert isinstance(out, np.ndarray)
 
 
 @pytest.mark.parametrize("header_length", [0, 7, 2 ** 31, 2 ** 63])
