@@ -49,6 +49,9 @@ class Conv2d(Module):
         if device is not None:
             backend.xp_for(device)                     # a clear error for an unknown device
         shape = (out_channels, in_channels, kh, kw)
+        if not init.counting():                # drawn in float64, then cast
+            checks.check_budget(fn, "in_channels, out_channels and kernel_size", 8,
+                                weight=shape)
         if weight_std is None:
             self.params["weight"] = init.he_normal(shape, seed, dtype, device)
         else:

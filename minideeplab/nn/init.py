@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend, checks
 from ..errors import BudgetExceededError
 
-__all__ = ["as_rng", "normal", "he_normal", "zeros", "ones", "shapes_only"]
+__all__ = ["as_rng", "normal", "he_normal", "zeros", "ones", "shapes_only", "counting"]
 
 _SHAPES_ONLY = contextvars.ContextVar("minideeplab_shapes_only", default=False)
 
@@ -35,6 +35,11 @@ def shapes_only():
         yield
     finally:
         _SHAPES_ONLY.reset(token)
+
+
+def counting():
+    """True inside :func:`shapes_only` (parameters are placeholders: nothing to allocate)."""
+    return _SHAPES_ONLY.get()
 
 
 def _placeholder(shape, dtype):

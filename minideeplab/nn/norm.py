@@ -44,6 +44,8 @@ class BatchNorm2d(Module):
         checks.check_bool(fn, "frozen", frozen)
         checks.check_bool(fn, "freeze_affine", freeze_affine)
         dtype = checks.check_float_dtype(fn, "dtype", dtype)
+        if not init.counting():                # four (C,) arrays
+            checks.check_budget(fn, f"num_features={C}", 4 * dtype.itemsize, parameters=(C,))
         self.params["gamma"] = init.ones((C,), dtype, device)
         self.params["beta"] = init.zeros((C,), dtype, device)
         self.buffers["running_mean"] = init.zeros((C,), dtype, device)
