@@ -56,9 +56,12 @@ def _ours(handler):
 
 
 @contextlib.contextmanager
-def terminate_like_ctrl_c():
+def terminate_like_ctrl_c(ignore_after=False):
     """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` where they still have
-    their default action (main thread only); the handlers are restored after it."""
+    their default action (main thread only); the handlers are restored after it, or, with
+    ``ignore_after`` (a program whose work ends with the block), set to ignore the signals:
+    a signal in the last moments of the process (its teardown) would otherwise kill a run
+    that has already saved and finished, with the status of a killed process."""
     changed = []
     if threading.current_thread() is threading.main_thread():
         for signum in SIGNALS:
@@ -69,7 +72,7 @@ def terminate_like_ctrl_c():
         yield changed
     finally:
         for signum in changed:
-            signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_IGN if ignore_after else signal.SIG_DFL)
 
 
 @contextlib.contextmanager

@@ -131,3 +131,29 @@ def test_train_command_saves_on_a_signal_with_the_default_checkpointing(tmp_path
     a = checkpoint.load_checkpoint(str(tmp_path / "straight" / "checkpoint.npz"))
     b = checkpoint.load_checkpoint(str(path))
     assert b.iteration == 6 and _same(a.model_state, b.model_state)
+
+
+LATE = ("import os, sys, time\n"
+        "from minideeplab.cli import main\n"
+        "sys.argv = ['minideeplab', 'demo', '--size', '9', '--channels', '2']\n"
+        "status = main()\n"                                   # as the program: argv is None
+        "open(os.environ['MARKER'], 'w').close()\n"
+        "time.sleep(3)\n"                                     # a slow interpreter exit
+        "sys.exit(status)\n")
+
+
+def test_a_signal_after_the_work_does_not_kill_the_finished_program(tmp_path):
+    """A SIGTERM after the command has finished (its files saved) used to kill the process
+    in its exit, with the status of a killed process (-15): it is ignored then."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MARKER=str(tmp_path / "marker"))
+    child = subprocess.Popen([sys.executable, "-c", LATE], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        while not (tmp_path / "marker").exists():
+            assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err

@@ -58,7 +58,9 @@ def fail(command, message, status=2):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        with terminate_like_ctrl_c():    # SIGTERM and SIGHUP: as Ctrl-C (train saves first)
+        # SIGTERM and SIGHUP: as Ctrl-C (train saves first); as the program, ignored once the
+        # work is done (only the interpreter's exit is left)
+        with terminate_like_ctrl_c(ignore_after=argv is None):
             if hasattr(args, "device"):
                 xp_for(args.device)      # --device gpu / $MINIDEEPLAB_DEVICE, before any work
             return args._run(args) or 0
