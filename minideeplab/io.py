@@ -250,8 +250,8 @@ def _check_npy_header(fn, f, size, path, what, error):
         shape, _, dtype = read_header(f)
     except (ValueError, SyntaxError, TypeError, EOFError, OverflowError, MemoryError,
             tokenize.TokenError) as e:          # NumPy parses the header with ast/tokenize
-        raise error(f"{fn}: {os.fspath(path)!r} is not a readable .npy array: its header is "
-                    f"damaged ({type(e).__name__}: {str(e)[:100]})", path) from e
+        raise error(f"{fn}: {what} {os.fspath(path)!r} is not a readable .npy array: its "
+                    f"header is damaged ({type(e).__name__}: {str(e)[:100]})", path) from e
     if not dtype.hasobject:                       # objects: np.load refuses them (no pickle)
         claimed = math.prod(shape) * dtype.itemsize
         budgets.check_claimed_bytes(fn, path, f"{what}'s header (shape {shape}, "
