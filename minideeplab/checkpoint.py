@@ -56,9 +56,10 @@ from collections import namedtuple
 import numpy as np
 
 from . import backend
-from .errors import ArgumentError, CheckpointError
+from .errors import ArgumentError, BudgetExceededError, CheckpointError
 from .io import read_npz, read_safetensors, save_npz, save_safetensors
 from .models import build_model
+from .nn.init import shapes_only
 from .preprocess import from_scratch
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT_VERSION", "NETWORK_FORMAT",
@@ -432,8 +433,14 @@ def build_model_of(checkpoint, device=None):
         raise CheckpointError(f"{where} does not record how to build its model (no build "
                               "arguments: a network built by hand)", checkpoint.path)
     try:
+        # first a copy that allocates nothing: its parameters must be the file's weights
+        # (names, shapes, dtypes) before the real one is built (a config claiming width=40
+        # built 6.9 GiB before the weights were compared)
+        with shapes_only():
+            outline = build_model(**checkpoint.build_args)
+        _check_state(where, "model", checkpoint.model_state, outline.state_dict())
         return build_model(**checkpoint.build_args, device=device or backend.default_device())
-    except ArgumentError as e:
+    except (ArgumentError, BudgetExceededError) as e:
         raise CheckpointError(f"{where}: its build arguments do not build a model ({e})",
                               checkpoint.path) from e
 

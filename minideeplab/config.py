@@ -9,8 +9,10 @@ import dataclasses
 import math
 import numbers
 
+from . import budgets
 from .checks import check_int
 from .data import DATASETS, SyntheticShapes
+from .data.augment import MAX_CROP
 from .errors import ArgumentError, CheckpointError
 from .functional import CONV_METHODS
 from .models import MODEL_NAMES
@@ -120,6 +122,7 @@ _CHOICES = {"model": MODEL_NAMES, "method": CONV_METHODS, "dataset": DATASETS,
 _POSITIVE_INTS = ("image_size", "num_train", "num_val", "crop_size", "batch_size", "max_iter",
                   "step_size")
 _NONNEGATIVE_INTS = ("val_every", "checkpoint_every", "seed")
+MAX_ITER = 10 ** 9          # iterations of one run (DeepLab's longest: 20000 on VOC)
 
 
 def _is_real(v):
@@ -141,6 +144,15 @@ def _check_config(c):
     for names, low in ((_POSITIVE_INTS, 1), (_NONNEGATIVE_INTS, 0)):
         for name in names:
             check_int(fn, name, getattr(c, name), low)
+    # before any work: an absurd value found at the first step, or never (tqdm cannot count
+    # 10**30 iterations; a crop beyond augment's limit was refused only at the first batch)
+    for name, limit in (("max_iter", MAX_ITER), ("crop_size", MAX_CROP)):
+        if getattr(c, name) > limit:
+            raise ArgumentError(f"{fn}: {name} must be at most {limit}, got {getattr(c, name)}")
+    if c.image_size ** 2 > budgets.MAX_IMAGE_PIXELS:
+        raise ArgumentError(f"{fn}: image_size={c.image_size} makes images beyond the "
+                            f"{budgets.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx an image may have "
+                            "(minideeplab.budgets.MAX_IMAGE_PIXELS)")
     ranges = {"base_lr": (0, None, False), "input_scale": (0, None, False),
               "power": (0, None, True), "gamma": (0, 1, True), "momentum": (0, 1, True),
               "weight_decay": (0, None, True)}

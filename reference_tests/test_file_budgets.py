@@ -109,3 +109,30 @@ def test_weight_files_have_at_most_max_objects_tensors(tmp_path, monkeypatch):
         read_safetensors(tmp_path / "w.safetensors")
     with pytest.raises(BudgetExceededError, match="holds 5 arrays, more than 4"):
         read_npz(tmp_path / "w.npz")
+
+
+@pytest.mark.parametrize("change, entry", [(dict(width=40), "is float32"),
+                                           (dict(num_classes=10 ** 9), "is float32"),
+                                           (dict(num_classes=10 ** 30), "build a model")])
+def test_a_checkpoint_whose_build_arguments_disagree_with_its_weights(tmp_path, monkeypatch,
+                                                                      change, entry):
+    """A checkpoint whose build arguments claim width=40 (or 10**9 classes) over small weights
+    built the whole network (6.9 GiB) before the weights were compared: now the shapes are
+    compared on a copy that allocates nothing, and the file is refused by name."""
+    from minideeplab import checkpoint as ckpt
+    from minideeplab.errors import CheckpointError
+    from minideeplab.models import build_model
+    from minideeplab.nn import init
+    model = build_model("largefov", 3, tiny=True)
+    good = tmp_path / "good.npz"
+    ckpt.save_checkpoint(good, model, iteration=1)
+    entries = dict(np.load(good))
+    args = ckpt.array_to_json(entries["build_args"])
+    args.update(change)
+    entries["build_args"] = ckpt.json_to_array(args)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **entries)
+    assert ckpt.load_model(good) is not None
+    monkeypatch.setattr(init, "_check_size", lambda *a: pytest.fail("allocated a parameter"))
+    with pytest.raises(CheckpointError, match=rf"checkpoint '{bad}'.*{entry}"):
+        ckpt.load_model(bad)

@@ -36,7 +36,7 @@ __all__ = ["MEAN_RGB", "MEAN_BGR", "IGNORE_INDEX", "RANDOM_SCALE_RANGE", "resize
 
 IGNORE_INDEX = 255
 RANDOM_SCALE_RANGE = (0.5, 1.5)          # the paper's random rescaling (DeepLab v2, Sec. 4.1)
-_MAX_CROP = 4096                         # larger crops are almost surely a mistake
+MAX_CROP = 4096                          # larger crops are almost surely a mistake
 
 
 def _check_image(fn, image, name="image"):
@@ -183,8 +183,8 @@ def random_crop(image, label, crop_size, rng, mean=MEAN_RGB, ignore_index=IGNORE
     fn = "random_crop"
     rng = checks.check_rng(fn, "rng", rng)
     ch, cw = checks.check_pair(fn, "crop_size", crop_size, 1)
-    if max(ch, cw) > _MAX_CROP:
-        raise ArgumentError(f"{fn}: crop_size {(ch, cw)} is larger than {_MAX_CROP} pixels; "
+    if max(ch, cw) > MAX_CROP:
+        raise ArgumentError(f"{fn}: crop_size {(ch, cw)} is larger than {MAX_CROP} pixels; "
                             "DeepLab crops 321 x 321 (VOC) or 513 x 513")
     image, label = pad_to(image, label, (ch, cw), mean=mean, ignore_index=ignore_index)
     h, w = label.shape

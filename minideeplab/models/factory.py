@@ -79,8 +79,9 @@ def build_model(name, num_classes=21, *, tiny=False, width=None, depth=None, sca
                 dtype=dtype, preprocessing=preprocessing.to_json(), **kwargs)
     common = dict(method=method, seed=seed, dtype=dtype, device=device)
     try:
-        check_parameter_budget(f"build_model({name!r})", lambda: _build(
-            name, num_classes, tiny, width, depth, scales, common, kwargs))
+        if not init.counting():           # (a copy of placeholders allocates nothing)
+            check_parameter_budget(f"build_model({name!r})", lambda: _build(
+                name, num_classes, tiny, width, depth, scales, common, kwargs))
         model = _build(name, num_classes, tiny, width, depth, scales, common, kwargs)
     except ArgumentError as e:        # a constructor's check: say whose call it was
         raise ArgumentError(f"build_model({name!r}): {e}") from e
