@@ -50,6 +50,7 @@ from .fileio import atomic_write, check_output_file
 __all__ = ["voc_palette", "read_image", "read_label_png", "save_label_png", "save_rgb",
            "read_npy", "save_npy", "read_npz", "save_npz", "read_safetensors",
            "save_safetensors", "read_weights", "IMAGE_FORMATS", "LABEL_PNG_REFUSED",
+           "LABEL_PNG_CLASSES",
            "check_label_png_output", "check_npy_output", "check_image_output"]
 
 
@@ -137,13 +138,16 @@ def save_label_png(path, label):
     if label.ndim != 2 or label.dtype.kind not in "iub":
         raise ArgumentError(f"save_label_png: label must be a (H, W) integer array, got shape "
                             f"{label.shape} dtype {label.dtype}")
-    if label.size and (label.min() < 0 or label.max() > 255):
-        raise ArgumentError(f"save_label_png: label values must lie in 0..255, got "
-                            f"{label.min()}..{label.max()}")
+    if label.size and (label.min() < 0 or label.max() >= LABEL_PNG_CLASSES):
+        raise ArgumentError(f"save_label_png: label values must lie in "
+                            f"0..{LABEL_PNG_CLASSES - 1}, got {label.min()}..{label.max()}")
     h, w = label.shape
     im = Image.frombytes("P", (w, h), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
     im.putpalette(voc_palette(256).ravel().tolist())
     return atomic_write(path, lambda f: im.save(f, format="PNG"))
+
+
+LABEL_PNG_CLASSES = 256     # a palette PNG's pixel holds the class indices 0..255
 
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",

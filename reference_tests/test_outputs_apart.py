@@ -118,3 +118,32 @@ def test_exercises_never_write_over_their_sources(tmp_path, capsys):
     for out in (src, tmp_path / "tutorials" / ".." / "tutorials"):
         _refused(capsys, ["exercises", str(src), str(out)], "is the input SRC")
     assert (src / notebook.name).read_bytes() == notebook.read_bytes()
+
+
+def test_predict_refuses_more_classes_than_a_label_png_holds(tmp_path, capsys, files):
+    """300 classes: the PNG said 43 where the argmax was 299 (indices wrapped modulo 256)."""
+    from minideeplab import checkpoint as ckpt
+    from minideeplab.models import build_model
+    model = build_model("largefov", 300, tiny=True)
+    ckpt.save_checkpoint(tmp_path / "c300.npz", model, iteration=1)
+    _refused(capsys, ["predict", str(tmp_path / "c300.npz"), str(files / "image.png"), "--out",
+                      str(tmp_path / "l.png")], "--out: the model has 300 classes, but a label "
+                                                "PNG holds the class indices 0..255")
+    assert not (tmp_path / "l.png").exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "crf"])
+def test_outputs_are_all_made_before_any_is_written(files, tmp_path, capsys, monkeypatch,
+                                                    command):
+    """An overlay that fails (here: made to fail) leaves no label PNG behind."""
+    from minideeplab import data
+    from minideeplab.errors import ArgumentError
+
+    def failing(image, labels, *args, **kwargs):
+        raise ArgumentError("overlay: made to fail")
+    monkeypatch.setattr(data, "overlay", failing)
+    inputs = ([str(files / "checkpoint.npz"), str(files / "image.png")] if command == "predict"
+              else [str(files / "image.png"), str(files / "probs.npy")])
+    _refused(capsys, [command, *inputs, "--out", str(tmp_path / "l.png"), "--overlay",
+                      str(tmp_path / "o.png")], "overlay: made to fail")
+    assert os.listdir(tmp_path) == []

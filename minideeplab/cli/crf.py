@@ -14,8 +14,8 @@ import numpy as np
 from .. import backend
 from ..crf import CRF_METHODS, CRF_SETTINGS, NORMALIZATIONS, dense_crf, naive
 from ..errors import ArgumentError, DataError
-from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
-                  read_npy, save_label_png, save_npy, save_rgb)
+from ..io import (LABEL_PNG_CLASSES, check_image_output, check_label_png_output,
+                  check_npy_output, read_image, read_npy, save_label_png, save_npy, save_rgb)
 from .arguments import check_outputs, nonnegative_float, nonnegative_int, positive_float
 
 _PARAMS = tuple(CRF_SETTINGS["default"])      # w1, theta_alpha, theta_beta, w2, theta_gamma
@@ -56,9 +56,10 @@ def read_probs(path):
     if probs.dtype.kind != "f":
         raise DataError(f"probs {path!r} holds {probs.dtype} values; expected floating point "
                         "probabilities", path)
-    if probs.ndim == 3 and probs.shape[0] > 256:
+    if probs.ndim == 3 and probs.shape[0] > LABEL_PNG_CLASSES:
         raise DataError(f"probs {path!r} has shape {probs.shape}: expected (L, H, W) with "
-                        "L <= 256 labels (labels first, as the network's (C, H, W) output)",
+                        f"L <= {LABEL_PNG_CLASSES} labels (labels first, as the network's "
+                        "(C, H, W) output)",
                         path)
     return probs
 
@@ -83,11 +84,12 @@ def run(args):
                   method=args.method, normalization=args.normalization, **params)
     backend.synchronize(xp)
     seconds = time.perf_counter() - t0
-    labels = backend.asnumpy(Q.argmax(axis=0)).astype(np.uint8)            # (H, W)
+    labels = backend.asnumpy(Q.argmax(axis=0))                             # (H, W)
     before = probs.argmax(axis=0)
+    picture = overlay(image, labels) if args.overlay else None   # all made before any is written
     save_label_png(args.out, labels)
-    if args.overlay:
-        save_rgb(args.overlay, overlay(image, labels))
+    if picture is not None:
+        save_rgb(args.overlay, picture)
     if args.save_probs:
         save_npy(args.save_probs, backend.asnumpy(Q))
     print(f"dense CRF ({args.method}, {args.normalization}, {args.iterations} iterations, "

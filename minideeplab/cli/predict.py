@@ -17,10 +17,10 @@ import numpy as np
 
 from .. import backend
 from ..crf import CRF_SETTINGS, crf_labels, describe_crf_settings
-from ..errors import FileFormatError
+from ..errors import ArgumentError, FileFormatError
 from ..inference import predict
-from ..io import (check_image_output, check_label_png_output, check_npy_output, read_image,
-                  save_label_png, save_npy, save_rgb)
+from ..io import (LABEL_PNG_CLASSES, check_image_output, check_label_png_output,
+                  check_npy_output, read_image, save_label_png, save_npy, save_rgb)
 from .arguments import add_model_arguments, check_outputs, load_model
 
 
@@ -46,6 +46,10 @@ def run(args):
                   {"checkpoint": args.checkpoint, "--torchvision": args.torchvision,
                    "image": args.image})
     source = load_model(args)
+    classes = source.model.build_args["num_classes"]
+    if classes > LABEL_PNG_CLASSES:    # before any work: indices above 255 would wrap in the PNG
+        raise ArgumentError(f"--out: the model has {classes} classes, but a label PNG holds the "
+                            f"class indices 0..{LABEL_PNG_CLASSES - 1}; nothing was computed")
     image = read_image(args.image)
     labels, probs = predict(source.model, image, device=args.device)
     if not np.isfinite(probs).all():
@@ -54,9 +58,10 @@ def run(args):
                               "diverged?); nothing was written")
     if args.crf:
         labels = backend.asnumpy(crf_labels(image, probs, **CRF_SETTINGS[source.crf]))
-    save_label_png(args.out, labels.astype(np.uint8))
-    if args.overlay:
-        save_rgb(args.overlay, overlay(image, labels))
+    picture = overlay(image, labels) if args.overlay else None   # all made before any is written
+    save_label_png(args.out, labels)
+    if picture is not None:
+        save_rgb(args.overlay, picture)
     if args.probs:
         save_npy(args.probs, probs.astype(np.float32))
     counts = np.bincount(labels.ravel(), minlength=probs.shape[0])
