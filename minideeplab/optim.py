@@ -23,13 +23,17 @@ The schedules are pure functions of the iteration (Caffe's ``lr_policy``):
 
 * ``"poly"``: ``base_lr * (1 - it / max_iter) ** power``, power 0.9 (DeepLab v2, Sec. 4.1,
   Table 2: 1.17% better than "step");
-* ``"step"``: ``base_lr * gamma ** (it // step_size)``.
+* ``"step"``: ``base_lr * gamma ** (it // step_size)``;
+
+either optionally times a linear warm-up over the first iterations (:func:`warmup_factor`).
 """
+import functools
+
 from . import backend
 from .checks import check_int, check_number, check_state
 from .errors import ArgumentError
 
-__all__ = ["SGD", "poly_lr", "step_lr", "make_schedule", "SCHEDULES"]
+__all__ = ["SGD", "poly_lr", "step_lr", "warmup_factor", "make_schedule", "SCHEDULES"]
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -74,20 +78,42 @@ def step_lr(base_lr, it, step_size, gamma=0.1):
 SCHEDULES = ("poly", "step")
 
 
-def make_schedule(policy, base_lr, max_iter, *, power=0.9, step_size=None, gamma=0.1):
-    """A function ``it -> lr`` for ``policy`` "poly" or "step" (step_size default: max_iter // 3).
+def warmup_factor(it, warmup_iter):
+    """Linear warm-up: ``(it + 1) / warmup_iter`` for the first ``warmup_iter`` iterations, then
+    1 (``warmup_iter`` 0: always 1). The schedule's rate is multiplied by it.
+
+    Not in DeepLab (which fine-tunes ImageNet weights at a small rate); Goyal et al., 2017
+    ("Accurate, large minibatch SGD"), Sec. 2.2. Networks trained from scratch at a rate high
+    enough to learn fast can otherwise settle in the first steps on predicting the most
+    frequent class everywhere (docs/conventions.md, "Training recipes").
+    """
+    fn = "warmup_factor"
+    it = check_int(fn, "it", it, 0)
+    warmup_iter = check_int(fn, "warmup_iter", warmup_iter, 0)
+    return min(1.0, (it + 1) / warmup_iter) if warmup_iter else 1.0
+
+
+def make_schedule(policy, base_lr, max_iter, *, power=0.9, step_size=None, gamma=0.1,
+                  warmup_iter=0):
+    """A function ``it -> lr`` for ``policy`` "poly" or "step" (step_size default: max_iter // 3),
+    times :func:`warmup_factor` when ``warmup_iter`` > 0.
 
     Only a convenience for a training loop that takes the policy by name; the math is in
-    :func:`poly_lr` and :func:`step_lr`.
+    :func:`poly_lr`, :func:`step_lr` and :func:`warmup_factor`.
     """
     if policy == "poly":
         poly_lr(base_lr, 0, max_iter, power)          # validate now, not at iteration 1000
-        return lambda it: poly_lr(base_lr, it, max_iter, power)
-    if policy == "step":
+        rate = functools.partial(poly_lr, base_lr, max_iter=max_iter, power=power)
+    elif policy == "step":
         step_size = max(1, max_iter // 3) if step_size is None else step_size
         step_lr(base_lr, 0, step_size, gamma)
-        return lambda it: step_lr(base_lr, it, step_size, gamma)
-    raise ArgumentError(f"make_schedule: unknown policy {policy!r}; choose one of {SCHEDULES}")
+        rate = functools.partial(step_lr, base_lr, step_size=step_size, gamma=gamma)
+    else:
+        raise ArgumentError(f"make_schedule: unknown policy {policy!r}; choose one of {SCHEDULES}")
+    warmup_factor(0, warmup_iter)
+    if not warmup_iter:
+        return rate
+    return lambda it: rate(it) * warmup_factor(it, warmup_iter)
 
 
 # ----------------------------------------------------------------------------- optimiser

@@ -142,7 +142,7 @@ class Trainer:
             self._check_free_space()
         self.schedule = make_schedule(config.lr_policy, config.base_lr, config.max_iter,
                                       power=config.power, step_size=config.step_size,
-                                      gamma=config.gamma)
+                                      gamma=config.gamma, warmup_iter=config.warmup_iter)
         self.data_rng = np.random.default_rng([config.seed, 7])
         self.iteration = 0
         self.history = {"iteration": [], "loss": [], "lr": [], "time": [], "val": []}

@@ -2,6 +2,9 @@
 and a training run that shows its validations as they come."""
 import re
 
+import numpy as np
+import pytest
+
 from minideeplab import functional as F
 from minideeplab.cli import main
 
@@ -40,3 +43,29 @@ def test_demo_times_the_median_of_repeated_calls_after_a_warm_up(monkeypatch, ca
     errors = re.findall(r"max \|(\w+) - direct\| = ([\d.e+-]+)", out)
     assert [m for m, _ in errors] == ["holes", "deinterlace"]
     assert all(float(e) < 1e-4 for _, e in errors)
+
+
+SMALL_RUN = ["--image-size", "33", "--crop-size", "33", "--num-train", "4", "--num-val", "4",
+             "--batch-size", "2", "--max-iter", "4", "--val-every", "2"]
+
+
+@pytest.mark.parametrize("bar", [True, False])
+def test_train_prints_each_validation_as_it_comes_and_the_baseline(tmp_path, capsys, bar):
+    from minideeplab.data import SyntheticShapes
+    argv = ["train", "--out", str(tmp_path / "run")] + SMALL_RUN + ([] if bar else
+                                                                   ["--no-progress"])
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    vals = [i for i, line in enumerate(lines) if line.startswith("iteration ")]
+    assert [lines[i].split(":")[0] for i in vals] == ["iteration 2", "iteration 4"]
+    assert vals[-1] < len(lines) - 1 and lines[-1].startswith("{")     # then the summary
+    assert all("val mIoU" in lines[i] and "(mean of iterations" in lines[i] for i in vals)
+    assert ("train aspp-l" in captured.err) is bar                      # the bar, or none
+    # the all-background baseline, by hand: the background's IOU is its share of the
+    # labelled pixels; every other class present in the labels has IOU 0
+    _, labels = SyntheticShapes("val", 4, size=33).load_arrays()
+    labelled = labels[labels != 255]
+    present = np.unique(labelled)
+    expected = np.mean([(labelled == 0).mean() if c == 0 else 0.0 for c in present])
+    assert f"a network that says background everywhere scores {expected:.4f}" in captured.out

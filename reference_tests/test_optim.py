@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_close
 from minideeplab import nn
 from minideeplab.errors import ArgumentError
-from minideeplab.optim import SGD, make_schedule, poly_lr, step_lr
+from minideeplab.optim import SGD, make_schedule, poly_lr, step_lr, warmup_factor
 
 
 class _Classifier(nn.Module):
@@ -196,3 +196,21 @@ def test_make_schedule():
     assert (step(29), step(30)) == (1.0, pytest.approx(0.1))
     with pytest.raises(ValueError, match="unknown policy 'cosine'"):
         make_schedule("cosine", 1.0, 10)
+
+
+def test_warmup_by_hand():
+    # linear over the first 4 iterations: 1/4, 2/4, 3/4, then 1
+    assert [warmup_factor(it, 4) for it in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == warmup_factor(7, 0) == 1.0          # no warm-up
+    # poly with power 1 over 100 iterations, warm-up 10: it 4 -> (1 - 0.04) * 5/10 = 0.48
+    warm = make_schedule("poly", 1.0, 100, power=1, warmup_iter=10)
+    assert warm(4) == pytest.approx(0.48, abs=1e-15)
+    assert warm(9) == pytest.approx(0.91, abs=1e-15)                  # (1 - 0.09) * 1
+    assert warm(50) == pytest.approx(0.5, abs=1e-15)
+    step = make_schedule("step", 0.1, 90, step_size=30, warmup_iter=3)  # 0.1 * 1/3 at it 0
+    assert (step(0), step(2), step(30)) == (pytest.approx(0.1 / 3), 0.1, pytest.approx(0.01))
+    # without warm-up the schedule is the plain policy, value for value
+    assert all(make_schedule("poly", 0.01, 50, warmup_iter=0)(it) == poly_lr(0.01, it, 50)
+               for it in range(51))
+    with pytest.raises(ValueError, match="warmup_iter must be >= 0"):
+        make_schedule("poly", 1.0, 10, warmup_iter=-1)

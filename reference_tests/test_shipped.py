@@ -105,6 +105,22 @@ def _first_steps(name, shipped_data, steps=3):
 
 
 @pytest.mark.parametrize("name", shipped.SHIPPED)
+def test_the_variants_keep_the_configuration_that_trained_the_shipped_networks(name):
+    """Each shipped network records the configuration that trained it: the variant's today is
+    that configuration setting by setting, and its key is the shipped folder's (TrainConfig's
+    defaults, tuned for a first run, and settings added since then do not change them)."""
+    from safetensors import safe_open
+    folders = {f.rsplit("-", 1)[0]: f for f in os.listdir(shipped.shipped_dir())}
+    with safe_open(os.path.join(shipped.shipped_dir(), folders[name], shipped.NETWORK_FILE),
+                   framework="np") as f:
+        recorded = json.loads(f.metadata()["config"])["train"]
+    config = variants.variant_config(name)
+    assert config.to_json() == recorded
+    assert TrainConfig.from_json(recorded) == config
+    assert f"{name}-{variants.config_key(config)}" == folders[name]
+
+
+@pytest.mark.parametrize("name", shipped.SHIPPED)
 def test_training_retraces_the_shipped_run(name, shipped_data):
     config = variants.variant_config(name)
     network = os.path.join(shipped.shipped_folder(variants.run_folder(name, config)),

@@ -127,6 +127,52 @@ def test_bad_configs():
         TrainConfig.from_json({"model": "aspp-l", "learning_rate": 1})
 
 
+def test_a_setting_added_later_keeps_older_configurations():
+    """warmup_iter came after checkpoints were written: a saved configuration without it means
+    no warm-up (not today's default), and at that value it stays out of the JSON, so the
+    configuration's JSON (and cache key) is what it was."""
+    from minideeplab.config import LATER_SETTINGS
+    assert LATER_SETTINGS == {"warmup_iter": 0} and TrainConfig().warmup_iter > 0
+    older = {k: v for k, v in SMALL.to_json().items() if k != "warmup_iter"}
+    assert "warmup_iter" not in older
+    config = TrainConfig.from_json(older)
+    assert config.warmup_iter == 0
+    assert config.to_json() == older                                  # the same JSON back
+    warm = config.replace(warmup_iter=5)
+    assert warm.to_json()["warmup_iter"] == 5 and TrainConfig.from_json(warm.to_json()) == warm
+    with pytest.raises(ValueError, match="warmup_iter must be >= 0"):
+        config.replace(warmup_iter=-1)
+
+
+def test_the_caffe_recipe_is_the_papers_solver():
+    """DeepLab v2, Sec. 4.1 and the Caffe release: batch 10, 20k iterations of "poly" (power
+    0.9) from 1e-3, momentum 0.9, weight decay 5e-4, 321x321 crops rescaled by 0.5 .. 1.5, the
+    loss against labels shrunk to stride 8, images in 0..255 units; no warm-up."""
+    c = TrainConfig.recipe("caffe", model="largefov")
+    assert (c.batch_size, c.max_iter, c.lr_policy, c.power, c.base_lr) == (10, 20000, "poly",
+                                                                           0.9, 1e-3)
+    assert (c.momentum, c.weight_decay, c.warmup_iter) == (0.9, 5e-4, 0)
+    assert (c.crop_size, c.scale_range, c.loss_at, c.input_scale) == (321, (0.5, 1.5),
+                                                                      "stride8", 1.0)
+    assert c.model == "largefov" and TrainConfig.recipe("default") == TrainConfig()
+    with pytest.raises(ValueError, match="unknown recipe 'adam'; choose one of"):
+        TrainConfig.recipe("adam")
+
+
+def test_command_line_recipes(tmp_path, capsys):
+    """--recipe starts from a recipe and each flag changes one setting of it; a resumed run
+    keeps its recipe (--recipe is refused with --resume)."""
+    from minideeplab.cli import train as train_cli
+    from minideeplab.cli import build_parser
+    args = build_parser().parse_args(["train", "--recipe", "caffe", "--crop-size", "65"])
+    config = train_cli.config_from_args(args)
+    assert config == TrainConfig.recipe("caffe", crop_size=65)
+    args = build_parser().parse_args(["train", "--lr", "0.02", "--warmup", "0"])
+    assert train_cli.config_from_args(args) == TrainConfig(base_lr=0.02, warmup_iter=0)
+    rc = cli_main(["train", "--resume", str(tmp_path / "c.npz"), "--recipe", "caffe"])
+    assert rc == 2 and "--recipe cannot be changed" in capsys.readouterr().err
+
+
 def test_command_line_train_evaluate_predict(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli_main(["train", "--model", "largefov", "--image-size", "33", "--crop-size", "33",

@@ -1,28 +1,19 @@
-"""``python -m minideeplab train``: train a DeepLab (tiny on the synthetic shapes by default).
+"""python -m minideeplab train: its options, its recipes, and what a run prints.
 
-Examples::
-
-    python -m minideeplab train --model aspp-l --max-iter 2000 --out runs/aspp-l
-    python -m minideeplab train --resume runs/aspp-l/checkpoint.npz       # continue
-    python -m minideeplab train --resume runs/aspp-l/checkpoint.npz --max-iter 4000  # longer
-    python -m minideeplab train --model largefov --full --dataset voc VOCdevkit/VOC2012 \\
-        --crop-size 321 --random-scale --loss-at stride8 --lr 1e-3 --input-scale 1 \\
-        --max-iter 20000 --device gpu --out runs/voc
-
-Nothing is lost: ``--out`` (default ``runs/MODEL``) is created and proved writable before the
-first iteration; a folder that already holds a run is refused unless you ``--resume`` it or
-pass ``--overwrite``; every file is written atomically. ``--resume`` continues a run with the
-settings saved in its checkpoint: only ``--max-iter``, ``--val-every`` and
-``--checkpoint-every`` may be changed (the change is printed); other settings are refused.
+The help text is :data:`DESCRIPTION`, formatted with the figures measured for it
+(:mod:`.measured`).
 """
 import argparse
 import json
 import math
 import os
+import textwrap
+
+import numpy as np
 
 from .. import backend
 from ..errors import ArgumentError
-from ..config import LOSS_TARGETS
+from ..config import LOSS_TARGETS, RECIPES
 from ..data import SyntheticShapes
 from ..data.augment import RANDOM_SCALE_RANGE
 from ..fileio import prepare_output_dir, same_file
@@ -30,7 +21,7 @@ from ..functional import CONV_METHODS
 from ..models import MODEL_NAMES, MSC_SCALES
 from ..optim import SCHEDULES
 from ..train import TrainConfig, Trainer, TrainingDiverged
-from . import fail
+from . import fail, measured
 from .arguments import (add_dataset_argument, nonnegative_int, parse_dataset, positive_float,
                         positive_int)
 
@@ -38,12 +29,47 @@ DEFAULTS = TrainConfig()
 CHECKPOINT = "checkpoint.npz"
 RUN_FILES = (CHECKPOINT, "history.json")      # what a run writes into --out
 
+DESCRIPTION = """Train a DeepLab: by default the tiny DeepLab-ASPP-L on the built-in synthetic
+shapes, on the CPU.
+
+A first run:
+
+    python -m minideeplab train --out runs/first
+
+{first_run}
+
+Recipes (--recipe NAME; any flag below changes one setting of it):
+  default  the tiny networks from scratch on the synthetic shapes: learning rate {lr:g}
+           (linear warm-up over the first {warmup} iterations), "poly" over {iterations}
+           iterations, batches of {batch} crops of {crop}x{crop}, validation every {val_every}
+  caffe    DeepLab v2's Caffe solver for PASCAL VOC (Sec. 4.1): {c_crop}x{c_crop} crops rescaled
+           by {c_scale[0]:g} .. {c_scale[1]:g}, batches of {c_batch}, learning rate {c_lr:g} without warm-up,
+           "poly" over {c_iterations} iterations, the loss at output stride 8, inputs in 0..255
+           units; with --full and --dataset voc PATH it is the paper's setting (hours: a
+           GPU's work)
+
+More examples:
+
+    python -m minideeplab train --model largefov --out runs/largefov
+    python -m minideeplab train --resume runs/first/checkpoint.npz --max-iter 6000  # longer
+    python -m minideeplab train --recipe caffe --model largefov --full \\
+        --dataset voc VOCdevkit/VOC2012 --device gpu --out runs/voc
+
+Nothing is lost: --out (default runs/MODEL) is created and proved writable before the first
+iteration; a folder that already holds a run is refused unless you --resume it or pass
+--overwrite; every file is written atomically; Ctrl-C finishes the step and saves a
+checkpoint. --resume continues a run with the settings saved in its checkpoint: only
+--max-iter, --val-every and --checkpoint-every may be changed (the change is printed); other
+settings are refused.
+"""
+
 # The settings that define a run (refused with --resume) and those a resume may change:
 # argparse dest -> TrainConfig field (None: handled by config_from_args)
-RUN_SETTINGS = {"model": "model", "tiny": "tiny", "width": "width", "method": "method",
+RUN_SETTINGS = {"recipe": None, "model": "model", "tiny": "tiny", "width": "width", "method": "method",
                 "msc": None, "dataset": None, "preset": "preset", "image_size": "image_size",
                 "num_train": "num_train", "num_val": "num_val", "crop_size": "crop_size",
                 "random_scale": None, "batch_size": "batch_size", "lr": "base_lr",
+                "warmup": "warmup_iter",
                 "lr_policy": "lr_policy", "step_size": "step_size", "loss_at": "loss_at",
                 "input_scale": "input_scale", "seed": "seed"}
 RESUME_SETTINGS = {"max_iter": "max_iter", "val_every": "val_every",
@@ -54,10 +80,22 @@ def _default(field):
     return f" (default {getattr(DEFAULTS, field)})"
 
 
+def description():
+    """The help text: :data:`DESCRIPTION` with the recipes' settings and the measured run."""
+    caffe = TrainConfig.recipe("caffe")
+    return DESCRIPTION.format(
+        first_run=textwrap.fill(measured.first_run_text(), 90), lr=DEFAULTS.base_lr, warmup=DEFAULTS.warmup_iter,
+        iterations=DEFAULTS.max_iter, batch=DEFAULTS.batch_size, crop=DEFAULTS.crop_size,
+        val_every=DEFAULTS.val_every, c_crop=caffe.crop_size, c_scale=caffe.scale_range,
+        c_batch=caffe.batch_size, c_lr=caffe.base_lr, c_iterations=caffe.max_iter)
+
+
 def add_parser(sub):
-    p = sub.add_parser("train", help="train a DeepLab model", description=__doc__,
+    p = sub.add_parser("train", help="train a DeepLab model", description=description(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     # Settings default to None here, so that --resume can tell which ones were given.
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                   help="the settings to start from (default: default); see above")
     p.add_argument("--model", choices=MODEL_NAMES, default=None, help=_default("model"))
     size = p.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="tiny", action="store_const", const=True, default=None,
@@ -84,11 +122,17 @@ def add_parser(sub):
     p.add_argument("--max-iter", type=positive_int, default=None, help=_default("max_iter"))
     p.add_argument("--lr", type=positive_float, default=None,
                    help="base learning rate" + _default("base_lr"))
+    p.add_argument("--warmup", type=nonnegative_int, default=None, metavar="N",
+                   help="raise the learning rate linearly over the first N iterations (0: "
+                        "none)" + _default("warmup_iter"))
     p.add_argument("--lr-policy", choices=SCHEDULES, default=None,
                    help=_default("lr_policy"))
     p.add_argument("--step-size", type=positive_int, default=None, help=_default("step_size"))
     p.add_argument("--loss-at", choices=LOSS_TARGETS, default=None,
-                   help=_default("loss_at"))
+                   help="full: the loss on the scores upsampled to the labels' size (objects "
+                        "a few pixels wide vanish from labels shrunk to stride 8); stride8: "
+                        "against the labels shrunk to stride 8, the paper's (recipe caffe)"
+                        + _default("loss_at"))
     p.add_argument("--input-scale", type=positive_float, default=None,
                    help="a new model's preprocessing: (image - mean) * this (1 for the paper's "
                         f"VOC recipe); recorded in the checkpoint (default "
@@ -105,6 +149,8 @@ def add_parser(sub):
                    help="start a new run in an --out folder that already holds one")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
     p.add_argument("--device", choices=backend.DEVICES, default=None)
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (the validation lines are still printed)")
     return p
 
 
@@ -117,7 +163,8 @@ def config_from_args(args):
         changes["scales"] = MSC_SCALES
     if args.random_scale:
         changes["scale_range"] = RANDOM_SCALE_RANGE
-    return DEFAULTS.replace(dataset=dataset, data_root=root, **changes)
+    return TrainConfig.recipe(args.recipe or "default", dataset=dataset, data_root=root,
+                              **changes)
 
 
 def _flag(dest):
@@ -167,12 +214,24 @@ def _resume(args):
     out = _prepare_out(out, args, resume=args.resume)
     changes = {field: getattr(args, dest) for dest, field in RESUME_SETTINGS.items()
                if getattr(args, dest) is not None}
-    trainer = Trainer.resume(args.resume, out_dir=out, device=args.device, changes=changes)
+    trainer = Trainer.resume(args.resume, out_dir=out, device=args.device, changes=changes,
+                             progress=not args.no_progress)
     print(f"resumed {args.resume} at iteration {trainer.iteration}" + "".join(
         f"; {_flag(dest)} {getattr(trainer.saved_config, field)} -> {changes[field]}"
         for dest, field in RESUME_SETTINGS.items()
         if field in changes and getattr(trainer.saved_config, field) != changes[field]))
     return trainer
+
+
+def _baseline(val_set):
+    """'' or '; a network that says background everywhere scores val mIoU X' (in-memory val
+    sets only: a file-backed one would be read once more just for this)."""
+    if not hasattr(val_set, "load_arrays"):
+        return ""
+    from ..metrics import ConfusionMatrix
+    _, labels = val_set.load_arrays()
+    cm = ConfusionMatrix(val_set.num_classes).update(np.zeros_like(labels), labels)
+    return f" (a network that says background everywhere scores {cm.mean_iou():.4f})"
 
 
 def _json_value(v):
@@ -193,10 +252,18 @@ def run(args):
         config = config_from_args(args)
         out = args.out if args.out is not None else os.path.join("runs", config.model)
         out = _prepare_out(out, args)
-        trainer = Trainer(config, out_dir=out, device=args.device)
-    print(f"training {trainer.config.model} ({trainer.model.num_parameters():,} parameters) "
-          f"on {trainer.config.dataset}, {trainer.config.max_iter} iterations, "
-          f"device {trainer.device}, into {trainer.out_dir}")
+        trainer = Trainer(config, out_dir=out, device=args.device,
+                          progress=not args.no_progress)
+    c = trainer.config
+    print(f"training {c.model} ({trainer.model.num_parameters():,} parameters) on "
+          f"{c.dataset}, {c.max_iter} iterations, device {trainer.device}, into "
+          f"{trainer.out_dir}")
+    print(f"  learning rate {c.base_lr:g}"
+          + (f" (warm-up over {c.warmup_iter} iterations)" if c.warmup_iter else "")
+          + f", {c.lr_policy}, batches of {c.batch_size} crops of {c.crop_size}x{c.crop_size}; "
+          + (f"validation every {c.val_every} iterations and at the end"
+             if c.val_every else "validation at the end")
+          + f" on {len(trainer.val_set)} val images{_baseline(trainer.val_set)}")
     try:
         history = trainer.run()
     except TrainingDiverged as e:
