@@ -97,7 +97,8 @@ def trained_now_or_cached(name, tiny, device, reuse):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    ap.add_argument("--runs", nargs="+", choices=RUNS, default=None,
+                    help=f"default: all ({', '.join(RUNS)}); with --tiny: {RUNS[0]}")
     ap.add_argument("--no-crf", action="store_true", help="skip the CRF column")
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -106,6 +107,7 @@ def main():
     ap.add_argument("--tiny", action="store_true",
                     help="a few iterations on tiny images: the code path in seconds")
     args = ap.parse_args()
+    args.runs = args.runs or (list(RUNS[:1]) if args.tiny else list(RUNS))
     os.makedirs(args.out, exist_ok=True)
     results = {}
     for name in args.runs:

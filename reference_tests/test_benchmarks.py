@@ -110,9 +110,9 @@ def test_bench_train_labels_a_reused_run_and_keeps_it_out_of_the_timings(runs):
     """The same network a second time with --reuse: taken from the cache, said so, and its
     training time (from the first run) is not printed as a fresh one."""
     folder = runs[1]["bench_train.py"]
-    wall, rc, output = _run("bench_train.py", folder, ["--reuse", "--runs", "largefov",
+    wall, rc, output = _run("bench_train.py", folder, ["--reuse", "--runs", "aspp-l",
                                                          "--no-crf"])
     assert rc == 0, output
-    assert "largefov (cached: trained earlier, not timed in this run)" in output
-    assert "| largefov (cached) |" in output
+    assert "aspp-l (cached: trained earlier, not timed in this run)" in output
+    assert "| aspp-l (cached) |" in output
     assert "not in this run" in (folder / "out" / "train_synthetic.md").read_text()

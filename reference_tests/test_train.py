@@ -499,30 +499,3 @@ def test_a_full_disk_is_refused_at_the_start_and_reported_mid_run(tmp_path, monk
         trainer.run(log=None)
     assert e.value.filename == path and open(path, "rb").read() == before
     assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "history.json"]
-
-
-def test_ctrl_c_finishes_the_step_and_saves(tmp_path):
-    """The first Ctrl-C (SIGINT) lets the step finish, saves and stops; the resumed run ends
-    with an uninterrupted run's weights."""
-    import signal
-
-    from minideeplab.train import TrainingInterrupted
-    straight = Trainer(SMALL, progress=False)
-    straight.run(log=None)
-    trainer = Trainer(SMALL, out_dir=str(tmp_path), progress=False)
-    step = trainer.optimizer.step
-
-    def pressed_during_the_update(lr=None):
-        if trainer.iteration == 2:
-            os.kill(os.getpid(), signal.SIGINT)     # lands in the middle of iteration 3
-        step(lr)
-    trainer.optimizer.step = pressed_during_the_update
-    path = str(tmp_path / "checkpoint.npz")
-    with pytest.raises(TrainingInterrupted, match=rf"after iteration 3: saved to '{path}'"):
-        trainer.run(log=None)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    resumed = Trainer.resume(path, progress=False)
-    assert resumed.iteration == 3
-    resumed.run(log=None)
-    a, b = _weights(straight), _weights(resumed)
-    assert all(np.array_equal(a[k], b[k]) for k in a)
