@@ -24,6 +24,18 @@ def _weights(model):
     return {k: backend.asnumpy(v).copy() for k, v in model.state_dict().items()}
 
 
+@pytest.fixture(autouse=True)
+def default_signal_handlers():
+    """Each test starts from Python's default handlers: a test run started in the background by
+    a shell inherits SIGINT ignored (SIG_IGN), which deferred_interrupt rightly leaves alone."""
+    defaults = {s: signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, h) for s, h in defaults.items()}
+    yield
+    for s, h in previous.items():
+        signal.signal(s, h)
+
+
 def _same(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
