@@ -23,28 +23,19 @@ Writes ``benchmarks/results/torchvision.md`` (and ``.json``).
 import argparse
 import json
 import os
-import subprocess
+import statistics
 import sys
+
+from side_by_side import Worker, current_rss_mb, serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ARCHS = ("deeplabv3_resnet50", "deeplabv3_resnet101")
 
 
-def _rss_mb():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
-
-
-def _current_rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def worker(impl, arch, size, repeats, threads):
-    """Runs in the subprocess; prints one JSON line."""
-    import time
-
+def worker(impl, arch, size, threads):
+    """Runs in the subprocess: builds the model, then serves ``run`` requests
+    (:mod:`side_by_side`)."""
     import numpy as np
     x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
     if impl == "predict":                          # the whole of inference.predict
@@ -79,57 +70,29 @@ def worker(impl, arch, size, repeats, threads):
         def forward():
             with nn.no_cache():
                 return model(x)
-    loaded = _current_rss_mb()
-    forward()                                      # warm-up
-    print("ready", flush=True)
-    times = []
-    for line in sys.stdin:                         # one forward per "run" line (interleaved)
-        if line.strip() != "run":
-            break
-        t0 = time.perf_counter()
-        y = forward()
-        times.append(time.perf_counter() - t0)
-        print(f"time {times[-1]}", flush=True)
-    print(json.dumps(dict(impl=impl, arch=arch, size=size, threads=threads,
-                          time_s=float(np.median(times)), times=times,
-                          peak_rss_mb=_rss_mb(), rss_after_load_mb=loaded,
-                          out_shape=list(y.shape))), flush=True)
-
-
-def _start(python, impl, arch, size, threads):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    cmd = [python, os.path.abspath(__file__), "--worker", impl, "--arch", arch, "--size",
-           str(size), "--threads", str(threads)]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    if proc.stdout.readline().strip() != "ready":
-        raise RuntimeError(f"worker {impl} {arch} {size} did not start")
-    return proc
-
-
-def _run_once(proc):
-    proc.stdin.write("run\n")
-    proc.stdin.flush()
-    return float(proc.stdout.readline().split()[1])
-
-
-def _finish(proc):
-    proc.stdin.write("quit\n")
-    proc.stdin.flush()
-    out = proc.stdout.read()
-    proc.wait()
-    return json.loads(out.strip().splitlines()[-1])
+    loaded = current_rss_mb()
+    out_shape = list(forward().shape)              # warm-up
+    serve(forward, info=dict(impl=impl, arch=arch, size=size, threads=threads,
+                             rss_after_load_mb=loaded, out_shape=out_shape))
 
 
 def measure(pythons, arch, size, repeats, threads):
     """Start one worker per implementation (model loaded, one warm-up forward each), then
     alternate their forwards ``repeats`` times, so that both see the same machine load."""
-    procs = {impl: _start(py, impl, arch, size, threads) for impl, py in pythons.items()}
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), MINIDEEPLAB_THREADS=str(threads))
+    procs = {impl: Worker([py, os.path.abspath(__file__), "--worker", impl, "--arch", arch,
+                           "--size", str(size), "--threads", str(threads)], env=env)
+             for impl, py in pythons.items()}
     for _ in range(repeats):
         for proc in procs.values():
-            _run_once(proc)
-    return {impl: _finish(proc) for impl, proc in procs.items()}
+            proc.run()
+    result = {}
+    for impl, proc in procs.items():
+        done = proc.finish()
+        result[impl] = dict(proc.info, times=done["times"], peak_rss_mb=done["peak_rss_mb"],
+                            time_s=float(statistics.median(done["times"])))
+    return result
 
 
 def table(rows, machine, threads):
@@ -170,7 +133,7 @@ def main():
     if a.tiny:
         a.archs, a.sizes, a.repeats, a.predict = [ARCHS[0]], [65], 1, False
     if a.worker:
-        return worker(a.worker, a.arch, a.size, a.repeats, a.threads)
+        return worker(a.worker, a.arch, a.size, a.threads)
     sys.path.insert(0, ROOT)
     from minideeplab.timing import describe_machine
     rows = []
