@@ -18,9 +18,10 @@ TOP = ("minideeplab.paper", "minideeplab.cli", "minideeplab.__main__")   # may i
 # The layers, bottom up (README, "Architecture"): a module may import its own layer and the
 # layers below it, never one above. A new top-level module or sub-package gets a layer here.
 LAYERS = (
-    # user errors, devices, atomic writes, the user's files, .pth, the readers' budgets, clocks,
-    # progress bars, Ctrl-C and SIGTERM
-    ("errors", "backend", "fileio", "io", "pth", "budgets", "timing", "progress", "interrupt"),
+    # user errors, devices, threads, atomic writes, the user's files, .pth, the readers' budgets,
+    # clocks, progress bars, Ctrl-C and SIGTERM
+    ("errors", "backend", "parallel", "fileio", "io", "pth", "budgets", "timing", "progress",
+     "interrupt"),
     ("checks",),                               # argument checks
     ("functional", "preprocess", "gradcheck"),  # the math: ops and their backward passes
     ("nn", "minideeplab"),                     # layers (the package root loads up to nn)
