@@ -269,36 +269,57 @@ def test_holes_forward_by_bands_of_channels_equals_direct(monkeypatch, stride, r
 
 
 @pytest.mark.parametrize("H, W, rate, pad", [(9, 7, 4, 4), (6, 11, 6, 6), (8, 8, 2, 1), (5, 5, 9, 9)])
-def test_valid_taps_forward_equals_direct(H, W, rate, pad):
-    """Skipping the products with zero padding (large rates on small maps) is exact; the last
-    case has every off-centre tap in the padding."""
-    import importlib
-    im2col_module = importlib.import_module("minideeplab.functional.im2col")
+def test_taps_equal_direct(H, W, rate, pad):
+    """Skipping the products with zero padding (large rates on small maps) is exact, forward
+    and backward; the last case has every off-centre tap in the padding."""
+    from minideeplab.functional import taps
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3, H, W)), rng.standard_normal((4, 3, 3, 3))
-    expected = F.conv2d(x, w, padding=pad, rate=rate, method="direct")[0]
-    x_t = im2col_module.pad_to_chwn(x, pad, pad)
-    y = im2col_module.from_chwn(
-        im2col_module.valid_taps_forward_chwn(x_t, w, rate, (pad, pad), (H, W)))
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    y_ref, cache = F.conv2d(x, w, padding=pad, rate=rate, method="direct")
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref, dw_ref, _ = F.conv2d_backward(dy, cache)
+    y = taps.taps_forward(x, w, (pad, pad), rate)
+    dx, dw = taps.taps_backward(dy, x, w, (pad, pad), rate)
+    for name, a, e in (("y", y, y_ref), ("dx", dx, dx_ref), ("dw", dw, dw_ref)):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-def test_conv2d_takes_the_valid_taps_path_for_big_sparse_layers(monkeypatch):
+def test_conv2d_goes_tap_by_tap_for_big_sparse_layers(monkeypatch):
     import importlib
     conv_module = importlib.import_module("minideeplab.functional.conv")
-    im2col_module = importlib.import_module("minideeplab.functional.im2col")
-    pays = im2col_module.valid_taps_pay_off
-    assert pays((41, 41), (36, 36), (256, 2048, 3, 3), 36, 1)
-    assert not pays((65, 65), (12, 12), (256, 2048, 3, 3), 12, 1)
-    assert not pays((9, 7), (4, 4), (4, 3, 3, 3), 4, 2)   # small
+    from minideeplab.functional import taps
+    assert taps.valid_taps_pay_off((41, 41), (36, 36), (256, 2048, 3, 3), 36, 1)
+    assert not taps.valid_taps_pay_off((65, 65), (12, 12), (256, 2048, 3, 3), 12, 1)
+    assert not taps.valid_taps_pay_off((9, 7), (4, 4), (4, 3, 3, 3), 4, 2)   # small
     calls = []
     monkeypatch.setattr(conv_module, "valid_taps_pay_off", lambda *a: True)
-    real = conv_module.valid_taps_forward_chwn
-    monkeypatch.setattr(conv_module, "valid_taps_forward_chwn",
-                        lambda *a: calls.append(1) or real(*a))
+    for name in ("taps_forward", "taps_backward"):
+        real = getattr(conv_module, name)
+        monkeypatch.setattr(conv_module, name,
+                            lambda *a, real=real, name=name: calls.append(name) or real(*a))
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal((1, 3, 7, 6)), rng.standard_normal((2, 3, 3, 3))
-    y = F.conv2d(x, w, padding=5, rate=5)[0]
-    assert calls == [1]
-    np.testing.assert_allclose(y, F.conv2d(x, w, padding=5, rate=5, method="direct")[0],
-                               rtol=1e-12, atol=1e-12)
+    y, cache = F.conv2d(x, w, padding=5, rate=5)
+    dy = rng.standard_normal(y.shape)
+    dx, dw, _ = F.conv2d_backward(dy, cache)
+    assert calls == ["taps_forward", "taps_backward"]
+    y_ref, cache_ref = F.conv2d(x, w, padding=5, rate=5, method="direct")
+    for a, e in zip((y, dx, dw), (y_ref,) + F.conv2d_backward(dy, cache_ref)[:2]):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_taps_gradient_check(monkeypatch):
+    """The tap-by-tap backward (big rates on small maps) in float64, random upstream gradient."""
+    import importlib
+    monkeypatch.setattr(importlib.import_module("minideeplab.functional.conv"), "valid_taps_pay_off",
+                        lambda *a: True)
+    rng = np.random.default_rng(4)
+    x, w, b = _random_case(rng, 2, 3, 2, 7, 8, 3, "float64")
+
+    def forward(x, w, b):
+        return F.conv2d(x, w, b, padding=4, rate=4)[0]
+
+    def backward(dy, x, w, b):
+        return dict(zip("xwb", F.conv2d_backward(dy, F.conv2d(x, w, b, padding=4, rate=4)[1])))
+
+    check_gradients(forward, backward, dict(x=x, w=w, b=b), max_checks=60)

@@ -15,15 +15,17 @@ The three methods compute exactly this sum:
     The readable reference: one loop over the KH*KW taps, each a strided slice of the input
     multiplied by a (O, C) weight matrix.
 ``"holes"``
-    Caffe's im2col with dilation ("sparsely sample the input feature maps"): gather all taps
-    of the whole batch into one column matrix of shape (C*KH*KW, H_out*W_out*N) and do one
-    GEMM (:mod:`.im2col`, which works on (C, H, W, N) arrays). The backward is two GEMMs and
-    col2im. Like Caffe, the columns are rebuilt in the backward pass instead of being kept, so a
-    deep network does not hold every layer's column matrix in memory. Two forward variants
-    compute the same sum for big layers: a column matrix over 16M numbers is built by bands of
-    input channels, and a stride-1 layer whose taps mostly read zero padding (v3's ASPP at rate
-    36 on a 41x41 map) skips those products, one GEMM per tap over the outputs it reaches
-    (:func:`.im2col.valid_taps_forward_chwn`).
+    Caffe's im2col with dilation ("sparsely sample the input feature maps"): gather the taps
+    of every output into a column matrix of shape (C*KH*KW, H_out*W_out) and multiply it by
+    the filters in one GEMM (:mod:`.im2col`). The matrix is built for one block of output rows
+    at a time, small enough to stay in the cache, and minideeplab's threads share the blocks
+    (:mod:`.holes`). The backward is two GEMMs: the weight gradient sums ``dy @ cols^T`` over
+    the blocks, and for stride 1 the input gradient is the convolution of ``dy`` with the
+    flipped filters (col2im for larger strides). Like Caffe, the columns are rebuilt in the
+    backward pass instead of being kept, so a deep network does not hold every layer's column
+    matrix in memory. A stride-1 layer whose taps mostly read zero padding (v3's ASPP at rate
+    36 on a 41x41 map) goes tap by tap instead, each tap one GEMM over only the outputs it
+    reaches (:mod:`.taps`): the same sum without the products with zeros.
 ``"deinterlace"``
     TensorFlow's ``atrous_conv2d`` (``space_to_batch``): split the input into r*r sub-images,
     run an ordinary convolution, re-interlace. Lives in :mod:`.deinterlace`.
@@ -37,16 +39,17 @@ from ..checks import (check_array, check_budget, check_cache, check_choice, chec
                       check_int, check_pair, check_same_dtype, conv_output_size)
 from ..errors import ArgumentError
 from .deinterlace import deinterlace_backward, deinterlace_forward
-from .im2col import (from_chwn, holes_backward_chwn, holes_forward_chwn, pad2d, pad_to_chwn,
-                     tap_slices, to_chwn, valid_taps_forward_chwn, valid_taps_pay_off)
+from .holes import holes_backward, holes_forward
+from .im2col import pad2d, tap_slices
+from .taps import valid_taps_pay_off, taps_backward, taps_forward
 
 __all__ = ["conv2d", "conv2d_backward", "CONV_METHODS"]
 
 CONV_METHODS = ("holes", "deinterlace", "direct")
 
 ConvCache = namedtuple("ConvCache", "x_saved x_shape w has_bias stride padding rate method inner")
-ConvCache.__doc__ = """What conv2d_backward needs: the padded input ((C, Hp, Wp, N) for
-"holes"; (N, C, Hp, Wp) for "direct"; None for "deinterlace"), the input's
+ConvCache.__doc__ = """What conv2d_backward needs: the input (x itself for "holes", not a
+copy; zero-padded, (N, C, Hp, Wp), for "direct"; None for "deinterlace"), the input's
 shape (N, C, H, W), the weights (O, C, KH, KW), whether there was a bias, the hyper-parameters,
 and, for "deinterlace", the cache of its inner ordinary convolution."""
 ConvCache.op = "conv2d"
@@ -70,6 +73,61 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     y : (N, O, H_out, W_out) array, ``H_out = (H + 2*ph - r*(KH-1) - 1) // stride + 1``
     cache : ConvCache for :func:`conv2d_backward`
     """
+    stride, padding, rate = _check_conv2d(x, w, b, stride, padding, rate, method)
+    saved, inner = x, None
+    if method == "holes" and _by_taps(x.shape, w.shape, stride, padding, rate):
+        y = taps_forward(x, w, padding, rate)
+    elif method == "holes":
+        y = holes_forward(x, w, stride, padding, rate)                  # (N, O, OH, OW)
+    elif method == "deinterlace":
+        y, inner = deinterlace_forward(x, w, padding, rate)
+        saved = None
+    else:
+        saved = pad2d(x, *padding)
+        y = _direct_forward(saved, w, stride, rate)
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)          # y was allocated by this function
+    return y, ConvCache(saved, x.shape, w, b is not None, stride, padding, rate, method, inner)
+
+
+def conv2d_backward(dy, cache):
+    """Gradients of :func:`conv2d`.
+
+    Parameters
+    ----------
+    dy : (N, O, H_out, W_out) array, the upstream gradient dL/dy
+    cache : the ConvCache returned by :func:`conv2d`
+
+    Returns
+    -------
+    dx : (N, C, H, W) array
+    dw : (O, C, KH, KW) array
+    db : (O,) array, or None when ``conv2d`` had no bias
+    """
+    _check_conv2d_backward(dy, cache)
+    (ph, pw), (H, W) = cache.padding, cache.x_shape[2:]
+    if cache.method == "holes" and _by_taps(cache.x_shape, cache.w.shape, cache.stride,
+                                            cache.padding, cache.rate):
+        dx, dw = taps_backward(dy, cache.x_saved, cache.w, cache.padding, cache.rate)
+    elif cache.method == "holes":
+        dx, dw = holes_backward(dy, cache.x_saved, cache.w, cache.stride, cache.padding,
+                                cache.rate)
+    elif cache.method == "deinterlace":
+        dx, dw = deinterlace_backward(dy, cache.inner)
+    else:
+        dx_pad, dw = _direct_backward(dy, cache.x_saved, cache.w, cache.stride, cache.rate)
+        dx = dx_pad[:, :, ph:ph + H, pw:pw + W]
+    db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    return dx, dw, db
+
+
+def _by_taps(x_shape, w_shape, stride, padding, rate):
+    """Whether "holes" goes tap by tap, skipping the zero padding (:mod:`.taps`)."""
+    return stride == 1 and valid_taps_pay_off(x_shape[2:], padding, w_shape, rate, x_shape[0])
+
+
+def _check_conv2d(x, w, b, stride, padding, rate, method):
+    """Every argument of conv2d checked before any work; returns stride, (ph, pw), rate."""
     fn = "conv2d"
     check_array(fn, "x", x, ndim=4, nonempty=True)
     check_array(fn, "w", w, ndim=4, nonempty=True)
@@ -95,69 +153,24 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
             f"{rate * (KH - 1) + 1}x{rate * (KW - 1) + 1} (KH={KH}, KW={KW}, rate={rate}) but "
             f"padded input is {H + 2 * ph}x{W + 2 * pw} (x.shape={tuple(x.shape)}, "
             f"padding=({ph}, {pw}))")
+    if method == "deinterlace" and stride != 1:
+        raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "
+                            f"stride={stride}; use method='holes' or 'direct' for strided "
+                            "convolution")
     _check_sizes(fn, x, w.shape, stride, (ph, pw), rate, method)
-    if method == "deinterlace":
-        if stride != 1:
-            raise ArgumentError(f"{fn}: method='deinterlace' supports stride=1 only, got "
-                                f"stride={stride}; use method='holes' or 'direct' for strided "
-                                "convolution")
-        y, inner = deinterlace_forward(x, w, (ph, pw), rate)
-        cache = ConvCache(None, x.shape, w, b is not None, stride, (ph, pw), rate, method,
-                          inner)
-    elif method == "holes":
-        x_saved = pad_to_chwn(x, ph, pw)                                 # (C, Hp, Wp, N)
-        if stride == 1 and valid_taps_pay_off((H, W), (ph, pw), w.shape, rate, N):
-            y_t = valid_taps_forward_chwn(x_saved, w, rate, (ph, pw), (H, W))
-        else:
-            y_t = holes_forward_chwn(x_saved, w, stride, rate)           # (O, OH, OW, N)
-        y = from_chwn(y_t)                                               # (N, O, OH, OW)
-    else:
-        x_saved = x_pad = pad2d(x, ph, pw)
-        y = _direct_forward(x_pad, w, stride, rate)
-    if method != "deinterlace":
-        cache = ConvCache(x_saved, x.shape, w, b is not None, stride, (ph, pw), rate, method,
-                          None)
-    if b is not None:
-        y += b.reshape(1, O, 1, 1)  # y was allocated by this function
-    return y, cache
+    return stride, (ph, pw), rate
 
 
-def conv2d_backward(dy, cache):
-    """Gradients of :func:`conv2d`.
-
-    Parameters
-    ----------
-    dy : (N, O, H_out, W_out) array, the upstream gradient dL/dy
-    cache : the ConvCache returned by :func:`conv2d`
-
-    Returns
-    -------
-    dx : (N, C, H, W) array
-    dw : (O, C, KH, KW) array
-    db : (O,) array, or None when ``conv2d`` had no bias
-    """
+def _check_conv2d_backward(dy, cache):
     fn = "conv2d_backward"
     check_cache(fn, cache, ConvCache)
     N, C, H, W = cache.x_shape
     ph, pw = cache.padding
     O, _, KH, KW = cache.w.shape
-    Hp, Wp = H + 2 * ph, W + 2 * pw
-    expected = (N, O, conv_output_size(Hp, KH, stride=cache.stride, rate=cache.rate),
-                conv_output_size(Wp, KW, stride=cache.stride, rate=cache.rate))
+    expected = (N, O, conv_output_size(H + 2 * ph, KH, stride=cache.stride, rate=cache.rate),
+                conv_output_size(W + 2 * pw, KW, stride=cache.stride, rate=cache.rate))
     check_grad(fn, dy, cache.w.dtype, expected)
     backend.get_array_module(dy, cache.w)
-    if cache.method == "deinterlace":
-        dx, dw = deinterlace_backward(dy, cache.inner)
-    else:
-        if cache.method == "holes":
-            dx_t, dw = holes_backward_chwn(to_chwn(dy), cache.x_saved, cache.w, cache.stride,
-                                           cache.rate)
-            dx_pad = dx_t.transpose(3, 0, 1, 2)                          # (N, C, Hp, Wp)
-        else:
-            dx_pad, dw = _direct_backward(dy, cache.x_saved, cache.w, cache.stride, cache.rate)
-        dx = dx_pad[:, :, ph:ph + H, pw:pw + W]
-    db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    return dx, dw, db
 
 
 def _check_sizes(fn, x, w_shape, stride, padding, rate, method):

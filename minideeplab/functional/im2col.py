@@ -3,14 +3,17 @@
 DeepLab v2, Sec. 3.1: Caffe computes atrous convolution by "adding to the im2col function ...
 the option to sparsely sample the underlying feature maps": gather the inputs of every output
 position into a column matrix, taps ``rate`` apart, and multiply it by the filters in one GEMM.
-Both atrous methods of :mod:`.conv` are built on this module: "holes" calls
-:func:`holes_forward_chwn` with the rate, and "deinterlace" (:mod:`.deinterlace`) calls it with
-rate 1 on each group of sub-images.
+Both atrous methods of :mod:`.conv` are built on this module: "holes" (:mod:`.holes`) calls
+:func:`im2col` with the rate on one block of output rows at a time, and "deinterlace"
+(:mod:`.deinterlace`) calls :func:`holes_forward_chwn` with rate 1 on each group of sub-images,
+one GEMM for the whole group (shared out between the threads by bands of filters,
+:func:`minideeplab.parallel.matmul`).
 
 Layout: the GEMM wants channels outermost and the batch innermost, so this module works on
 (C, H, W, N) arrays ("CHWN"); :func:`to_chwn` / :func:`from_chwn` convert. With the batch
 innermost, every tap's slice copies runs of OW*N contiguous numbers, which keeps im2col fast even
-for the tiny sub-images of the deinterlacing method.
+for the tiny sub-images of the deinterlacing method. (One image of an (N, C, H, W) array,
+transposed, is such an array with N = 1, without a copy.)
 
 Shapes, for a padded input (C, Hp, Wp, N), filters (O, C, KH, KW), stride s and rate r:
 ``OH = (Hp - r*(KH-1) - 1) // s + 1`` (likewise OW); the column matrix is
@@ -18,10 +21,10 @@ Shapes, for a padded input (C, Hp, Wp, N), filters (O, C, KH, KW), stride s and 
 """
 from .. import backend
 from ..checks import conv_output_size
+from ..parallel import matmul
 
 __all__ = ["pad2d", "tap_slices", "to_chwn", "pad_to_chwn", "from_chwn", "im2col", "col2im",
-           "holes_forward_chwn", "holes_backward_chwn", "COLUMN_BUDGET", "valid_tap_ranges",
-           "valid_taps_forward_chwn"]
+           "holes_forward_chwn", "holes_backward_chwn", "COLUMN_BUDGET"]
 
 # The forward's column matrix is built for a band of input channels at a time when the whole
 # would hold more numbers than this (16M: 64 MB in float32). DeepLabV3's rate-36 ASPP branch on a
@@ -135,12 +138,12 @@ def holes_forward_chwn(x_t, w, stride, rate):
     band = max(1, COLUMN_BUDGET // per_channel)
     if band >= C or (KH == 1 and KW == 1 and stride == 1):
         cols = im2col(x_t, KH, KW, stride, rate)          # (CKK, OH*OW*N)
-        return (w2 @ cols).reshape(O, OH, OW, N)           # (O, OH*OW*N)
+        return matmul(w2, cols).reshape(O, OH, OW, N)      # (O, OH*OW*N)
     y2 = None
     for c0 in range(0, C, band):                           # the sum over channels, by bands
         c1 = min(C, c0 + band)
         cols = im2col(x_t[c0:c1], KH, KW, stride, rate)   # ((c1-c0)KK, OH*OW*N)
-        part = w2[:, c0 * KH * KW:c1 * KH * KW] @ cols
+        part = matmul(w2[:, c0 * KH * KW:c1 * KH * KW], cols)
         if y2 is None:
             y2 = part
         else:
@@ -157,59 +160,6 @@ def holes_backward_chwn(dy_t, x_t, w, stride, rate):
     O, C, KH, KW = w.shape
     dy2 = dy_t.reshape(O, -1)                              # (O, OH*OW*N)
     cols = im2col(x_t, KH, KW, stride, rate)               # (CKK, OH*OW*N)
-    dw = dy2 @ cols.T                                      # (O, CKK), summed over the batch
-    dcols = w.reshape(O, C * KH * KW).T @ dy2              # (CKK, OH*OW*N)
+    dw = matmul(dy2, cols.T)                               # (O, CKK), summed over the batch
+    dcols = matmul(w.reshape(O, C * KH * KW).T, dy2)       # (CKK, OH*OW*N)
     return col2im(dcols, x_t.shape, KH, KW, stride, rate), dw.reshape(w.shape)
-
-
-def valid_tap_ranges(size, pad, out_size, rate, kernel):
-    """Per tap k: the output range [i0, i1) whose tap reads a real (not padding) input.
-
-    With stride 1, output i's tap k reads padded position ``i + rate*k``, real when
-    ``pad <= i + rate*k < pad + size``. Returns a list of (i0, i1), empty when i1 <= i0.
-    """
-    return [(max(0, pad - rate * k), min(out_size, pad + size - rate * k)) for k in range(kernel)]
-
-
-def valid_taps_forward_chwn(x_t, w, rate, padding, size):
-    """Stride-1 atrous convolution that skips the products with zero padding, exactly.
-
-    DeepLab's large rates on small maps (v3's ASPP at rate 36 on a 41x41 map) make most taps
-    of most outputs fall into the padding: im2col would multiply those zeros in. Here each
-    tap (p, q) is one GEMM ``w[:, :, p, q] @ x`` over only the outputs whose input under that
-    tap is real, added into the output: the same sum without the zero terms.
-
-    x_t (C, Hp, Wp, N) padded by ``padding`` = (ph, pw) around the real ``size`` = (H, W);
-    w (O, C, KH, KW) -> y_t (O, OH, OW, N).
-    """
-    xp = backend.get_array_module(x_t, w)
-    C, Hp, Wp, N = x_t.shape
-    O, _, KH, KW = w.shape
-    OH = conv_output_size(Hp, KH, stride=1, rate=rate)
-    OW = conv_output_size(Wp, KW, stride=1, rate=rate)
-    rows = valid_tap_ranges(size[0], padding[0], OH, rate, KH)
-    cols = valid_tap_ranges(size[1], padding[1], OW, rate, KW)
-    y_t = xp.zeros((O, OH, OW, N), dtype=x_t.dtype)
-    w_taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1))            # (KH, KW, O, C)
-    for p, (i0, i1) in enumerate(rows):
-        for q, (j0, j1) in enumerate(cols):
-            if i1 <= i0 or j1 <= j0:
-                continue
-            xs = x_t[:, i0 + rate * p:i1 + rate * p, j0 + rate * q:j1 + rate * q, :]
-            part = w_taps[p, q] @ xp.ascontiguousarray(xs).reshape(C, -1)
-            y_t[:, i0:i1, j0:j1, :] += part.reshape(O, i1 - i0, j1 - j0, N)
-    return y_t
-
-
-def valid_taps_pay_off(size, padding, w_shape, rate, N):
-    """Whether :func:`valid_taps_forward_chwn` beats im2col: a big layer (>= 64M products)
-    where at most 60% of the im2col products touch real inputs."""
-    O, C, KH, KW = w_shape
-    Hp, Wp = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
-    OH = conv_output_size(Hp, KH, stride=1, rate=rate)
-    OW = conv_output_size(Wp, KW, stride=1, rate=rate)
-    if KH * KW == 1 or O * C * KH * KW * OH * OW * N < 2 ** 26:
-        return False
-    rows = sum(max(0, b - a) for a, b in valid_tap_ranges(size[0], padding[0], OH, rate, KH))
-    cols = sum(max(0, b - a) for a, b in valid_tap_ranges(size[1], padding[1], OW, rate, KW))
-    return rows * cols <= 0.6 * KH * KW * OH * OW

@@ -1,0 +1,113 @@
+"""Atrous convolution tap by tap, over only the outputs whose tap reads a real input pixel.
+
+DeepLab v3 (Sec. 3.3, Fig. 4): "as the sampling rate becomes larger, the number of valid
+filter weights (i.e., the weights that are applied to the valid feature region, instead of
+padded zeros) becomes smaller". At rate 36 on a 41x41 map most taps of most outputs read the
+zero padding, and im2col would multiply all those zeros. Eq. 1 taken one tap (p, q) at a time
+skips them exactly (stride 1)::
+
+    y[:, :, I, J] += w[:, :, p, q] @ x[:, :, I + r*p - ph, J + r*q - pw]
+
+where I x J are the outputs whose tap (p, q) lands inside the input (:func:`valid_tap_ranges`):
+one GEMM (O, C) @ (C, N*|I|*|J|) per tap. The backward pass differentiates each tap's product:
+``dw[:, :, p, q] = dy[:, :, I, J] @ x_tap^T`` and ``dx[:, :, tap's rectangle] += w[:, :, p,
+q]^T @ dy[:, :, I, J]``. The threads share the forward by groups of filters and the backward
+by groups of input channels (each group owns its part of y, or of dx and dw).
+
+Shapes: x (N, C, H, W); w (O, C, KH, KW); y, dy (N, O, OH, OW), OH = H + 2*ph - r*(KH-1).
+"""
+import numpy
+
+from .. import backend
+from ..checks import conv_output_size
+from ..parallel import run_all, split
+
+__all__ = ["valid_tap_ranges", "valid_taps_pay_off", "taps_forward", "taps_backward"]
+
+
+def valid_tap_ranges(size, pad, out_size, rate, kernel):
+    """Per tap k: the output range [i0, i1) whose tap reads a real (not padding) input.
+
+    With stride 1, output i's tap k reads padded position ``i + rate*k``, real when
+    ``pad <= i + rate*k < pad + size``. Returns a list of (i0, i1), empty when i1 <= i0.
+    """
+    return [(max(0, pad - rate * k), min(out_size, pad + size - rate * k)) for k in range(kernel)]
+
+
+def valid_taps_pay_off(size, padding, w_shape, rate, N):
+    """Whether the taps beat im2col: a big layer (>= 64M products) where at most 60% of the
+    im2col products touch real inputs."""
+    O, C, KH, KW = w_shape
+    OH = conv_output_size(size[0], KH, padding=padding[0], rate=rate)
+    OW = conv_output_size(size[1], KW, padding=padding[1], rate=rate)
+    if KH * KW == 1 or O * C * KH * KW * OH * OW * N < 2 ** 26:
+        return False
+    rows = sum(max(0, b - a) for a, b in valid_tap_ranges(size[0], padding[0], OH, rate, KH))
+    cols = sum(max(0, b - a) for a, b in valid_tap_ranges(size[1], padding[1], OW, rate, KW))
+    return rows * cols <= 0.6 * KH * KW * OH * OW
+
+
+def _taps(x_shape, w_shape, padding, rate):
+    """(p, q, output rectangle (i0, i1, j0, j1), input rectangle (a0, a1, b0, b1)) of every tap
+    that reaches at least one output."""
+    _, _, H, W = x_shape
+    _, _, KH, KW = w_shape
+    (ph, pw) = padding
+    OH = conv_output_size(H, KH, padding=ph, rate=rate)
+    OW = conv_output_size(W, KW, padding=pw, rate=rate)
+    rows = valid_tap_ranges(H, ph, OH, rate, KH)
+    cols = valid_tap_ranges(W, pw, OW, rate, KW)
+    return [(p, q, (i0, i1, j0, j1),
+             (i0 + rate * p - ph, i1 + rate * p - ph, j0 + rate * q - pw, j1 + rate * q - pw))
+            for p, (i0, i1) in enumerate(rows) for q, (j0, j1) in enumerate(cols)
+            if i1 > i0 and j1 > j0]
+
+
+def _matrix(a, rect):
+    """a[:, :, rectangle] (N, K, h, w) as a (K, N*h*w) matrix (a copy)."""
+    r0, r1, c0, c1 = rect
+    return a[:, :, r0:r1, c0:c1].transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
+
+
+def _add_matrix(a, rect, m):
+    """a[:, :, rectangle] += m, with m a (K, N*h*w) matrix as :func:`_matrix` gives it."""
+    r0, r1, c0, c1 = rect
+    N, K = a.shape[:2]
+    a[:, :, r0:r1, c0:c1] += m.reshape(K, N, r1 - r0, c1 - c0).transpose(1, 0, 2, 3)
+
+
+def taps_forward(x, w, padding, rate):
+    """y (N, O, OH, OW) = the sum over taps of each tap's product with the input it reaches."""
+    xp = backend.get_array_module(x, w)
+    N, C, H, W = x.shape
+    O, _, KH, KW = w.shape
+    OH = conv_output_size(H, KH, padding=padding[0], rate=rate)
+    OW = conv_output_size(W, KW, padding=padding[1], rate=rate)
+    y = xp.zeros((N, O, OH, OW), dtype=x.dtype)
+    taps = _taps(x.shape, w.shape, padding, rate)
+
+    def filters(group):
+        o0, o1 = group
+        for p, q, out_rect, in_rect in taps:
+            _add_matrix(y[:, o0:o1], out_rect, w[o0:o1, :, p, q] @ _matrix(x, in_rect))
+
+    run_all(filters, split(O, 64) if xp is numpy else [(0, O)], xp)
+    return y
+
+
+def taps_backward(dy, x, w, padding, rate):
+    """Gradients of :func:`taps_forward`: dx (N, C, H, W) and dw (O, C, KH, KW)."""
+    xp = backend.get_array_module(dy, x, w)
+    dx = xp.zeros(x.shape, dtype=dy.dtype)
+    dw = xp.zeros(w.shape, dtype=dy.dtype)
+    taps = _taps(x.shape, w.shape, padding, rate)
+
+    def channels(group):
+        c0, c1 = group
+        for p, q, out_rect, in_rect in taps:
+            dy_tap = _matrix(dy, out_rect)                              # (O, N*h*w)
+            dw[:, c0:c1, p, q] = dy_tap @ _matrix(x[:, c0:c1], in_rect).T
+            _add_matrix(dx[:, c0:c1], in_rect, w[:, c0:c1, p, q].T @ dy_tap)
+
+    run_all(channels, split(x.shape[1], 64) if xp is numpy else [(0, x.shape[1])], xp)
+    return dx, dw
