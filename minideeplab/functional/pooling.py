@@ -37,6 +37,7 @@ from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_int, check_ints,
                       check_pair, compute_dtype)
 from ..errors import ArgumentError
+from ..parallel import run_all, split
 
 __all__ = ["pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward", "global_avg_pool", "global_avg_pool_backward"]
@@ -145,20 +146,30 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
     kernel, stride, padding = _check_pool("max_pool2d", x, kernel, stride, padding,
                                           ceil_mode)
     xp = backend.get_array_module(x)
+    N, C = x.shape[:2]
     out_size = _sizes(x.shape, kernel, stride, padding, ceil_mode)
-    x_pad = _padded(x, out_size, kernel, stride, padding, -np.inf)
     arg_dtype = np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32
-    y = argmax = None
-    for t, rows, cols in _taps(kernel, stride, out_size):
-        v = x_pad[:, :, rows, cols]                                    # (N, C, OH, OW)
-        if y is None:
-            y, argmax = v.copy(), xp.zeros(v.shape, dtype=arg_dtype)
-            continue
-        better = v > y                          # strict: the first maximum wins on ties
-        # taps come in increasing order, so every earlier argmax is < t: max(argmax, t*better)
-        # writes t exactly where this tap is better (arithmetic is faster than where())
-        argmax = xp.maximum(argmax, better * argmax.dtype.type(t))
-        xp.maximum(y, v, out=y)
+    y = xp.empty((N, C) + out_size, dtype=x.dtype)
+    argmax = xp.zeros((N, C) + out_size, dtype=arg_dtype)
+
+    def channels(block):                         # one group of channels, on one thread
+        c0, c1 = block
+        x_pad = _padded(x[:, c0:c1], out_size, kernel, stride, padding, -np.inf)
+        y_c, argmax_c = y[:, c0:c1], argmax[:, c0:c1]
+        better, t_better = xp.empty(y_c.shape, dtype=bool), xp.empty(y_c.shape, arg_dtype)
+        for t, rows, cols in _taps(kernel, stride, out_size):
+            v = x_pad[:, :, rows, cols]                                # (N, c1-c0, OH, OW)
+            if t == 0:
+                y_c[...] = v
+                continue
+            xp.greater(v, y_c, out=better)      # strict: the first maximum wins on ties
+            # taps come in increasing order, so every earlier argmax is < t: max(argmax,
+            # t*better) writes t exactly where this tap is better (faster than where())
+            xp.multiply(better, arg_dtype(t), out=t_better)
+            xp.maximum(argmax_c, t_better, out=argmax_c)
+            xp.maximum(y_c, v, out=y_c)
+
+    run_all(channels, split(C, 4) if xp is np else [(0, C)], xp)
     return y, MaxPoolCache(x.shape, kernel, stride, padding, argmax, x.dtype)
 
 
@@ -166,15 +177,27 @@ def max_pool2d_backward(dy, cache):
     """Gradient of :func:`max_pool2d`: each dy goes to the input that was the window's maximum.
 
     dy (N, C, H_out, W_out) -> dx (N, C, H, W). Overlapping windows (stride < kernel) add up.
-    Within one tap the windows' pixels are distinct, so a ``+=`` per tap needs no scatter.
+    The maximum of window (i, j) came from tap t = p*KW + q, the pixel at row s*i + p, column
+    s*j + q of the padded map; one scatter-add per image sends every dy there (repeated
+    pixels add up), the images shared out between the threads.
     """
     fn = "max_pool2d_backward"
     check_cache(fn, cache, MaxPoolCache)
     _check_dy(fn, dy, cache, cache.argmax.shape[2:], cache.dtype)
     xp = backend.get_array_module(dy, cache.argmax)
-    dx_pad = _padded_gradient(xp, cache, dy)
-    for t, rows, cols in _taps(cache.kernel, cache.stride, dy.shape[2:]):
-        dx_pad[:, :, rows, cols] += dy * (cache.argmax == t)
+    dx_pad = _padded_gradient(xp, cache, dy)                      # (N, C, Hn, Wn)
+    N, C, Hn, Wn = dx_pad.shape
+    OH, OW = dy.shape[2:]
+    (KH, KW), (sh, sw) = cache.kernel, cache.stride
+    corner = (xp.arange(C)[:, None, None] * (Hn * Wn) + (xp.arange(OH) * sh * Wn)[:, None]
+              + xp.arange(OW) * sw)                             # (C, OH, OW): window starts
+    offset = xp.asarray([p * Wn + q for p in range(KH) for q in range(KW)])   # tap t's pixel
+
+    def image(n):
+        backend.scatter_add(dx_pad[n].reshape(-1), (corner + offset[cache.argmax[n]]).ravel(),
+                            dy[n].ravel())
+
+    run_all(image, range(N), xp)
     return _unpad(dx_pad, cache)
 
 
