@@ -14,9 +14,11 @@ from ..errors import ArgumentError
 
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 
-ReluCache = namedtuple("ReluCache", "mask dtype")
-ReluCache.__doc__ = ("mask: boolean array shaped like x, True where x > 0 (where gradients "
-                     "flow); dtype: x's dtype.")
+ReluCache = namedtuple("ReluCache", "y dtype")
+ReluCache.__doc__ = ("y: the output itself (not a copy; gradients flow where y > 0, which is "
+                     "where x > 0); dtype: x's dtype. The next layer usually keeps y for its "
+                     "own backward pass, so keeping it here costs no memory, where a mask "
+                     "would.")
 ReluCache.op = "relu"
 
 DropoutCache = namedtuple("DropoutCache", "mask scale shape dtype")
@@ -39,8 +41,8 @@ def relu(x):
     cache : ReluCache for :func:`relu_backward`
     """
     check_array("relu", "x", x, nonempty=True)
-    xp = backend.get_array_module(x)
-    return xp.maximum(x, 0), ReluCache(x > 0, x.dtype)
+    y = backend.get_array_module(x).maximum(x, 0)
+    return y, ReluCache(y, x.dtype)
 
 
 def relu_backward(dy, cache):
@@ -50,9 +52,9 @@ def relu_backward(dy, cache):
     """
     fn = "relu_backward"
     check_cache(fn, cache, ReluCache)
-    check_grad(fn, dy, cache.dtype, cache.mask.shape)
-    backend.get_array_module(dy, cache.mask)
-    return dy * cache.mask        # arithmetic, not where(): no branch per element
+    check_grad(fn, dy, cache.dtype, cache.y.shape)
+    backend.get_array_module(dy, cache.y)
+    return dy * (cache.y > 0)     # arithmetic, not where(): no branch per element
 
 
 def dropout(x, p, *, training, rng=None):

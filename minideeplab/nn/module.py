@@ -15,9 +15,9 @@ Conventions
   as in Caffe's ``param { lr_mult decay_mult }`` (missing names mean 1.0).
 * Child modules assigned as attributes are found automatically; their names make the dotted
   keys of :meth:`Module.state_dict` (``"aspp.branch0.fc6.weight"``).
-* ``cache``: what the last forward kept for ``backward``. Inference does not need it, and a
-  deep network's caches (every convolution's padded input, every batch norm's normalised map)
-  are many times the size of its weights: inside :func:`no_cache`, or on a module after
+* ``cache``: what the last forward kept for ``backward``, which releases it. Inference does
+  not need it, and a deep network's caches (every convolution's input, every batch norm's
+  normalised map) are many times the size of its weights: inside :func:`no_cache`, or on a module after
   ``keep_caches(False)``, each module drops its cache as soon as its forward returns, so a
   forward pass holds only the activations still in use. ``backward`` then refuses to run.
 """
@@ -101,8 +101,10 @@ class Module:
     def saved_cache(self):
         """The cache of the last forward pass, for ``backward``; a clear error if there is none.
 
-        A layer's ``backward`` differentiates its last ``forward``: without a kept cache
-        (backward called first, the forward run inside :func:`no_cache` or after
+        A layer's ``backward`` differentiates its last ``forward`` once: the cache is handed over
+        and released here, so the memory of a network's caches falls as its backward pass
+        proceeds (PyTorch frees a graph's saved tensors the same way). Without a kept cache
+        (backward called first or twice, the forward run inside :func:`no_cache` or after
         ``keep_caches(False)``, or the caches dropped by :meth:`to`) there is nothing to
         differentiate, and the error says so instead of failing on ``None``.
         """
@@ -110,8 +112,9 @@ class Module:
             raise RuntimeError(
                 f"{type(self).__name__}.backward: no cache from a forward pass to differentiate; "
                 "call forward first, with caches kept (not inside nn.no_cache() or after "
-                "keep_caches(False); .to() drops the caches)")
-        return self.cache
+                "keep_caches(False); .to() drops the caches), once per backward")
+        cache, self.cache = self.cache, None
+        return cache
 
     # -- gradients -------------------------------------------------------------------------
     def accumulate_grad(self, key, g):
