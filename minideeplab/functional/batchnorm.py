@@ -41,12 +41,14 @@ from ..errors import ArgumentError
 __all__ = ["batch_norm", "batch_norm_backward"]
 
 BatchNormCache = namedtuple("BatchNormCache",
-                            "xhat gamma inv_std training running_mean running_var dtype")
-BatchNormCache.__doc__ = """xhat (N, C, H, W): the normalised input; gamma (C,); inv_std (C,):
-1 / sqrt(var + eps) of the statistics used (xhat, gamma and inv_std in float32 for float16
-inputs); training: whether batch statistics were used; running_mean, running_var (C,): the
-running statistics after this call (new arrays when training, the given ones otherwise);
-dtype: the dtype of x (and of every result)."""
+                            "x xhat mean gamma inv_std training running_mean running_var dtype")
+BatchNormCache.__doc__ = """What batch_norm_backward needs. With batch statistics: xhat (N, C,
+H, W), the normalised input (x is None). With running statistics: x itself and mean, the
+statistic it was centred with (xhat is None: the forward never formed it; the backward
+recomputes it for dgamma only). gamma (C,); inv_std (C,): 1 / sqrt(var + eps) of the
+statistics used (these in float32 for float16 inputs); training: whether batch statistics were
+used; running_mean, running_var (C,): the running statistics after this call (new arrays when
+training, the given ones otherwise); dtype: the dtype of x (and of every result)."""
 BatchNormCache.op = "batch_norm"
 
 _AXES = (0, 2, 3)
@@ -54,6 +56,11 @@ _AXES = (0, 2, 3)
 
 def _per_channel(v):
     return v.reshape(1, -1, 1, 1)
+
+
+def _channel_dot(xp, a, b):
+    """sum over N, H, W of a * b, per channel: (C,) (one pass, no temporary array)."""
+    return xp.einsum("nchw,nchw->c", a, b)
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=0.1, eps=1e-5):
@@ -80,6 +87,36 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     float16's 65504) and the results cast back to float16. Updated running statistics that
     float16 cannot hold are a ValueError (they would be inf: eval mode would output zeros).
     """
+    xp, momentum, eps = _check_batch_norm(x, gamma, beta, running_mean, running_var, training,
+                                          momentum, eps)
+    dtype, ct = x.dtype, compute_dtype(x.dtype)
+    x, gamma, beta = x.astype(ct, copy=False), gamma.astype(ct), beta.astype(ct)
+    if training:
+        M = x.size // x.shape[1]                                    # N*H*W values per channel
+        mean = x.mean(axis=_AXES, dtype=ct)                         # (C,)
+        xhat = x - _per_channel(mean)
+        var = _channel_dot(xp, xhat, xhat) / ct.type(M)             # biased, used to normalise
+        inv_std = 1 / xp.sqrt(var + ct.type(eps))
+        xhat *= _per_channel(inv_std)                               # in place: xhat is ours
+        y = xhat * _per_channel(gamma)
+        m = ct.type(momentum)
+        new_mean = (1 - m) * running_mean.astype(ct) + m * mean
+        new_var = (1 - m) * running_var.astype(ct) + m * var * ct.type(M / (M - 1))
+        new_mean, new_var = _cast_statistics(xp, dtype, new_mean, new_var)
+        cache = BatchNormCache(None, xhat, None, gamma, inv_std, True, new_mean, new_var, dtype)
+    else:                                  # y = x * scale + (beta - mean * scale), two passes
+        mean = running_mean.astype(ct)
+        inv_std = 1 / xp.sqrt(running_var.astype(ct) + ct.type(eps))
+        y = x * _per_channel(gamma * inv_std)
+        beta = beta - mean * gamma * inv_std
+        cache = BatchNormCache(x, None, mean, gamma, inv_std, False, running_mean, running_var,
+                               dtype)
+    y += _per_channel(beta)
+    return y.astype(dtype, copy=False), cache
+
+
+def _check_batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps):
+    """Every argument of batch_norm checked before any work; returns xp, momentum, eps."""
     fn = "batch_norm"
     check_array(fn, "x", x, ndim=4, nonempty=True)
     args = dict(gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
@@ -97,45 +134,27 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     eps = check_number(fn, "eps", eps, 0.0)
     if not 0 < eps < float("inf"):
         raise ArgumentError(f"{fn}: eps must be > 0 and finite, got {eps}")
-    dtype, ct = x.dtype, compute_dtype(x.dtype)
-    if ct != dtype:
-        x, gamma, beta = x.astype(ct), gamma.astype(ct), beta.astype(ct)
-        running_mean, running_var = running_mean.astype(ct), running_var.astype(ct)
-    M = N * H * W
-    if training:
-        if M < 2:
-            raise ArgumentError(f"{fn}: training needs more than one value per channel to estimate "
-                                f"a variance, got x.shape={tuple(x.shape)}; use training=False "
-                                "(eval or frozen statistics) for such inputs")
-        mean = x.mean(axis=_AXES)                                   # (C,)
-        xc = x - _per_channel(mean)
-        var = (xc * xc).mean(axis=_AXES)                            # biased, used to normalise
-        m = ct.type(momentum)
-        new_mean = (1 - m) * running_mean + m * mean
-        new_var = (1 - m) * running_var + m * var * ct.type(M / (M - 1))
-        if ct != dtype:
-            new_mean, new_var = _cast_statistics(fn, xp, dtype, new_mean, new_var)
-    else:
-        mean, var = running_mean, running_var
-        xc = x - _per_channel(mean)
-        new_mean, new_var = args["running_mean"], args["running_var"]
-    inv_std = 1 / xp.sqrt(var + ct.type(eps))                       # (C,)
-    xhat = xc * _per_channel(inv_std)
-    y = (xhat * _per_channel(gamma) + _per_channel(beta)).astype(dtype, copy=False)
-    return y, BatchNormCache(xhat, gamma, inv_std, training, new_mean, new_var, dtype)
+    if training and N * H * W < 2:
+        raise ArgumentError(f"{fn}: training needs more than one value per channel to "
+                            f"estimate a variance, got x.shape={tuple(x.shape)}; use "
+                            "training=False (eval or frozen statistics) for such inputs")
+    return xp, momentum, eps
 
 
-def _cast_statistics(fn, xp, dtype, mean, var):
+def _cast_statistics(xp, dtype, mean, var):
     """Running statistics computed in float32, cast back to ``dtype``; refused if they overflow.
 
     (A float16 running variance of activations with std ~300 or more is beyond 65504.)
     """
+    if mean.dtype == dtype:
+        return mean, var
     limit = float(np.finfo(dtype).max)
     big = float(xp.maximum(abs(mean).max(), var.max()))      # one number: one transfer
     if not big <= limit:
-        raise ArgumentError(f"{fn}: the updated running statistics reach {big:.3g}, beyond the "
-                            f"range of {np.dtype(dtype)} (max {limit:.6g}) of running_mean and "
-                            f"running_var; keep the statistics in float32, or use momentum=0")
+        raise ArgumentError(f"batch_norm: the updated running statistics reach {big:.3g}, "
+                            f"beyond the range of {np.dtype(dtype)} (max {limit:.6g}) of "
+                            "running_mean and running_var; keep the statistics in float32, or "
+                            "use momentum=0")
     return mean.astype(dtype), var.astype(dtype)
 
 
@@ -163,18 +182,20 @@ def batch_norm_backward(dy, cache):
     """
     fn = "batch_norm_backward"
     check_cache(fn, cache, BatchNormCache)
-    check_grad(fn, dy, cache.dtype, cache.xhat.shape)
-    backend.get_array_module(dy, cache.xhat)
-    dtype, xhat = cache.dtype, cache.xhat
-    dy = dy.astype(xhat.dtype, copy=False)
+    kept = cache.xhat if cache.training else cache.x
+    check_grad(fn, dy, cache.dtype, kept.shape)
+    xp = backend.get_array_module(dy, kept)
+    dy = dy.astype(kept.dtype, copy=False)
+    scale = cache.gamma * cache.inv_std                             # (C,)
     dbeta = dy.sum(axis=_AXES)
-    dgamma = (dy * xhat).sum(axis=_AXES)
-    scale = _per_channel(cache.gamma * cache.inv_std)
-    if not cache.training:
-        dx = dy * scale
+    if cache.training:
+        M = dy.size // dy.shape[1]
+        dgamma = _channel_dot(xp, dy, cache.xhat)
+        dx = cache.xhat * _per_channel(-scale * dgamma / M)         # the three terms, added
+        dx += dy * _per_channel(scale)                              # into one new array
+        dx -= _per_channel(scale * dbeta / M)
     else:
-        N, C, H, W = dy.shape
-        M = N * H * W
-        dx = scale * (dy - _per_channel(dbeta / M) - xhat * _per_channel(dgamma / M))
-    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False),
-            dbeta.astype(dtype, copy=False))
+        dgamma = _channel_dot(xp, dy, cache.x - _per_channel(cache.mean)) * cache.inv_std
+        dx = dy * _per_channel(scale)
+    return (dx.astype(cache.dtype, copy=False), dgamma.astype(cache.dtype, copy=False),
+            dbeta.astype(cache.dtype, copy=False))
