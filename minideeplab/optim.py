@@ -32,6 +32,7 @@ import functools
 from . import backend
 from .checks import check_int, check_number, check_state
 from .errors import ArgumentError
+from .parallel import run_all
 
 __all__ = ["SGD", "poly_lr", "step_lr", "warmup_factor", "make_schedule", "SCHEDULES"]
 
@@ -117,6 +118,23 @@ def make_schedule(policy, base_lr, max_iter, *, power=0.9, step_size=None, gamma
 
 
 # ----------------------------------------------------------------------------- optimiser
+def _update(w, g, v, lr, decay, momentum):
+    """Caffe's update of one parameter, in place: ``v = m v + lr (g + decay w); w -= v``.
+
+    One temporary array, ``lr (g + decay w)``, made in place from ``decay w``; the gradient is
+    left as it is.
+    """
+    if decay != 0.0:
+        d = decay * w                                      # Regularize ...
+        d += g
+        d *= lr                                            # ... times the learning rate
+    else:
+        d = lr * g
+    v *= momentum
+    v += d
+    w -= v                                                 # in place: w is the parameter
+
+
 class SGD:
     """Stochastic gradient descent with momentum and L2 weight decay, Caffe's update.
 
@@ -167,7 +185,7 @@ class SGD:
         not called, or ``zero_grad`` came after it).
         """
         lr = self.lr if lr is None else check_number("SGD.step", "lr", lr, 0.0)
-        m = self.momentum
+        updates = []
         for slot in self.slots:
             lr_mult, decay_mult = self.multipliers(slot)
             local_lr = lr * lr_mult
@@ -181,12 +199,11 @@ class SGD:
             if tuple(g.shape) != tuple(w.shape):
                 raise ArgumentError(f"SGD.step: gradient of {slot.name!r} has shape "
                                     f"{tuple(g.shape)} but the parameter has {tuple(w.shape)}")
-            local_decay = self.weight_decay * decay_mult
-            d = g + local_decay * w if local_decay != 0.0 else g   # Regularize (new array)
-            v = self.velocity[slot.name]
-            v *= m                                                 # v = m v + lr g'
-            v += local_lr * d
-            w -= v                                                 # in place: w is the param
+            updates.append((w, g, self.velocity[slot.name], local_lr,
+                            self.weight_decay * decay_mult))
+        if updates:          # every gradient checked above: no parameter is half updated
+            run_all(lambda u: _update(*u, self.momentum), updates,
+                    backend.get_array_module(updates[0][0]))
 
     def zero_grad(self):
         """Forget every parameter's gradient (call once per training step, before backward)."""
