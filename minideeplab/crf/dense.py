@@ -267,8 +267,8 @@ def dense_crf(image, probs, *, w1=_DEFAULT["w1"], theta_alpha=_DEFAULT["theta_al
         images only); both kernels use the chosen method
     normalization : "symmetric" | "after" | "before" | "none", see below
     return_history : also return the marginals and scores after every iteration (paper Fig. 5)
-    threads : int >= 1 or None, CPU threads for the lattice method (None: the cores this process
-        may use, :func:`~minideeplab.crf.parallel.default_threads`; always 1 on CuPy and for
+    threads : int >= 1 or None, CPU threads for the lattice method (None: minideeplab's thread
+        count, :func:`minideeplab.parallel.get_threads`; always 1 on CuPy and for
         "naive", whose products already use BLAS's threads). The two lattices are built in
         parallel and each iteration's messages are filtered in blocks of labels, one per thread
         (:mod:`.parallel`), for images of PASCAL size; larger ones (one label block does not

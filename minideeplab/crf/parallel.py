@@ -17,25 +17,21 @@ so the result does not depend on the number of threads (``reference_tests/test_c
 are queued on one stream, and threads would only add host overhead.
 """
 import contextlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..checks import check_int
+from ..parallel import get_threads
 
 __all__ = ["default_threads", "resolve_threads", "thread_pool", "run_all"]
 
 
 def default_threads(xp=np):
-    """The number of CPU cores this process may run on (``os.sched_getaffinity``, else
-    ``os.cpu_count()``); 1 for CuPy arrays."""
-    if xp is not np:
-        return 1
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:                     # not available on macOS / Windows
-        return max(1, os.cpu_count() or 1)
+    """minideeplab's thread count (:func:`minideeplab.parallel.get_threads`: the cores this
+    process may run on unless ``MINIDEEPLAB_THREADS`` or ``set_threads`` says otherwise); 1 for
+    CuPy arrays."""
+    return get_threads() if xp is np else 1
 
 
 def resolve_threads(fn, threads, xp):
