@@ -323,3 +323,36 @@ def test_taps_gradient_check(monkeypatch):
         return dict(zip("xwb", F.conv2d_backward(dy, F.conv2d(x, w, b, padding=4, rate=4)[1])))
 
     check_gradients(forward, backward, dict(x=x, w=w, b=b), max_checks=60)
+
+
+@pytest.mark.parametrize("stride,rate,pad,H,W", [(1, 1, 1, 9, 7), (1, 6, 6, 8, 9), (2, 1, 1, 11, 10),
+                                                 (1, 3, 0, 10, 12), (2, 2, 3, 9, 9), (1, 4, 9, 5, 6)])
+def test_few_filters_multiply_first_and_shift_after(stride, rate, pad, H, W):
+    """Few filters on many channels (DeepLab v2's ResNet head: 21 x 9 taps on 2048 channels):
+    every tap's product with the whole input, shifted into place, equals the direct sum,
+    forward and backward."""
+    import importlib
+    conv_module = importlib.import_module("minideeplab.functional.conv")
+    rng = np.random.default_rng(5)
+    x, w, b = _random_case(rng, 2, 40, 1, H, W, 3, "float64")
+    assert conv_module._holes_way(x.shape, w.shape, stride, (pad, pad), rate) == "shifted"
+    y, cache = F.conv2d(x, w, b, stride=stride, padding=pad, rate=rate)
+    y_ref, cache_ref = F.conv2d(x, w, b, stride=stride, padding=pad, rate=rate, method="direct")
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+    for name, a, e in zip(("dx", "dw", "db"), F.conv2d_backward(dy, cache),
+                          F.conv2d_backward(dy, cache_ref)):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_few_filters_gradient_check():
+    rng = np.random.default_rng(6)
+    x, w, b = _random_case(rng, 2, 36, 1, 6, 7, 3, "float64")
+
+    def forward(x, w, b):
+        return F.conv2d(x, w, b, padding=2, rate=2)[0]
+
+    def backward(dy, x, w, b):
+        return dict(zip("xwb", F.conv2d_backward(dy, F.conv2d(x, w, b, padding=2, rate=2)[1])))
+
+    check_gradients(forward, backward, dict(x=x, w=w, b=b), max_checks=60)

@@ -41,7 +41,8 @@ from ..errors import ArgumentError
 from .deinterlace import deinterlace_backward, deinterlace_forward
 from .holes import holes_backward, holes_forward
 from .im2col import pad2d, tap_slices
-from .taps import valid_taps_pay_off, taps_backward, taps_forward
+from .taps import (few_filters, shifted_backward, shifted_forward, valid_taps_pay_off, taps_backward,
+                   taps_forward)
 
 __all__ = ["conv2d", "conv2d_backward", "CONV_METHODS"]
 
@@ -75,7 +76,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, rate=1, method="holes"):
     """
     stride, padding, rate = _check_conv2d(x, w, b, stride, padding, rate, method)
     saved, inner = x, None
-    if method == "holes" and _by_taps(x.shape, w.shape, stride, padding, rate):
+    way = _holes_way(x.shape, w.shape, stride, padding, rate) if method == "holes" else None
+    if way == "shifted":
+        y = shifted_forward(x, w, stride, padding, rate)
+    elif way == "taps":
         y = taps_forward(x, w, padding, rate)
     elif method == "holes":
         y = holes_forward(x, w, stride, padding, rate)                  # (N, O, OH, OW)
@@ -106,9 +110,13 @@ def conv2d_backward(dy, cache):
     """
     _check_conv2d_backward(dy, cache)
     (ph, pw), (H, W) = cache.padding, cache.x_shape[2:]
-    if cache.method == "holes" and _by_taps(cache.x_shape, cache.w.shape, cache.stride,
-                                            cache.padding, cache.rate):
-        dx, dw = taps_backward(dy, cache.x_saved, cache.w, cache.padding, cache.rate)
+    c = cache
+    way = _holes_way(c.x_shape, c.w.shape, c.stride, c.padding, c.rate) if c.method == "holes" \
+        else None
+    if way == "shifted":
+        dx, dw = shifted_backward(dy, c.x_saved, c.w, c.stride, c.padding, c.rate)
+    elif way == "taps":
+        dx, dw = taps_backward(dy, c.x_saved, c.w, c.padding, c.rate)
     elif cache.method == "holes":
         dx, dw = holes_backward(dy, cache.x_saved, cache.w, cache.stride, cache.padding,
                                 cache.rate)
@@ -121,9 +129,17 @@ def conv2d_backward(dy, cache):
     return dx, dw, db
 
 
-def _by_taps(x_shape, w_shape, stride, padding, rate):
-    """Whether "holes" goes tap by tap, skipping the zero padding (:mod:`.taps`)."""
-    return stride == 1 and valid_taps_pay_off(x_shape[2:], padding, w_shape, rate, x_shape[0])
+def _holes_way(x_shape, w_shape, stride, padding, rate):
+    """How "holes" computes a layer: "shifted" (few filters: every tap's product with the whole
+    input, shifted into place), "taps" (large rates on small maps: each tap over only the
+    outputs it reaches) or "blocks" (im2col by blocks of rows); see :mod:`.taps`, :mod:`.holes`.
+    """
+    O, C, KH, KW = w_shape
+    if few_filters(C, O, KH, KW):
+        return "shifted"
+    if stride == 1 and valid_taps_pay_off(x_shape[2:], padding, w_shape, rate, x_shape[0]):
+        return "taps"
+    return "blocks"
 
 
 def _check_conv2d(x, w, b, stride, padding, rate, method):

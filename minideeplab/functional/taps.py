@@ -1,4 +1,4 @@
-"""Atrous convolution tap by tap, over only the outputs whose tap reads a real input pixel.
+"""Atrous convolution tap by tap: two ways that never multiply the zero padding.
 
 DeepLab v3 (Sec. 3.3, Fig. 4): "as the sampling rate becomes larger, the number of valid
 filter weights (i.e., the weights that are applied to the valid feature region, instead of
@@ -14,15 +14,28 @@ one GEMM (O, C) @ (C, N*|I|*|J|) per tap. The backward pass differentiates each 
 q]^T @ dy[:, :, I, J]``. The threads share the forward by groups of filters and the backward
 by groups of input channels (each group owns its part of y, or of dx and dw).
 
+**Few filters** (:func:`shifted_forward`): when the filters times the taps are far fewer than the
+input channels (DeepLab v2's ResNet head: 21 classes x 9 taps on 2048 channels), im2col would
+copy the input nine times for a thin product. Instead every tap's product with the whole input
+comes from one GEMM, and each is then shifted into place::
+
+    z[p, q] = w[:, :, p, q] @ x                  (KH*KW*O, C) @ (C, H*W), one GEMM
+    y[:, :, i, j] = sum over (p, q) of z[p, q][:, s*i + r*p - ph, s*j + r*q - pw]
+
+(z read as zero outside the input): eq. 1 with the sum over channels done first. The backward
+pass is the adjoint: ``dz[p, q]`` is dy shifted back, ``dw = dz @ x^T``, ``dx = w_taps^T @ dz``.
+
 Shapes: x (N, C, H, W); w (O, C, KH, KW); y, dy (N, O, OH, OW), OH = H + 2*ph - r*(KH-1).
 """
-import numpy
+import numpy as np
 
 from .. import backend
 from ..checks import conv_output_size
-from ..parallel import run_all, split
+from ..parallel import matmul, run_all, split
+from .im2col import tap_slices
 
-__all__ = ["valid_tap_ranges", "valid_taps_pay_off", "taps_forward", "taps_backward"]
+__all__ = ["valid_tap_ranges", "valid_taps_pay_off", "taps_forward", "taps_backward", "few_filters",
+           "shifted_forward", "shifted_backward"]
 
 
 def valid_tap_ranges(size, pad, out_size, rate, kernel):
@@ -91,7 +104,7 @@ def taps_forward(x, w, padding, rate):
         for p, q, out_rect, in_rect in taps:
             _add_matrix(y[:, o0:o1], out_rect, w[o0:o1, :, p, q] @ _matrix(x, in_rect))
 
-    run_all(filters, split(O, 64) if xp is numpy else [(0, O)], xp)
+    run_all(filters, split(O, 64) if xp is np else [(0, O)], xp)
     return y
 
 
@@ -109,5 +122,56 @@ def taps_backward(dy, x, w, padding, rate):
             dw[:, c0:c1, p, q] = dy_tap @ _matrix(x[:, c0:c1], in_rect).T
             _add_matrix(dx[:, c0:c1], in_rect, w[:, c0:c1, p, q].T @ dy_tap)
 
-    run_all(channels, split(x.shape[1], 64) if xp is numpy else [(0, x.shape[1])], xp)
+    run_all(channels, split(x.shape[1], 64) if xp is np else [(0, x.shape[1])], xp)
     return dx, dw
+
+
+def few_filters(C, O, KH, KW):
+    """Whether to multiply first and shift after: a kernel of several taps whose filters times
+    taps are at most a quarter of the input channels."""
+    return KH * KW > 1 and 4 * O * KH * KW <= C
+
+
+def _shifts(KH, KW, stride, rate, out_size):
+    """(p, q, rows, cols) of every tap: the slices of the padded map that tap (p, q) reads."""
+    return [(p, q) + tap_slices(p, q, rate, stride, *out_size)
+            for p in range(KH) for q in range(KW)]
+
+
+def shifted_forward(x, w, stride, padding, rate):
+    """y (N, O, OH, OW): every tap's product with the whole input, shifted into place."""
+    xp = backend.get_array_module(x, w)
+    N, C, H, W = x.shape
+    O, _, KH, KW = w.shape
+    (ph, pw) = padding
+    out_size = (conv_output_size(H, KH, stride=stride, padding=ph, rate=rate),
+                conv_output_size(W, KW, stride=stride, padding=pw, rate=rate))
+    w_taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(KH * KW * O, C)
+    y = xp.zeros((N, O) + out_size, dtype=x.dtype)
+    z_pad = xp.zeros((KH, KW, O, H + 2 * ph, W + 2 * pw), dtype=x.dtype)   # zero borders
+    for n in range(N):
+        z = matmul(w_taps, x[n].reshape(C, H * W))                        # (KH*KW*O, H*W)
+        z_pad[:, :, :, ph:ph + H, pw:pw + W] = z.reshape(KH, KW, O, H, W)
+        for p, q, rows, cols in _shifts(KH, KW, stride, rate, out_size):
+            y[n] += z_pad[p, q][:, rows, cols]
+    return y
+
+
+def shifted_backward(dy, x, w, stride, padding, rate):
+    """Gradients of :func:`shifted_forward`: dx (N, C, H, W) and dw (O, C, KH, KW)."""
+    xp = backend.get_array_module(dy, x, w)
+    N, C, H, W = x.shape
+    O, _, KH, KW = w.shape
+    (ph, pw) = padding
+    w_taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(KH * KW * O, C)
+    dx = xp.empty(x.shape, dtype=dy.dtype)
+    dw_taps = None
+    dz_pad = xp.zeros((KH, KW, O, H + 2 * ph, W + 2 * pw), dtype=dy.dtype)
+    for n in range(N):
+        for p, q, rows, cols in _shifts(KH, KW, stride, rate, dy.shape[2:]):
+            dz_pad[p, q][:, rows, cols] = dy[n]             # the adjoint of reading the slice
+        dz = xp.ascontiguousarray(dz_pad[:, :, :, ph:ph + H, pw:pw + W]).reshape(-1, H * W)
+        part = matmul(dz, x[n].reshape(C, H * W).T)                        # (KH*KW*O, C)
+        dw_taps = part if dw_taps is None else dw_taps + part
+        dx[n] = matmul(w_taps.T, dz).reshape(C, H, W)
+    return dx, dw_taps.reshape(KH, KW, O, C).transpose(2, 3, 0, 1).copy()
