@@ -10,8 +10,9 @@ on a batch of random Nx3xSxS float32 crops. The networks:
 
 * ``largefov``, ``aspp-l``: DeepLab v2 on VGG-16 (``build_model``), 20.5M / 74.0M parameters;
 * ``resnet101``: DeepLab v2 on ResNet-101 (four 3x3 convolutions to the classes at rates 6, 12,
-  18, 24, summed), batch norm frozen as DeepLab v2 trains it (running statistics, gamma and
-  beta fixed);
+  18, 24, summed), ``build_model("resnet")`` as a user trains it from scratch: batch norm on
+  the batch's statistics (DeepLab v2 froze it at the statistics of its ImageNet weights,
+  which are not shipped);
 * ``v3-resnet50``: torchvision's DeepLabV3-ResNet50 layout (``build_torchvision``), batch norm
   trained on batch statistics (so not at batch 1: the image-pooling branch's batch norm sees one
   value per channel; batch 1 is run as batch 2).
@@ -53,7 +54,7 @@ def make_model(net, tiny):
     if net in ("largefov", "aspp-l"):
         return build_model(net, NUM_CLASSES, tiny=tiny)
     if net == "resnet101":
-        return build_model("resnet", NUM_CLASSES, tiny=tiny, frozen_bn=True)
+        return build_model("resnet", NUM_CLASSES, tiny=tiny)
     if tiny:
         cfg = torchvision_config("deeplabv3_resnet50")
         for key in ("width", "depth", "multi_grid"):     # the tiny preset's instead

@@ -52,6 +52,8 @@ class Sum(nn.Module):
 class Residual(nn.Module):
     """ResNet's bottleneck: relu(main(x) + shortcut(x)), torchvision's in-place sum."""
 
+    inplace = True
+
     def __init__(self, main, shortcut, relu):
         super().__init__()
         self.main = main
@@ -62,8 +64,19 @@ class Residual(nn.Module):
     def forward(self, x):
         identity = self.shortcut(x) if hasattr(self, "shortcut") else x
         out = self.main(x)
-        out += identity
+        if self.inplace:
+            out += identity
+        else:
+            out = out + identity
         return self.relu(out)
+
+
+def _bottleneck_forward(self, x):
+    """torchvision's Bottleneck.forward with the residual sum out of place (for the hooks)."""
+    identity = self.downsample(x) if self.downsample is not None else x
+    out = self.relu(self.bn1(self.conv1(x)))
+    out = self.relu(self.bn2(self.conv2(out)))
+    return self.relu(self.bn3(self.conv3(out)) + identity)
 
 
 def build(spec):
@@ -123,6 +136,10 @@ def layer_times(model, step):
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
     for m in relus:
         m.inplace = False                     # a full backward hook cannot follow in-place ops
+    Residual.inplace = False
+    bottlenecks = [m for m in model.modules() if type(m).__name__ == "Bottleneck"]
+    for m in bottlenecks:
+        m.forward = _bottleneck_forward.__get__(m)
     for name, m in model.named_modules():
         if list(m.children()):
             continue
@@ -146,6 +163,9 @@ def layer_times(model, step):
             h.remove()
         for m in relus:
             m.inplace = True
+        Residual.inplace = True
+        for m in bottlenecks:
+            del m.forward
     return dict(layers=times, **extra)
 
 
