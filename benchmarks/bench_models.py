@@ -8,6 +8,9 @@ on a shared 2-core machine its threads can spin against each other and other pro
 
     python benchmarks/bench_models.py                       # batch 4, 161x161 crops
     python benchmarks/bench_models.py --batch 10 --size 321 --threads 1
+    python benchmarks/bench_models.py --tiny                # 33x33, one step: a check it runs
+
+A thread count sets both minideeplab's threads (``MINIDEEPLAB_THREADS``) and OpenBLAS's.
 """
 import argparse
 import json
@@ -43,7 +46,7 @@ print(json.dumps({"median": float(np.median(times)), "params": model.num_paramet
 
 def run(config, threads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+               MKL_NUM_THREADS=str(threads), MINIDEEPLAB_THREADS=str(threads))
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(config)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -56,14 +59,15 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--tiny", action="store_true",
-                    help="the smallest case once: the code path in seconds (for the tests)")
+                    help="batch 2, 33x33, one repeat, one thread: a check that it runs")
     args = ap.parse_args()
     if args.tiny:
         args.batch, args.size, args.repeats, args.threads = 2, 33, 1, [1]
     cases = [(n, None) for n in ("largefov", "aspp-s", "aspp-l", "resnet", "v3")]
     cases.append(("aspp-l", [1, 0.75, 0.5]))
+    from minideeplab.timing import describe_machine
     print(f"one SGD step, tiny models, batch {args.batch}, {args.size}x{args.size}, float32, "
-          f"median of {args.repeats}; {os.cpu_count()} CPUs")
+          f"median of {args.repeats}; {describe_machine()}")
     print(f"{'model':<14} {'params':>9} " + " ".join(f"{f'{t} thr (s)':>10} {'/LFOV':>6}"
                                                      for t in args.threads))
     base = {}
