@@ -160,15 +160,23 @@ def split(count, minimum=1):
 
 
 def matmul(a, b):
-    """``a @ b`` for 2-D arrays, the rows of the product shared out between the threads.
+    """``a @ b`` for 2-D arrays, shared out between the threads by bands of the product.
 
-    Each thread multiplies bands of at least 64 rows of ``a`` by ``b`` (:func:`split`). Every
-    entry is still one row of ``a`` times one column of ``b``.
+    Bands of at least 64 rows of ``a``, or, for a product of few rows (the tiny networks'
+    layers), bands of at least 1024 columns of ``b`` (:func:`split`). Every entry is still one
+    row of ``a`` times one column of ``b``, and the bands depend on the shapes only.
     """
     xp = backend.get_array_module(a, b)
-    bands = split(a.shape[0], 64) if xp is numpy else [(0, a.shape[0])]
-    if len(bands) == 1:
+    (M, _), N = a.shape, b.shape[1]
+    rows = split(M, 64) if xp is numpy else [(0, M)]
+    cols = split(N, 1024) if xp is numpy and len(rows) == 1 else [(0, N)]
+    if len(rows) == 1 and len(cols) == 1:
         return run_all(lambda _: a @ b, [0], xp)[0]
-    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
-    run_all(lambda band: xp.matmul(a[band[0]:band[1]], b, out=out[band[0]:band[1]]), bands, xp)
+    out = xp.empty((M, N), dtype=xp.result_type(a, b))
+
+    def band(part):
+        (r0, r1), (c0, c1) = part
+        out[r0:r1, c0:c1] = a[r0:r1] @ b[:, c0:c1]
+
+    run_all(band, [(r, c) for r in rows for c in cols], xp)
     return out
