@@ -23,6 +23,7 @@ NumPy's copies and ufuncs on large arrays) release the GIL. On CuPy the GPU does
 one thread.
 """
 import contextlib
+import contextvars
 import itertools
 import os
 import threading
@@ -114,7 +115,8 @@ def run_all(fn, items, xp=numpy):
     """``[fn(item) for item in items]``, shared out between :func:`get_threads` threads.
 
     The calling thread takes part; each thread takes the next item until none is left, so a
-    thread that gets less of the CPU takes fewer items. BLAS runs on one thread meanwhile.
+    thread that gets less of the CPU takes fewer items. BLAS runs on one thread meanwhile, and
+    the helpers see the caller's context variables (NumPy's ``errstate``).
     Inside a block of another ``run_all`` (or on CuPy, or with one thread) the items run one
     after the other in the calling thread. The first exception raised by any item is raised
     here, after every thread has stopped.
@@ -140,8 +142,10 @@ def run_all(fn, items, xp=numpy):
         finally:
             _state.inside = False
 
+    context = contextvars.copy_context()       # the caller's NumPy errstate, for the helpers
     with blas_threads(1):
-        futures = [_helpers(pool_size).submit(work) for _ in range(threads - 1)]
+        futures = [_helpers(pool_size).submit(context.copy().run, work)
+                   for _ in range(threads - 1)]
         try:
             work()
         finally:

@@ -111,3 +111,15 @@ def test_thread_count_from_the_environment_and_set_threads(monkeypatch):
                 parallel.set_threads(bad)
     finally:
         parallel.set_threads(previous)
+
+
+@pytest.mark.parametrize("threads", [3], indirect=True)
+def test_run_all_items_see_the_callers_numpy_errstate(threads):
+    def overflow(_):
+        return np.float32(3e38) * np.float32(10)
+
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            parallel.run_all(overflow, range(12))
+    with np.errstate(over="ignore"):
+        assert all(np.isinf(v) for v in parallel.run_all(overflow, range(12)))

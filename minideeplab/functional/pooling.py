@@ -178,8 +178,8 @@ def max_pool2d_backward(dy, cache):
 
     dy (N, C, H_out, W_out) -> dx (N, C, H, W). Overlapping windows (stride < kernel) add up.
     The maximum of window (i, j) came from tap t = p*KW + q, the pixel at row s*i + p, column
-    s*j + q of the padded map; one scatter-add per image sends every dy there (repeated
-    pixels add up), the images shared out between the threads.
+    s*j + q of the padded map; a scatter-add sends every dy there (repeated pixels add up),
+    by images and groups of channels shared out between the threads.
     """
     fn = "max_pool2d_backward"
     check_cache(fn, cache, MaxPoolCache)
@@ -189,15 +189,19 @@ def max_pool2d_backward(dy, cache):
     N, C, Hn, Wn = dx_pad.shape
     OH, OW = dy.shape[2:]
     (KH, KW), (sh, sw) = cache.kernel, cache.stride
-    corner = (xp.arange(C)[:, None, None] * (Hn * Wn) + (xp.arange(OH) * sh * Wn)[:, None]
-              + xp.arange(OW) * sw)                             # (C, OH, OW): window starts
+    corner = (xp.arange(OH) * sh * Wn)[:, None] + xp.arange(OW) * sw   # (OH, OW): window starts
     offset = xp.asarray([p * Wn + q for p in range(KH) for q in range(KW)])   # tap t's pixel
+    channel = xp.arange(C)[:, None, None] * (Hn * Wn)                # each map's first pixel
 
-    def image(n):
-        backend.scatter_add(dx_pad[n].reshape(-1), (corner + offset[cache.argmax[n]]).ravel(),
-                            dy[n].ravel())
+    def block(item):                              # one image, one group of channels
+        n, (c0, c1) = item
+        where = offset[cache.argmax[n, c0:c1]]                         # (c1-c0, OH, OW)
+        where += corner
+        where += channel[:c1 - c0]
+        backend.scatter_add(dx_pad[n, c0:c1].reshape(-1), where.ravel(), dy[n, c0:c1].ravel())
 
-    run_all(image, range(N), xp)
+    groups = split(C, 8) if xp is numpy else [(0, C)]
+    run_all(block, [(n, g) for n in range(N) for g in groups], xp)
     return _unpad(dx_pad, cache)
 
 
