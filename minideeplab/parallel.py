@@ -166,14 +166,16 @@ def split(count, minimum=1):
 def matmul(a, b):
     """``a @ b`` for 2-D arrays, shared out between the threads by bands of the product.
 
-    Bands of at least 64 rows of ``a``, or, for a product of few rows (the tiny networks'
-    layers), bands of at least 1024 columns of ``b`` (:func:`split`). Every entry is still one
-    row of ``a`` times one column of ``b``, and the bands depend on the shapes only.
+    Bands of at least 64 rows of ``a``, or, for a product of few rows, bands of at least 1024
+    columns of ``b`` (:func:`split`); a product of under 2^25 multiply-adds (the tiny
+    networks' layers) is not cut. Every entry is still one row of ``a`` times one column of
+    ``b``, and the bands depend on the shapes only.
     """
     xp = backend.get_array_module(a, b)
-    (M, _), N = a.shape, b.shape[1]
-    rows = split(M, 64) if xp is numpy else [(0, M)]
-    cols = split(N, 1024) if xp is numpy and len(rows) == 1 else [(0, N)]
+    (M, K), N = a.shape, b.shape[1]
+    big = xp is numpy and M * K * N >= 2 ** 25
+    rows = split(M, 64) if big else [(0, M)]
+    cols = split(N, 1024) if big and len(rows) == 1 else [(0, N)]
     if len(rows) == 1 and len(cols) == 1:
         return run_all(lambda _: a @ b, [0], xp)[0]
     out = xp.empty((M, N), dtype=xp.result_type(a, b))

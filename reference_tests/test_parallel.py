@@ -52,7 +52,7 @@ def test_run_all_inside_run_all_runs_in_the_calling_thread(threads):
     assert all(parallel.run_all(outer, range(6)))
 
 
-@pytest.mark.parametrize("shape", [(1, 7, 3), (64, 5, 9), (500, 33, 70), (129, 1, 2), (4, 9, 5000)])
+@pytest.mark.parametrize("shape", [(1, 7, 3), (64, 5, 9), (500, 330, 700), (129, 1, 2), (4, 9, 5000), (4, 3000, 5000)])
 def test_matmul_is_the_product_and_the_same_on_any_number_of_threads(shape):
     M, K, N = shape
     rng = np.random.default_rng(M)
