@@ -29,7 +29,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy
+import numpy as np
 
 from . import backend
 from .errors import ArgumentError
@@ -111,7 +111,7 @@ def blas_threads(count):
             lib.set_num_threads(n)
 
 
-def run_all(fn, items, xp=numpy):
+def run_all(fn, items, xp=np):
     """``[fn(item) for item in items]``, shared out between :func:`get_threads` threads.
 
     The calling thread takes part; each thread takes the next item until none is left, so a
@@ -123,9 +123,9 @@ def run_all(fn, items, xp=numpy):
     """
     items = list(items)
     pool_size = get_threads() - 1
-    threads = min(pool_size + 1, len(items)) if xp is numpy else 1
+    threads = min(pool_size + 1, len(items)) if xp is np else 1
     if getattr(_state, "inside", False) or threads <= 1:
-        if xp is not numpy or getattr(_state, "inside", False):
+        if xp is not np or getattr(_state, "inside", False):
             return [fn(item) for item in items]
         with blas_threads(1):
             return [fn(item) for item in items]
@@ -173,7 +173,7 @@ def matmul(a, b):
     """
     xp = backend.get_array_module(a, b)
     (M, K), N = a.shape, b.shape[1]
-    big = xp is numpy and M * K * N >= 2 ** 25
+    big = xp is np and M * K * N >= 2 ** 25
     rows = split(M, 64) if big else [(0, M)]
     cols = split(N, 1024) if big and len(rows) == 1 else [(0, N)]
     if len(rows) == 1 and len(cols) == 1:

@@ -30,7 +30,7 @@ The blocks depend on the shapes only, so the numbers do not depend on the number
 
 Shapes: x (N, C, H, W); w (O, C, KH, KW); y and dy (N, O, OH, OW).
 """
-import numpy
+import numpy as np
 
 from .. import backend
 from ..checks import conv_output_size
@@ -52,7 +52,7 @@ BLOCK_COLUMNS = 1024
 BLOCK_WORK = 2 ** 24
 
 
-def row_blocks(N, OH, OW, O, rows_of_cols, xp=numpy):
+def row_blocks(N, OH, OW, O, rows_of_cols, xp=np):
     """The blocks of the output: a list of (n0, n1, i0, i1), images n0:n1 and rows i0:i1.
 
     ``O`` is the number of filters and ``rows_of_cols`` C*KH*KW, the column matrix's height
@@ -60,7 +60,7 @@ def row_blocks(N, OH, OW, O, rows_of_cols, xp=numpy):
     for small ones. The blocks depend on the shapes only (the weight gradient adds them up in
     this order, so its rounding does not change with the number of threads).
     """
-    if xp is numpy:
+    if xp is np:
         columns = max(OW, BLOCK_COLUMNS, BLOCK_BUDGET // rows_of_cols,
                       BLOCK_WORK // (O * rows_of_cols))
     else:
@@ -119,7 +119,7 @@ def holes_forward(x, w, stride, padding, rate):
     y = xp.empty((N, O, OH, OW), dtype=x.dtype)
     w2 = w.reshape(O, C * KH * KW)
     blocks = row_blocks(N, OH, OW, O, C * KH * KW, xp)
-    few = xp is numpy and len(blocks) < PARTS              # filters in groups of >= 256
+    few = xp is np and len(blocks) < PARTS              # filters in groups of >= 256
     groups = split(O, max(256, -(-O * len(blocks) // PARTS))) if few else [(0, O)]
 
     def block(item):
@@ -164,7 +164,7 @@ def _weight_gradient(dy, x, w, stride, padding, rate):
     O, _, KH, KW = w.shape
     OH, OW = dy.shape[2:]
     blocks = row_blocks(N, OH, OW, O, C * KH * KW, xp)
-    groups = split(C, max(1, 128 // (KH * KW))) if xp is numpy else [(0, C)]
+    groups = split(C, max(1, 128 // (KH * KW))) if xp is np else [(0, C)]
     dw_t = xp.empty((C * KH * KW, O), dtype=x.dtype)
 
     def group(g):

@@ -200,7 +200,7 @@ def max_pool2d_backward(dy, cache):
         where += channel[:c1 - c0]
         backend.scatter_add(dx_pad[n, c0:c1].reshape(-1), where.ravel(), dy[n, c0:c1].ravel())
 
-    groups = split(C, 8) if xp is numpy else [(0, C)]
+    groups = split(C, 8) if xp is np else [(0, C)]
     run_all(block, [(n, g) for n in range(N) for g in groups], xp)
     return _unpad(dx_pad, cache)
 
