@@ -108,13 +108,14 @@ class ASPPv2(Parallel):
         rng = init.as_rng(seed, "ASPPv2")
         branches = {}
         for i, r in enumerate(rates):
+            padding = _same_padding(fn, kernel_size, r)
             seeds = [int(s) for s in rng.integers(0, 2 ** 31, size=5)]
             conv = dict(dtype=dtype, device=device)
             fc8 = Conv2d(fc_channels, num_classes, 1, weight_std=fc8_std, seed=seeds[4], **conv)
             fc8.lr_mult.update(weight=10.0, bias=20.0)
             branches[f"branch{i}"] = Sequential({
-                "fc6": Conv2d(in_channels, fc_channels, kernel_size, rate=r, method=method,
-                              padding=_same_padding(fn, kernel_size, r), seed=seeds[0], **conv),
+                "fc6": Conv2d(in_channels, fc_channels, kernel_size, rate=r, padding=padding,
+                              method=method, seed=seeds[0], **conv),
                 "relu6": ReLU(),
                 "drop6": Dropout(dropout, seed=seeds[1]),
                 "fc7": Conv2d(fc_channels, fc_channels, 1, seed=seeds[2], **conv),
@@ -149,10 +150,10 @@ class ASPPv2(Parallel):
 
 
 def _conv_bn_relu(in_channels, out_channels, kernel_size, rate, method, seed, bn, conv):
+    padding = _same_padding("ASPPv3", kernel_size, rate)
     return Sequential({
-        "conv": Conv2d(in_channels, out_channels, kernel_size, rate=rate, method=method,
-                       padding=_same_padding("ASPPv3", kernel_size, rate), bias=False,
-                       seed=seed, **conv),
+        "conv": Conv2d(in_channels, out_channels, kernel_size, rate=rate, padding=padding,
+                       method=method, bias=False, seed=seed, **conv),
         "bn": BatchNorm2d(out_channels, **bn, **conv),
         "relu": ReLU(),
     })
