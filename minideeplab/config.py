@@ -172,7 +172,7 @@ def _is_real(v):
 
 
 def _check_config(c):
-    """Types and ranges of every setting; TypeError/ValueError naming the setting."""
+    """Types and ranges of every setting; an ArgumentError naming the setting."""
     fn = "TrainConfig"
     for name, choices in _CHOICES.items():
         if getattr(c, name) not in choices:

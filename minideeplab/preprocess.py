@@ -192,7 +192,7 @@ def from_scratch(scale):
 
 
 def preprocessing_of(fn, model):
-    """``model.preprocessing``, or a TypeError naming ``fn`` when the model has none."""
+    """``model.preprocessing``, or an ArgumentError naming ``fn`` when the model has none."""
     pre = getattr(model, "preprocessing", None)
     if not isinstance(pre, Preprocessing):
         raise ArgumentError(f"{fn}: the model ({type(model).__name__}) has no preprocessing: "

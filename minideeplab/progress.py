@@ -44,7 +44,7 @@ def progress_bar(progress, iterable=None, *, desc=None, total=None, **kwargs):
 
 
 def check_progress(fn, progress):
-    """Raise a TypeError naming ``fn`` unless ``progress`` is True, False, None or a callable;
+    """Raise an ArgumentError naming ``fn`` unless ``progress`` is True, False, None or a callable;
     returns it."""
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise ArgumentError(f"{fn}: progress must be True, False, None or a callable "

@@ -29,7 +29,7 @@ def add_parser(sub):
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and tables into "
                                          "figures/", description=__doc__)
     p.add_argument("--quick", action="store_true",
-                   help="small, fast runs (minutes on 2 CPU cores); same files")
+                   help="small, fast runs (well under a minute on 2 CPU cores); same files")
     p.add_argument("--device", choices=backend.DEVICES, default="cpu",
                    help="run on NumPy (cpu, default) or CuPy (gpu)")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")

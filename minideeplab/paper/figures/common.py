@@ -77,8 +77,8 @@ def legend_classes(labels, class_names, *, ignore_index=255, fn="legend_classes"
 
     Raises
     ------
-    ValueError, naming ``fn``, for a value that is neither a class of ``class_names`` nor
-    ``ignore_index`` (a legend cannot name it); TypeError for a non-integer map.
+    ArgumentError, naming ``fn``, for a value that is neither a class of ``class_names`` nor
+    ``ignore_index`` (a legend cannot name it), or for a non-integer map.
     """
     present = set()
     for k, lab in enumerate(labels):
