@@ -178,8 +178,8 @@ def save_checkpoint(path, model, optimizer=None, *, iteration=0, rngs=None, conf
         cannot rebuild)
     """
     fn = "save_checkpoint"
-    if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) \
-            or iteration < 0:
+    if (isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer))
+            or iteration < 0):
         raise ArgumentError(f"{fn}: iteration must be an integer >= 0, got {iteration!r}")
     build_args = getattr(model, "build_args", None) if build_args is None else build_args
     arrays = {f"model/{k}": v for k, v in _state_of(fn, "model", model).items()}
@@ -287,8 +287,8 @@ def _older_build_args(path, args, config, version):
     if args.get("preprocessing") is None:
         train = config.get("train")
         scale = train.get("input_scale") if isinstance(train, dict) else None
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
-                or not math.isfinite(scale) or scale <= 0:
+        if (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                or not math.isfinite(scale) or scale <= 0):
             raise CheckpointError(f"checkpoint {path!r} (format {version}) records neither its "
                                   "model's preprocessing nor the input_scale it was trained "
                                   "with", path)

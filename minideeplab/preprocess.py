@@ -55,8 +55,8 @@ def _triple(fn, name, value, positive):
             raise TypeError
         values = tuple(float(v) for v in value)
     except (TypeError, ValueError, OverflowError):
-        raise ArgumentError(f"{fn}: {name} must be 3 numbers (one per channel), got {value!r}") \
-            from None
+        raise ArgumentError(
+            f"{fn}: {name} must be 3 numbers (one per channel), got {value!r}") from None
     if len(values) != 3 or not all(np.isfinite(values)):
         raise ArgumentError(f"{fn}: {name} must be 3 finite numbers (one per channel, R, G, B), "
                             f"got {value!r}")

@@ -461,8 +461,8 @@ def _check_resumable(loaded, config):
         raise CheckpointError(f"{where}: config entry 'history' is not a training history of "
                               "its iterations", loaded.path)
     elapsed = loaded.config.get("elapsed", 0.0)
-    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) \
-            or not math.isfinite(elapsed) or elapsed < 0:
+    if (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))
+            or not math.isfinite(elapsed) or elapsed < 0):
         raise CheckpointError(f"{where}: config entry 'elapsed' must be a number >= 0, got "
                               f"{elapsed!r}", loaded.path)
 

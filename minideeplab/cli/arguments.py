@@ -25,8 +25,8 @@ def _number(text, kind, cast, ok):
         value = cast(text)
     except ValueError:
         value = None
-    if value is None or (isinstance(value, float) and not math.isfinite(value)) \
-            or not ok(value):
+    if (value is None or (isinstance(value, float) and not math.isfinite(value))
+            or not ok(value)):
         raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}")
     return value
 

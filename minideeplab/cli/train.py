@@ -176,8 +176,8 @@ def _holds_other_run(out, resume=None):
     the run being resumed (its checkpoint is ``resume``, by any path): a history without a
     checkpoint is a run too, and a new run would replace it."""
     existing = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
-    if existing and resume is not None and os.path.exists(resume) \
-            and same_file(os.path.join(out, CHECKPOINT), resume):
+    if (existing and resume is not None and os.path.exists(resume)
+            and same_file(os.path.join(out, CHECKPOINT), resume)):
         return []
     return existing
 

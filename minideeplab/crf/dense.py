@@ -99,8 +99,8 @@ def check_crf_inputs(fn, image, probs, **params):
                                     f"{MAX_ITERATIONS} (mean field settles within about 10; "
                                     "DeepLab runs 10)")
             continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not _finite(value):
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not _finite(value)):
             raise ArgumentError(f"{fn}: {name} must be a finite real number, got {value!r}")
         if name.startswith("theta") and value <= 0:
             raise ArgumentError(f"{fn}: {name} is a standard deviation and must be > 0, got "
@@ -131,8 +131,8 @@ def check_probabilities(fn, probs, xp):
     sums = probs.sum(axis=0, dtype=xp.float64)                                  # (H, W)
     high, sum_low, sum_high = (float(v) for v in backend.asnumpy(
         xp.stack([probs.max().astype(xp.float64), sums.min(), sums.max()])))
-    if high > 1 + PROB_TOLERANCE or abs(sum_low - 1) > PROB_TOLERANCE \
-            or abs(sum_high - 1) > PROB_TOLERANCE:
+    if (high > 1 + PROB_TOLERANCE or abs(sum_low - 1) > PROB_TOLERANCE
+            or abs(sum_high - 1) > PROB_TOLERANCE):
         raise ArgumentError(
             f"{fn}: probs must be probabilities, each pixel's L = {probs.shape[0]} values in "
             f"[0, 1] summing to 1 (within {PROB_TOLERANCE}); got values up to {high:.4g} and "

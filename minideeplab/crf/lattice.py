@@ -316,8 +316,8 @@ class LatticeFilter:
     def with_scales(self, left=None, right=None):
         """A filter for ``diag(left) K diag(right) V``, K unscaled; left, right (N,) or None."""
         other = copy.copy(self)
-        other.splat = self.raw_splat if right is None else \
-            self._scaled_by_point(self.raw_splat, right)
+        other.splat = (self.raw_splat if right is None
+                       else self._scaled_by_point(self.raw_splat, right))
         if left is None:
             other._slice, other._slice_factor = self.raw_slice, self.alpha
         else:

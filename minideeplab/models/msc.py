@@ -62,8 +62,8 @@ class MultiScale(nn.Module):
         if not isinstance(net, nn.Module):
             raise ArgumentError(f"MultiScale: net must be a Module, got {type(net).__name__}")
         scales = tuple(float(s) for s in scales)
-        if not scales or any(not 0 < s <= 1 for s in scales) or 1.0 not in scales \
-                or len(set(scales)) != len(scales):
+        if (not scales or any(not 0 < s <= 1 for s in scales) or 1.0 not in scales
+                or len(set(scales)) != len(scales)):
             raise ArgumentError(f"MultiScale: scales must be distinct numbers in (0, 1] that "
                                 f"include 1.0, got {scales!r}")
         self.net = net

@@ -77,8 +77,8 @@ def segment_photos(model, *, voc_root=None, quick=False, device=None, progress=N
         model.preprocessing = dataclasses.replace(model.preprocessing, resize_shorter=None)
     images, labels = _photos(voc_root, quick)
     num_classes = int(model.head.classifier.params["weight"].shape[0])
-    names = list(VOC_CLASS_NAMES) if num_classes == len(VOC_CLASS_NAMES) else \
-        [str(c) for c in range(num_classes)]
+    names = (list(VOC_CLASS_NAMES) if num_classes == len(VOC_CLASS_NAMES)
+             else [str(c) for c in range(num_classes)])
     before, after, main, kept, most = [], [], 0, None, -1
     for k, image in enumerate(progress(images, desc="torchvision DeepLabV3 + CRF")):
         b, p = predict(model, image, device=device)

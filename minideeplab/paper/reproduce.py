@@ -130,8 +130,8 @@ def figures_readme(jobs=None):
     ]
     for j in jobs:
         nb = f"[{j.notebook}](../tutorials/{j.notebook})" if j.notebook else ""
-        needs = "".join(f" {INPUT_FLAGS[k]}" for k in j.needs) \
-            + "".join(f" [{INPUT_FLAGS[k]}]" for k in j.uses)
+        needs = ("".join(f" {INPUT_FLAGS[k]}" for k in j.needs)
+                 + "".join(f" [{INPUT_FLAGS[k]}]" for k in j.uses))
         for f in j.files:
             name = f if j.needs else f"[{f}]({f})"        # not committed: no link
             lines.append(f"| {name} | {j.paper} | {j.captions[f]} | "

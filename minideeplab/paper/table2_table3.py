@@ -165,8 +165,8 @@ def table3_seeds(quick=False, device=None, progress=None, seeds=SEEDS):
     paper = {f"{n} {when}": f"{PAPER_TABLE3[n][i]:.2f}" for n in names
              for i, when in enumerate(("before", "after"))}
     for i, when in enumerate(("before", "after")):
-        paper[f"aspp-l - largefov {when}"] = \
-            f"{PAPER_TABLE3['aspp-l'][i] - PAPER_TABLE3['largefov'][i]:+.2f}"
+        paper[f"aspp-l - largefov {when}"] = (
+            f"{PAPER_TABLE3['aspp-l'][i] - PAPER_TABLE3['largefov'][i]:+.2f}")
     paper["CRF gain, aspp-l"] = f"{PAPER_TABLE3['aspp-l'][1] - PAPER_TABLE3['aspp-l'][0]:+.2f}"
     header = ["model, CRF", *(f"seed {s}" for s in seeds), "mean +- sd", "paper (VOC)"]
     rows = _seed_rows(values, paper)
