@@ -7,29 +7,19 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import cli_files
 from minideeplab import backend, checkpoint as ckpt, fileio
 from minideeplab.cli import main
-from minideeplab.data import SyntheticShapes
 from minideeplab.errors import ArgumentError, UserError
-from minideeplab.train import TrainConfig, Trainer
-
-TINY = TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2, num_val=2,
-                   batch_size=2, max_iter=1, loss_at="stride8")
+from minideeplab.train import Trainer
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A one-iteration checkpoint, a 17x17 image and its probabilities."""
-    tmp = tmp_path_factory.mktemp("cli")
-    trainer = Trainer(TINY, progress=False)
-    trainer.run(log=None)
-    trainer.save(str(tmp / "checkpoint.npz"))
-    image, _ = SyntheticShapes("val", 1, size=17)[0]
-    Image.fromarray(image).save(tmp / "image.png")
-    probs = np.full((6, 17, 17), 1 / 6, np.float32)
-    np.save(tmp / "probs.npy", probs)
+    tmp = cli_files(tmp_path_factory.mktemp("cli"))
+    probs = np.load(tmp / "probs.npy")
     np.savez(tmp / "probs.npz", probs=probs)
     return tmp
 

@@ -4,30 +4,16 @@ it was (the oracle: its bytes before the command)."""
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import cli_files
 from minideeplab.cli import main
-from minideeplab.data import SyntheticShapes
 from minideeplab.errors import OutputPathError
 from minideeplab.fileio import check_outputs_apart, same_file
-from minideeplab.train import TrainConfig, Trainer
-
-TINY = TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2, num_val=2,
-                   batch_size=2, max_iter=1, loss_at="stride8")
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("apart")
-    trainer = Trainer(TINY, progress=False)
-    trainer.run(log=None)
-    trainer.save(str(tmp / "checkpoint.npz"))
-    image, _ = SyntheticShapes("val", 1, size=17)[0]
-    Image.fromarray(image).save(tmp / "image.png")
-    np.save(tmp / "probs.npy", np.full((6, 17, 17), 1 / 6, np.float32))
-    return tmp
+    return cli_files(tmp_path_factory.mktemp("apart"))
 
 
 def _spellings(folder, name):
