@@ -402,6 +402,8 @@ def _is_safetensors(path):
     """A safetensors file starts with its header's length (8 bytes) and the header's ``{``."""
     if path.endswith(".safetensors"):
         return True
+    if not os.path.isfile(path):            # missing, a folder, a FIFO: the reader says which
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(9)[8:] == b"{"

@@ -78,6 +78,7 @@ def _open_and(fn, path, what, convert):
     warning, for images beyond its larger limit, becomes the same BudgetExceededError instead
     of a line on stderr."""
     from PIL import Image
+    _missing_or_folder(os.fspath(path), what, DataError, fn)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -196,11 +197,17 @@ def check_image_output(path, argname):
 
 
 # ----------------------------------------------------------------------------- arrays
-def _missing_or_folder(path, what, error):
+def _missing_or_folder(path, what, error, fn=None):
+    """A readable input is an existing regular file: not a folder, and not a FIFO, device or
+    socket (reading a FIFO waits for a writer forever; /dev/zero never ends)."""
+    prefix = f"{fn}: " if fn else ""
     if not os.path.exists(path):
-        raise error(f"{what} {path!r} does not exist", path)
+        raise error(f"{prefix}{what} {path!r} does not exist", path)
     if os.path.isdir(path):
-        raise error(f"{what} {path!r} is a folder, not a file", path)
+        raise error(f"{prefix}{what} {path!r} is a folder, not a file", path)
+    if not os.path.isfile(path):
+        raise error(f"{prefix}{what} {path!r} is not a regular file (a FIFO, a device or a "
+                    "socket); reading it could wait or run forever", path)
 
 
 # what NumPy raises on a file it cannot read: a bad header (ValueError, SyntaxError), a short
@@ -397,8 +404,9 @@ def read_weights(path, fn="read_weights"):
     ``torch.save``, read by :func:`minideeplab.pth.load_pth` without torch and without running
     code) or a ``.safetensors`` file. A missing file is a MissingFileError naming ``fn``."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MissingFileError(f"{fn}: no such file {path!r}")
+    _missing_or_folder(path, "weights", FileFormatError, fn)
     if path.endswith(".safetensors"):
         return read_safetensors(path, what="weights")[1]
     from .pth import load_pth

@@ -490,6 +490,9 @@ def load_pth(path):
     BudgetExceededError : a size beyond the reader's budgets (see the module doc)
     """
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):   # a folder, FIFO, device, socket
+        raise FileFormatError(f"load_pth: {path!r} is not a regular file; reading it could "
+                              "wait or run forever")
     try:
         if zipfile.is_zipfile(path):
             obj, storage_bytes = _read_zip(path)

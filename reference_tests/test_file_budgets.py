@@ -4,6 +4,7 @@ gigabytes is refused from the headers, before anything is decompressed, allocate
 Oracles: the sizes written into the crafted headers; Pillow's and NumPy's own readers for the
 files within the budgets.
 """
+import os
 import struct
 import warnings
 import zlib
@@ -136,3 +137,23 @@ def test_a_checkpoint_whose_build_arguments_disagree_with_its_weights(tmp_path, 
     monkeypatch.setattr(init, "_check_size", lambda *a: pytest.fail("allocated a parameter"))
     with pytest.raises(CheckpointError, match=rf"checkpoint '{bad}'.*{entry}"):
         ckpt.load_model(bad)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_inputs_that_are_not_regular_files_are_refused_without_reading(tmp_path, capsys):
+    """A FIFO as an input made every command wait forever for a writer (and /dev/zero never
+    ends): inputs must be regular files, checked before they are opened."""
+    from minideeplab.cli import main
+    from minideeplab.errors import FileFormatError
+    from minideeplab.pth import load_pth
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for reader in (read_image, read_label_png, read_npy, read_npz, read_safetensors, load_pth):
+        with pytest.raises(FileFormatError, match="is not a regular file"):
+            reader(fifo)
+    for argv in (["crf", str(fifo), str(fifo), "--out", str(tmp_path / "o.png")],
+                 ["predict", str(fifo), str(fifo), "--out", str(tmp_path / "o.png")],
+                 ["predict", "--torchvision", str(fifo), str(fifo), "--out",
+                  str(tmp_path / "o.png")]):
+        assert main(argv) == 2
+        assert "is not a regular file" in capsys.readouterr().err
