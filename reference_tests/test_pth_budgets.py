@@ -171,6 +171,40 @@ def test_a_zip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
     assert [getattr(r, "filename", r) for r in reads] == ["archive/byteorder", "archive/data.pkl"]
 
 
+def test_a_member_longer_than_its_directory_entry_is_decompressed_only_to_the_claim(
+        tmp_path, monkeypatch):
+    """A storage whose zip directory claims its true 96 bytes while its deflated stream holds
+    16 MiB (a 1 MB file holding 1 GiB took 5 s and 2 GiB): at most the claim plus one of
+    zipfile's chunks is decompressed, and the CRC refuses the member."""
+    lying = tmp_path / "lying.pth"
+    with zipfile.ZipFile(lying, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", state_pickle({"w": ("0", 24, (24,), (1,))}))
+        z.writestr("archive/data/0", bytes(2 ** 24))
+    data = bytearray(lying.read_bytes())
+    central = data.rindex(b"archive/data/0") - 46      # its central directory entry
+    assert data[central:central + 4] == b"PK\x01\x02"
+    data[central + 24:central + 28] = (96).to_bytes(4, "little")   # uncompressed size
+    lying.write_bytes(bytes(data))
+    produced, decompressor = [], zipfile._get_decompressor
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def decompress(self, data, max_length=0):
+            out = self.inner.decompress(data, max_length)
+            produced.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+    monkeypatch.setattr(zipfile, "_get_decompressor", lambda kind: Counting(decompressor(kind)))
+    with pytest.raises(FileFormatError, match=r"load_pth: .*lying.pth is damaged .*BadZipFile: "
+                                              "Bad CRC-32 for file 'archive/data/0'"):
+        load_pth(lying)
+    assert 0 < sum(produced) < 2 ** 20
+
+
 def test_pickles_beyond_the_opcode_budget_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(pth, "MAX_PICKLE_OPS", 100)
     small = op_dict([(f"k{i}", op_int(i)) for i in range(10)])
