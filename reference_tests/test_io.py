@@ -75,6 +75,27 @@ def test_safetensors_round_trip_and_refusals(tmp_path):
         io.read_weights(tmp_path / "none.pth")
 
 
+@pytest.mark.parametrize("damage", ["empty", "header length beyond the file",
+                                    "offsets beyond the data", "header not JSON"])
+def test_damaged_safetensors_are_file_errors_naming_the_file(tmp_path, damage):
+    """safetensors' own SafetensorError escaped (a traceback from predict --torchvision)."""
+    import struct
+    io.save_safetensors(tmp_path / "good.safetensors", {"w": np.zeros(4, np.float32)})
+    good = (tmp_path / "good.safetensors").read_bytes()
+    n = struct.unpack("<Q", good[:8])[0]
+    assert b"[0,16]" in good[8:8 + n]                     # the offsets of w's 16 bytes
+    data = {"empty": b"", "header length beyond the file": struct.pack("<Q", 2 ** 40) + good[8:],
+            "offsets beyond the data": good[:8] + good[8:8 + n].replace(b"[0,16]", b"[0,99]")
+            + good[8 + n:],
+            "header not JSON": struct.pack("<Q", n) + b"x" * n + good[8 + n:]}[damage]
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(data)
+    for read in (io.read_safetensors, io.read_weights):
+        with pytest.raises(FileFormatError, match=r"bad.safetensors' cannot be read as "
+                                                  r"safetensors \(.+\)"):
+            read(bad)
+
+
 def test_output_checks_refuse_lossy_label_maps(tmp_path):
     with pytest.raises(ValueError, match="JPEG is lossy"):
         io.check_label_png_output(str(tmp_path / "l.jpg"))
