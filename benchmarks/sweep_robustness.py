@@ -314,7 +314,19 @@ def cases():
 
 
 # ------------------------------------------------------------------------------ running
-CHILD = """\
+# The peak resident memory of the child itself: VmHWM of its own address space (a fresh one at
+# exec), written at exit. (The rusage of a forked child starts at its parent's size: the tests'
+# parent is 360 MiB.) The parent also samples it while the child runs, for one that is killed.
+HWM = """\
+import atexit, os
+def _hwm():
+    with open("/proc/self/status") as f:
+        kib = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    with open(os.environ["SWEEP_HWM_FILE"], "w") as f:
+        f.write(kib)
+atexit.register(_hwm)
+"""
+CHILD = HWM + """\
 import sys, traceback
 D = sys.argv[1]
 try:
@@ -327,6 +339,11 @@ except BaseException as e:
     traceback.print_exc()
     sys.exit(1)
 """
+COMMAND = HWM + """\
+import runpy, sys
+sys.argv[0] = "minideeplab"
+runpy.run_module("minideeplab", run_name="__main__", alter_sys=True)   # python -m minideeplab
+"""
 
 
 def _limit(address_bytes):
@@ -335,30 +352,41 @@ def _limit(address_bytes):
     return preexec
 
 
+def _hwm_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 def run_case(case, d, args):
     """Run one case in a fresh process: its Outcome (``rc`` None after a hang)."""
     D = str(d)
     if case.kind == "py":
         argv = [sys.executable, "-c", CHILD, D, case.body]
     else:
-        argv = [sys.executable, "-m", "minideeplab", *[a.format(D=D) for a in case.body]]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+        argv = [sys.executable, "-c", COMMAND, *[a.format(D=D) for a in case.body]]
     keep = {name: d / name for name in case.keep}
     before = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in keep.items()}
     for name in case.absent:
         assert not (d / name).exists(), name
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        hwm_file = os.path.join(scratch, "hwm")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1",
+                   SWEEP_HWM_FILE=hwm_file)
         start = time.monotonic()
         proc = subprocess.Popen(argv, cwd=D, env=env, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL,
                                 preexec_fn=_limit(int(args.address_limit_gib * 2 ** 30)))
         deadline = start + args.timeout
-        sent = None
+        sent, peak_kib = None, 0
         if case.kind == "signal":
-            signame, after = case.send
-            deadline = start + after + args.timeout
+            deadline = start + case.send[1] + args.timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            peak_kib = max(peak_kib, _hwm_kib(proc.pid))
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
                 break
             now = time.monotonic()
@@ -367,13 +395,16 @@ def run_case(case, d, args):
                 sent = now
             if now > deadline:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
+                os.waitpid(proc.pid, 0)
                 status = None
                 break
             time.sleep(0.01)
         seconds = time.monotonic() - (sent or start)
         proc.returncode = 0                               # reaped here, not by Popen
         rc = None if status is None else os.waitstatus_to_exitcode(status)
+        if os.path.exists(hwm_file):
+            with open(hwm_file) as f:
+                peak_kib = max(peak_kib, int(f.read()))
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -385,7 +416,7 @@ def run_case(case, d, args):
     for name in case.absent + ("out.png",):
         if (d / name).exists():
             (d / name).unlink()
-    return Outcome(rc, stdout, stderr, seconds, usage.ru_maxrss / 1024, changed, created)
+    return Outcome(rc, stdout, stderr, seconds, peak_kib / 1024, changed, created)
 
 
 def judge(case, o, baseline_mib, args):

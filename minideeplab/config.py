@@ -10,10 +10,10 @@ import math
 import numbers
 
 from . import budgets
-from .checks import check_int
+from .checks import check_budget, check_int
 from .data import DATASETS, SyntheticShapes
 from .data.augment import MAX_CROP
-from .errors import ArgumentError, CheckpointError
+from .errors import ArgumentError, BudgetExceededError, CheckpointError
 from .functional import CONV_METHODS
 from .models import MODEL_NAMES
 from .optim import SCHEDULES
@@ -116,7 +116,7 @@ class TrainConfig:
                                   "inside)", checkpoint.path)
         try:
             return cls.from_json(checkpoint.config["train"])
-        except ArgumentError as e:
+        except (ArgumentError, BudgetExceededError) as e:
             raise CheckpointError(f"{where}: config entry 'train' is invalid: {e}",
                                   checkpoint.path) from e
 
@@ -195,6 +195,10 @@ def _check_config(c):
         raise ArgumentError(f"{fn}: image_size={c.image_size} makes images beyond the "
                             f"{budgets.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx an image may have "
                             "(minideeplab.budgets.MAX_IMAGE_PIXELS)")
+    # the batch of crops a step assembles (a checkpoint claiming batch_size=10**9 grew to
+    # 16 GiB at its first step before anything refused it)
+    check_budget(fn, f"batch_size={c.batch_size} and crop_size={c.crop_size}", 4,
+                 batch=(c.batch_size, 3, c.crop_size, c.crop_size))
     ranges = {"base_lr": (0, None, False), "input_scale": (0, None, False),
               "power": (0, None, True), "gamma": (0, 1, True), "momentum": (0, 1, True),
               "weight_decay": (0, None, True)}

@@ -307,11 +307,14 @@ def test_synthetic_data_and_the_demo_refuse_sizes_beyond_memory(capsys):
 @pytest.mark.parametrize("change, pattern", [
     (dict(max_iter=10 ** 30), "max_iter must be at most 1000000000"),
     (dict(crop_size=99999), "crop_size must be at most 4096"),
-    (dict(image_size=10 ** 9), "image_size=1000000000 makes images beyond the 67 Mpx")])
+    (dict(image_size=10 ** 9), "image_size=1000000000 makes images beyond the 67 Mpx"),
+    (dict(batch_size=10 ** 9, crop_size=17), r"batch_size=1000000000 and crop_size=17 would "
+                                             r"make batch of shape \(1000000000, 3, 17, 17\)")])
 def test_train_settings_beyond_their_limits_are_refused_by_the_config(change, pattern):
     """train --max-iter 10**30 ended in tqdm's OverflowError with a traceback; a crop beyond
-    augment's limit was refused only at the first batch, after the data and model were built."""
+    augment's limit was refused only at the first batch, after the data and model were built;
+    a batch beyond memory (a checkpoint's batch_size=10**9) grew to 16 GiB at the first step."""
     from minideeplab.config import TrainConfig
-    with pytest.raises(ArgumentError, match=f"TrainConfig: {pattern}"):
+    with pytest.raises((ArgumentError, BudgetExceededError), match=f"TrainConfig: {pattern}"):
         TrainConfig(**change)
     TrainConfig(max_iter=10 ** 9, crop_size=4096, image_size=8192)     # the limits themselves

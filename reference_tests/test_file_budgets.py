@@ -157,3 +157,25 @@ def test_inputs_that_are_not_regular_files_are_refused_without_reading(tmp_path,
                   str(tmp_path / "o.png")]):
         assert main(argv) == 2
         assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_a_checkpoint_whose_training_settings_claim_a_batch_beyond_memory(tmp_path):
+    """Resuming a checkpoint whose settings say batch_size=10**9 grew to 16 GiB at the first
+    step: the settings are refused when read, naming the file."""
+    from minideeplab import checkpoint as ckpt
+    from minideeplab.errors import CheckpointError
+    from minideeplab.train import TrainConfig, Trainer
+    trainer = Trainer(TrainConfig(model="largefov", image_size=17, crop_size=17, num_train=2,
+                                  num_val=2, batch_size=2, max_iter=1, loss_at="stride8"),
+                      progress=False)
+    good = tmp_path / "good.npz"
+    trainer.save(str(good))
+    entries = dict(np.load(good))
+    config = ckpt.array_to_json(entries["config"])
+    config["train"]["batch_size"] = 10 ** 9
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**entries, "config": ckpt.json_to_array(config)})
+    assert Trainer.resume(str(good), progress=False).iteration == 0
+    with pytest.raises(CheckpointError, match=rf"checkpoint '{bad}': config entry 'train' is "
+                                              r"invalid: TrainConfig: batch_size=1000000000"):
+        Trainer.resume(str(bad), progress=False)

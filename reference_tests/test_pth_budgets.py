@@ -162,9 +162,9 @@ def test_a_zip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
     assert load_pth(plain)["w"].shape == zeros.shape
     bomb = _save(tmp_path, "bomb", p, storages={"0": zeros}, compress=True)
     assert bomb.stat().st_size < 10_000
-    reads, read = [], zipfile.ZipFile.read
-    monkeypatch.setattr(zipfile.ZipFile, "read",
-                        lambda self, name, pwd=None: reads.append(name) or read(self, name, pwd))
+    reads, open_ = [], zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *args, **kwargs:
+                        reads.append(name) or open_(self, name, *args, **kwargs))
     with pytest.raises(BudgetExceededError, match=r"load_pth: .*bomb_zip.pth' claims 1048576 "
                                                   "bytes once decompressed, more than twice"):
         load_pth(bomb)

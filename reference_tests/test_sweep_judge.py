@@ -5,6 +5,7 @@ refusal beside them must not be. (The sweep itself is run by hand, not by the su
 import argparse
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,19 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import sweep_robustness as sweep                                       # noqa: E402
 
 ARGS = argparse.Namespace(timeout=60.0, max_growth_mib=200.0, address_limit_gib=2.0)
-
-
-def _judge(tmp_path, case):
-    (tmp_path / "input.txt").write_text("precious\n")
-    args = argparse.Namespace(**{**vars(ARGS), "timeout": 1.0 if case.name == "hang" else 60})
-    return sweep.judge(case, sweep.run_case(case, tmp_path, args), 0.0, args)
-
-
 REFUSED = ("from minideeplab.errors import ArgumentError\n"
            "raise ArgumentError('f: x must be >= 1')\n")
-
-
-@pytest.mark.parametrize("case, why", [
+CASES = [  # (case, what the judge must say: "" for clean)
+    (sweep._py("t", "refused", REFUSED, pattern="x must be", keep=["input.txt"]), "^$"),
     (sweep._py("t", "hang", "import time\ntime.sleep(30)"), "hang: still running"),
     (sweep._py("t", "grows", "import numpy as np\na = np.ones(2 ** 26)\n" + REFUSED),
      r"memory: peak \d+ MiB"),
@@ -38,12 +30,25 @@ REFUSED = ("from minideeplab.errors import ArgumentError\n"
     (sweep._cli("t", "two lines", ["crf"]), r"\d+ lines on stderr: \['usage"),
     (sweep.Case("t", "written", "py", "open(D + '/out.txt', 'w').close()\n" + REFUSED,
                 "refused", ".", (), ("out.txt",)), r"written although refused: \['out.txt'\]"),
-])
-def test_the_judge_reports_what_is_not_clean(tmp_path, case, why):
-    got = _judge(tmp_path, case)
-    assert re.match(why, got), got
+]
 
 
-def test_a_clean_refusal_is_clean(tmp_path):
-    assert _judge(tmp_path, sweep._py("t", "refused", REFUSED, pattern="x must be",
-                                      keep=["input.txt"])) == ""
+def _judge(folder, case):
+    folder.mkdir()
+    (folder / "input.txt").write_text("precious\n")
+    args = argparse.Namespace(**{**vars(ARGS), "timeout": 1.0 if case.name == "hang" else 60})
+    return sweep.judge(case, sweep.run_case(case, folder, args), 0.0, args)
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """The judge's verdict on every case, the cases run four at a time (each is a process)."""
+    tmp = tmp_path_factory.mktemp("judge")
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip([c.name for c, _ in CASES], pool.map(
+            lambda c: _judge(tmp / c.name.replace(" ", "_"), c), [c for c, _ in CASES])))
+
+
+@pytest.mark.parametrize("name, why", [(c.name, why) for c, why in CASES])
+def test_the_judge_tells_clean_from_not_clean(verdicts, name, why):
+    assert re.match(why, verdicts[name]), verdicts[name]
