@@ -112,6 +112,15 @@ def make_files(d):
         args = ckpt.array_to_json(entries["build_args"])
         args.update(change)
         np.savez(d / f"ckpt_{name}.npz", **{**entries, "build_args": ckpt.json_to_array(args)})
+    # checkpoints to resume whose training settings claim absurd sizes (each in its folder)
+    for name, change in [("batch", dict(batch_size=10 ** 9)), ("crop", dict(crop_size=10 ** 6)),
+                         ("images", dict(num_train=10 ** 9)), ("iter", dict(max_iter=10 ** 30)),
+                         ("lr", dict(base_lr=float("nan")))]:
+        config = ckpt.array_to_json(entries["config"])
+        config["train"].update(change)
+        (d / f"resume_{name}").mkdir()
+        np.savez(d / f"resume_{name}" / "checkpoint.npz",
+                 **{**entries, "config": ckpt.json_to_array(config)})
     # .npz: a 1.2 GiB bomb in about 1.2 MB, a lying member header, too many arrays
     with zipfile.ZipFile(d / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:
         _deflated_zeros(z, "w.npy", _npy_header("float32", (300 * 2 ** 20 + 2 ** 18,)),

@@ -192,6 +192,12 @@ def cases():
     C.append(_cli(cat, "predict with the .npz bomb as checkpoint",
                   ["predict", "{D}/bomb.npz", img, "--out", out], pattern="decompress",
                   absent=["out.png"]))
+    for name in ("batch", "crop", "images", "iter", "lr"):
+        C.append(_cli(cat, f"train --resume a checkpoint claiming {name}",
+                      ["train", "--resume", f"{{D}}/resume_{name}/checkpoint.npz",
+                       "--max-iter", "5", "--no-progress"],
+                      pattern="checkpoint|TrainConfig|num_images",
+                      keep=[f"resume_{name}/checkpoint.npz"]))
     for name in ("width40", "classes1e9"):
         C.append(_cli(cat, f"predict with a checkpoint claiming {name}",
                       ["predict", f"{{D}}/ckpt_{name}.npz", img, "--out", out],
