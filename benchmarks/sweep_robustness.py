@@ -377,8 +377,8 @@ def run_case(case, d, args):
     before = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in keep.items()}
     for name in case.absent:
         assert not (d / name).exists(), name
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryDirectory() as scratch:
+    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+          tempfile.TemporaryDirectory() as scratch):
         hwm_file = os.path.join(scratch, "hwm")
         env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1",
                    SWEEP_HWM_FILE=hwm_file)
