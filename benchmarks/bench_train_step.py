@@ -203,7 +203,8 @@ def measure(net, batch, size, args):
         result = {}
         for side, w in workers.items():
             done = w.finish()
-            result[side] = dict(w.info, times=done["times"], peak_rss_mb=done["peak_rss_mb"],
+            result[side] = dict(w.info, times=done["times"], cpu_times=done.get("cpu_times"),
+                                peak_rss_mb=done["peak_rss_mb"],
                                 time_s=statistics.median(done["times"]),
                                 layer_runs=layer_runs[side])
     finally:
@@ -268,8 +269,8 @@ def _ratio(a, b):
 
 def step_table(rows):
     lines = ["| network | batch | ours (s) | PyTorch (s) | time ratio | ours peak RSS (MB) | "
-             "PyTorch peak RSS (MB) | memory ratio | parameters |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "PyTorch peak RSS (MB) | memory ratio | parameters | CPU time ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         o, t = r["ours"], r.get("torch")
         lines.append(
@@ -278,8 +279,14 @@ def step_table(rows):
             + f"{o['peak_rss_mb']:.0f} | "
             + (f"{t['peak_rss_mb']:.0f} | {o['peak_rss_mb'] / t['peak_rss_mb']:.2f} | "
                if t else "- | - | ")
-            + f"{o['params']:,} |")
+            + f"{o['params']:,} | "
+            + (f"{_cpu(o) / _cpu(t):.2f} |" if t else "- |"))
     return "\n".join(lines)
+
+
+def _cpu(side):
+    """The median CPU time of a side's timed steps (all its threads)."""
+    return statistics.median(side["cpu_times"])
 
 
 def layer_table(r):
@@ -310,10 +317,13 @@ def report(rows, args, machine, torch_info):
             + (f"{args.busy} busy process(es) beside both; " if args.busy else
                "no busy process added by the benchmark; ")
             + f"load average before the run {args.load_before}; "
-            f"step times are medians of {args.repeats} alternating steps.", ""]
+            f"step times are medians of {args.repeats} alternating steps; the CPU time ratio "
+            "compares the CPU seconds of those steps (all threads), steadier than wall time on "
+            "a loaded machine.", ""]
     body = [step_table(rows), ""]
     for r in rows:
-        body += ["", layer_table(r), ""]
+        if r["ours"]["layer_runs"]:
+            body += ["", layer_table(r), ""]
     return "\n".join(head + body) + "\n"
 
 

@@ -35,22 +35,26 @@ def serve(call, layers=None, info=None):
     """The worker's loop: announce readiness, answer ``run``/``layers`` until ``quit``.
 
     ``call()`` is the timed work; ``layers()`` returns a dict of per-layer times for one call;
-    ``info`` is a dict sent with ``ready``. Prints the final JSON (times, peak RSS) on quit.
+    ``info`` is a dict sent with ``ready``. Prints the final JSON on quit: the wall times, the
+    process's CPU times (all its threads: steadier than wall time on a loaded machine) and the
+    peak RSS.
     """
     print("ready " + json.dumps(info or {}), flush=True)
-    times = []
+    times, cpu_times = [], []
     for line in sys.stdin:
         command = line.strip()
         if command == "run":
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             call()
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
             print(f"time {times[-1]}", flush=True)
         elif command == "layers" and layers is not None:
             print("layers " + json.dumps(layers()), flush=True)
         else:
             break
-    print(json.dumps(dict(times=times, peak_rss_mb=peak_rss_mb())), flush=True)
+    print(json.dumps(dict(times=times, cpu_times=cpu_times, peak_rss_mb=peak_rss_mb())),
+          flush=True)
 
 
 class Worker:
