@@ -101,13 +101,13 @@ def blas_threads(count):
     if _blas is None:
         import threadpoolctl
         _blas = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
-    before = [lib.get_num_threads() for lib in _blas]
-    for lib in _blas:
+    changed = [(lib, n) for lib in _blas if (n := lib.get_num_threads()) != count]
+    for lib, _ in changed:                  # (setting costs more than asking)
         lib.set_num_threads(count)
     try:
         yield
     finally:
-        for lib, n in zip(_blas, before):
+        for lib, n in changed:
             lib.set_num_threads(n)
 
 

@@ -33,9 +33,9 @@ Shapes: x (N, C, H, W); w (O, C, KH, KW); y and dy (N, O, OH, OW).
 import numpy as np
 
 from .. import backend
-from ..checks import conv_output_size
 from ..parallel import PARTS, run_all, split
-from .im2col import COLUMN_BUDGET, col2im, from_chwn, holes_backward_chwn, im2col, to_chwn
+from .im2col import (COLUMN_BUDGET, col2im, from_chwn, holes_backward_chwn, im2col, output_size,
+                     to_chwn)
 
 __all__ = ["holes_forward", "holes_backward", "row_blocks", "BLOCK_BUDGET"]
 
@@ -114,8 +114,8 @@ def holes_forward(x, w, stride, padding, rate):
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
     (ph, pw) = padding
-    OH = conv_output_size(H, KH, stride=stride, padding=ph, rate=rate)
-    OW = conv_output_size(W, KW, stride=stride, padding=pw, rate=rate)
+    OH = output_size(H, KH, stride, ph, rate)
+    OW = output_size(W, KW, stride, pw, rate)
     y = xp.empty((N, O, OH, OW), dtype=x.dtype)
     w2 = w.reshape(O, C * KH * KW)
     blocks = row_blocks(N, OH, OW, O, C * KH * KW, xp)

@@ -169,7 +169,9 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, ceil_mode=True):
             xp.maximum(argmax_c, t_better, out=argmax_c)
             xp.maximum(y_c, v, out=y_c)
 
-    run_all(channels, split(C, 4) if xp is np else [(0, C)], xp)
+    per_channel = N * out_size[0] * out_size[1]   # groups of >= 2^16 outputs (small maps: few)
+    run_all(channels, split(C, max(4, -(-2 ** 16 // per_channel))) if xp is np else [(0, C)],
+            xp)
     return y, MaxPoolCache(x.shape, kernel, stride, padding, argmax, x.dtype)
 
 
@@ -200,7 +202,7 @@ def max_pool2d_backward(dy, cache):
         where += channel[:c1 - c0]
         backend.scatter_add(dx_pad[n, c0:c1].reshape(-1), where.ravel(), dy[n, c0:c1].ravel())
 
-    groups = split(C, 8) if xp is np else [(0, C)]
+    groups = split(C, max(8, -(-2 ** 16 // (OH * OW)))) if xp is np else [(0, C)]
     run_all(block, [(n, g) for n in range(N) for g in groups], xp)
     return _unpad(dx_pad, cache)
 

@@ -30,9 +30,8 @@ Shapes: x (N, C, H, W); w (O, C, KH, KW); y, dy (N, O, OH, OW), OH = H + 2*ph - 
 import numpy as np
 
 from .. import backend
-from ..checks import conv_output_size
 from ..parallel import matmul, run_all, split
-from .im2col import tap_slices
+from .im2col import output_size, tap_slices
 
 __all__ = ["valid_tap_ranges", "valid_taps_pay_off", "taps_forward", "taps_backward", "few_filters",
            "shifted_forward", "shifted_backward"]
@@ -51,8 +50,8 @@ def valid_taps_pay_off(size, padding, w_shape, rate, N):
     """Whether the taps beat im2col: a big layer (>= 64M products) where at most 60% of the
     im2col products touch real inputs."""
     O, C, KH, KW = w_shape
-    OH = conv_output_size(size[0], KH, padding=padding[0], rate=rate)
-    OW = conv_output_size(size[1], KW, padding=padding[1], rate=rate)
+    OH = output_size(size[0], KH, 1, padding[0], rate)
+    OW = output_size(size[1], KW, 1, padding[1], rate)
     if KH * KW == 1 or O * C * KH * KW * OH * OW * N < 2 ** 26:
         return False
     rows = sum(max(0, b - a) for a, b in valid_tap_ranges(size[0], padding[0], OH, rate, KH))
@@ -66,8 +65,8 @@ def _taps(x_shape, w_shape, padding, rate):
     _, _, H, W = x_shape
     _, _, KH, KW = w_shape
     (ph, pw) = padding
-    OH = conv_output_size(H, KH, padding=ph, rate=rate)
-    OW = conv_output_size(W, KW, padding=pw, rate=rate)
+    OH = output_size(H, KH, 1, ph, rate)
+    OW = output_size(W, KW, 1, pw, rate)
     rows = valid_tap_ranges(H, ph, OH, rate, KH)
     cols = valid_tap_ranges(W, pw, OW, rate, KW)
     return [(p, q, (i0, i1, j0, j1),
@@ -94,8 +93,8 @@ def taps_forward(x, w, padding, rate):
     xp = backend.get_array_module(x, w)
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
-    OH = conv_output_size(H, KH, padding=padding[0], rate=rate)
-    OW = conv_output_size(W, KW, padding=padding[1], rate=rate)
+    OH = output_size(H, KH, 1, padding[0], rate)
+    OW = output_size(W, KW, 1, padding[1], rate)
     y = xp.zeros((N, O, OH, OW), dtype=x.dtype)
     taps = _taps(x.shape, w.shape, padding, rate)
 
@@ -144,8 +143,8 @@ def shifted_forward(x, w, stride, padding, rate):
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
     (ph, pw) = padding
-    out_size = (conv_output_size(H, KH, stride=stride, padding=ph, rate=rate),
-                conv_output_size(W, KW, stride=stride, padding=pw, rate=rate))
+    out_size = (output_size(H, KH, stride, ph, rate),
+                output_size(W, KW, stride, pw, rate))
     w_taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(KH * KW * O, C)
     y = xp.zeros((N, O) + out_size, dtype=x.dtype)
     z_pad = xp.zeros((KH, KW, O, H + 2 * ph, W + 2 * pw), dtype=x.dtype)   # zero borders
