@@ -56,8 +56,11 @@ def row_blocks(N, OH, OW, O, rows_of_cols, xp=np):
     """The blocks of the output: a list of (n0, n1, i0, i1), images n0:n1 and rows i0:i1.
 
     ``O`` is the number of filters and ``rows_of_cols`` C*KH*KW, the column matrix's height
-    (see BLOCK_BUDGET for the number of columns): bands of rows of one image (equal bands) for large maps, groups of whole images
-    for small ones. The blocks depend on the shapes only (the weight gradient adds them up in
+    (see BLOCK_BUDGET for the number of columns): bands of rows of one image for large maps,
+    groups of whole images for small ones. The bands of an image differ by one row at most,
+    and one image that gives 5-7 bands gets ``PARTS`` (8) instead, so that 2 or 4 threads
+    have equal shares (VGG's conv3 at 81x81 gave 7 bands: one of two threads took 4, the
+    other 3). The blocks depend on the shapes only (the weight gradient adds them up in
     this order, so its rounding does not change with the number of threads).
     """
     if xp is np:
@@ -69,8 +72,10 @@ def row_blocks(N, OH, OW, O, rows_of_cols, xp=np):
         G = max(1, columns // (OH * OW))
         return [(n, min(N, n + G), 0, OH) for n in range(0, N, G)]
     bands = -(-OH // (columns // OW))
-    R = -(-OH // bands)
-    return [(n, n + 1, i, min(OH, i + R)) for n in range(N) for i in range(0, OH, R)]
+    if xp is np and N == 1 and PARTS // 2 < bands < PARTS:
+        bands = min(OH, PARTS)
+    cuts = [OH * k // bands for k in range(bands + 1)]
+    return [(n, n + 1, cuts[k], cuts[k + 1]) for n in range(N) for k in range(bands)]
 
 
 def padded_rows(x, rows, padding):
