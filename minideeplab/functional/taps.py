@@ -47,8 +47,9 @@ def valid_tap_ranges(size, pad, out_size, rate, kernel):
 
 
 def valid_taps_pay_off(size, padding, w_shape, rate, N):
-    """Whether the taps beat im2col: a big layer (>= 64M products) where at most 60% of the
-    im2col products touch real inputs."""
+    """Whether the taps beat im2col: a big layer (>= 64M products) where at most 70% of the
+    im2col products touch real inputs (LargeFOV's fc6, rate 12 on 41x41: 65%; by taps its
+    forward took 160 ms instead of 220, its backward 400 instead of 470, one thread)."""
     O, C, KH, KW = w_shape
     OH = output_size(size[0], KH, 1, padding[0], rate)
     OW = output_size(size[1], KW, 1, padding[1], rate)
@@ -56,7 +57,7 @@ def valid_taps_pay_off(size, padding, w_shape, rate, N):
         return False
     rows = sum(max(0, b - a) for a, b in valid_tap_ranges(size[0], padding[0], OH, rate, KH))
     cols = sum(max(0, b - a) for a, b in valid_tap_ranges(size[1], padding[1], OW, rate, KW))
-    return rows * cols <= 0.6 * KH * KW * OH * OW
+    return rows * cols <= 0.7 * KH * KW * OH * OW
 
 
 def _taps(x_shape, w_shape, padding, rate):
