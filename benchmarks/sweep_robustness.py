@@ -24,6 +24,8 @@ why. Nothing here is timed for speed: the time limit only tells a hang.
     python benchmarks/sweep_robustness.py                  # every case (about 3 minutes)
     python benchmarks/sweep_robustness.py --only crafted   # categories whose name contains it
     python benchmarks/sweep_robustness.py --list           # the cases, not run
+
+The last run's table: benchmarks/results/robustness.md.
 """
 import argparse
 import hashlib
