@@ -25,6 +25,10 @@ import os
 # OpenBLAS's worker threads spin-wait, which makes small GEMMs crawl when cores are shared.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# pytest-xdist runs one test process per core (setup.cfg): minideeplab's own threads would
+# only compete with the other processes for the same cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("MINIDEEPLAB_THREADS", "1")
 
 KNOWN_DEVICES = ("cpu", "standin", "gpu")
 STANDIN_VAR = "MINIDEEPLAB_CUPY_STANDIN"

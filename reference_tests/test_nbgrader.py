@@ -36,45 +36,65 @@ STUDENT = sorted((TUTORIALS / "student").glob("[0-9]*.ipynb"))
 ASSIGNMENT = "tutorials"
 
 
+def _nbgrader_env(root):
+    """nbgrader's defaults: no configuration file in the course folder, and a Jupyter
+    configuration folder of its own (empty); the notebooks in quick mode."""
+    return dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), **{QUICK_ENV: "1"})
+
+
 def _nbgrader(root, *args):
-    """Run ``nbgrader ARGS`` in ``root`` with nbgrader's defaults: no configuration file in
-    the course folder, and a Jupyter configuration folder of its own (empty)."""
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), **{QUICK_ENV: "1"})
-    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
-                         capture_output=True, text=True, timeout=1500)
-    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
-    return run
+    """Start ``nbgrader ARGS`` in ``root``; :func:`_finished` waits for it."""
+    return subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=root,
+                            env=_nbgrader_env(root), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finished(run):
+    stdout, stderr = run.communicate(timeout=1500)
+    assert run.returncode == 0, f"{' '.join(run.args[2:])} failed:\n{stdout}\n{stderr}"
+
+
+def _graded(course, student):
+    """The course folder in which ``student``'s submission was autograded."""
+    return course.with_name(f"{course.name}-{student}")
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course folder after generate_assignment and autograde (two 'students')."""
+    """A course folder after generate_assignment, and one copy of it per 'student' after
+    autograde. The two students are graded in two copies at the same time (one gradebook
+    each: two autograders would contend for one), which halves the time on two cores."""
     root = tmp_path_factory.mktemp("course")
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True)
     for path in SOLUTIONS:
         shutil.copy(path, source / path.name)
-    _nbgrader(root, "generate_assignment", ASSIGNMENT)
-    release = root / "release" / ASSIGNMENT
-    for student, folder in (("solutions", source), ("stubs", release)):
-        submitted = root / "submitted" / student / ASSIGNMENT
+    _finished(_nbgrader(root, "generate_assignment", ASSIGNMENT))
+    runs = []
+    for student, folder in (("solutions", source), ("stubs", root / "release" / ASSIGNMENT)):
+        graded = _graded(root, student)
+        shutil.copytree(root, graded)
+        submitted = graded / "submitted" / student / ASSIGNMENT
         submitted.mkdir(parents=True)
         for path in folder.glob("*.ipynb"):
             shutil.copy(path, submitted / path.name)
-    _nbgrader(root, "autograde", ASSIGNMENT)
+        runs.append(_nbgrader(graded, "autograde", ASSIGNMENT))
+    for run in runs:
+        _finished(run)
     return root
 
 
-def _grades(root, student):
+def _grades(course, student):
     """{notebook: [grade dicts]} from the gradebook nbgrader wrote."""
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(f"sqlite:///{_graded(course, student) / 'gradebook.db'}") as gb:
         return {path.stem: [g.to_dict() for g in gb.find_submission_notebook(
                     path.stem, ASSIGNMENT, student).grades] for path in SOLUTIONS}
 
 
-def _autograded(root, student, name):
-    return nbformat.read(root / "autograded" / student / ASSIGNMENT / name, as_version=4)
+def _autograded(course, student, name):
+    return nbformat.read(_graded(course, student) / "autograded" / student / ASSIGNMENT / name,
+                         as_version=4)
 
 
 def _is_check(cell):
