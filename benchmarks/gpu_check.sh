@@ -102,14 +102,16 @@ FIRST="reference_tests/test_syncs.py reference_tests/test_gpu_agreement.py
        reference_tests/test_loss.py reference_tests/test_metrics.py"
 T_FIRST=$(( T_TESTS * 2 / 5 ))
 T0_TESTS=$(date +%s)
+# -o addopts=: this script picks the processes itself (setup.cfg's "-n auto" needs pytest-xdist,
+# which the GPU machine may lack; the first group runs in one process)
 step "tests, first group (pytest -m gpu)" "$T_FIRST" "$OUT/tests.log" \
-    "$PY" -m pytest -m gpu -rs -q -p no:cacheprovider --durations=10 $FIRST
+    "$PY" -m pytest -o addopts= -m gpu -rs -q -p no:cacheprovider --durations=10 $FIRST
 note "tests, first group: $(grep -E '(passed|failed|error|skipped|no tests ran)' "$OUT/tests.log" | tail -1)"
 XDIST=""
 "$PY" -c "import xdist" 2> /dev/null && XDIST="-n 4"
 IGNORE=$(for f in $FIRST; do printf -- "--ignore=%s " "$f"; done)
 step "tests, the rest (pytest -m gpu $XDIST)" "$(( T_TESTS - $(date +%s) + T0_TESTS ))" \
-    "$OUT/tests.log" "$PY" -m pytest -m gpu -rs -q -p no:cacheprovider --durations=15 $XDIST \
+    "$OUT/tests.log" "$PY" -m pytest -o addopts= -m gpu -rs -q -p no:cacheprovider --durations=15 $XDIST \
     $IGNORE reference_tests
 note "tests, the rest: $(grep -E '(passed|failed|error|skipped|no tests ran)' "$OUT/tests.log" | tail -1)"
 
