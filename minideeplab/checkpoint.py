@@ -57,7 +57,7 @@ import numpy as np
 
 from . import backend
 from .errors import ArgumentError, BudgetExceededError, CheckpointError
-from .io import read_npz, read_safetensors, save_npz, save_safetensors
+from .io import file_kind, read_npz, read_safetensors, save_npz, save_safetensors
 from .models import build_model
 from .nn.init import shapes_only
 from .preprocess import from_scratch
@@ -310,8 +310,8 @@ def _read_npz_checkpoint(path):
     arrays = read_npz(path, what="checkpoint", error=CheckpointError)
     missing = [k for k in ("format", "iteration", "config") if k not in arrays]
     if missing:
-        raise CheckpointError(f"checkpoint {path!r} is not a minideeplab checkpoint: no "
-                              f"{missing} entries (found {sorted(arrays)[:8]}...)", path)
+        raise CheckpointError(f"{path!r} is {file_kind(path)[1]}, not a minideeplab "
+                              f"checkpoint (no {missing} entries); {EXPECTED}", path)
     version = _scalar_int(path, arrays, "format")
     if version not in (1, FORMAT_VERSION):
         raise CheckpointError(f"checkpoint {path!r} has format {version}; this version of "
@@ -368,8 +368,11 @@ def _metadata_json(path, metadata, key, kind):
 
 def _read_network(path):
     metadata, tensors = read_safetensors(path, what="network", error=CheckpointError)
-    if metadata.get("format") != NETWORK_FORMAT:
-        raise CheckpointError(f"network {path!r} has format {metadata.get('format')!r}; this "
+    if "format" not in metadata:             # another program's weights
+        raise CheckpointError(f"{path!r} is {file_kind(path)[1]}, not a minideeplab network "
+                              f"file; {EXPECTED}{TORCHVISION_HINT}", path)
+    if metadata["format"] != NETWORK_FORMAT:
+        raise CheckpointError(f"network {path!r} has format {metadata['format']!r}; this "
                               f"version reads {NETWORK_FORMAT!r}", path)
     config = _metadata_json(path, metadata, "config", dict)
     val = _metadata_json(path, metadata, "val", list)
@@ -398,17 +401,13 @@ def _read_network(path):
                       _check_build_args(path, args, NETWORK_FORMAT))
 
 
-def _is_safetensors(path):
-    """A safetensors file starts with its header's length (8 bytes) and the header's ``{``."""
-    if path.endswith(".safetensors"):
-        return True
-    if not os.path.isfile(path):            # missing, a folder, a FIFO: the reader says which
-        return False
-    try:
-        with open(path, "rb") as f:
-            return f.read(9)[8:] == b"{"
-    except OSError:
-        return False
+# what load_checkpoint reads, and where another program's weights go, for the messages that
+# say what a file is when it is not one of them
+EXPECTED = ("expected a network file (.safetensors: a shipped network, or one written by "
+            "'python -m minideeplab ship') or a training checkpoint (.npz, written by train)")
+TORCHVISION_HINT = ("; torchvision's DeepLabV3 weights are read by "
+                    "minideeplab.models.load_torchvision (on the command line: --torchvision "
+                    "FILE)")
 
 
 def load_checkpoint(path):
@@ -424,7 +423,16 @@ def load_checkpoint(path):
     JSON mapping, or weights/optimiser state that are not real floating point or not finite.
     """
     path = os.fspath(path)
-    return _read_network(path) if _is_safetensors(path) else _read_npz_checkpoint(path)
+    if not os.path.isfile(path):       # missing, a folder, a FIFO: the reader says which
+        read_npz(path, what="checkpoint", error=CheckpointError)
+    kind, description = file_kind(path)
+    if kind == "safetensors" or (kind == "other" and path.endswith(".safetensors")):
+        return _read_network(path)                  # (a damaged one: the reader says how)
+    if kind in ("npz", "zip") or (kind == "other" and path.endswith(".npz")):
+        return _read_npz_checkpoint(path)
+    hint = TORCHVISION_HINT if kind in ("pytorch", "pickle") else ""
+    raise CheckpointError(f"{path!r} is {description}, not a minideeplab network; "
+                          f"{EXPECTED}{hint}", path)
 
 
 def build_model_of(checkpoint, device=None):

@@ -51,7 +51,7 @@ __all__ = ["voc_palette", "read_image", "read_label_png", "save_label_png", "sav
            "read_npy", "save_npy", "read_npz", "save_npz", "read_safetensors",
            "save_safetensors", "read_weights", "IMAGE_FORMATS", "LABEL_PNG_REFUSED",
            "LABEL_PNG_CLASSES",
-           "check_label_png_output", "check_npy_output", "check_image_output"]
+           "check_label_png_output", "check_npy_output", "check_image_output", "file_kind"]
 
 
 # ----------------------------------------------------------------------------- label colours
@@ -411,3 +411,78 @@ def read_weights(path, fn="read_weights"):
         return read_safetensors(path, what="weights")[1]
     from .pth import load_pth
     return load_pth(path)
+
+
+# ----------------------------------------------------------------------------- what a file is
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image", "a PNG image"), (b"\xff\xd8\xff", "image", "a JPEG image"),
+          (b"GIF8", "image", "a GIF image"), (b"BM", "image", "a BMP image"),
+          (b"II*\x00", "image", "a TIFF image"), (b"MM\x00*", "image", "a TIFF image"),
+          (b"\x93NUMPY", "npy", "a NumPy array (.npy)"),
+          (b"\x89HDF", "hdf5", "an HDF5 file (e.g. Keras weights)"),
+          (b"%PDF", "other", "a PDF document"))
+
+
+def file_kind(path):
+    """``(kind, description)`` of the file at ``path``, from its first bytes, for messages that
+    say what a file is when it is not what was expected (nothing is unpickled or decoded).
+
+    ``kind`` is one of "npz", "safetensors", "pytorch", "pickle", "zip", "npy", "image",
+    "hdf5", "text", "empty", "other"; ``description`` says it in words, e.g. "a PNG image",
+    "a PyTorch file (torch.save's zip format)", "a safetensors file of 161 tensors".
+    A missing file is a MissingFileError.
+    """
+    path = os.fspath(path)
+    _missing_or_folder(path, "file", MissingFileError)
+    with open(path, "rb") as f:
+        head = f.read(512)
+    size = os.path.getsize(path)
+    if not head:
+        return "empty", "an empty file"
+    for magic, kind, description in _MAGIC:
+        if head.startswith(magic):
+            return kind, description
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "a WebP image"
+    if head[:2] == b"PK":
+        return _zip_kind(path)
+    if head[:1] == b"\x80":                # pickle protocol 2 and later
+        return "pickle", ("a Python pickle (e.g. a PyTorch .pth file of the legacy format, or "
+                          "a pickled object)")
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+        return _safetensors_kind(path)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "other", "a file of an unknown kind"
+    if all(c.isprintable() or c.isspace() for c in text):
+        return "text", "a text file"
+    return "other", "a file of an unknown kind"
+
+
+def _zip_kind(path):
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "zip", "a damaged zip archive"
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return "pytorch", "a PyTorch file (torch.save's zip format)"
+    if names and all(n.endswith(".npy") for n in names):
+        arrays = [n[:-len(".npy")] for n in names]
+        return "npz", (f"an .npz archive of {len(arrays)} array(s) "
+                       f"({', '.join(map(repr, arrays[:4]))}{', ...' if len(arrays) > 4 else ''})")
+    return "zip", f"a zip archive of {len(names)} file(s)"
+
+
+def _safetensors_kind(path):
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(path, framework="np") as f:
+            keys, metadata = list(f.keys()), f.metadata() or {}
+    except (SafetensorError, OSError, ValueError):
+        return "safetensors", "a damaged safetensors file"
+    what = f"a safetensors file of {len(keys)} tensor(s)"
+    if metadata.get("format"):
+        return "safetensors", f"{what}, format {metadata['format']!r}"
+    return "safetensors", (f"{what} without minideeplab's metadata (e.g. "
+                           f"{', '.join(map(repr, sorted(keys)[:2]))})")

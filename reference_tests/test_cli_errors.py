@@ -174,7 +174,8 @@ def test_bad_input_files(files, capsys, tmp_path):
     image, probs, chk = files / "image.png", files / "probs.npy", files / "checkpoint.npz"
     out = str(tmp_path / "o.png")
     _error(capsys, ["crf", str(image), str(files / "probs.npz"), "--out", out],
-           "probs.npz' is an .npz archive; give a .npy file")
+           "probs.npz' is an .npz archive of 1 array(s) ('probs'): expected probabilities (a "
+           ".npy file")
     _error(capsys, ["crf", str(image), str(tmp_path / "none.npy"), "--out", out],
            "none.npy")
     (tmp_path / "ints.npy").write_bytes(b"")
@@ -188,7 +189,8 @@ def test_bad_input_files(files, capsys, tmp_path):
            "broken.png': the file is corrupt, truncated or not an image")
     _error(capsys, ["predict", str(tmp_path / "none.npz"), str(image), "--out", out],
            "none.npz' does not exist")
-    _error(capsys, ["evaluate", str(image)], "image.png' is truncated or corrupt")
+    _error(capsys, ["evaluate", str(image)], "image.png' is a PNG image, not a minideeplab "
+                                             "network")
     _error(capsys, ["evaluate", str(chk), "--dataset", "voc", str(tmp_path)],
            "no JPEGImages/ folder")
     _error(capsys, ["evaluate", str(chk), "--dataset", "voc", str(tmp_path), "--num-val", "3"],

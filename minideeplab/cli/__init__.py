@@ -22,8 +22,8 @@ from ..backend import xp_for
 from ..errors import is_user_error
 from ..interrupt import terminate_like_ctrl_c
 
-COMMANDS = ["demo", "train", "evaluate", "predict", "crf", "reproduce", "exercises", "tutorials",
-            "ship"]
+COMMANDS = ["demo", "networks", "train", "evaluate", "predict", "crf", "reproduce", "exercises",
+            "tutorials", "ship"]
 PROG = "minideeplab"
 
 

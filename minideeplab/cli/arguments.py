@@ -17,7 +17,7 @@ from ..fileio import check_outputs_apart
 
 __all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float",
            "check_outputs", "add_dataset_argument", "parse_dataset", "add_model_arguments",
-           "ModelSource", "load_model"]
+           "ModelSource", "load_model", "NETWORK_HELP", "add_network_argument", "network_file"]
 
 
 def _number(text, kind, cast, ok):
@@ -92,6 +92,24 @@ def parse_dataset(values):
     raise ArgumentError(f"--dataset must be 'synthetic' or 'voc PATH', got {' '.join(values)!r}")
 
 
+NETWORK_HELP = ("a network: a shipped one's name ('python -m minideeplab networks' lists them), "
+                "a network file (.safetensors), or a checkpoint.npz written by train (or the "
+                "run's folder)")
+
+
+def add_network_argument(p, torchvision=True):
+    """The positional NETWORK (``args.checkpoint``): a shipped network's name or a file."""
+    p.add_argument("checkpoint", metavar="NETWORK", nargs="?" if torchvision else None,
+                   help=NETWORK_HELP + (" (or give --torchvision FILE)" if torchvision else ""))
+
+
+def network_file(source):
+    """The file of NETWORK: a shipped network's name, a network or checkpoint file, or a
+    training run's folder (:func:`minideeplab.paper.shipped.resolve`)."""
+    from ..paper import shipped
+    return shipped.resolve(source)
+
+
 def add_model_arguments(p):
     """--torchvision FILE, --shorter-side N and --device (predict and evaluate)."""
     p.add_argument("--torchvision", metavar="FILE",
@@ -119,16 +137,20 @@ def load_model(args):
 
     from .. import checkpoint as ckpt
     if (args.checkpoint is None) == (args.torchvision is None):
-        raise ArgumentError("give either a checkpoint or --torchvision FILE (one of them)")
+        raise ArgumentError("give either a NETWORK (a shipped network's name or a file) or "
+                            "--torchvision FILE (one of them)")
     if args.torchvision is not None:
         from ..models import load_torchvision
         model = load_torchvision(args.torchvision, device=args.device)
         source = ModelSource(model, None, f"{model.torchvision_arch} ({args.torchvision})",
                              "resnet")
     else:
-        loaded = ckpt.load_checkpoint(args.checkpoint)
-        source = ModelSource(ckpt.load_model(loaded, device=args.device), loaded,
-                             args.checkpoint, "default")
+        path = network_file(args.checkpoint)
+        loaded = ckpt.load_checkpoint(path)
+        shipped = path != args.checkpoint and not os.path.isdir(args.checkpoint)
+        name = f"{args.checkpoint} (a shipped network)" if shipped else path
+        source = ModelSource(ckpt.load_model(loaded, device=args.device), loaded, name,
+                             "default")
     if args.shorter_side is not None:
         source.model.preprocessing = dataclasses.replace(source.model.preprocessing,
                                                          resize_shorter=args.shorter_side)

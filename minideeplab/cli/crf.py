@@ -2,21 +2,27 @@
 
 IMAGE is any picture Pillow reads (converted to RGB); PROBS.npy holds the network's softmax
 probabilities as an (L, H, W) float array at the image's size (DeepLab upsamples its stride-8
-scores bilinearly before the CRF). The refined labels (argmax of the CRF's marginals) are written
+scores bilinearly before the CRF; ``predict --probs`` writes them). In its place a network
+computes them first: a shipped network's name, a network file or a checkpoint
+(``crf photo.png aspp-l --out refined.png``). The refined labels (argmax of the CRF's marginals) are written
 as a palette PNG with the PASCAL VOC colours (pixel values = label indices, like VOC's
 SegmentationClass files; PNG because it is lossless); ``--overlay`` also writes them blended
 over the image. Output paths are checked before the CRF runs; every file is written atomically.
 """
+import os
 import time
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checkpoint as ckpt
 from ..crf import CRF_METHODS, CRF_SETTINGS, NORMALIZATIONS, dense_crf, naive
-from ..errors import ArgumentError, DataError
+from ..errors import ArgumentError, CheckpointError, DataError
+from ..inference import predict
 from ..io import (LABEL_PNG_CLASSES, check_image_output, check_label_png_output,
-                  check_npy_output, read_image, read_npy, save_label_png, save_npy, save_rgb)
-from .arguments import check_outputs, nonnegative_float, nonnegative_int, positive_float
+                  check_npy_output, file_kind, read_image, read_npy, save_label_png, save_npy,
+                  save_rgb)
+from .arguments import (NETWORK_HELP, check_outputs, network_file, nonnegative_float,
+                        nonnegative_int, positive_float)
 
 _PARAMS = tuple(CRF_SETTINGS["default"])      # w1, theta_alpha, theta_beta, w2, theta_gamma
 
@@ -31,7 +37,10 @@ def add_parser(sub):
     p = sub.add_parser("crf", help="refine network probabilities with the fully connected CRF",
                        description=__doc__)
     p.add_argument("image", help="RGB image (any format Pillow reads)")
-    p.add_argument("probs", help=".npy file with (L, H, W) probabilities at the image's size")
+    p.add_argument("probs", metavar="PROBS_OR_NETWORK",
+                   help="the network's probabilities: a .npy file of (L, H, W) at the image's "
+                        "size (predict --probs writes one); or " + NETWORK_HELP + ", run on "
+                        "the image first")
     p.add_argument("--out", required=True, help="output label PNG (VOC palette)")
     p.add_argument("--overlay", help="also write the labels blended over the image here")
     p.add_argument("--method", choices=CRF_METHODS, default="lattice",
@@ -64,6 +73,30 @@ def read_probs(path):
     return probs
 
 
+def _has_format(path):
+    """True when the .npz archive at ``path`` has a "format" entry, as checkpoints do."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        return "format.npy" in z.namelist()
+
+
+def _probabilities(args, image):
+    """(L, H, W) probabilities: read from a .npy file, or computed by the network named."""
+    kind, what = file_kind(args.probs) if os.path.isfile(args.probs) else (None, None)
+    if kind == "npy":
+        return read_probs(args.probs)
+    try:
+        model = ckpt.load_model(network_file(args.probs), device=args.device)
+    except CheckpointError as e:
+        if kind in (None, "safetensors", "zip") or (kind == "npz" and _has_format(args.probs)):
+            raise                       # a network or checkpoint: its reader says what is wrong
+        raise DataError(f"{args.probs!r} is {what}: expected probabilities (a .npy file of "
+                        "one (L, H, W) array, which predict --probs writes) or a network (a "
+                        "shipped network's name, a network file or a checkpoint)",
+                        args.probs) from e
+    return predict(model, image, device=args.device)[1]
+
+
 def run(args):
     from ..data import overlay
     check_outputs(args, (("out", check_label_png_output), ("overlay", check_image_output),
@@ -77,7 +110,7 @@ def run(args):
         raise ArgumentError(f"--method naive: the image has {W}x{H} = {H * W} pixels, more than "
                             f"the exact O(N^2) filter's limit of {naive.MAX_PIXELS} (it would "
                             "take minutes); use --method lattice (the default)")
-    probs = read_probs(args.probs)
+    probs = _probabilities(args, image)
     xp = backend.xp_for(args.device)
     t0 = time.perf_counter()
     Q = dense_crf(xp.asarray(image), xp.asarray(probs), iterations=args.iterations,

@@ -18,14 +18,13 @@ from ..crf import CRF_SETTINGS, crf_labels, describe_crf_settings
 from ..data import make_datasets
 from ..errors import ArgumentError
 from ..inference import evaluate
-from .arguments import (add_dataset_argument, add_model_arguments, load_model, parse_dataset,
-                        positive_int)
+from .arguments import (add_dataset_argument, add_model_arguments, add_network_argument,
+                        load_model, parse_dataset, positive_int)
 
 
 def add_parser(sub):
     p = sub.add_parser("evaluate", help="mIoU of a checkpoint on a val set", description=__doc__)
-    p.add_argument("checkpoint", nargs="?", help="a checkpoint.npz written by 'train' (or give "
-                                                  "--torchvision FILE)")
+    add_network_argument(p)
     add_dataset_argument(p)
     p.add_argument("--num-val", type=positive_int, default=None,
                    help="synthetic: val images (default: the checkpoint's)")
@@ -34,6 +33,7 @@ def add_parser(sub):
                         "--torchvision, dense_crf's defaults for a checkpoint; the output "
                         "names them)")
     add_model_arguments(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -55,7 +55,8 @@ def run(args):
             changes["num_val"] = args.num_val
         _, val = make_datasets(TrainConfig.from_checkpoint(source.checkpoint).replace(**changes))
     post = functools.partial(crf_labels, **CRF_SETTINGS[source.crf]) if args.crf else None
-    cm = evaluate(source.model, val, device=args.device, postprocess=post)
+    cm = evaluate(source.model, val, device=args.device, postprocess=post,
+                  progress=not args.no_progress)
     names = getattr(val, "class_names", None) or [str(c) for c in range(val.num_classes)]
     print(f"{len(val)} images, {int(cm.matrix.sum())} labelled pixels"
           + (f", dense CRF {describe_crf_settings(source.crf)}" if args.crf else ""))

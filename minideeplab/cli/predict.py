@@ -21,13 +21,12 @@ from ..errors import ArgumentError, FileFormatError
 from ..inference import predict
 from ..io import (LABEL_PNG_CLASSES, check_image_output, check_label_png_output,
                   check_npy_output, read_image, save_label_png, save_npy, save_rgb)
-from .arguments import add_model_arguments, check_outputs, load_model
+from .arguments import add_model_arguments, add_network_argument, check_outputs, load_model
 
 
 def add_parser(sub):
     p = sub.add_parser("predict", help="segment one image with a checkpoint", description=__doc__)
-    p.add_argument("checkpoint", nargs="?", help="a checkpoint.npz written by 'train' (or give "
-                                                  "--torchvision FILE)")
+    add_network_argument(p)
     p.add_argument("image", help="RGB image (any format Pillow reads)")
     p.add_argument("--out", required=True, help="label PNG to write")
     p.add_argument("--overlay", help="also write the labels blended over the image")

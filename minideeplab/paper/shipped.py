@@ -16,6 +16,12 @@ no optimiser state), read like any checkpoint by :func:`minideeplab.checkpoint.l
 and :func:`minideeplab.checkpoint.load_model`, which validate it (format, configuration,
 weights real floating point and finite, names and shapes those of the model it describes).
 
+They are also everyone's first networks: :func:`names` lists them, :func:`resolve` turns a name
+into its file, and :func:`load` builds the model of a name or of any network file or
+checkpoint; the command line takes a name wherever it takes a network
+(``python -m minideeplab predict aspp-l photo.jpg --out labels.png``; ``python -m minideeplab
+networks`` lists them with what each was trained on and its val mIoU).
+
 ``python -m minideeplab reproduce --retrain`` trains the networks again from scratch
 (training is seeded and deterministic) and compares them with these (:mod:`.ship`);
 ``python -m minideeplab ship`` writes the cached runs into the package folder
@@ -23,10 +29,12 @@ weights real floating point and finite, names and shapes those of the model it d
 """
 import os
 
-from ..checkpoint import load_checkpoint, save_network
+from ..checkpoint import load_checkpoint, load_model, save_network
+from ..errors import ArgumentError, CheckpointError
 from ..fileio import atomic_write_text
 
-__all__ = ["SHIPPED", "NETWORK_FILE", "shipped_dir", "shipped_folder", "export_checkpoint"]
+__all__ = ["SHIPPED", "NETWORK_FILE", "shipped_dir", "shipped_folder", "export_checkpoint",
+           "names", "network_path", "resolve", "load"]
 
 NETWORK_FILE = "network.safetensors"
 SHIPPED = ("aspp-l", "aspp-l-step", "largefov", "aspp-s")   # seed 0: what the default run needs
@@ -56,3 +64,50 @@ def export_checkpoint(checkpoint_path, out_folder):
                 text = f.read()
             written.append(atomic_write_text(os.path.join(out_folder, name), text))
     return written
+
+
+def names():
+    """The names of the shipped networks, in :data:`SHIPPED`'s order."""
+    return list(SHIPPED)
+
+
+def network_path(name):
+    """The network file of the shipped network ``name``; ArgumentError listing the names."""
+    if name not in SHIPPED:
+        raise ArgumentError(f"no shipped network is called {name!r}; the shipped networks are "
+                            f"{', '.join(SHIPPED)} (python -m minideeplab networks lists them)")
+    folders = [f for f in sorted(os.listdir(shipped_dir()))
+               if f.rsplit("-", 1)[0] == name
+               and os.path.isfile(os.path.join(shipped_dir(), f, NETWORK_FILE))]
+    if len(folders) != 1:       # a packaging mistake, not the user's
+        raise RuntimeError(f"shipped network {name!r}: expected one folder {name}-<key> with "
+                           f"{NETWORK_FILE} in {shipped_dir()}, found {folders}")
+    return os.path.join(shipped_dir(), folders[0], NETWORK_FILE)
+
+
+def resolve(source):
+    """The file of a network given by name or by path: an existing file as it is; a training
+    run's folder (train's --out) as its checkpoint.npz; a shipped network's name as its file.
+    Anything else is a CheckpointError that says what was looked for (a missing checkpoint,
+    as :func:`minideeplab.checkpoint.load_checkpoint` says)."""
+    source = os.fspath(source)
+    if os.path.isfile(source):
+        return source
+    if source in SHIPPED:
+        return network_path(source)
+    run = os.path.join(source, "checkpoint.npz")
+    if os.path.isdir(source) and os.path.isfile(run):
+        return run
+    listed = f"{', '.join(SHIPPED)}; python -m minideeplab networks lists them"
+    if os.sep in source or os.path.splitext(source)[1]:           # meant as a path
+        raise CheckpointError(f"network {source!r} does not exist (a network is a file, or "
+                              f"the name of a shipped one: {listed})", source)
+    raise CheckpointError(f"network {source!r}: no shipped network has that name and no such "
+                          f"file exists (the shipped networks are {listed})", source)
+
+
+def load(source, device=None):
+    """The model (eval mode, weights loaded) of a shipped network's name, a network file or a
+    training checkpoint (:func:`resolve`), fed as it was trained
+    (:func:`minideeplab.checkpoint.load_model`)."""
+    return load_model(resolve(source), device=device)
