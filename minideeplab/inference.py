@@ -122,7 +122,7 @@ def predict(model, image, *, device=None):
 
 
 def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, progress=True,
-             postprocess=None):
+             postprocess=None, per_image=None):
     """Accumulate one confusion matrix over ``dataset`` (mIoU the paper's way, 255 ignored).
 
     ``dataset[i]`` is (image (H, W, 3) uint8, label (H, W)); the images go through the model's
@@ -132,7 +132,10 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
     (CuPy arrays on a GPU, so a CRF runs there too) and may return its (H, W) labels on either
     device. Images of one size are evaluated in batches of ``batch_size``; otherwise one by
     one. ``progress``: a bar over the batches, True, False/None or a callable
-    (:func:`minideeplab.progress.progress_bar`). Returns a ConfusionMatrix.
+    (:func:`minideeplab.progress.progress_bar`). ``per_image(pred, label)``, when given, also
+    gets each image's (H, W) prediction and label as host arrays (e.g.
+    :meth:`minideeplab.metrics.TrimapMatrices.update`, Fig. 10's bands). Returns a
+    ConfusionMatrix.
     """
     preprocessing_of("evaluate", model)          # fail before any work
     check_progress("evaluate", progress)
@@ -158,4 +161,7 @@ def evaluate(model, dataset, *, device=None, batch_size=10, num_classes=None, pr
             pred = xp.stack([backend.to_device(postprocess(im, p), device)
                              for im, p in zip(on_device, probs)])
         cm.update(pred, backend.to_device(np.asarray(labels), backend.device_of(pred)))
+        if per_image is not None:
+            for p, label in zip(backend.asnumpy(pred), labels):
+                per_image(p, np.asarray(label))
     return cm

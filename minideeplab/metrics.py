@@ -28,7 +28,8 @@ from . import checks
 from .errors import ArgumentError
 
 __all__ = ["confusion_matrix", "ConfusionMatrix", "iou_per_class", "mean_iou", "pixel_accuracy",
-           "boundary_distance", "boundary_band", "trimap_accuracy", "TrimapResult"]
+           "boundary_distance", "boundary_band", "trimap_accuracy", "TrimapResult",
+           "TrimapMatrices"]
 
 TrimapResult = collections.namedtuple("TrimapResult", "widths pixel_accuracy mean_iou num_pixels")
 TrimapResult.__doc__ = """Trimap evaluation (Fig. 10): for each band width (W,), the pixel accuracy
@@ -254,24 +255,46 @@ def trimap_accuracy(preds, labels, widths, num_classes, ignore_index=255):
     TrimapResult(widths (W,), pixel_accuracy (W,), mean_iou (W,), num_pixels (W,))
     """
     fn = "trimap_accuracy"
-    L = checks.check_int(fn, "num_classes", num_classes, 1)
     preds, labels = _as_list(fn, "preds", preds), _as_list(fn, "labels", labels)
     if len(preds) != len(labels):
         raise ArgumentError(f"{fn}: {len(preds)} preds but {len(labels)} labels")
-    widths = np.asarray(widths, dtype=np.float64).reshape(-1)
-    if widths.size == 0 or not np.all(widths >= 0):
-        raise ArgumentError(f"{fn}: widths must be a non-empty list of numbers >= 0, got {widths}")
-    mats = [ConfusionMatrix(L, ignore_index) for _ in widths]
+    bands = TrimapMatrices(widths, num_classes, ignore_index, fn=fn)
     for k, (pred, label) in enumerate(zip(preds, labels)):
-        _check_pred_label(f"{fn} (image {k})", pred, label, L, ignore_index)
+        bands.update(pred, label, where=f"{fn} (image {k})")
+    return bands.result()
+
+
+class TrimapMatrices:
+    """One confusion matrix per band width, accumulated image by image: what
+    :func:`trimap_accuracy` computes, for a set too large to hold (``evaluate --trimap``).
+
+    ``update(pred, label)`` adds one image's (H, W) prediction and label; ``result()`` is the
+    :class:`TrimapResult` so far.
+    """
+
+    def __init__(self, widths, num_classes, ignore_index=255, fn="TrimapMatrices"):
+        self.num_classes = checks.check_int(fn, "num_classes", num_classes, 1)
+        self.ignore_index = ignore_index
+        self.widths = np.asarray(widths, dtype=np.float64).reshape(-1)
+        if self.widths.size == 0 or not np.all(self.widths >= 0):
+            raise ArgumentError(f"{fn}: widths must be a non-empty list of numbers >= 0, got "
+                                f"{self.widths}")
+        self.matrices = [ConfusionMatrix(self.num_classes, ignore_index) for _ in self.widths]
+
+    def update(self, pred, label, where="TrimapMatrices.update"):
+        _check_pred_label(where, pred, label, self.num_classes, self.ignore_index)
         if label.ndim != 2:
-            raise ArgumentError(f"{fn}: image {k}: label must be (H, W), got shape "
+            raise ArgumentError(f"{where}: label must be (H, W), got shape "
                                 f"{tuple(label.shape)}")
         pred, label = backend.asnumpy(pred), backend.asnumpy(label)
         dist = boundary_distance(label)
-        for w, cm in zip(widths, mats):
+        for w, cm in zip(self.widths, self.matrices):
             band = dist <= w
             cm.update(pred[band], label[band])
-    return TrimapResult(widths, np.array([cm.pixel_accuracy() for cm in mats]),
-                        np.array([cm.mean_iou() for cm in mats]),
-                        np.array([int(cm.matrix.sum()) for cm in mats], dtype=np.int64))
+        return self
+
+    def result(self):
+        mats = self.matrices
+        return TrimapResult(self.widths, np.array([cm.pixel_accuracy() for cm in mats]),
+                            np.array([cm.mean_iou() for cm in mats]),
+                            np.array([int(cm.matrix.sum()) for cm in mats], dtype=np.int64))

@@ -69,3 +69,63 @@ def test_train_prints_each_validation_as_it_comes_and_the_baseline(tmp_path, cap
     present = np.unique(labelled)
     expected = np.mean([(labelled == 0).mean() if c == 0 else 0.0 for c in present])
     assert f"a network that says background everywhere scores {expected:.4f}" in captured.out
+
+
+# ------------------------------------------------------------------------ help and errors
+def _commands():
+    from minideeplab.cli import COMMANDS
+    return COMMANDS
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_is_plain_text(command, capsys):
+    """No reStructuredText in --help: no double back-quotes, no :mod:/:func: roles, no "::"."""
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: minideeplab {command}")
+    found = re.findall(r"``|:(?:mod|func|class|meth|data|attr|exc):`|::$", out, re.MULTILINE)
+    assert not found, (found, out)
+
+
+@pytest.mark.parametrize("argv", [["train", "--batch-size", "0"], ["evaluate", "--nope"],
+                                  ["crf", "image.png"], ["nope"], []])
+def test_an_argument_error_is_one_line_that_points_to_help(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    command = argv[0] if argv and argv[0] != "nope" else None
+    prog = f"minideeplab {command}" if command else "minideeplab"
+    assert err.count("\n") == 1 and "usage:" not in err, err
+    assert err.startswith(f"{prog}: error: ") and err.rstrip().endswith(
+        f"(see: python -m {prog} --help)"), err
+
+
+def test_evaluate_shows_a_bar_unless_no_progress(capsys):
+    assert main(["evaluate", "largefov", "--num-val", "20"]) == 0
+    assert "evaluate:" in capsys.readouterr().err
+    assert main(["evaluate", "largefov", "--num-val", "20", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_evaluate_trimap_reports_the_bands_of_fig_10(capsys):
+    """Each width's pixel accuracy and mIoU are those of metrics.trimap_accuracy (checked
+    against brute force in test_metrics) on the predictions of the network, image by image."""
+    from minideeplab.data import SyntheticShapes
+    from minideeplab.inference import predict
+    from minideeplab.metrics import trimap_accuracy
+    from minideeplab.paper import shipped
+    assert main(["evaluate", "largefov", "--num-val", "6", "--trimap", "0", "2.5", "8",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", out, re.MULTILINE)
+    model = shipped.load("largefov")
+    images, labels = SyntheticShapes("val", 6, size=97).load_arrays()
+    preds = [predict(model, im)[0] for im in images]
+    expected = trimap_accuracy(preds, list(labels), [0, 2.5, 8], 6)
+    assert [float(r[0]) for r in rows] == [0, 2.5, 8]
+    for row, n, acc, miou in zip(rows, expected.num_pixels, expected.pixel_accuracy,
+                                 expected.mean_iou):
+        assert int(row[1]) == n and row[2] == f"{acc:.4f}" and row[3] == f"{miou:.4f}", row

@@ -69,9 +69,11 @@ def test_predict_needs_exactly_one_source(weights, capsys):
     tmp, _ = weights
     rc = main(["predict", str(tmp / "w.safetensors"), str(tmp / "photo.png"), "--torchvision",
                str(tmp / "w.safetensors"), "--out", str(tmp / "x.png")])
-    assert rc == 2 and "either a checkpoint or --torchvision" in capsys.readouterr().err
+    assert rc == 2 and "either a NETWORK (a shipped network's name or a file) or " \
+                       "--torchvision" in capsys.readouterr().err
     rc = main(["predict", str(tmp / "photo.png"), "--out", str(tmp / "x.png")])
-    assert rc == 2 and "either a checkpoint or --torchvision" in capsys.readouterr().err
+    assert rc == 2 and "either a NETWORK (a shipped network's name or a file) or " \
+                       "--torchvision" in capsys.readouterr().err
     assert not (tmp / "x.png").exists()
 
 

@@ -15,6 +15,7 @@ and exit with 128 + the signal's number (130, 143, 129).
 """
 import argparse
 import importlib
+import re
 import signal
 import sys
 
@@ -27,10 +28,42 @@ COMMANDS = ["demo", "networks", "train", "evaluate", "predict", "crf", "reproduc
 PROG = "minideeplab"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with one change: a bad argument is one line,
+    ``minideeplab COMMAND: error: MESSAGE (see: python -m minideeplab COMMAND --help)``, exit
+    status 2, instead of the whole usage block before it."""
+
+    commands = {}       # the top parser's: command name -> its parser
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: python -m {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unknown argument is the command's error, not the top one's."""
+        args, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.commands.get(getattr(args, "command", None), self).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        return args
+
+
+_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr|exc):`(~?)([^`]+)`")
+
+
+def plain_text(text):
+    """A docstring's reStructuredText as plain text for --help: roles (:mod:`x`, :func:`~a.b`)
+    become their names, double back-quotes and the "::" of a literal block go."""
+    if not text:
+        return text
+    text = _ROLE.sub(lambda m: m.group(2).split(".")[-1] if m.group(1) else m.group(2), text)
+    return re.sub(r"::$", ":", text.replace("``", ""), flags=re.MULTILINE)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="DeepLab from scratch in NumPy/CuPy: atrous convolution, ASPP, dense CRF.")
+    parser.commands = {}
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -39,6 +72,12 @@ def build_parser():
         p.add_argument("--debug", action="store_true",
                        help="show the full traceback of an error instead of one line")
         p.set_defaults(_run=module.run)
+        parser.commands[name] = p
+        # help in plain text, the description as written (its paragraphs and examples)
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        p.description = plain_text(p.description)
+        for action in p._actions:
+            action.help = plain_text(action.help)
     return parser
 
 

@@ -1,14 +1,18 @@
-"""``python -m minideeplab predict CHECKPOINT IMAGE --out labels.png``: segment one image.
+"""``python -m minideeplab predict NETWORK IMAGE --out labels.png``: segment one image.
+
+NETWORK is a shipped network's name (``python -m minideeplab networks`` lists them: ``predict
+aspp-l photo.jpg --out labels.png``), a network file, or a checkpoint written by ``train`` (or
+its run's folder).
 
 Writes the label map as a palette PNG (VOC colours, pixel value = class index; PNG because it
 is lossless: a JPEG would change the indices); ``--overlay`` the labels blended over the image
 (PNG, JPEG, BMP, TIFF or WebP); ``--probs`` the (L, H, W) softmax at the image size as .npy,
 which ``python -m minideeplab crf IMAGE PROBS.npy`` takes as input. Every output path is
 checked before the network runs; every file is written atomically. The image is prepared the
-way the checkpoint's model was trained (its recorded preprocessing).
+way the network was trained (the preprocessing its file records).
 
 ``--torchvision FILE`` takes torchvision's DeepLabV3 weights (``.pth`` or ``.safetensors``)
-instead of a checkpoint: the real network on any photo, fed as torchvision feeds it (shorter
+instead of NETWORK: the real network on any photo, fed as torchvision feeds it (shorter
 side 520, ImageNet normalisation). ``--crf`` refines the labels with the dense CRF on the
 upsampled probabilities (DeepLab v2's ResNet-101 parameters; ``--probs`` keeps the network's
 probabilities).
@@ -25,7 +29,7 @@ from .arguments import add_model_arguments, add_network_argument, check_outputs,
 
 
 def add_parser(sub):
-    p = sub.add_parser("predict", help="segment one image with a checkpoint", description=__doc__)
+    p = sub.add_parser("predict", help="segment one image with a network", description=__doc__)
     add_network_argument(p)
     p.add_argument("image", help="RGB image (any format Pillow reads)")
     p.add_argument("--out", required=True, help="label PNG to write")
