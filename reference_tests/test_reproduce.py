@@ -1,5 +1,5 @@
-"""``python -m minideeplab reproduce``: the quick run (with ``--retrain``, so that the optional
-jobs run too) produces every file figures/README.md lists,
+"""``python -m minideeplab reproduce``: the quick run (with ``--retrain --timings``, so that the
+optional and the timing jobs run too) produces every file figures/README.md lists,
 prints Table 1 as in the paper, and figures/README.md matches the job registry.
 
 The registry's own behaviour (declared files enforced, failures isolated, unknown names
@@ -27,14 +27,16 @@ PAPER_TABLE1 = [("7x7", 4, 224, "134.3M"), ("4x4", 4, 128, "65.1M"), ("4x4", 8, 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """``python -m minideeplab reproduce --quick --retrain``, run through text_collision_run.py, which
+    """``python -m minideeplab reproduce --quick --retrain --timings``, run through
+    text_collision_run.py, which
     measures the texts of every figure it saves (report: quick_run_collisions)."""
     out = tmp_path_factory.mktemp("figures")
     report = tmp_path_factory.mktemp("layout") / "collisions.tsv"
-    # --retrain: the optional jobs run too (in quick mode nothing is shipped: all is trained)
+    # --retrain: the optional jobs run too (in quick mode nothing is shipped: all is trained);
+    # --timings: the jobs that time the machine
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("text_collision_run.py")),
-                           str(report), "reproduce", "--quick", "--retrain", "--out", str(out),
-                           "--no-progress"],
+                           str(report), "reproduce", "--quick", "--retrain", "--timings",
+                           "--out", str(out), "--no-progress"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     return out, proc, report
 
@@ -94,6 +96,39 @@ def test_committed_figures_exist():
     listed = reproduce.readme_files((FIGURES / "README.md").read_text())
     missing = [f for f in listed if not (FIGURES / f).is_file()]
     assert not missing, f"run `python -m minideeplab reproduce` and commit {missing}"
+
+
+@pytest.mark.parametrize("flags, timing_runs", [([], False), (["--retrain"], False),
+                                                (["--timings"], True),
+                                                (["--quick", "--retrain", "--timings"], True)])
+def test_only_timings_asked_for_run_the_jobs_that_time_the_machine(monkeypatch, tmp_path, flags,
+                                                                   timing_runs):
+    """The default run (and --retrain) leaves the committed figures/ as they are: the jobs whose
+    files are this machine's timings run only with --timings (or --only NAME)."""
+    ran = []
+    monkeypatch.setattr(reproduce, "run_jobs", lambda names, *a, **k: ran.extend(names) or [])
+    monkeypatch.setattr(reproduce, "write_readme", lambda out: None)
+    assert cli_main(["reproduce", "--out", str(tmp_path), "--no-progress"] + flags) == 0
+    timing = {j.name for j in reproduce.all_jobs() if j.timing}
+    assert timing, "no job is marked timing=True"
+    assert timing <= set(ran) if timing_runs else not timing & set(ran), ran
+    assert {j.name for j in reproduce.all_jobs() if not j.timing and not j.optional} <= set(ran)
+
+
+def test_committed_timings_name_the_machine_and_the_date():
+    """Each committed file of a timing job says where and when it was measured: a table in its
+    text, a figure in its PNG's Description field (and its caption)."""
+    from PIL import Image
+    measured = re.compile(r"Measured on .*, \d+ cores, .*, \d{4}-\d\d-\d\d")
+    files = [FIGURES / f for j in reproduce.all_jobs() if j.timing for f in j.files]
+    assert files
+    for path in files:
+        if path.suffix == ".png":
+            with Image.open(path) as im:
+                text = im.text.get("Description", "")
+        else:
+            text = path.read_text()
+        assert measured.search(text), (path.name, text[:300])
 
 
 def test_every_job_names_an_existing_notebook():

@@ -10,6 +10,10 @@ needs again from scratch (5-10 minutes each on 2 CPU cores), also runs the optio
 tables over several seeds, which train 8 more networks), and at the end says whether each
 retrained network is bit for bit the shipped one.
 
+The default run leaves the committed figures/ unchanged: the jobs that time this machine
+(holes vs deinterlacing) run only with --timings or --only NAME, and their committed files
+name the machine and the date they were measured on.
+
 ``--torchvision FILE`` (torchvision's published DeepLabV3 weights, ``.pth`` or ``.safetensors``)
 runs the jobs that draw Figs. 5 and 6 on real photos (job ``real_photos``; and Fig. 10 with
 ``--voc PATH``, the VOCdevkit/VOC2012 folder: job ``fig10_real``) beside the miniature
@@ -38,6 +42,10 @@ def add_parser(sub):
                    help="train the networks again from scratch instead of starting from the "
                         "shipped ones, and run the optional jobs too (an hour or two on 2 "
                         "CPU cores)")
+    p.add_argument("--timings", action="store_true",
+                   help="also run the jobs that time this machine (holes vs deinterlacing); "
+                        "the default run skips them, so that it leaves the committed figures/ "
+                        "as they are")
     p.add_argument("--list", action="store_true", help="list the jobs and exit")
     p.add_argument("--readme", action="store_true",
                    help="only rewrite OUT/README.md from the registry (runs no job)")
@@ -72,11 +80,12 @@ def run(args):
         for j in reproduce.all_jobs():
             needs = "".join(f" ({reproduce.INPUT_FLAGS[k]})" for k in j.needs)
             print(f"{j.name:14s} {j.paper:34s} {', '.join(j.files)}"
-                  + ("  (optional)" if j.optional else "") + needs)
+                  + ("  (optional)" if j.optional else "")
+                  + ("  (times this machine: --timings)" if j.timing else "") + needs)
         return 0
     if args.voc and not args.torchvision:
         raise ArgumentError("--voc is for the real-photo figures: give --torchvision FILE too")
-    selected = reproduce.get_jobs(args.only, optional=args.retrain)
+    selected = reproduce.get_jobs(args.only, optional=args.retrain, timing=args.timings)
     _, stale = prepare_output_dir(args.out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
@@ -94,6 +103,10 @@ def run(args):
     reproduce.write_readme(args.out)
     if args.retrain and not args.quick:
         _compare_with_shipped()
+    skipped = [j.name for j in reproduce.all_jobs() if j.timing and j not in selected]
+    if skipped and not args.only:
+        print(f"skipped {', '.join(skipped)}: it times this machine (the committed files say "
+              "which machine made them); --timings runs it")
     print(f"{'job':14s} {'seconds':>8s}  files")
     for r in results:
         print(f"{r.name:14s} {r.seconds:8.1f}  {_status(r)}")

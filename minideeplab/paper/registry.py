@@ -37,7 +37,7 @@ from ..errors import ArgumentError
 __all__ = ["Job", "INPUTS", "job", "registered", "get_jobs"]
 
 Job = namedtuple("Job", "name paper files func description notebook captions optional needs "
-                        "uses", defaults=(False, (), ()))
+                        "uses timing", defaults=(False, (), (), False))
 INPUTS = ("torchvision", "voc")   # what a job may need: torchvision's weights, PASCAL VOC
 Job.__doc__ = """A registered job: its ``name`` (for ``--only``), the ``paper`` figure or table
 it corresponds to, the ``files`` it writes (a tuple of names), the function, a one-line
@@ -45,13 +45,15 @@ description, the tutorial notebook that shows the same figure (or None), and ``c
 file name -> what that file shows (the README's "what" column; default: the description);
 ``optional``: True for a job that the default run skips because it trains many networks
 (``--only NAME`` or ``--retrain`` runs it); ``needs`` and ``uses``: the :data:`INPUTS` it
-requires and those it takes when given."""
+requires and those it takes when given; ``timing``: True for a job whose files time the
+machine it runs on, which the default run and ``--retrain`` skip, so that they leave the
+committed figures/ as they are (``--only NAME`` or ``--timings`` runs it)."""
 
 _REGISTRY = {}  # name -> Job, in registration order (the order of figures/README.md)
 
 
 def job(*, name, paper, files, notebook=None, description=None, optional=False, needs=(),
-        uses=()):
+        uses=(), timing=False):
     """Decorator: register ``func(out_dir, quick, device, progress) -> [paths]`` as a job.
 
     Parameters
@@ -66,6 +68,8 @@ def job(*, name, paper, files, notebook=None, description=None, optional=False, 
         ``--only NAME`` or ``--retrain``
     needs, uses : names of :data:`INPUTS` the job requires (skipped without them) or takes
         when given; passed to it as keyword arguments
+    timing : its files are timings of this machine: only ``--only NAME`` or ``--timings``
+        runs it (the committed copies say which machine made them)
     """
     if not name or not isinstance(name, str) or any(c.isspace() for c in name):
         raise ValueError(f"job: name must be a non-empty string without spaces, got {name!r}")
@@ -89,7 +93,7 @@ def job(*, name, paper, files, notebook=None, description=None, optional=False, 
         doc = description or (func.__doc__ or "").strip().split("\n")[0]
         _REGISTRY[name] = Job(name, paper, files, func, doc, notebook,
                               {f: captions.get(f) or doc for f in files}, bool(optional),
-                              tuple(needs), tuple(uses))
+                              tuple(needs), tuple(uses), bool(timing))
         return func
     return register
 
@@ -99,12 +103,14 @@ def registered():
     return list(_REGISTRY.values())
 
 
-def get_jobs(names=None, *, optional=False):
+def get_jobs(names=None, *, optional=False, timing=False):
     """The registered jobs called ``names``, in order; unknown names raise. With no names: every
-    job, except the optional ones unless ``optional`` is True."""
+    job, except the optional ones unless ``optional`` is True and the timing ones unless
+    ``timing`` is True."""
     all_jobs = registered()
     if not names:
-        return [j for j in all_jobs if optional or not j.optional]
+        return [j for j in all_jobs
+                if (optional or not j.optional) and (timing or not j.timing)]
     known = {j.name for j in all_jobs}
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -123,7 +123,9 @@ def figures_readme(jobs=None):
         "trains them again from scratch and also runs the jobs marked *optional*, which train",
         "more networks (`--only NAME` runs one of them). The files without a link need what the",
         "repository does not hold (torchvision's weights, PASCAL VOC): their command says what,",
-        "and they are not committed here.",
+        "and they are not committed here. The jobs marked *timing* time the machine they run",
+        "on: the default run skips them, so that it leaves this folder as it is (`--timings`",
+        "runs them), and their files name the machine and the date.",
         "",
         "| file | paper | what | command | tutorial |",
         "| --- | --- | --- | --- | --- |",
@@ -136,7 +138,8 @@ def figures_readme(jobs=None):
             name = f if j.needs else f"[{f}]({f})"        # not committed: no link
             lines.append(f"| {name} | {j.paper} | {j.captions[f]} | "
                          f"`{REPRODUCE_CMD} --only {j.name}{needs}`"
-                         f"{' (optional)' if j.optional else ''} | {nb} |")
+                         f"{' (optional)' if j.optional else ''}"
+                         f"{' (timing)' if j.timing else ''} | {nb} |")
     lines += ["", f"This file is generated: `{REPRODUCE_CMD} --readme` rewrites it from the "
                   "registry, and a test checks that it matches.", ""]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ Two measurements for the tutorials and the reproduce jobs, both medians of
 
 * :func:`time_atrous_methods` times ``conv2d(method="holes")`` against
   ``conv2d(method="deinterlace")`` over rates on an fc6-like layer (tutorial 02,
-  ``reproduce --only deinterlace``);
+  ``reproduce --only atrous_timing``, which the default run skips: its times are this
+  machine's, and :func:`timing_machine` names the machine and the date beside them);
 * :func:`time_on_devices` runs the same workloads (an fc6-like atrous convolution
   forward+backward with both methods, and one forward+backward pass of a tiny
   DeepLab-LargeFOV) on every device asked for and available (tutorial 08). DeepLab's ops never
@@ -26,7 +27,8 @@ from ..nn import LARGEFOV_RATE
 from ..progress import progress_bar
 from ..timing import median_time
 
-__all__ = ["TimingRow", "TIMING_FULL", "TIMING_QUICK", "timing_title", "time_atrous_methods",
+__all__ = ["TimingRow", "TIMING_FULL", "TIMING_QUICK", "timing_title", "timing_machine",
+           "time_atrous_methods",
            "format_timing", "DeviceTiming", "workloads", "time_on_devices",
            "pivot_device_timing", "format_device_timing"]
 
@@ -43,6 +45,21 @@ def timing_title(channels, device, size=41):
     """The timing figure's title: the layer's shapes and the device."""
     return (f"conv2d fwd+bwd, x (1, {channels}, {size}, {size}), w ({channels}, {channels}, 3, 3), "
             f"float32, {device}")
+
+
+def timing_machine(device="cpu"):
+    """One line naming the machine, the date and the load of a timing: the times depend on all
+    three (the load average counts the other programs running at the time)."""
+    import datetime
+    import os
+
+    from ..timing import describe_machine
+    on = " (timed on its GPU)" if device == "gpu" else ""
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):        # not on every platform
+        load = ""
+    return f"Measured on {describe_machine()}{on}, {datetime.date.today().isoformat()}{load}"
 
 
 def time_atrous_methods(rates=(1, 2, 3, 4, 6, 8, 12, 18, 24), *, size=41, channels=256,

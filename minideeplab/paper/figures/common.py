@@ -139,15 +139,19 @@ def class_legend(fig, labels, class_names, *, ignore_index=255, extra=(), title=
                       handlelength=1.2, frameon=False)
 
 
-def save_figure(fig, path, *, dpi=DPI):
+def save_figure(fig, path, *, dpi=DPI, description=None):
     """Write ``fig`` as a PNG (``dpi`` 120, tight bounding box, white background), atomically.
 
-    Creates the parent folder if needed and returns the path written, as a string.
+    ``description``: text stored in the PNG's "Description" field (e.g. the machine a timing
+    was measured on). Creates the parent folder if needed and returns the path written, as a
+    string.
     """
     path = _parent_made(path)
+    metadata = {"Software": None}   # no matplotlib version in the file: stable bytes
+    if description:
+        metadata["Description"] = description
     return atomic_write(path, lambda f: fig.savefig(
-        f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white",
-        metadata={"Software": None}))  # no matplotlib version in the file: stable bytes
+        f, format="png", dpi=dpi, bbox_inches="tight", facecolor="white", metadata=metadata))
 
 
 def save_text(path, text):

@@ -13,6 +13,7 @@ keeps every intermediate array; :func:`fig_deinterlace_steps` draws them next to
 result. :func:`fig_deinterlace_timing` draws the times of both methods over rates, measured by
 :func:`minideeplab.paper.speed.time_atrous_methods`.
 """
+import textwrap
 from collections import namedtuple
 
 import numpy as np
@@ -148,8 +149,10 @@ def fig_deinterlace_steps(x=None, kernel=None, rate=2, device="cpu"):
     return fig, s
 
 
-def fig_deinterlace_timing(rows, title=None):
-    """Time vs rate for both methods (rows of :func:`~minideeplab.paper.speed.time_atrous_methods`).
+def fig_deinterlace_timing(rows, title=None, machine=None):
+    """Time vs rate for both methods (rows of :func:`~minideeplab.paper.speed.time_atrous_methods`);
+    ``machine``: a caption naming where and when they were measured
+    (:func:`~minideeplab.paper.speed.timing_machine`).
 
     Returns the figure.
     """
@@ -170,4 +173,6 @@ def fig_deinterlace_timing(rows, title=None):
     style_axes(ax, title=title or "conv2d forward + backward: holes vs deinterlacing",
                xlabel="atrous rate r (side of the deinterlaced sub-images)",
                ylabel="median time (ms)")
+    if machine:
+        caption(fig, textwrap.fill(machine, 100))
     return fig

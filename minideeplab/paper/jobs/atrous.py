@@ -21,22 +21,30 @@ def fig3(out_dir, quick, device, progress):
     return [save_figure(fig, out_dir / "fig3_atrous_2d.png")]
 
 
-@job(name="deinterlace", paper="Sec. 3.1", notebook="02_holes_vs_deinterlacing.ipynb",
-     files={"deinterlace_steps.png": "Deinterlacing step by step (pad, r*r sub-images, "
-                                     "ordinary conv, re-interlace) equals the holes result.",
-            "deinterlace_timing.png": "conv2d forward+backward time vs rate, holes vs "
-                                      "deinterlacing (this machine).",
-            "deinterlace_timing.txt": "The same timings as a table."})
+@job(name="deinterlace", paper="Sec. 3.1", files=["deinterlace_steps.png"],
+     notebook="02_holes_vs_deinterlacing.ipynb")
 def deinterlace_job(out_dir, quick, device, progress):
-    """The two ways to compute atrous convolution: deinterlacing step by step, and both timed."""
+    """Deinterlacing step by step (pad, r*r sub-images, ordinary conv, re-interlace) equals the
+    holes result."""
     fig, _ = deinterlace.fig_deinterlace_steps(rate=2, device=device)
-    paths = [save_figure(fig, out_dir / "deinterlace_steps.png")]
+    return [save_figure(fig, out_dir / "deinterlace_steps.png")]
+
+
+@job(name="atrous_timing", paper="Sec. 3.1", notebook="02_holes_vs_deinterlacing.ipynb",
+     timing=True,
+     files={"deinterlace_timing.png": "conv2d forward+backward time vs rate, holes vs "
+                                      "deinterlacing, on the machine named in the figure.",
+            "deinterlace_timing.txt": "The same timings as a table, with the machine and "
+                                      "the date."})
+def deinterlace_timing(out_dir, quick, device, progress):
+    """Holes vs deinterlacing timed over rates on this machine (its files change with it)."""
     cfg = speed.TIMING_QUICK if quick else speed.TIMING_FULL
     rows = speed.time_atrous_methods(device=device, progress=progress, **cfg)
     title = speed.timing_title(cfg["channels"], device)
-    paths.append(save_figure(deinterlace.fig_deinterlace_timing(rows, title),
-                             out_dir / "deinterlace_timing.png"))
+    machine = speed.timing_machine(device)
+    paths = [save_figure(deinterlace.fig_deinterlace_timing(rows, title, machine=machine),
+                         out_dir / "deinterlace_timing.png", description=machine)]
     path = out_dir / "deinterlace_timing.txt"
     save_text(path, f"Holes vs deinterlacing, median of {cfg['repeats']}: {title}\n"
-                    f"{speed.format_timing(rows)}\n")
+                    f"{machine}\n{speed.format_timing(rows)}\n")
     return paths + [path]
