@@ -219,10 +219,16 @@ def test_the_loader_refuses_broken_files(quick_run, tmp_path, breakage, message)
     assert path in str(e.value)
 
 
-def test_the_loader_refuses_a_file_that_is_not_safetensors(tmp_path):
+@pytest.mark.parametrize("content,message", [
+    (b"\x80\x04 a pickle, not a safetensors file",
+     r"is a Python pickle .*not a minideeplab network"),
+    (b"\x07\x00\x00\x00\x00\x00\x00\x00garbage, a damaged header", r"cannot be read as safetensors"),
+])
+def test_the_loader_refuses_a_file_that_is_not_safetensors(tmp_path, content, message):
+    """A file of another kind is named for what it is; a damaged one says it cannot be read."""
     path = tmp_path / "network.safetensors"
-    path.write_bytes(b"\x80\x04 not a safetensors file")
-    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
         load_model(path)
 
 
