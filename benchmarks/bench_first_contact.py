@@ -105,7 +105,8 @@ def run_step(key, command, cwd, env):
     load_before = load_average()
     cpu0 = children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
+    # exec: the shell becomes the command, so that /proc/PID is the command's (its CPU time)
+    proc = subprocess.Popen("exec " + command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace")
     lines, vals = [], []
     for line in proc.stdout:
@@ -115,6 +116,8 @@ def run_step(key, command, cwd, env):
         if m:
             vals.append(dict(iteration=int(m[1]), wall=time.perf_counter() - t0,
                              cpu=process_cpu(proc.pid), miou=float(m[3])))
+            print(f"  iteration {m[1]:>5}: {vals[-1]['wall']:7.1f} s, CPU "
+                  f"{vals[-1]['cpu'] or 0:7.1f} s, val mIoU {m[3]}", flush=True)
     rc = proc.wait()
     if key == "status" and any(lines):
         rc = "dirty"                 # the commands changed or left files git does not ignore
@@ -209,6 +212,8 @@ def main():
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# first contact: {args.repo} cloned into {clone}, {date}", flush=True)
     records, machine = [], "unknown (the machine step did not run)"
+    os.makedirs(args.out, exist_ok=True)
+    transcript_path = os.path.join(args.out, "first_contact.md")
     for key, command in STEPS:
         if key not in wanted:
             continue
@@ -217,19 +222,20 @@ def main():
             command = command.replace("git clone", f"git clone -b {shlex.quote(args.branch)}")
         if key == "venv" and args.tiny:
             # the tests have no package index: the venv sees this Python's packages
-            command += " --system-site-packages"
+            command += " --system-site-packages --without-pip"
         env = user_env(None if key in ("clone", "venv") else venv)
         if args.tiny and key != "clone":
             env["PYTHONPATH"] = clone       # no install in tiny mode: import the clone
         r = run_step(key, command, work if key == "clone" else clone, env)
         records.append(r)
+        atomic_write_text(transcript_path, transcript(records, machine, args.repo, date,
+                                                      args.tiny))   # so far
         if key == "machine" and r["rc"] == 0 and r["lines"]:
             machine = r["lines"][-1]
         if r["rc"] != 0 and key in ("clone", "venv", "install"):
             break
     text = transcript(records, machine, args.repo, date, args.tiny)
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_text(os.path.join(args.out, "first_contact.md"), text)
+    atomic_write_text(transcript_path, text)
     print("\n" + "\n".join(text.split("\n## ")[0].splitlines()[2:]))
     print("\n# for minideeplab/cli/measured.py:\n" + measured_block(records, machine, date))
     if not args.keep and not args.workdir:

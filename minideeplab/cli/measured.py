@@ -1,36 +1,120 @@
 """Figures measured for the help texts: how long things take, and what a first run reaches.
 
-One source for each number a user reads: the help texts format these, README.md and
-tutorials/README.md state the same values, and a test checks that they agree. Each was
-measured with the command a user types, on the machine and the date given; times depend on
-the machine and on what else it runs, so the CPU time is given beside (or, on a busy machine,
-instead of) the wall time.
+The one place for every time a user reads before running something: the help texts format
+these values, README.md, tutorials/README.md and the notebooks state the same phrases, and
+``reference_tests/test_measured_figures.py`` checks that every copy agrees (and that no other
+duration hides in those texts). Each was measured with the command a user types, in a fresh
+clone and a new virtual environment, by ``python benchmarks/bench_first_contact.py`` (its
+transcript: ``benchmarks/results/first_contact.md``). Times depend on the machine and on what
+else it runs, so each is given as wall time and, beside it, the CPU time of the command and
+all it started. To update: run that benchmark, paste what it prints below, and fix the copies
+the test names.
 """
 
-__all__ = ["MACHINE", "FIRST_RUN", "first_run_text"]
+import textwrap
 
-MACHINE = "2 cores of an AMD EPYC, OpenBLAS's SkylakeX kernel, NumPy 2.4.6"
+__all__ = ["fill", "DATE", "MACHINE", "CONDITIONS", "TIMES", "FIRST_RUN", "RETRAIN_MINUTES", "NOTEBOOKS",
+           "seconds_text", "took", "measured_on", "first_run_text", "first_run_phrases", "retrain_text",
+           "notebooks_text"]
 
-# python -m minideeplab train --out runs/first, measured by benchmarks/bench_first_run.py
-# (benchmarks/results/first_run.md). The machine was shared with other work, so the times are
-# the process's CPU time on one BLAS thread; on 2 quiet cores the wall time is about the same
-# (2 BLAS threads bring these tiny networks 1.1x).
-FIRST_RUN = dict(date="2026-12-07", model="aspp-l", parameters=150_012, iterations=3000,
-                 val_every=250, baseline=0.1504, first_miou=0.167, first_cpu_s=30,
-                 half_iteration=750, half_cpu_min=1.5, final_miou=0.745, cpu_min=6.3)
+DATE = "2026-12-07/08"
+MACHINE = "2 cores of an AMD EPYC (OpenBLAS's SkylakeX kernel, NumPy 2.4.6)"
+CONDITIONS = "shared with other work (load average 3-10)"
+
+# key: (wall seconds, CPU seconds) of the command, as bench_first_contact.py prints them (a fresh
+# clone, a new venv); "tests" ran in such a clone under /usr/bin/time (the benchmark's own step
+# was stopped: under that load it would have outlasted the session), "train" is FIRST_RUN's run
+TIMES = {
+    "install": (56, 16),       # pip install -e .   (a new venv: NumPy, SciPy, ... from the index)
+    "demo": (8, 2.5),          # python -m minideeplab demo
+    "evaluate": (15, 3.8),     # python -m minideeplab evaluate aspp-l
+    "reproduce": (85, 37),     # python -m minideeplab reproduce
+    "train": (2261, 379),      # python -m minideeplab train --out runs/first
+    "quick": (34, 13),         # python -m minideeplab reproduce --quick --out /tmp/figures
+    "tests": (1583, 315),      # python -m pytest reference_tests (2133 passed, 15 skipped)
+    "notebooks": (124, 90),    # python -m minideeplab tutorials --check (every notebook, full)
+}
+
+# python -m minideeplab train --out runs/first --model aspp-l (the default model) with one BLAS
+# thread, by benchmarks/bench_first_run.py --threads 1 (benchmarks/results/first_run.md): its
+# validations, (iteration, wall s, CPU s, val mIoU); the all-background baseline scores 0.1504
+FIRST_RUN = dict(model="aspp-l", parameters=150_012, iterations=3000, val_every=250,
+                 baseline=0.1504,
+                 validations=[(250, 119, 30, 0.1669), (500, 243, 60, 0.2785),
+                              (750, 425, 92, 0.5102), (1000, 650, 122, 0.6262),
+                              (1250, 894, 153, 0.6642), (1500, 1133, 186, 0.6878),
+                              (1750, 1337, 217, 0.6985), (2000, 1533, 248, 0.7207),
+                              (2250, 1728, 281, 0.7268), (2500, 1912, 312, 0.7301),
+                              (2750, 2073, 344, 0.7424), (3000, 2261, 379, 0.7450)])
+
+# python -m minideeplab reproduce --retrain: training time of each network, in minutes, as
+# the shipped networks recorded it (the wall time on the machine that trained them, 2026-11-29:
+# python -m minideeplab networks lists them); the CPU time was not recorded
+RETRAIN_MINUTES = (4.7, 9.5)
+
+# the "notebooks" run above: wall seconds of the quickest and the slowest notebook but 07, and
+# of 07 (the tutorials command prints each notebook's time)
+NOTEBOOKS = dict(fastest=2.5, slowest=15, n07=63)
+
+
+def seconds_text(t):
+    """'8.5 s', '37 s' under 100 s, '1.7 minutes' from 100 s on."""
+    if t < 10:
+        return f"{t:.1f} s"
+    return f"{t:.0f} s" if t < 100 else f"{t / 60:.1f} minutes"
+
+
+def took(key):
+    """'W, CPU C' for :data:`TIMES` ``[key]``, each in seconds or minutes (:func:`seconds_text`)."""
+    wall, cpu = TIMES[key]
+    return f"{seconds_text(wall)}, CPU {seconds_text(cpu)}"
+
+
+def measured_on():
+    """Where and when: 'MACHINE, CONDITIONS, DATE'."""
+    return f"{MACHINE}, {CONDITIONS}, {DATE}"
+
+
+def _first(target):
+    return next(v for v in FIRST_RUN["validations"] if v[3] > target)
+
+
+def first_run_phrases():
+    """The first run's milestones as the README states them: (first validation, mIoU 0.5, end)."""
+    it0, w0, c0, m0 = FIRST_RUN["validations"][0]
+    ith, wh, ch, _ = _first(0.5)
+    *_, mend = FIRST_RUN["validations"][-1]
+    return (f"{m0:.3f} at iteration {it0}, after {seconds_text(w0)} (CPU {seconds_text(c0)})",
+            f"{ith} iterations ({seconds_text(wh)}, CPU {seconds_text(ch)})",
+            f"val mIoU {mend:.3f} after {FIRST_RUN['iterations']} iterations ({took('train')})")
 
 
 def first_run_text():
-    """The paragraph of ``train --help`` on the first run, from :data:`FIRST_RUN`."""
+    """The paragraph of ``train --help`` on the first run."""
     r = FIRST_RUN
+    first, half, end = first_run_phrases()
     return (f"trains the tiny DeepLab-ASPP-L ({r['parameters']:,} parameters) from scratch for "
             f"{r['iterations']} iterations, with a progress bar of the loss, and prints every "
             f"{r['val_every']} iterations the mean training loss and the val mIoU (a network "
-            f"that says background everywhere scores {r['baseline']:.2f}). Measured on "
-            f"{MACHINE} ({r['date']}) as CPU time, which on 2 quiet cores is about the wall "
-            f"time: the first validation, after {r['first_cpu_s']} s, scores "
-            f"{r['first_miou']:.3f}; val mIoU passes 0.5 after {r['half_iteration']} "
-            f"iterations ({r['half_cpu_min']:.1f} minutes) and the run ends at "
-            f"{r['final_miou']:.3f} after {r['cpu_min']:.1f} minutes: a useful run. A slower "
-            f"or busier machine takes longer; --max-iter sets the length (fewer iterations "
+            f"that says background everywhere scores {r['baseline']:.2f}). Measured on one BLAS "
+            f"thread (benchmarks/bench_first_run.py --threads 1) on {measured_on()}: val mIoU "
+            f"{first}; past 0.5 after {half}; {end}: a useful run. Alone on a machine, one "
+            f"thread's wall time is its CPU time. --max-iter sets the length (fewer iterations "
             f"end sooner and lower).")
+
+
+def retrain_text():
+    lo, hi = RETRAIN_MINUTES
+    return f"{lo}-{hi} minutes each"
+
+
+def notebooks_text():
+    """'F-S s each (07: N s), all of them W minutes, CPU C' from :data:`NOTEBOOKS`."""
+    n = NOTEBOOKS
+    return (f"{n['fastest']}-{n['slowest']} s each (07: {n['n07']} s), all of them "
+            f"{took('notebooks')}")
+
+
+def fill(text, width=92):
+    """``text`` with each paragraph (blank-line separated) refilled to ``width`` columns."""
+    return "\n\n".join(textwrap.fill(" ".join(p.split()), width) for p in text.split("\n\n"))

@@ -6,9 +6,10 @@ status 1 if any job failed. ``--quick`` writes the same files from small, fast r
 
 The default run starts from the trained tiny networks shipped with the book
 (:mod:`minideeplab.paper.shipped`) and trains nothing. ``--retrain`` trains every network it
-needs again from scratch (5-10 minutes each on 2 CPU cores), also runs the optional jobs (the
+needs again from scratch ({retrain} on 2 CPU cores), also runs the optional jobs (the
 tables over several seeds, which train 8 more networks), and at the end says whether each
-retrained network is bit for bit the shipped one.
+retrained network is bit for bit the shipped one. The default run took {took_default} and
+--quick {took_quick} ({measured_on}).
 
 The default run leaves the committed figures/ unchanged: the jobs that time this machine
 (holes vs deinterlacing) run only with --timings or --only NAME, and their committed files
@@ -27,21 +28,25 @@ import time
 from .. import backend
 from ..errors import ArgumentError
 from ..fileio import prepare_output_dir
+from . import measured
 
 
 def add_parser(sub):
+    description = measured.fill(__doc__.format(
+        retrain=measured.retrain_text(), measured_on=measured.measured_on(),
+        took_default=measured.took("reproduce"), took_quick=measured.took("quick")))
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and tables into "
-                                         "figures/", description=__doc__)
+                                         "figures/", description=description)
     p.add_argument("--quick", action="store_true",
-                   help="small, fast runs (well under a minute on 2 CPU cores); same files")
+                   help=f"small, fast runs ({measured.took('quick')}); same files")
     p.add_argument("--device", choices=backend.DEVICES, default="cpu",
                    help="run on NumPy (cpu, default) or CuPy (gpu)")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these jobs (see --list)")
     p.add_argument("--retrain", action="store_true",
                    help="train the networks again from scratch instead of starting from the "
-                        "shipped ones, and run the optional jobs too (an hour or two on 2 "
-                        "CPU cores)")
+                        "shipped ones, and run the optional jobs too: 12 networks, "
+                        f"{measured.retrain_text()}")
     p.add_argument("--timings", action="store_true",
                    help="also run the jobs that time this machine (holes vs deinterlacing); "
                         "the default run skips them, so that it leaves the committed figures/ "
