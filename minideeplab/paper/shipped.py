@@ -91,8 +91,8 @@ def resolve(source):
     Anything else is a CheckpointError that says what was looked for (a missing checkpoint,
     as :func:`minideeplab.checkpoint.load_checkpoint` says)."""
     source = os.fspath(source)
-    if os.path.isfile(source):
-        return source
+    if os.path.exists(source) and not os.path.isdir(source):
+        return source                   # a file (a FIFO too: the reader refuses it, naming it)
     if source in SHIPPED:
         return network_path(source)
     run = os.path.join(source, "checkpoint.npz")
