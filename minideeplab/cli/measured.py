@@ -17,35 +17,37 @@ __all__ = ["fill", "DATE", "MACHINE", "CONDITIONS", "TIMES", "FIRST_RUN", "RETRA
            "seconds_text", "took", "measured_on", "first_run_text", "first_run_phrases", "retrain_text",
            "notebooks_text"]
 
-DATE = "2026-12-07/08"
+DATE = "2026-12-08"
 MACHINE = "2 cores of an AMD EPYC (OpenBLAS's SkylakeX kernel, NumPy 2.4.6)"
-CONDITIONS = "shared with other work (load average 3-10)"
+CONDITIONS = ("quiet (load average 0.3-2.2; 2.4-3.7 beside a benchmark for the training run and "
+              "the notebooks)")
 
 # key: (wall seconds, CPU seconds) of the command, as bench_first_contact.py prints them (a fresh
-# clone, a new venv); "tests" ran in such a clone under /usr/bin/time (the benchmark's own step
-# was stopped: under that load it would have outlasted the session), "train" is FIRST_RUN's run
+# clone, a new venv); "train" is FIRST_RUN's run and "notebooks" the tutorials command, both in
+# that clone's venv (bench_first_run.py and /usr/bin/time)
 TIMES = {
-    "install": (56, 16),       # pip install -e .   (a new venv: NumPy, SciPy, ... from the index)
-    "demo": (8, 2.5),          # python -m minideeplab demo
-    "evaluate": (15, 3.8),     # python -m minideeplab evaluate aspp-l
-    "reproduce": (85, 37),     # python -m minideeplab reproduce
-    "train": (2261, 379),      # python -m minideeplab train --out runs/first
-    "quick": (34, 13),         # python -m minideeplab reproduce --quick --out /tmp/figures
-    "tests": (1583, 315),      # python -m pytest reference_tests (2133 passed, 15 skipped)
-    "notebooks": (124, 90),    # python -m minideeplab tutorials --check (every notebook, full)
+    "install": (14, 14),       # pip install -e .   (a new venv: NumPy, SciPy, ... from the index)
+    "demo": (1.3, 1.4),        # python -m minideeplab demo
+    "evaluate": (1.2, 1.3),    # python -m minideeplab evaluate aspp-l
+    "reproduce": (26, 34),     # python -m minideeplab reproduce
+    "train": (372, 369),       # python -m minideeplab train --out runs/first
+    "quick": (11, 12),         # python -m minideeplab reproduce --quick --out /tmp/figures
+    "tests": (154, 287),       # python -m pytest reference_tests (2302 passed, 15 skipped)
+    "notebooks": (91, 84),     # python -m minideeplab tutorials --check (every notebook, full)
 }
 
-# python -m minideeplab train --out runs/first --model aspp-l (the default model) with one BLAS
-# thread, by benchmarks/bench_first_run.py --threads 1 (benchmarks/results/first_run.md): its
-# validations, (iteration, wall s, CPU s, val mIoU); the all-background baseline scores 0.1504
+# python -m minideeplab train --out runs/first (the default model, aspp-l; default threads), by
+# env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_first_run.py
+# (benchmarks/results/first_run.md): its validations, (iteration, wall s, CPU s, val mIoU); the
+# all-background baseline scores 0.1504
 FIRST_RUN = dict(model="aspp-l", parameters=150_012, iterations=3000, val_every=250,
                  baseline=0.1504,
-                 validations=[(250, 119, 30, 0.1669), (500, 243, 60, 0.2785),
-                              (750, 425, 92, 0.5102), (1000, 650, 122, 0.6262),
-                              (1250, 894, 153, 0.6642), (1500, 1133, 186, 0.6878),
-                              (1750, 1337, 217, 0.6985), (2000, 1533, 248, 0.7207),
-                              (2250, 1728, 281, 0.7268), (2500, 1912, 312, 0.7301),
-                              (2750, 2073, 344, 0.7424), (3000, 2261, 379, 0.7450)])
+                 validations=[(250, 31, 32, 0.1659), (500, 59, 60, 0.2698),
+                              (750, 95, 96, 0.4142), (1000, 130, 130, 0.6237),
+                              (1250, 161, 162, 0.6848), (1500, 190, 191, 0.7131),
+                              (1750, 218, 218, 0.7260), (2000, 252, 251, 0.7236),
+                              (2250, 281, 280, 0.7384), (2500, 312, 310, 0.7473),
+                              (2750, 341, 339, 0.7467), (3000, 372, 369, 0.7494)])
 
 # python -m minideeplab reproduce --retrain: training time of each network, in minutes, as
 # the shipped networks recorded it (the wall time on the machine that trained them, 2026-11-29:
@@ -54,7 +56,7 @@ RETRAIN_MINUTES = (4.7, 9.5)
 
 # the "notebooks" run above: wall seconds of the quickest and the slowest notebook but 07, and
 # of 07 (the tutorials command prints each notebook's time)
-NOTEBOOKS = dict(fastest=2.5, slowest=15, n07=63)
+NOTEBOOKS = dict(fastest=2.7, slowest=5.7, n07=50)
 
 
 def seconds_text(t):
@@ -96,10 +98,9 @@ def first_run_text():
     return (f"trains the tiny DeepLab-ASPP-L ({r['parameters']:,} parameters) from scratch for "
             f"{r['iterations']} iterations, with a progress bar of the loss, and prints every "
             f"{r['val_every']} iterations the mean training loss and the val mIoU (a network "
-            f"that says background everywhere scores {r['baseline']:.2f}). Measured on one BLAS "
-            f"thread (benchmarks/bench_first_run.py --threads 1) on {measured_on()}: val mIoU "
-            f"{first}; past 0.5 after {half}; {end}: a useful run. Alone on a machine, one "
-            f"thread's wall time is its CPU time. --max-iter sets the length (fewer iterations "
+            f"that says background everywhere scores {r['baseline']:.2f}). Measured "
+            f"(benchmarks/bench_first_run.py) on {measured_on()}: val mIoU "
+            f"{first}; past 0.5 after {half}; {end}: a useful run. --max-iter sets the length (fewer iterations "
             f"end sooner and lower).")
 
 
