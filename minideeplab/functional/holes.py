@@ -50,6 +50,9 @@ __all__ = ["holes_forward", "holes_backward", "row_blocks", "BLOCK_BUDGET"]
 BLOCK_BUDGET = 2 ** 19
 BLOCK_COLUMNS = 1024
 BLOCK_WORK = 2 ** 24
+# The backward of a layer of at most this many multiply-adds builds one column matrix for both
+# gradients (the blocks' second pass costs more there than it saves).
+WHOLE_WORK = 2 ** 26
 
 
 def row_blocks(N, OH, OW, O, rows_of_cols, xp=np):
@@ -141,14 +144,17 @@ def holes_forward(x, w, stride, padding, rate):
 def holes_backward(dy, x, w, stride, padding, rate):
     """Gradients of :func:`holes_forward`: dx (N, C, H, W) and dw (O, C, KH, KW).
 
-    A layer small enough for one block (the tiny networks) builds one column matrix for the
-    whole batch and uses it for both gradients (:func:`.im2col.holes_backward_chwn`): fewer
+    A layer small enough for one block, or of at most WHOLE_WORK multiply-adds (the tiny
+    networks, among them their 7x7 stem), builds one column matrix for the whole batch and
+    uses it for both gradients (:func:`.im2col.holes_backward_chwn`): fewer
     copies than the two passes below, which pay off when there are blocks to share out.
     """
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
     xp = backend.get_array_module(dy, x, w)
-    if len(row_blocks(N, dy.shape[2], dy.shape[3], O, C * KH * KW, xp)) == 1:
+    OH, OW = dy.shape[2:]
+    if (len(row_blocks(N, OH, OW, O, C * KH * KW, xp)) == 1
+            or O * C * KH * KW * OH * OW * N <= WHOLE_WORK):
         (ph, pw) = padding
         x_t = padded_rows(x, (0, H + 2 * ph), padding)                   # (C, Hp, Wp, N)
         dx_t, dw = holes_backward_chwn(to_chwn(dy), x_t, w, stride, rate)
