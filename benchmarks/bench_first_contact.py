@@ -39,6 +39,9 @@ sys.path.insert(0, ROOT)
 
 from minideeplab.fileio import atomic_write_text  # noqa: E402
 
+# the first run's validation lines, CPU seconds of a process and load: read as bench_first_run does
+from bench_first_run import VAL_LINE, cpu_seconds, load_average  # noqa: E402
+
 # (key, command as the user types it): the README's order. "python" and "pip" are the venv's.
 STEPS = [
     ("clone", "git clone {repo} minideeplab"),
@@ -62,30 +65,10 @@ STEPS = [
 ]
 TINY_STEPS = ["clone", "venv", "machine", "networks", "status"]
 NEEDS = {"notebook00": "install_notebooks", "tests": "install_test", "notebooks": "install_test"}
-VAL_LINE = re.compile(r"^iteration (\d+): loss ([\d.]+) .*val mIoU ([\d.]+)")
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def process_cpu(pid):
-    """User + system CPU seconds of process ``pid`` so far (Linux /proc; None elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return None
-
 
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
-
-
-def load_average():
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
 
 
 def user_env(venv):
@@ -115,7 +98,7 @@ def run_step(key, command, cwd, env):
         m = VAL_LINE.match(line)
         if m:
             vals.append(dict(iteration=int(m[1]), wall=time.perf_counter() - t0,
-                             cpu=process_cpu(proc.pid), miou=float(m[3])))
+                             cpu=cpu_seconds(proc.pid), miou=float(m[3])))
             print(f"  iteration {m[1]:>5}: {vals[-1]['wall']:7.1f} s, CPU "
                   f"{vals[-1]['cpu'] or 0:7.1f} s, val mIoU {m[3]}", flush=True)
     rc = proc.wait()
