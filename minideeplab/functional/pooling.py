@@ -180,31 +180,37 @@ def max_pool2d_backward(dy, cache):
 
     dy (N, C, H_out, W_out) -> dx (N, C, H, W). Overlapping windows (stride < kernel) add up.
     The maximum of window (i, j) came from tap t = p*KW + q, the pixel at row s*i + p, column
-    s*j + q of the padded map; a scatter-add sends every dy there (repeated pixels add up),
-    by images and groups of channels shared out between the threads.
+    s*j + q of the padded map (row s*i + p - ph of the input); a scatter-add sends every dy
+    there (repeated pixels add up), by images and groups of channels shared out between the
+    threads.
     """
     fn = "max_pool2d_backward"
     check_cache(fn, cache, MaxPoolCache)
     _check_dy(fn, dy, cache, cache.argmax.shape[2:], cache.dtype)
     xp = backend.get_array_module(dy, cache.argmax)
-    dx_pad = _padded_gradient(xp, cache, dy)                      # (N, C, Hn, Wn)
-    N, C, Hn, Wn = dx_pad.shape
+    N, C, H, W = cache.x_shape
     OH, OW = dy.shape[2:]
-    (KH, KW), (sh, sw) = cache.kernel, cache.stride
-    corner = (xp.arange(OH) * sh * Wn)[:, None] + xp.arange(OW) * sw   # (OH, OW): window starts
-    offset = xp.asarray([p * Wn + q for p in range(KH) for q in range(KW)])   # tap t's pixel
-    channel = xp.arange(C)[:, None, None] * (Hn * Wn)                # each map's first pixel
+    (KH, KW), (sh, sw), (ph, pw) = cache.kernel, cache.stride, cache.padding
+    # A window's maximum is never in the padding (-inf; every window overlaps the input), so
+    # the flat index of its pixel in the unpadded map, (s*i + p - ph) * W + (s*j + q - pw),
+    # is always inside it: no padded buffer to fill and cut back. int32 when it fits.
+    index = np.int32 if C * H * W < 2 ** 31 else np.int64
+    corner = (((xp.arange(OH) * sh - ph) * W)[:, None]
+              + (xp.arange(OW) * sw - pw)).astype(index)               # (OH, OW)
+    offset = xp.asarray([p * W + q for p in range(KH) for q in range(KW)], dtype=index)
+    channel = (xp.arange(C) * (H * W)).astype(index)[:, None, None]   # each map's first pixel
+    dx = xp.zeros(cache.x_shape, dtype=dy.dtype)
 
     def block(item):                              # one image, one group of channels
         n, (c0, c1) = item
-        where = offset[cache.argmax[n, c0:c1]]                         # (c1-c0, OH, OW)
+        where = offset.take(cache.argmax[n, c0:c1])                    # (c1-c0, OH, OW)
         where += corner
         where += channel[:c1 - c0]
-        backend.scatter_add(dx_pad[n, c0:c1].reshape(-1), where.ravel(), dy[n, c0:c1].ravel())
+        backend.scatter_add(dx[n, c0:c1].reshape(-1), where.ravel(), dy[n, c0:c1].ravel())
 
     groups = split(C, max(8, -(-2 ** 16 // (OH * OW)))) if xp is np else [(0, C)]
     run_all(block, [(n, g) for n in range(N) for g in groups], xp)
-    return _unpad(dx_pad, cache)
+    return dx
 
 
 def _padded_gradient(xp, cache, dy):
