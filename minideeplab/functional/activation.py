@@ -8,9 +8,12 @@ Shapes: any; x (...) -> y (...) of the same shape and dtype.
 """
 from collections import namedtuple
 
+import numpy as np
+
 from .. import backend
 from ..checks import check_array, check_bool, check_cache, check_grad, check_number, check_rng
 from ..errors import ArgumentError
+from ..parallel import elementwise
 
 __all__ = ["relu", "relu_backward", "dropout", "dropout_backward"]
 
@@ -41,8 +44,40 @@ def relu(x):
     cache : ReluCache for :func:`relu_backward`
     """
     check_array("relu", "x", x, nonempty=True)
-    y = backend.get_array_module(x).maximum(x, 0)
+    xp = backend.get_array_module(x)
+    y = elementwise(_relu, xp.empty_like(x), x)
     return y, ReluCache(y, x.dtype)
+
+
+def _relu(x, out):
+    """``max(x, 0)`` into ``out``. NumPy's ``maximum`` skips its vector loop when one operand is
+    a scalar (2.5x slower), so on the CPU the zeros are an array, ``_ZERO_BLOCK`` at a time."""
+    xp = backend.get_array_module(x)
+    if xp is not np or not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return xp.maximum(x, 0, out=out)
+    x_flat, out_flat = x.reshape(-1), out.reshape(-1)
+    zeros = _zeros(x.dtype)
+    for a in range(0, x.size, _ZERO_BLOCK):
+        b = min(x.size, a + _ZERO_BLOCK)
+        np.maximum(x_flat[a:b], zeros[:b - a], out=out_flat[a:b])
+    return out
+
+
+def _relu_grad(dy, y, out):
+    return backend.get_array_module(dy).multiply(dy, y > 0, out=out)
+
+
+_ZERO_BLOCK = 2 ** 18
+_ZEROS = {}
+
+
+def _zeros(dtype):
+    """``_ZERO_BLOCK`` zeros of ``dtype``, read-only, made once."""
+    if dtype not in _ZEROS:
+        z = np.zeros(_ZERO_BLOCK, dtype=dtype)
+        z.flags.writeable = False
+        _ZEROS[dtype] = z
+    return _ZEROS[dtype]
 
 
 def relu_backward(dy, cache):
@@ -53,8 +88,9 @@ def relu_backward(dy, cache):
     fn = "relu_backward"
     check_cache(fn, cache, ReluCache)
     check_grad(fn, dy, cache.dtype, cache.y.shape)
-    backend.get_array_module(dy, cache.y)
-    return dy * (cache.y > 0)     # arithmetic, not where(): no branch per element
+    xp = backend.get_array_module(dy, cache.y)
+    # dy * (y > 0): arithmetic, not where(): no branch per element
+    return elementwise(_relu_grad, xp.empty_like(dy), dy, cache.y)
 
 
 def dropout(x, p, *, training, rng=None):
