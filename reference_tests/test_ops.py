@@ -40,6 +40,19 @@ def test_relu_keeps_dtype_and_input(on):
     assert_close(x, x0, 0, 0)
 
 
+@pytest.mark.parametrize("shape", [(1, 5, 321, 333), (3, 2 ** 18 + 1)])
+def test_relu_on_large_maps_by_parts_is_elementwise_max(on, shape):
+    # large enough to be cut between the threads and taken a block of zeros at a time;
+    # NaN and -0.0 must come out as np.maximum makes them
+    x = np.random.default_rng(3).standard_normal(shape).astype("float32")
+    x.reshape(-1)[::9973] = np.nan
+    x.reshape(-1)[5::9973] = -0.0
+    dy = np.random.default_rng(4).standard_normal(shape).astype("float32")
+    y, cache = F.relu(on(x))
+    assert_close(y, np.maximum(x, np.float32(0)), 0, 0)
+    assert_close(F.relu_backward(on(dy), cache), dy * (np.maximum(x, 0) > 0), 0, 0)
+
+
 # ------------------------------------------------------------------------------ dropout
 def test_dropout_eval_is_identity(on):
     x = on(np.random.default_rng(2).standard_normal((2, 3, 4, 4)))

@@ -70,6 +70,35 @@ def test_matmul_is_the_product_and_the_same_on_any_number_of_threads(shape):
         np.testing.assert_array_equal(other, results[0])
 
 
+@pytest.mark.parametrize("size", [1, 1000, 2 ** 19 + 3, 3 * 2 ** 18 - 1])
+def test_elementwise_covers_every_element_once_on_any_number_of_threads(size):
+    # fn adds 1 to out in place: an element computed twice, or never, shows
+    rng = np.random.default_rng(size)
+    a = rng.standard_normal(size).astype(np.float32)
+    for n in (1, 2, 5):
+        previous = parallel.set_threads(n)
+        try:
+            out = np.zeros(size, np.float32)
+            parallel.elementwise(lambda x, out: np.add(out, x + 1, out=out), out, a)
+        finally:
+            parallel.set_threads(previous)
+        np.testing.assert_array_equal(out, a + 1)
+
+
+def test_elementwise_takes_non_contiguous_arrays_whole():
+    a = np.arange(2 ** 21, dtype=np.float32).reshape(2 ** 11, 2 ** 10)[:, ::2]
+    out = np.empty(a.shape, np.float32)
+    calls = []
+
+    def fn(x, out):
+        calls.append(x.shape)
+        np.negative(x, out=out)
+
+    parallel.elementwise(fn, out, a)
+    assert calls == [a.shape]
+    np.testing.assert_array_equal(out, -a)
+
+
 @pytest.mark.parametrize("count,minimum", [(1, 1), (7, 1), (100, 64), (1000, 64), (3, 8)])
 def test_split_cuts_by_the_count_only(count, minimum):
     parts = parallel.split(count, minimum)
