@@ -21,6 +21,16 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(holes, "BLOCK_BUDGET", 64)
     monkeypatch.setattr(holes, "BLOCK_COLUMNS", 16)
     monkeypatch.setattr(holes, "BLOCK_WORK", 1)
+    monkeypatch.setattr(holes, "WHOLE_WORK", 0)     # no layer is small enough to go whole
+
+
+@pytest.fixture(params=["col2im", "flipped"])
+def dx_path(request, monkeypatch):
+    """The input gradient of a stride-1 layer two ways: col2im by groups of channels (small
+    maps, the default here) and the convolution with the flipped filters (large maps)."""
+    if request.param == "flipped":
+        monkeypatch.setattr(holes, "SMALL_MAP", 0)
+    return request.param
 
 
 @pytest.fixture(params=[1, 2, 3])
@@ -47,7 +57,8 @@ CASES = [  # N, C, O, H, W, kernel, stride, padding, rate
     (2, 3, 2, 12, 11, 3, 2, 1, 1), (2, 2, 3, 15, 13, 7, 2, 3, 1), (1, 3, 5, 10, 8, 1, 1, 0, 1),
     (2, 4, 3, 9, 9, 1, 2, 0, 1), (1, 2, 2, 9, 11, 3, 1, 5, 4), (2, 2, 3, 8, 7, 2, 1, 1, 3),
     (1, 3, 2, 6, 7, 3, 1, 4, 1),                     # padding beyond the kernel's reach
-    (2, 1, 4, 9, 8, 3, 1, 1, 1), (1, 2, 8, 11, 10, 3, 1, 2, 2)]   # few inputs: dx by col2im
+    (2, 1, 4, 9, 8, 3, 1, 1, 1), (1, 2, 8, 11, 10, 3, 1, 2, 2),   # few inputs: dx by col2im
+    (2, 130, 8, 6, 5, 3, 1, 1, 1)]                   # dx by col2im in groups of input channels
 
 
 def _case(case, dtype="float64", seed=0):
@@ -64,7 +75,7 @@ def _case(case, dtype="float64", seed=0):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_holes_by_small_blocks_equals_direct(case, small_blocks, threads, on):
+def test_holes_by_small_blocks_equals_direct(case, small_blocks, threads, dx_path, on):
     x, w, b, dy, kw = on(*_case(case)[:4]) + (_case(case)[4],)
     y, cache = F.conv2d(x, w, b, method="holes", **kw)
     y_ref, cache_ref = F.conv2d(x, w, b, method="direct", **kw)
@@ -74,8 +85,8 @@ def test_holes_by_small_blocks_equals_direct(case, small_blocks, threads, on):
         assert_close(a, e, 1e-10, 1e-10, name)
 
 
-@pytest.mark.parametrize("case", CASES[:5] + CASES[-2:])
-def test_holes_by_small_blocks_gradient_check(case, small_blocks, threads):
+@pytest.mark.parametrize("case", CASES[:5] + CASES[-3:])
+def test_holes_by_small_blocks_gradient_check(case, small_blocks, threads, dx_path):
     x, w, b, _, kw = _case(case, seed=1)
 
     def forward(x, w, b):
@@ -104,8 +115,9 @@ def test_filters_are_split_when_the_map_gives_few_blocks(monkeypatch):
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[7], (1, 64, 600, 9, 13, 3, 1, 1, 1),
-                                  (2, 70, 90, 17, 11, 3, 1, 2, 2), (1, 300, 70, 5, 6, 1, 1, 0, 1)])
-def test_results_do_not_change_with_the_number_of_threads(case):
+                                  (2, 70, 90, 17, 11, 3, 1, 2, 2), (1, 300, 70, 5, 6, 1, 1, 0, 1),
+                                  (1, 200, 256, 9, 9, 3, 1, 1, 1)])
+def test_results_do_not_change_with_the_number_of_threads(case, dx_path):
     """The work is cut by the shapes only, so every number comes out the same, bit for bit, on
     1, 2 or 3 threads (real block sizes; float32)."""
     x, w, b, dy, kw = _case(case, "float32")
