@@ -39,7 +39,7 @@ __all__ = ["default_threads", "get_threads", "set_threads", "run_all", "split", 
 
 _ENV_VAR = "MINIDEEPLAB_THREADS"
 # An element-wise op (:func:`elementwise`) is cut into parts of at least this many numbers.
-ELEMENTWISE_PART = 2 ** 18
+ELEMENTWISE_PART = 2 ** 20
 # Work that is cut for the threads is cut into at most this many parts (enough for two parts on
 # each of 2-4 cores, so that a thread that gets less of the CPU takes fewer).
 PARTS = 8
@@ -195,7 +195,7 @@ def elementwise(fn, out, *arrays):
 
     ``fn`` works element by element (a ufunc, or a function of ufuncs that writes ``out``), so
     each part of the flat arrays is computed on its own: parts of at least
-    ``ELEMENTWISE_PART`` numbers (1 MB in float32; ReLU on VGG's conv1_2 output, 26 MB, ran
+    ``ELEMENTWISE_PART`` numbers (4 MB in float32; ReLU on VGG's conv1_2 output, 26 MB, ran
     on one core while the other waited). Small or non-contiguous arrays, and CuPy's, are
     computed in one call. Returns ``out``.
     """

@@ -40,16 +40,21 @@ def test_relu_keeps_dtype_and_input(on):
     assert_close(x, x0, 0, 0)
 
 
-@pytest.mark.parametrize("shape", [(1, 5, 321, 333), (3, 2 ** 18 + 1)])
-def test_relu_on_large_maps_by_parts_is_elementwise_max(on, shape):
+@pytest.mark.parametrize("shape", [(2, 13, 321, 333), (3, 2 ** 20 + 1)])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_relu_on_large_maps_by_parts_is_elementwise_max(on, shape, inplace):
     # large enough to be cut between the threads and taken a block of zeros at a time;
     # NaN and -0.0 must come out as np.maximum makes them
     x = np.random.default_rng(3).standard_normal(shape).astype("float32")
     x.reshape(-1)[::9973] = np.nan
     x.reshape(-1)[5::9973] = -0.0
     dy = np.random.default_rng(4).standard_normal(shape).astype("float32")
-    y, cache = F.relu(on(x))
+    x_in = on(x.copy())
+    y, cache = F.relu(x_in, inplace=inplace)
+    assert (y is x_in) == inplace
     assert_close(y, np.maximum(x, np.float32(0)), 0, 0)
+    if not inplace:
+        assert_close(x_in, x, 0, 0)
     assert_close(F.relu_backward(on(dy), cache), dy * (np.maximum(x, 0) > 0), 0, 0)
 
 
@@ -262,3 +267,14 @@ def test_add_and_concat_bad_input(on):
         F.concat(a)
     with pytest.raises(TypeError, match=r"xs\[1\] has dtype float32 but xs\[0\] has dtype float64"):
         F.add([a, a.astype("float32")])
+
+
+def test_relu_inplace_must_be_a_bool():
+    from minideeplab import nn
+    from minideeplab.errors import ArgumentError
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ArgumentError, match="relu: inplace must be True or False"):
+        F.relu(x, inplace="yes")
+    with pytest.raises(ArgumentError, match="ReLU: inplace must be True or False"):
+        nn.ReLU(inplace=1)
+    assert (x == 1).all()

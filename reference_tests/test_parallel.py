@@ -70,7 +70,7 @@ def test_matmul_is_the_product_and_the_same_on_any_number_of_threads(shape):
         np.testing.assert_array_equal(other, results[0])
 
 
-@pytest.mark.parametrize("size", [1, 1000, 2 ** 19 + 3, 3 * 2 ** 18 - 1])
+@pytest.mark.parametrize("size", [1, 1000, 2 ** 21 + 3, 3 * 2 ** 20 - 1])
 def test_elementwise_covers_every_element_once_on_any_number_of_threads(size):
     # fn adds 1 to out in place: an element computed twice, or never, shows
     rng = np.random.default_rng(size)

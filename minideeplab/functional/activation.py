@@ -31,21 +31,24 @@ DropoutCache.__doc__ = ("mask: boolean array shaped like x (True = kept), or Non
 DropoutCache.op = "dropout"
 
 
-def relu(x):
+def relu(x, *, inplace=False):
     """Rectified linear unit ``y = max(x, 0)``.
 
     Parameters
     ----------
     x : float array of any shape, e.g. (N, C, H, W)
+    inplace : write y over x (PyTorch's ``inplace=True``): no new array. Only for an x that
+        nothing else reads afterwards, such as a convolution's fresh output in VGG-16.
 
     Returns
     -------
-    y : array shaped like x (a new array)
+    y : array shaped like x (a new array, or x itself when ``inplace``)
     cache : ReluCache for :func:`relu_backward`
     """
     check_array("relu", "x", x, nonempty=True)
+    check_bool("relu", "inplace", inplace)
     xp = backend.get_array_module(x)
-    y = elementwise(_relu, xp.empty_like(x), x)
+    y = elementwise(_relu, x if inplace else xp.empty_like(x), x)
     return y, ReluCache(y, x.dtype)
 
 

@@ -67,7 +67,7 @@ def vgg16_trunk(width=1.0, *, method="holes", seed=None, dtype="float32", device
             layers[f"conv{b}_{i}"] = nn.Conv2d(cin, cout, 3, padding=rate, rate=rate,
                                                method=method, seed=rng, dtype=dtype,
                                                device=device)
-            layers[f"relu{b}_{i}"] = nn.ReLU()
+            layers[f"relu{b}_{i}"] = nn.ReLU(inplace=True)   # on the conv's fresh output
             cin = cout
         layers[f"pool{b}"] = nn.MaxPool2d(pk, ps, pp)
     return nn.Sequential(layers), cin

@@ -8,17 +8,25 @@ __all__ = ["ReLU", "Dropout"]
 
 
 class ReLU(Module):
-    """``y = max(x, 0)``; no parameters. Shapes: x (...) -> y (...)."""
+    """``y = max(x, 0)``; no parameters. Shapes: x (...) -> y (...).
+
+    ``inplace=True`` writes y over x (as PyTorch's): no new array, for a ReLU whose input
+    nothing else reads, such as right after a convolution (VGG-16's trunk and head).
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = checks.check_bool("ReLU", "inplace", inplace)
 
     def forward(self, x):
-        y, self.cache = F.relu(x)
+        y, self.cache = F.relu(x, inplace=self.inplace)
         return y
 
     def backward(self, dy):
         return F.relu_backward(dy, self.saved_cache())
 
     def __repr__(self):
-        return "ReLU()"
+        return "ReLU(inplace=True)" if self.inplace else "ReLU()"
 
 
 class Dropout(Module):

@@ -116,10 +116,10 @@ class ASPPv2(Parallel):
             branches[f"branch{i}"] = Sequential({
                 "fc6": Conv2d(in_channels, fc_channels, kernel_size, rate=r, padding=padding,
                               method=method, seed=seeds[0], **conv),
-                "relu6": ReLU(),
+                "relu6": ReLU(inplace=True),
                 "drop6": Dropout(dropout, seed=seeds[1]),
                 "fc7": Conv2d(fc_channels, fc_channels, 1, seed=seeds[2], **conv),
-                "relu7": ReLU(),
+                "relu7": ReLU(inplace=True),
                 "drop7": Dropout(dropout, seed=seeds[3]),
                 "fc8": fc8,
             })
