@@ -118,3 +118,21 @@ def test_batch_norm_bad_input(on):
     _, cache = F.batch_norm(**inputs, training=True)
     with pytest.raises(ValueError, match=r"dy.shape=\(2, 3, 4, 3\) does not match"):
         F.batch_norm_backward(inputs["x"][..., :3], cache)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_large_maps_by_groups_of_channels_match_the_definition(training, on):
+    # 1x1030x33x33 (over 2^20 numbers): cut into groups of channels between the threads;
+    # the reference is Alg. 1 in float64, channel by channel
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 1030, 33, 33)).astype("float32") * 3 + 1
+    gamma, beta = (rng.standard_normal(1030).astype("float32") for _ in range(2))
+    mean, var = rng.standard_normal(1030).astype("float32"), rng.random(1030).astype("float32")
+    y, _ = F.batch_norm(*on(x, gamma, beta, mean, var), training=training)
+    x64 = x.astype(np.float64)
+    if training:
+        mean, var = x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))
+    c = (None, slice(None), None, None)
+    expected = (x64 - np.asarray(mean, np.float64)[c]) / np.sqrt(np.asarray(var, np.float64)[c]
+                                                                + 1e-5) * gamma[c] + beta[c]
+    assert_close(y, expected, 1e-4, 1e-4)

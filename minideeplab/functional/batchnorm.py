@@ -37,6 +37,7 @@ from .. import backend
 from ..checks import (check_array, check_bool, check_cache, check_grad, check_number,
                       check_same_dtype, compute_dtype)
 from ..errors import ArgumentError
+from ..parallel import run_all, split
 
 __all__ = ["batch_norm", "batch_norm_backward"]
 
@@ -98,21 +99,45 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
         var = _channel_dot(xp, xhat, xhat) / ct.type(M)             # biased, used to normalise
         inv_std = 1 / xp.sqrt(var + ct.type(eps))
         xhat *= _per_channel(inv_std)                               # in place: xhat is ours
-        y = xhat * _per_channel(gamma)
+        y = _scale_shift(xp, xhat, gamma, beta)
         m = ct.type(momentum)
         new_mean = (1 - m) * running_mean.astype(ct) + m * mean
         new_var = (1 - m) * running_var.astype(ct) + m * var * ct.type(M / (M - 1))
         new_mean, new_var = _cast_statistics(xp, dtype, new_mean, new_var)
         cache = BatchNormCache(None, xhat, None, gamma, inv_std, True, new_mean, new_var, dtype)
-    else:                                  # y = x * scale + (beta - mean * scale), two passes
+    else:                                  # y = x * scale + (beta - mean * scale)
         mean = running_mean.astype(ct)
         inv_std = 1 / xp.sqrt(running_var.astype(ct) + ct.type(eps))
-        y = x * _per_channel(gamma * inv_std)
-        beta = beta - mean * gamma * inv_std
+        y = _scale_shift(xp, x, gamma * inv_std, beta - mean * gamma * inv_std)
         cache = BatchNormCache(x, None, mean, gamma, inv_std, False, running_mean, running_var,
                                dtype)
-    y += _per_channel(beta)
     return y.astype(dtype, copy=False), cache
+
+
+def _scale_shift(xp, x, scale, shift):
+    """``x * scale + shift`` per channel: a new (N, C, H, W) array, scale and shift (C,).
+
+    Two passes (multiply, then add). On the CPU, arrays of at least 2^20 numbers are cut into
+    groups of channels shared out between the threads: with many channels on a small map
+    NumPy's cost per channel (one inner loop each) is what counts (1x1024x41x41: 1.1 ms on one
+    thread, 0.6 on two); below 2^20 the hand-off costs about what it saves.
+    """
+    y = xp.empty_like(x)
+    N, C = x.shape[:2]
+    per_channel = x.size // C
+
+    def channels(group):
+        c0, c1 = group
+        part = y[:, c0:c1]
+        xp.multiply(x[:, c0:c1], _per_channel(scale[c0:c1]), out=part)
+        part += _per_channel(shift[c0:c1])
+
+    if xp is np and x.size >= 2 ** 20:
+        groups = split(C, max(1, 2 ** 16 // per_channel))
+    else:
+        groups = [(0, C)]
+    run_all(channels, groups, xp)
+    return y
 
 
 def _check_batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps):

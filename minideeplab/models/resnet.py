@@ -77,10 +77,10 @@ class Bottleneck(nn.Module):
         out = planes * EXPANSION
         self.main = nn.Sequential({
             "conv1": nn.Conv2d(in_channels, planes, 1, **conv),
-            "bn1": _bn(planes, bn), "relu1": nn.ReLU(),
+            "bn1": _bn(planes, bn), "relu1": nn.ReLU(inplace=True),
             "conv2": nn.Conv2d(planes, planes, 3, stride=stride, rate=rate, padding=rate,
                                method=method if stride == 1 else "holes", **conv),
-            "bn2": _bn(planes, bn), "relu2": nn.ReLU(),
+            "bn2": _bn(planes, bn), "relu2": nn.ReLU(inplace=True),
             "conv3": nn.Conv2d(planes, out, 1, **conv),
             "bn3": _bn(out, bn)})
         self.has_shortcut = stride != 1 or in_channels != out
@@ -88,7 +88,7 @@ class Bottleneck(nn.Module):
             self.shortcut = nn.Sequential({"conv": nn.Conv2d(in_channels, out, 1,
                                                              stride=stride, **conv),
                                            "bn": _bn(out, bn)})
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)      # on the sum, a new array
         self.stride, self.rate = stride, rate
 
     def forward(self, x):
@@ -180,7 +180,7 @@ class ResNetBackbone(nn.Module):
         self.stem = nn.Sequential({
             "conv1": nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False, seed=rng,
                                dtype=dtype, device=device),
-            "bn1": _bn(stem, bn), "relu": nn.ReLU(),
+            "bn1": _bn(stem, bn), "relu": nn.ReLU(inplace=True),
             "pool": nn.MaxPool2d(3, 2, 1, ceil_mode=bool(pool_ceil_mode))})
         cin = stem
         for s, (planes, stage) in enumerate(zip((64, 128, 256, 512), plan), start=1):

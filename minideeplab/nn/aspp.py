@@ -155,7 +155,7 @@ def _conv_bn_relu(in_channels, out_channels, kernel_size, rate, method, seed, bn
         "conv": Conv2d(in_channels, out_channels, kernel_size, rate=rate, padding=padding,
                        method=method, bias=False, seed=seed, **conv),
         "bn": BatchNorm2d(out_channels, **bn, **conv),
-        "relu": ReLU(),
+        "relu": ReLU(inplace=True),
     })
 
 
