@@ -22,8 +22,9 @@ The backward pass:
   ``w'[c, o, p, q] = w[o, c, KH-1-p, KW-1-q]``, and padding ``r*(K-1) - pad``: input pixel
   ``a`` receives ``w[k] dy[i]`` from the outputs ``i = a + pad - r*k`` that read it, which is
   eq. 1 again with the taps reversed. The forward code computes it, without any scatter;
-* stride > 1, and layers with few input channels: ``dcols = w2^T @ dy_block`` and
-  :func:`.im2col.col2im`, per group of images.
+* stride > 1, layers with few input channels, and small maps (VGG's 81x81 and 41x41, where
+  the flipped copy of the filters cost more than the adds): ``dcols = w2^T @ dy_block`` and
+  :func:`.im2col.col2im`, per group of images and of input channels.
 
 The blocks depend on the shapes only, so the numbers do not depend on the number of threads
 (docs/conventions.md, "Threads").
