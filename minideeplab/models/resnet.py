@@ -88,12 +88,14 @@ class Bottleneck(nn.Module):
             self.shortcut = nn.Sequential({"conv": nn.Conv2d(in_channels, out, 1,
                                                              stride=stride, **conv),
                                            "bn": _bn(out, bn)})
-        self.relu = nn.ReLU(inplace=True)      # on the sum, a new array
+        self.relu = nn.ReLU(inplace=True)      # on the sum
         self.stride, self.rate = stride, rate
 
     def forward(self, x):
         identity = self.shortcut(x) if self.has_shortcut else x
-        return self.relu(self.main(x) + identity)     # the sum is a new array
+        out = self.main(x)              # a new array that nothing keeps: the sum goes into it
+        out += identity
+        return self.relu(out)
 
     def backward(self, dy):
         d = self.relu.backward(dy)                     # d reaches both paths unchanged
