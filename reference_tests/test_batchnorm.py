@@ -128,7 +128,7 @@ def test_large_maps_by_groups_of_channels_match_the_definition(training, on):
     x = rng.standard_normal((1, 1030, 33, 33)).astype("float32") * 3 + 1
     gamma, beta = (rng.standard_normal(1030).astype("float32") for _ in range(2))
     mean, var = rng.standard_normal(1030).astype("float32"), rng.random(1030).astype("float32")
-    y, _ = F.batch_norm(*on(x, gamma, beta, mean, var), training=training)
+    y, cache = F.batch_norm(*on(x, gamma, beta, mean, var), training=training)
     x64 = x.astype(np.float64)
     if training:
         mean, var = x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))
@@ -136,3 +136,17 @@ def test_large_maps_by_groups_of_channels_match_the_definition(training, on):
     expected = (x64 - np.asarray(mean, np.float64)[c]) / np.sqrt(np.asarray(var, np.float64)[c]
                                                                 + 1e-5) * gamma[c] + beta[c]
     assert_close(y, expected, 1e-4, 1e-4)
+    # the gradients, cut the same way, against Sec. 3's formulas in float64 over whole channels
+    dy = rng.standard_normal(x.shape).astype("float32")
+    dx, dgamma, dbeta = F.batch_norm_backward(on(dy), cache)
+    dy64 = dy.astype(np.float64)
+    inv_std = 1 / np.sqrt(np.asarray(var, np.float64) + 1e-5)
+    xhat = (x64 - np.asarray(mean, np.float64)[c]) * inv_std[c]
+    assert_close(dbeta, dy64.sum(axis=(0, 2, 3)), 1e-3, 1e-3)
+    assert_close(dgamma, (dy64 * xhat).sum(axis=(0, 2, 3)), 1e-3, 1e-3)
+    if training:
+        expected_dx = gamma[c] * inv_std[c] * (dy64 - dy64.mean(axis=(0, 2, 3))[c]
+                                               - xhat * (dy64 * xhat).mean(axis=(0, 2, 3))[c])
+    else:
+        expected_dx = gamma[c] * inv_std[c] * dy64
+    assert_close(dx, expected_dx, 1e-4, 1e-4)

@@ -92,14 +92,24 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
                                           momentum, eps)
     dtype, ct = x.dtype, compute_dtype(x.dtype)
     x, gamma, beta = x.astype(ct, copy=False), gamma.astype(ct), beta.astype(ct)
+    C = x.shape[1]
     if training:
-        M = x.size // x.shape[1]                                    # N*H*W values per channel
-        mean = x.mean(axis=_AXES, dtype=ct)                         # (C,)
-        xhat = x - _per_channel(mean)
-        var = _channel_dot(xp, xhat, xhat) / ct.type(M)             # biased, used to normalise
+        M = x.size // C                                             # N*H*W values per channel
+        mean, var = xp.empty(C, dtype=ct), xp.empty(C, dtype=ct)
+        xhat, y = xp.empty(x.shape, dtype=ct), xp.empty(x.shape, dtype=ct)
+
+        def normalise(group):                    # Alg. 1 for channels c0:c1, into xhat and y
+            c = slice(*group)
+            x_c, xhat_c, y_c = x[:, c], xhat[:, c], y[:, c]
+            mean[c] = x_c.mean(axis=_AXES, dtype=ct)
+            xp.subtract(x_c, _per_channel(mean[c]), out=xhat_c)
+            var[c] = _channel_dot(xp, xhat_c, xhat_c) / ct.type(M)  # biased, to normalise
+            xhat_c *= _per_channel(1 / xp.sqrt(var[c] + ct.type(eps)))
+            xp.multiply(xhat_c, _per_channel(gamma[c]), out=y_c)
+            y_c += _per_channel(beta[c])
+
+        _by_channels(xp, x, normalise)
         inv_std = 1 / xp.sqrt(var + ct.type(eps))
-        xhat *= _per_channel(inv_std)                               # in place: xhat is ours
-        y = _scale_shift(xp, xhat, gamma, beta)
         m = ct.type(momentum)
         new_mean = (1 - m) * running_mean.astype(ct) + m * mean
         new_var = (1 - m) * running_var.astype(ct) + m * var * ct.type(M / (M - 1))
@@ -108,36 +118,36 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     else:                                  # y = x * scale + (beta - mean * scale)
         mean = running_mean.astype(ct)
         inv_std = 1 / xp.sqrt(running_var.astype(ct) + ct.type(eps))
-        y = _scale_shift(xp, x, gamma * inv_std, beta - mean * gamma * inv_std)
+        scale, shift = gamma * inv_std, beta - mean * gamma * inv_std
+        y = xp.empty(x.shape, dtype=ct)
+
+        def affine(group):
+            c = slice(*group)
+            xp.multiply(x[:, c], _per_channel(scale[c]), out=y[:, c])
+            y[:, c] += _per_channel(shift[c])
+
+        _by_channels(xp, x, affine)
         cache = BatchNormCache(x, None, mean, gamma, inv_std, False, running_mean, running_var,
                                dtype)
     return y.astype(dtype, copy=False), cache
 
 
-def _scale_shift(xp, x, scale, shift):
-    """``x * scale + shift`` per channel: a new (N, C, H, W) array, scale and shift (C,).
+def _by_channels(xp, x, fn):
+    """``fn((c0, c1))`` for groups of channels that together cover x's (N, C, H, W).
 
-    Two passes (multiply, then add). On the CPU, arrays of at least 2^20 numbers are cut into
-    groups of channels shared out between the threads: with many channels on a small map
-    NumPy's cost per channel (one inner loop each) is what counts (1x1024x41x41: 1.1 ms on one
-    thread, 0.6 on two); below 2^20 the hand-off costs about what it saves.
+    Batch norm treats every channel on its own, so on the CPU, for arrays of at least 2^20
+    numbers, the groups are shared out between the threads (:func:`minideeplab.parallel.split`:
+    they depend on the shapes only), each small enough that its passes read what the previous
+    one wrote from the cache; with many channels on a small map NumPy's cost per channel (one
+    inner loop each) counts too (eval, 1x1024x41x41: 1.1 ms on one thread, 0.6 on two).
+    Smaller arrays, and CuPy's, are one group: the hand-off would cost about what it saves.
     """
-    y = xp.empty_like(x)
-    N, C = x.shape[:2]
-    per_channel = x.size // C
-
-    def channels(group):
-        c0, c1 = group
-        part = y[:, c0:c1]
-        xp.multiply(x[:, c0:c1], _per_channel(scale[c0:c1]), out=part)
-        part += _per_channel(shift[c0:c1])
-
+    C = x.shape[1]
     if xp is np and x.size >= 2 ** 20:
-        groups = split(C, max(1, 2 ** 16 // per_channel))
+        groups = split(C, max(1, 2 ** 16 // (x.size // C)))
     else:
         groups = [(0, C)]
-    run_all(channels, groups, xp)
-    return y
+    run_all(fn, groups, xp)
 
 
 def _check_batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps):
@@ -212,15 +222,26 @@ def batch_norm_backward(dy, cache):
     xp = backend.get_array_module(dy, kept)
     dy = dy.astype(kept.dtype, copy=False)
     scale = cache.gamma * cache.inv_std                             # (C,)
-    dbeta = dy.sum(axis=_AXES)
-    if cache.training:
-        M = dy.size // dy.shape[1]
-        dgamma = _channel_dot(xp, dy, cache.xhat)
-        dx = cache.xhat * _per_channel(-scale * dgamma / M)         # the three terms, added
-        dx += dy * _per_channel(scale)                              # into one new array
-        dx -= _per_channel(scale * dbeta / M)
-    else:
-        dgamma = _channel_dot(xp, dy, cache.x - _per_channel(cache.mean)) * cache.inv_std
-        dx = dy * _per_channel(scale)
+    C = dy.shape[1]
+    dgamma, dbeta = xp.empty(C, dtype=kept.dtype), xp.empty(C, dtype=kept.dtype)
+    dx = xp.empty(dy.shape, dtype=kept.dtype)
+    M = dy.size // C
+
+    def gradients(group):                         # channels c0:c1
+        c = slice(*group)
+        dy_c, dx_c, s = dy[:, c], dx[:, c], scale[c]
+        dbeta[c] = dy_c.sum(axis=_AXES)
+        if cache.training:
+            xhat_c = cache.xhat[:, c]
+            dgamma[c] = _channel_dot(xp, dy_c, xhat_c)
+            xp.multiply(xhat_c, _per_channel(-s * dgamma[c] / M), out=dx_c)   # three terms,
+            dx_c += dy_c * _per_channel(s)                                   # added into dx
+            dx_c -= _per_channel(s * dbeta[c] / M)
+        else:
+            x_c = cache.x[:, c] - _per_channel(cache.mean[c])
+            dgamma[c] = _channel_dot(xp, dy_c, x_c) * cache.inv_std[c]
+            xp.multiply(dy_c, _per_channel(s), out=dx_c)
+
+    _by_channels(xp, dy, gradients)
     return (dx.astype(cache.dtype, copy=False), dgamma.astype(cache.dtype, copy=False),
             dbeta.astype(cache.dtype, copy=False))
