@@ -199,10 +199,11 @@ def max_pool2d_backward(dy, cache):
               + (xp.arange(OW) * sw - pw)).astype(index)               # (OH, OW)
     offset = xp.asarray([p * W + q for p in range(KH) for q in range(KW)], dtype=index)
     channel = (xp.arange(C) * (H * W)).astype(index)[:, None, None]   # each map's first pixel
-    dx = xp.zeros(cache.x_shape, dtype=dy.dtype)
+    dx = xp.empty(cache.x_shape, dtype=dy.dtype)
 
     def block(item):                              # one image, one group of channels
         n, (c0, c1) = item
+        dx[n, c0:c1] = 0                          # zeroed here, by the threads, in order
         where = offset.take(cache.argmax[n, c0:c1])                    # (c1-c0, OH, OW)
         where += corner
         where += channel[:c1 - c0]
