@@ -190,27 +190,28 @@ def matmul(a, b):
     return out
 
 
-def elementwise(fn, out, *arrays):
+def elementwise(fn, out, *arrays, part=None):
     """``fn(*arrays, out=out)`` for arrays of one shape, by parts shared out between the threads.
 
     ``fn`` works element by element (a ufunc, or a function of ufuncs that writes ``out``), so
     each part of the flat arrays is computed on its own: parts of at least
     ``ELEMENTWISE_PART`` numbers (4 MB in float32; ReLU on VGG's conv1_2 output, 26 MB, ran
-    on one core while the other waited). Small or non-contiguous arrays, and CuPy's, are
-    computed in one call. Returns ``out``.
+    on one core while the other waited), or of ``part`` numbers for a costlier ``fn``. Small or
+    non-contiguous arrays, and CuPy's, are computed in one call. Returns ``out``.
     """
     xp = backend.get_array_module(out, *arrays)
     size = out.size
-    if (xp is not np or size < 2 * ELEMENTWISE_PART
+    part = part or ELEMENTWISE_PART
+    if (xp is not np or size < 2 * part
             or not all(a.flags.c_contiguous for a in (out,) + arrays)):
         fn(*arrays, out=out)
         return out
     flat = [a.reshape(-1) for a in arrays]
     out_flat = out.reshape(-1)
 
-    def part(bounds):
+    def compute(bounds):
         a, b = bounds
         fn(*(f[a:b] for f in flat), out=out_flat[a:b])
 
-    run_all(part, split(size, ELEMENTWISE_PART), xp)
+    run_all(compute, split(size, part), xp)
     return out

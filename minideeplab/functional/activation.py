@@ -67,7 +67,11 @@ def _relu(x, out):
 
 
 def _relu_grad(dy, y, out):
-    return backend.get_array_module(dy).multiply(dy, y > 0, out=out)
+    """``dy * (y > 0)`` into ``out``, the mask made as 0.0 / 1.0 in ``out`` itself (NumPy's
+    product with a boolean mask converts it on the way: 25% slower)."""
+    xp = backend.get_array_module(dy)
+    xp.greater(y, 0, out=out)
+    return xp.multiply(out, dy, out=out)
 
 
 _ZERO_BLOCK = 2 ** 18
@@ -93,7 +97,7 @@ def relu_backward(dy, cache):
     check_grad(fn, dy, cache.dtype, cache.y.shape)
     xp = backend.get_array_module(dy, cache.y)
     # dy * (y > 0): arithmetic, not where(): no branch per element
-    return elementwise(_relu_grad, xp.empty_like(dy), dy, cache.y)
+    return elementwise(_relu_grad, xp.empty_like(dy), dy, cache.y, part=2 ** 19)
 
 
 def dropout(x, p, *, training, rng=None):
