@@ -19,21 +19,21 @@ __all__ = ["fill", "DATE", "MACHINE", "CONDITIONS", "TIMES", "FIRST_RUN", "RETRA
 
 DATE = "2026-12-08"
 MACHINE = "2 cores of an AMD EPYC (OpenBLAS's SkylakeX kernel, NumPy 2.4.6)"
-CONDITIONS = ("quiet (load average 0.3-2.2; 2.4-3.7 beside a benchmark for the training run and "
-              "the notebooks)")
+CONDITIONS = ("quiet (nothing else running; load average 0.6-1.9 before each command, 2.6 "
+              "right after the tests' own run)")
 
 # key: (wall seconds, CPU seconds) of the command, as bench_first_contact.py prints them (a fresh
 # clone, a new venv); "train" is FIRST_RUN's run and "notebooks" the tutorials command, both in
 # that clone's venv (bench_first_run.py and /usr/bin/time)
 TIMES = {
     "install": (14, 14),       # pip install -e .   (a new venv: NumPy, SciPy, ... from the index)
-    "demo": (1.3, 1.4),        # python -m minideeplab demo
-    "evaluate": (1.2, 1.3),    # python -m minideeplab evaluate aspp-l
-    "reproduce": (26, 34),     # python -m minideeplab reproduce
-    "train": (372, 369),       # python -m minideeplab train --out runs/first
-    "quick": (11, 12),         # python -m minideeplab reproduce --quick --out /tmp/figures
-    "tests": (154, 287),       # python -m pytest reference_tests (2302 passed, 15 skipped)
-    "notebooks": (91, 84),     # python -m minideeplab tutorials --check (every notebook, full)
+    "demo": (1.1, 1.2),        # python -m minideeplab demo
+    "evaluate": (1.3, 1.4),    # python -m minideeplab evaluate aspp-l
+    "reproduce": (23, 30),     # python -m minideeplab reproduce
+    "train": (293, 295),       # python -m minideeplab train --out runs/first
+    "quick": (9.8, 10.5),      # python -m minideeplab reproduce --quick --out /tmp/figures
+    "tests": (149, 280),       # python -m pytest reference_tests (2439 passed, 15 skipped)
+    "notebooks": (65, 80),     # python -m minideeplab tutorials --check (every notebook, full)
 }
 
 # python -m minideeplab train --out runs/first (the default model, aspp-l; default threads), by
@@ -42,12 +42,12 @@ TIMES = {
 # all-background baseline scores 0.1504
 FIRST_RUN = dict(model="aspp-l", parameters=150_012, iterations=3000, val_every=250,
                  baseline=0.1504,
-                 validations=[(250, 31, 32, 0.1659), (500, 59, 60, 0.2698),
-                              (750, 95, 96, 0.4142), (1000, 130, 130, 0.6237),
-                              (1250, 161, 162, 0.6848), (1500, 190, 191, 0.7131),
-                              (1750, 218, 218, 0.7260), (2000, 252, 251, 0.7236),
-                              (2250, 281, 280, 0.7384), (2500, 312, 310, 0.7473),
-                              (2750, 341, 339, 0.7467), (3000, 372, 369, 0.7494)])
+                 validations=[(250, 26, 26, 0.1640), (500, 49, 49, 0.2669),
+                              (750, 71, 71, 0.4877), (1000, 93, 94, 0.6290),
+                              (1250, 117, 118, 0.6831), (1500, 142, 143, 0.7016),
+                              (1750, 168, 170, 0.7203), (2000, 193, 195, 0.7208),
+                              (2250, 217, 219, 0.7245), (2500, 240, 243, 0.7311),
+                              (2750, 265, 267, 0.7439), (3000, 293, 295, 0.7466)])
 
 # python -m minideeplab reproduce --retrain: training time of each network, in minutes, as
 # the shipped networks recorded it (the wall time on the machine that trained them, 2026-11-29:
@@ -56,7 +56,7 @@ RETRAIN_MINUTES = (4.7, 9.5)
 
 # the "notebooks" run above: wall seconds of the quickest and the slowest notebook but 07, and
 # of 07 (the tutorials command prints each notebook's time)
-NOTEBOOKS = dict(fastest=2.7, slowest=5.7, n07=50)
+NOTEBOOKS = dict(fastest=2.3, slowest=4.9, n07=32)
 
 
 def seconds_text(t):
