@@ -271,7 +271,13 @@ def test_resume_refuses_new_settings_and_applies_allowed_ones(capsys, tmp_path):
     assert main(_train(other)) == 0
     _error(capsys, ["train", "--resume", path, "--max-iter", "4", "--out", str(other)],
            f"--out {str(other)!r} already holds another run (checkpoint.npz, history.json); "
-           "give another --out, or pass --overwrite")
+           "give another --out for this run, or pass --overwrite")
+    # without --out the run goes to the checkpoint's own folder: the message names --resume
+    copy = run / "copy.npz"
+    copy.write_bytes((run / "checkpoint.npz").read_bytes())
+    _error(capsys, ["train", "--resume", str(copy), "--max-iter", "4"],
+           f"--resume's folder {str(run)!r} already holds another run (checkpoint.npz, "
+           "history.json); give an --out for this run, or pass --overwrite")
 
 
 def test_train_json_summary_is_valid_json(capsys, tmp_path):

@@ -88,7 +88,7 @@ def test_train_refuses_a_folder_holding_only_a_history(tmp_path, capsys):
             "--num-train", "2", "--num-val", "2", "--batch-size", "2", "--max-iter", "1",
             "--loss-at", "stride8", "--out", str(run)]
     _refused(capsys, argv, f"--out {str(run)!r} already holds a run (history.json); give "
-                           "another --out, or pass --overwrite to replace it")
+                           "another --out for this run, or pass --overwrite to replace it")
     assert (run / "history.json").read_text() == '{"loss": [1.0]}'
     assert os.listdir(run) == ["history.json"]
     assert main(argv + ["--overwrite"]) == 0

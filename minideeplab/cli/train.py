@@ -183,6 +183,9 @@ def _holds_other_run(out, resume=None):
 
 
 def _prepare_out(out, args, resume=None):
+    # without --out, a resumed run writes to its checkpoint's folder: name it as the user gave it
+    where = (f"--out {out!r}" if resume is None or args.out is not None
+             else f"--resume's folder {out!r}")
     if out == "":
         raise ArgumentError("--out: the path is empty; give the folder for checkpoint.npz and "
                             "history.json")
@@ -194,9 +197,9 @@ def _prepare_out(out, args, resume=None):
             raise ArgumentError(f"--out {out!r} already holds a run ({CHECKPOINT}); continue it "
                                 f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
                                 "--overwrite to replace it")
-        raise ArgumentError(f"--out {out!r} already holds {'another' if resume else 'a'} run "
-                            f"({', '.join(held)}); give another --out, or pass --overwrite to "
-                            "replace it")
+        raise ArgumentError(f"{where} already holds {'another' if resume else 'a'} run "
+                            f"({', '.join(held)}); give {'another' if args.out else 'an'} --out "
+                            "for this run, or pass --overwrite to replace it")
     _, stale = prepare_output_dir(out, "--out")
     for path in stale:
         print(f"removed {path}, a temporary file left by a killed run")
