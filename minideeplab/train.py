@@ -41,7 +41,7 @@ from . import backend, checkpoint as ckpt, functional as F
 from .config import TrainConfig
 from .data import array_source, make_datasets
 from .data.augment import augment, to_batch
-from .errors import ArgumentError, CheckpointError, DataError, OutputPathError
+from .errors import ArgumentError, BudgetExceededError, CheckpointError, DataError, OutputPathError
 from .fileio import atomic_write_text, prepare_output_dir
 from .inference import evaluate
 from .interrupt import TrainingInterrupted, deferred_interrupt
@@ -433,7 +433,11 @@ class Trainer:
                                 "already reached")
         if kwargs.get("model") is None:
             kwargs["model"] = ckpt.build_model_of(loaded, kwargs.get("device"))
-        trainer = cls(config, **kwargs)
+        try:
+            trainer = cls(config, **kwargs)
+        except (ArgumentError, BudgetExceededError) as e:   # the saved settings, on this machine
+            raise type(e)(f"resume: checkpoint {loaded.path!r}: its settings cannot run here: "
+                          f"{e}") from e
         trainer.saved_config = saved
         trainer.iteration = ckpt.restore_checkpoint(loaded, trainer.model, trainer.optimizer,
                                                     trainer.rngs())

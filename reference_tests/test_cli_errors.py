@@ -377,3 +377,22 @@ def test_python_dash_m_prints_no_traceback(tmp_path):
         assert done.returncode == 2, done.stderr
         assert f"minideeplab {argv[0]}: error: " in done.stderr and message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_resume_names_the_checkpoint_whose_settings_cannot_run_here(capsys, tmp_path):
+    # a checkpoint whose saved settings ask for 10^9 synthetic images: the refusal (memory) must
+    # say which file's settings they are, since the user typed none of them
+    import json
+    run = tmp_path / "run"
+    assert main(_train(run)) == 0
+    arrays = dict(np.load(run / "checkpoint.npz", allow_pickle=False))
+    config = json.loads(bytes(arrays["config"]).decode())
+    config["train"]["num_train"] = 10 ** 9
+    arrays["config"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    big = tmp_path / "big.npz"
+    np.savez(big, **arrays)
+    capsys.readouterr()
+    _error(capsys, ["train", "--resume", str(big), "--max-iter", "3", "--out",
+                    str(tmp_path / "out")],
+           f"resume: checkpoint {str(big)!r}: its settings cannot run here: "
+           "SyntheticShapes.load_arrays: num_images=1000000000")
