@@ -95,7 +95,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
     C = x.shape[1]
     if training:
         M = x.size // C                                             # N*H*W values per channel
-        mean, var = xp.empty(C, dtype=ct), xp.empty(C, dtype=ct)
+        mean, var, inv_std = (xp.empty(C, dtype=ct) for _ in range(3))
         xhat, y = xp.empty(x.shape, dtype=ct), xp.empty(x.shape, dtype=ct)
 
         def normalise(group):                    # Alg. 1 for channels c0:c1, into xhat and y
@@ -104,12 +104,12 @@ def batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum=
             mean[c] = x_c.mean(axis=_AXES, dtype=ct)
             xp.subtract(x_c, _per_channel(mean[c]), out=xhat_c)
             var[c] = _channel_dot(xp, xhat_c, xhat_c) / ct.type(M)  # biased, to normalise
-            xhat_c *= _per_channel(1 / xp.sqrt(var[c] + ct.type(eps)))
+            inv_std[c] = 1 / xp.sqrt(var[c] + ct.type(eps))
+            xhat_c *= _per_channel(inv_std[c])
             xp.multiply(xhat_c, _per_channel(gamma[c]), out=y_c)
             y_c += _per_channel(beta[c])
 
         _by_channels(xp, x, normalise)
-        inv_std = 1 / xp.sqrt(var + ct.type(eps))
         m = ct.type(momentum)
         new_mean = (1 - m) * running_mean.astype(ct) + m * mean
         new_var = (1 - m) * running_var.astype(ct) + m * var * ct.type(M / (M - 1))
