@@ -184,8 +184,8 @@ def _holds_other_run(out, resume=None):
 
 def _prepare_out(out, args, resume=None):
     # without --out, a resumed run writes to its checkpoint's folder: name it as the user gave it
-    where = (f"--out {out!r}" if resume is None or args.out is not None
-             else f"--resume's folder {out!r}")
+    out_given = resume is None or args.out is not None
+    where = f"--out {out!r}" if out_given else f"--resume's folder {out!r}"
     if out == "":
         raise ArgumentError("--out: the path is empty; give the folder for checkpoint.npz and "
                             "history.json")
@@ -198,7 +198,7 @@ def _prepare_out(out, args, resume=None):
                                 f"with 'train --resume {os.path.join(out, CHECKPOINT)}', or pass "
                                 "--overwrite to replace it")
         raise ArgumentError(f"{where} already holds {'another' if resume else 'a'} run "
-                            f"({', '.join(held)}); give {'another' if args.out else 'an'} --out "
+                            f"({', '.join(held)}); give {'another' if out_given else 'an'} --out "
                             "for this run, or pass --overwrite to replace it")
     _, stale = prepare_output_dir(out, "--out")
     for path in stale:
