@@ -199,6 +199,12 @@ def elementwise(fn, out, *arrays, part=None):
     on one core while the other waited), or of ``part`` numbers for a costlier ``fn``. Small or
     non-contiguous arrays, and CuPy's, are computed in one call. Returns ``out``.
     """
+    shapes = [tuple(a.shape) for a in arrays]
+    if any(shape != tuple(out.shape) for shape in shapes):
+        raise ArgumentError(f"elementwise: the arrays must have out's shape {tuple(out.shape)}, "
+                            f"got {shapes}")
+    if part is not None and (isinstance(part, bool) or not isinstance(part, int) or part < 1):
+        raise ArgumentError(f"elementwise: part must be None or an int >= 1, got {part!r}")
     xp = backend.get_array_module(out, *arrays)
     size = out.size
     part = part or ELEMENTWISE_PART

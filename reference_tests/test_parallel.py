@@ -99,6 +99,16 @@ def test_elementwise_takes_non_contiguous_arrays_whole():
     np.testing.assert_array_equal(out, -a)
 
 
+def test_elementwise_refuses_arrays_of_other_shapes_and_a_bad_part():
+    out = np.zeros((3, 4), np.float32)
+    with pytest.raises(ArgumentError, match=r"elementwise: the arrays must have out's shape "
+                                            r"\(3, 4\), got \[\(3, 4\), \(4, 3\)\]"):
+        parallel.elementwise(np.add, out, np.ones((3, 4)), np.ones((4, 3)))
+    with pytest.raises(ArgumentError, match="elementwise: part must be None or an int >= 1"):
+        parallel.elementwise(np.negative, out, np.ones((3, 4)), part=0)
+    assert (out == 0).all()                      # refused before any work
+
+
 @pytest.mark.parametrize("count,minimum", [(1, 1), (7, 1), (100, 64), (1000, 64), (3, 8)])
 def test_split_cuts_by_the_count_only(count, minimum):
     parts = parallel.split(count, minimum)
